@@ -1,0 +1,110 @@
+//! The command line: one module per command, each turning flags into a call on the library.
+//! Nothing here spawns processes or reads project files itself.
+
+pub mod compile;
+pub mod config;
+pub mod init;
+pub mod job;
+pub mod logging;
+pub mod output;
+pub mod schedule;
+
+use crate::project::{self, Context, OpenOptions};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// eltr runs Singer taps and targets from a Meltano-style project, fast, and keeps their state.
+#[derive(Debug, Parser)]
+#[command(name = "eltr", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts, before or after its name.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Project folder (default: the nearest folder up from here with eltr.yml or meltano.yml).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub project_root: Option<PathBuf>,
+    /// Environment to activate (default: ELTR_ENVIRONMENT / MELTANO_ENVIRONMENT, then the
+    /// project's default_environment).
+    #[arg(
+        long,
+        global = true,
+        value_name = "ENV",
+        conflicts_with = "no_environment"
+    )]
+    pub environment: Option<String>,
+    /// Do not activate any environment, not even the default one.
+    #[arg(long, global = true)]
+    pub no_environment: bool,
+    /// Read variables from this file instead of the project's .env.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// Fail when a ${VAR} reference names a variable that is not set.
+    #[arg(long, global = true)]
+    pub strict_env: bool,
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub log_format: logging::LogFormat,
+}
+
+impl GlobalArgs {
+    /// The project options these flags describe.
+    pub fn open_options(&self) -> OpenOptions {
+        OpenOptions {
+            project_root: self.project_root.clone(),
+            environment: self.environment.clone(),
+            no_environment: self.no_environment,
+            env_file: self.env_file.clone(),
+            strict_env: self.strict_env,
+        }
+    }
+
+    /// Opens the project for a command.
+    pub fn open(&self) -> anyhow::Result<Context> {
+        let cwd = std::env::current_dir()?;
+        Ok(project::open(&self.open_options(), &cwd)?)
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the whole resolved project as JSON.
+    Compile(compile::CompileArgs),
+    /// Show a plugin's resolved configuration.
+    Config(config::ConfigArgs),
+    /// List the project's jobs.
+    Job(job::JobArgs),
+    /// List the project's schedules.
+    Schedule(schedule::ScheduleArgs),
+    /// Create a new project in the modular layout.
+    Init(init::InitArgs),
+}
+
+/// Runs the parsed command.
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Compile(args) => compile::run(&cli.global, args),
+        Command::Config(args) => config::run(&cli.global, args),
+        Command::Job(args) => job::run(&cli.global, args),
+        Command::Schedule(args) => schedule::run(&cli.global, args),
+        Command::Init(args) => init::run(args),
+    }
+}
+
+/// Prints a failed command's error chain on stderr, one cause per line.
+pub fn report(err: &anyhow::Error) {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}

@@ -1,0 +1,13 @@
+//! eltr: a Meltano-compatible orchestrator for Singer taps and targets.
+//!
+//! The crate is laid out along the data path of `eltr run` (see DESIGN.md §1): `project` loads
+//! and resolves the project files, `plugin` turns a resolved plugin into something runnable,
+//! `singer` understands the messages on the wire, `pipeline` spawns and pipes the processes and
+//! `state` keeps the bookmarks. `cli` holds one thin module per command on top of them.
+
+pub mod cli;
+pub mod pipeline;
+pub mod plugin;
+pub mod project;
+pub mod singer;
+pub mod state;

@@ -1,0 +1,225 @@
+//! Finding the project root and merging the root file with its includes into one `Project`.
+
+use super::error::{ProjectError, Result};
+use super::model::{PluginType, ProjectFile, Sourced};
+use super::{Project, include, yaml};
+use indexmap::IndexMap;
+use std::path::{Path, PathBuf};
+
+/// Root file names, in the order they are looked for.
+pub const ROOT_FILES: [&str; 2] = ["eltr.yml", "meltano.yml"];
+
+/// Finds the project root: the explicit folder if given, else the nearest folder from `cwd` up
+/// that holds a root file.
+pub fn find_root(explicit: Option<&Path>, cwd: &Path) -> Result<(PathBuf, PathBuf)> {
+    if let Some(dir) = explicit {
+        let dir = cwd.join(dir);
+        return root_file_in(&dir)
+            .map(|f| (dir.clone(), f))
+            .ok_or(ProjectError::RootNotFound { searched: dir });
+    }
+    for dir in cwd.ancestors() {
+        if let Some(f) = root_file_in(dir) {
+            return Ok((dir.to_path_buf(), f));
+        }
+    }
+    Err(ProjectError::RootNotFound {
+        searched: cwd.to_path_buf(),
+    })
+}
+
+fn root_file_in(dir: &Path) -> Option<PathBuf> {
+    ROOT_FILES.iter().map(|n| dir.join(n)).find(|p| p.is_file())
+}
+
+/// Reads the root file and every included file and merges them.
+pub fn load(root: &Path, root_file: &Path) -> Result<Project> {
+    let root_doc: ProjectFile = yaml::read(root_file)?;
+    let includes = include::resolve(root, root_file, &root_doc.include_paths)?;
+    let mut merger = Merger::new(root.to_path_buf(), root_file.to_path_buf());
+    merger.add(root_file, root_doc)?;
+    for path in includes {
+        let doc: ProjectFile = yaml::read(&path)?;
+        if !doc.include_paths.is_empty() {
+            tracing::warn!(
+                "{}: include_paths is only read from the root file; ignored here",
+                path.display()
+            );
+        }
+        merger.add(&path, doc)?;
+    }
+    Ok(merger.project)
+}
+
+/// Accumulates files into a project, checking duplicates and conflicting scalars.
+struct Merger {
+    project: Project,
+    scalar_sources: IndexMap<&'static str, PathBuf>,
+    env_sources: IndexMap<String, PathBuf>,
+}
+
+impl Merger {
+    fn new(root: PathBuf, root_file: PathBuf) -> Self {
+        Merger {
+            project: Project {
+                root,
+                root_file,
+                ..Project::default()
+            },
+            scalar_sources: IndexMap::new(),
+            env_sources: IndexMap::new(),
+        }
+    }
+
+    fn add(&mut self, path: &Path, doc: ProjectFile) -> Result<()> {
+        let p = &mut self.project;
+        set_scalar(
+            &mut self.scalar_sources,
+            "default_environment",
+            &mut p.default_environment,
+            doc.default_environment,
+            path,
+        )?;
+        set_scalar(
+            &mut self.scalar_sources,
+            "project_id",
+            &mut p.project_id,
+            doc.project_id,
+            path,
+        )?;
+        set_scalar(
+            &mut self.scalar_sources,
+            "state_backend",
+            &mut p.state_backend,
+            doc.state_backend,
+            path,
+        )?;
+        set_scalar(
+            &mut self.scalar_sources,
+            "python",
+            &mut p.python,
+            doc.python,
+            path,
+        )?;
+        set_scalar(
+            &mut self.scalar_sources,
+            "venv",
+            &mut p.venv,
+            doc.venv,
+            path,
+        )?;
+
+        for (key, value) in doc.env {
+            if let Some(first) = self.env_sources.get(&key) {
+                if p.env.get(&key) != Some(&value) {
+                    return Err(ProjectError::ConflictingScalar {
+                        key: format!("env.{key}"),
+                        first: first.clone(),
+                        second: path.to_path_buf(),
+                    });
+                }
+            }
+            self.env_sources.insert(key.clone(), path.to_path_buf());
+            p.env.insert(key, value);
+        }
+
+        for (type_key, defs) in doc.plugins {
+            let Some(plugin_type) = PluginType::parse(&type_key) else {
+                return Err(ProjectError::Invalid {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "unknown plugin type '{type_key}' under plugins{}",
+                        super::error::did_you_mean(
+                            &type_key,
+                            PluginType::ALL.iter().map(|t| t.key())
+                        )
+                    ),
+                });
+            };
+            for def in defs {
+                let key = (plugin_type, def.name.clone());
+                insert_unique(&mut p.plugins, key, def, path, plugin_type.singular())?;
+            }
+        }
+        for env in doc.environments {
+            let name = env.name.clone();
+            insert_unique(&mut p.environments, name, env, path, "environment")?;
+        }
+        for job in doc.jobs {
+            let name = job.name.clone();
+            insert_unique(&mut p.jobs, name, job, path, "job")?;
+        }
+        for schedule in doc.schedules {
+            let name = schedule.name.clone();
+            insert_unique(&mut p.schedules, name, schedule, path, "schedule")?;
+        }
+        Ok(())
+    }
+}
+
+fn set_scalar<T: PartialEq>(
+    sources: &mut IndexMap<&'static str, PathBuf>,
+    key: &'static str,
+    slot: &mut Option<T>,
+    value: Option<T>,
+    path: &Path,
+) -> Result<()> {
+    let Some(value) = value else { return Ok(()) };
+    if let (Some(existing), Some(first)) = (slot.as_ref(), sources.get(key)) {
+        if *existing != value {
+            return Err(ProjectError::ConflictingScalar {
+                key: key.to_string(),
+                first: first.clone(),
+                second: path.to_path_buf(),
+            });
+        }
+    }
+    sources.insert(key, path.to_path_buf());
+    *slot = Some(value);
+    Ok(())
+}
+
+fn insert_unique<K, T>(
+    map: &mut IndexMap<K, Sourced<T>>,
+    key: K,
+    item: T,
+    path: &Path,
+    what: &'static str,
+) -> Result<()>
+where
+    K: std::hash::Hash + Eq + NameOf,
+{
+    if let Some(first) = map.get(&key) {
+        return Err(ProjectError::Duplicate {
+            what,
+            name: key.name().to_string(),
+            first: first.source.clone(),
+            second: path.to_path_buf(),
+        });
+    }
+    map.insert(
+        key,
+        Sourced {
+            item,
+            source: path.to_path_buf(),
+        },
+    );
+    Ok(())
+}
+
+/// The user-facing name of a map key, for duplicate messages.
+trait NameOf {
+    fn name(&self) -> &str;
+}
+
+impl NameOf for String {
+    fn name(&self) -> &str {
+        self
+    }
+}
+
+impl NameOf for (PluginType, String) {
+    fn name(&self) -> &str {
+        &self.1
+    }
+}

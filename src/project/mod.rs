@@ -1,0 +1,296 @@
+//! The project: finding the root file, reading it with its `include_paths`, and resolving
+//! plugins, environments and settings exactly as Meltano does (DESIGN.md §3).
+//!
+//! Hands on a `Context` (the merged, immutable `Project` plus the active environment and the
+//! variables it is resolved against) and, from it, `ResolvedPlugin`s. It never spawns a
+//! process or touches state.
+
+pub mod backend;
+pub mod compile;
+pub mod error;
+pub mod expand;
+pub mod include;
+pub mod load;
+pub mod lockfile;
+pub mod model;
+pub mod resolve;
+pub mod settings;
+pub mod vars;
+pub mod yaml;
+
+use error::{ProjectError, Result, did_you_mean};
+use indexmap::{IndexMap, IndexSet};
+use model::{EnvironmentDef, JobDef, Object, PluginDef, PluginType, ScheduleDef, Sourced};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use vars::{VarOrigin, Vars};
+
+pub use resolve::{ResolvedPlugin, ResolvedSetting, SettingSource};
+
+/// What eltr prints instead of a sensitive value.
+pub const REDACTED: &str = "*****";
+
+/// The merged project files, before any environment is applied.
+#[derive(Debug, Default)]
+pub struct Project {
+    pub root: PathBuf,
+    pub root_file: PathBuf,
+    pub default_environment: Option<String>,
+    pub project_id: Option<String>,
+    pub state_backend: Option<Object>,
+    pub python: Option<String>,
+    pub venv: Option<Object>,
+    pub env: IndexMap<String, String>,
+    pub plugins: IndexMap<(PluginType, String), Sourced<PluginDef>>,
+    pub environments: IndexMap<String, Sourced<EnvironmentDef>>,
+    pub jobs: IndexMap<String, Sourced<JobDef>>,
+    pub schedules: IndexMap<String, Sourced<ScheduleDef>>,
+}
+
+/// How the user asked for the project to be opened (the global command-line options).
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    pub project_root: Option<PathBuf>,
+    pub environment: Option<String>,
+    pub no_environment: bool,
+    pub env_file: Option<PathBuf>,
+    pub strict_env: bool,
+}
+
+/// Where an environment variable of a plugin's environment came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvOrigin {
+    Var(VarOrigin),
+    Project,
+    Plugin,
+    Environment,
+}
+
+/// One variable of a composed environment.
+#[derive(Debug, Clone)]
+pub struct EnvEntry {
+    pub value: String,
+    pub origin: EnvOrigin,
+}
+
+/// A composed environment, in insertion order.
+pub type EnvMap = IndexMap<String, EnvEntry>;
+
+/// A project opened for one command: the merged files, the active environment and the
+/// variables everything is resolved against.
+#[derive(Debug)]
+pub struct Context {
+    pub project: Project,
+    pub environment: Option<Sourced<EnvironmentDef>>,
+    pub vars: Vars,
+    pub strict_env: bool,
+    warned: RefCell<IndexSet<String>>,
+}
+
+/// Opens the project the options point at, from `cwd`.
+pub fn open(options: &OpenOptions, cwd: &Path) -> Result<Context> {
+    let explicit_root = options.project_root.clone().or_else(|| {
+        ["ELTR_PROJECT_ROOT", "MELTANO_PROJECT_ROOT"]
+            .iter()
+            .find_map(|v| {
+                std::env::var_os(v)
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from)
+            })
+    });
+    let (root, root_file) = load::find_root(explicit_root.as_deref(), cwd)?;
+    let project = load::load(&root, &root_file)?;
+    let (env_file, required) = match &options.env_file {
+        Some(f) => (cwd.join(f), true),
+        None => (root.join(".env"), false),
+    };
+    let vars = Vars::load(&env_file, required)?;
+    Context::new(project, vars, options)
+}
+
+impl Context {
+    /// Picks the active environment: `--environment`, else `ELTR_ENVIRONMENT` /
+    /// `MELTANO_ENVIRONMENT` (process, then `.env`), else `default_environment`.
+    pub fn new(project: Project, vars: Vars, options: &OpenOptions) -> Result<Context> {
+        let strict_env = options.strict_env
+            || ["ELTR_STRICT_ENV", "MELTANO_FF_STRICT_ENV_VAR_MODE"]
+                .iter()
+                .any(|v| vars.get(v).is_some_and(|(s, _)| is_truthy(s)));
+        let chosen = if options.no_environment {
+            None
+        } else {
+            options
+                .environment
+                .clone()
+                .or_else(|| {
+                    ["ELTR_ENVIRONMENT", "MELTANO_ENVIRONMENT"]
+                        .iter()
+                        .find_map(|v| vars.get(v).map(|(s, _)| s.to_string()))
+                        .filter(|s| !s.is_empty())
+                })
+                .or_else(|| project.default_environment.clone())
+        };
+        let environment = match chosen {
+            Some(name) => match project.environments.get(&name) {
+                Some(e) => Some(e.clone()),
+                None => {
+                    return Err(ProjectError::Unknown {
+                        what: "environment",
+                        name: name.clone(),
+                        hint: did_you_mean(&name, project.environments.keys().map(String::as_str)),
+                    });
+                }
+            },
+            None => None,
+        };
+        Ok(Context {
+            project,
+            environment,
+            vars,
+            strict_env,
+            warned: RefCell::new(IndexSet::new()),
+        })
+    }
+
+    /// The active environment's name.
+    pub fn environment_name(&self) -> Option<&str> {
+        self.environment.as_ref().map(|e| e.item.name.as_str())
+    }
+
+    /// The project-level environment: variables, root `env:` and the environment's `env:`.
+    pub fn project_env(&self) -> Result<EnvMap> {
+        let mut env = self.vars_env();
+        self.apply_block(
+            &mut env,
+            &self.project.env,
+            EnvOrigin::Project,
+            &self.project.root_file,
+        )?;
+        if let Some(e) = &self.environment {
+            self.apply_block(&mut env, &e.item.env, EnvOrigin::Environment, &e.source)?;
+        }
+        Ok(env)
+    }
+
+    fn vars_env(&self) -> EnvMap {
+        let mut env = EnvMap::new();
+        for (k, v, origin) in self.vars.iter() {
+            env.insert(
+                k.clone(),
+                EnvEntry {
+                    value: v.clone(),
+                    origin: EnvOrigin::Var(origin),
+                },
+            );
+        }
+        env
+    }
+
+    /// Applies one `env:` block: each value is expanded against the environment so far.
+    fn apply_block(
+        &self,
+        env: &mut EnvMap,
+        block: &IndexMap<String, String>,
+        origin: EnvOrigin,
+        file: &Path,
+    ) -> Result<()> {
+        let mut expanded = Vec::with_capacity(block.len());
+        for (k, v) in block {
+            let context = format!("{} env '{k}'", file.display());
+            expanded.push((k.clone(), self.expand_str(v, env, file, &context)?));
+        }
+        for (k, value) in expanded {
+            env.insert(k, EnvEntry { value, origin });
+        }
+        Ok(())
+    }
+
+    /// Expands one string against `env`, warning about (or, in strict mode, failing on)
+    /// variables that are not set.
+    pub fn expand_str(&self, s: &str, env: &EnvMap, file: &Path, context: &str) -> Result<String> {
+        let _ = file;
+        let out = expand::expand(s, &|name| env.get(name).map(|e| e.value.clone()));
+        self.report_missing(&out.missing, context)?;
+        Ok(out.text)
+    }
+
+    /// Expands every string leaf of a config value. Returns `None` when a string that used
+    /// variables expanded to nothing: Meltano drops such a value from the config.
+    pub fn expand_value(
+        &self,
+        value: &Value,
+        env: &EnvMap,
+        context: &str,
+    ) -> Result<Option<Value>> {
+        let expanded = self.expand_leaves(value, env, context)?;
+        Ok(match expanded {
+            Value::String(s) if s.is_empty() && value.as_str().is_some_and(|r| r.contains('$')) => {
+                None
+            }
+            v => Some(v),
+        })
+    }
+
+    /// Expands string leaves in place; inside lists and objects an empty result stays an
+    /// empty string, as in Meltano (`['public', '${UNSET}']` gives `['public', '']`).
+    fn expand_leaves(&self, value: &Value, env: &EnvMap, context: &str) -> Result<Value> {
+        Ok(match value {
+            Value::String(s) if s.contains('$') => {
+                let out = expand::expand(s, &|name| env.get(name).map(|e| e.value.clone()));
+                self.report_missing(&out.missing, context)?;
+                Value::String(out.text)
+            }
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.expand_leaves(i, env, context))
+                    .collect::<Result<_>>()?,
+            ),
+            Value::Object(map) => {
+                let mut obj = Object::new();
+                for (k, v) in map {
+                    obj.insert(k.clone(), self.expand_leaves(v, env, context)?);
+                }
+                Value::Object(obj)
+            }
+            other => other.clone(),
+        })
+    }
+
+    fn report_missing(&self, missing: &[String], context: &str) -> Result<()> {
+        let Some(first) = missing.first() else {
+            return Ok(());
+        };
+        if self.strict_env {
+            return Err(ProjectError::MissingVar {
+                var: first.clone(),
+                context: context.to_string(),
+            });
+        }
+        for var in missing {
+            if self.warned.borrow_mut().insert(var.clone()) {
+                tracing::warn!(
+                    "environment variable '{var}' is not set (used in {context}); it expands to nothing"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Every plugin, resolved, in project order.
+    pub fn all_plugins(&self) -> Result<Vec<ResolvedPlugin>> {
+        self.project
+            .plugins
+            .keys()
+            .map(|(t, n)| self.plugin(Some(*t), n))
+            .collect()
+    }
+}
+
+fn is_truthy(s: &str) -> bool {
+    matches!(
+        s.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on"
+    )
+}

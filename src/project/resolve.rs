@@ -1,0 +1,614 @@
+//! Resolving one plugin: lockfile base, `inherit_from` parent, the active environment's
+//! overlay, `env:` blocks and `${VAR}` expansion, and every setting's value with the layer it
+//! came from. The result, a `ResolvedPlugin`, is what every command downstream works from.
+
+use super::error::{ProjectError, Result, did_you_mean};
+use super::lockfile;
+use super::model::{MappingDef, Object, PluginDef, PluginType, SettingDef, Sourced};
+use super::settings::{
+    deep_merge, extra_env_var, flatten, looks_secret, nest_into, parse_env_value, setting_env_var,
+};
+use super::vars::VarOrigin;
+use super::{Context, EnvMap, EnvOrigin};
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// The layer a setting's value came from, highest first in precedence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingSource {
+    /// A variable of the process environment or an `env:` block.
+    Env,
+    /// The project's `.env` file.
+    Dotenv,
+    /// The active environment's `config.plugins` overlay.
+    Environment,
+    /// The plugin's own `config:`.
+    Project,
+    /// The `inherit_from` parent's resolved value.
+    Inherited,
+    /// The setting's declared `value`.
+    Default,
+}
+
+impl SettingSource {
+    /// The label shown by `config list`.
+    pub fn label(self) -> &'static str {
+        match self {
+            SettingSource::Env => "environment variable",
+            SettingSource::Dotenv => ".env file",
+            SettingSource::Environment => "active environment",
+            SettingSource::Project => "project file",
+            SettingSource::Inherited => "inherited",
+            SettingSource::Default => "default",
+        }
+    }
+}
+
+/// One setting's resolved value.
+#[derive(Debug, Clone)]
+pub struct ResolvedSetting {
+    pub value: Value,
+    pub source: SettingSource,
+    /// The variable a user sets to override this value.
+    pub env_var: String,
+    pub sensitive: bool,
+    /// False for config keys the plugin does not declare as settings (custom keys).
+    pub declared: bool,
+    pub kind: Option<String>,
+    /// The value as written, before `${VAR}` expansion, when it differs (for `config list`).
+    pub raw: Option<Value>,
+}
+
+/// Catalog and state extras of an extractor (and `mappings` of a mapper), after inheritance
+/// and the environment overlay.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Extras {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub select: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub select_filter: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub use_cached_catalog: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mappings: Option<Vec<MappingDef>>,
+}
+
+/// A plugin with everything resolved: the value downstream modules run.
+#[derive(Debug, Clone)]
+pub struct ResolvedPlugin {
+    pub plugin_type: PluginType,
+    pub name: String,
+    /// The file that defines it.
+    pub source: PathBuf,
+    pub inherit_from: Option<String>,
+    pub variant: Option<String>,
+    pub namespace: String,
+    pub executable: String,
+    pub pip_url: Option<String>,
+    pub python: Option<String>,
+    /// The plugin whose virtualenv this one runs from (itself, or the parent it inherits from
+    /// when it has no `pip_url` of its own).
+    pub venv_owner: String,
+    pub capabilities: Vec<String>,
+    pub settings: Vec<SettingDef>,
+    /// Every setting with a value, by dotted name, in declaration order.
+    pub config: IndexMap<String, ResolvedSetting>,
+    /// The plugin's environment: `.env`, process, and every `env:` block, expanded.
+    pub env: EnvMap,
+    pub extras: Extras,
+    pub commands: IndexMap<String, Value>,
+}
+
+impl ResolvedPlugin {
+    /// The config as the plugin receives it: dotted names nested, nulls left out.
+    pub fn config_object(&self) -> Object {
+        let mut out = Object::new();
+        for (key, setting) in &self.config {
+            if !setting.value.is_null() {
+                nest_into(&mut out, key, setting.value.clone());
+            }
+        }
+        out
+    }
+
+    /// Same, with sensitive values replaced by a mask (for printing).
+    pub fn redacted_config_object(&self) -> Object {
+        let mut out = Object::new();
+        for (key, setting) in &self.config {
+            if setting.value.is_null() {
+                continue;
+            }
+            let value = if setting.sensitive {
+                Value::String(super::REDACTED.into())
+            } else {
+                setting.value.clone()
+            };
+            nest_into(&mut out, key, value);
+        }
+        out
+    }
+
+    /// True when the plugin declares the capability (or is assumed to; see `capabilities`).
+    pub fn has_capability(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c == capability)
+    }
+
+    /// Values of sensitive settings, for masking them in anything eltr prints.
+    pub fn secrets(&self) -> Vec<String> {
+        self.config
+            .values()
+            .filter(|s| s.sensitive)
+            .filter_map(|s| match &s.value {
+                Value::String(v) if !v.is_empty() => Some(v.clone()),
+                Value::Null => None,
+                other => Some(other.to_string()),
+            })
+            .collect()
+    }
+}
+
+/// Extractor capabilities assumed when neither the project nor a lockfile declares any.
+const DEFAULT_EXTRACTOR_CAPABILITIES: [&str; 3] = ["catalog", "discover", "state"];
+
+impl Context {
+    /// Resolves the plugin called `name`, of `plugin_type` if given, else of whichever type
+    /// defines it.
+    pub fn plugin(&self, plugin_type: Option<PluginType>, name: &str) -> Result<ResolvedPlugin> {
+        let (ptype, def) = self.find_def(plugin_type, name)?;
+        self.resolve(ptype, def, &mut Vec::new())
+    }
+
+    /// Finds a plugin definition by name, with a "did you mean" hint when it is unknown.
+    pub fn find_def(
+        &self,
+        plugin_type: Option<PluginType>,
+        name: &str,
+    ) -> Result<(PluginType, &Sourced<PluginDef>)> {
+        let found = self
+            .project
+            .plugins
+            .iter()
+            .find(|((t, n), _)| n == name && plugin_type.is_none_or(|pt| pt == *t));
+        match found {
+            Some(((t, _), def)) => Ok((*t, def)),
+            None => Err(ProjectError::Unknown {
+                what: "plugin",
+                name: name.to_string(),
+                hint: did_you_mean(
+                    name,
+                    self.project
+                        .plugins
+                        .keys()
+                        .filter(|(t, _)| plugin_type.is_none_or(|pt| pt == *t))
+                        .map(|(_, n)| n.as_str()),
+                ),
+            }),
+        }
+    }
+
+    fn resolve(
+        &self,
+        ptype: PluginType,
+        sourced: &Sourced<PluginDef>,
+        chain: &mut Vec<String>,
+    ) -> Result<ResolvedPlugin> {
+        let def = &sourced.item;
+        if chain.contains(&def.name) {
+            chain.push(def.name.clone());
+            return Err(ProjectError::InheritCycle {
+                path: sourced.source.clone(),
+                chain: chain.join(" -> "),
+            });
+        }
+        chain.push(def.name.clone());
+
+        let parent = match &def.inherit_from {
+            Some(parent_name) => {
+                let key = (ptype, parent_name.clone());
+                let Some(parent_def) = self.project.plugins.get(&key) else {
+                    return Err(ProjectError::MissingParent {
+                        path: sourced.source.clone(),
+                        kind: ptype.singular().to_string(),
+                        name: def.name.clone(),
+                        parent: parent_name.clone(),
+                        hint: did_you_mean(
+                            parent_name,
+                            self.project
+                                .plugins
+                                .keys()
+                                .filter(|(t, n)| *t == ptype && *n != def.name)
+                                .map(|(_, n)| n.as_str()),
+                        ),
+                    });
+                };
+                Some(self.resolve(ptype, parent_def, chain)?)
+            }
+            None => None,
+        };
+
+        let locked = match &def.variant {
+            Some(variant) => lockfile::read(
+                &self.project.root,
+                ptype,
+                &def.name,
+                variant,
+                &sourced.source,
+            )?,
+            None => None,
+        };
+        let base = |f: fn(&PluginDef) -> Option<String>| -> Option<String> {
+            f(def)
+                .or_else(|| locked.as_ref().and_then(f))
+                .filter(|s| !s.is_empty())
+        };
+
+        let namespace = base(|d| d.namespace.clone())
+            .or_else(|| parent.as_ref().map(|p| p.namespace.clone()))
+            .unwrap_or_else(|| def.name.replace('-', "_"));
+        let executable = base(|d| d.executable.clone())
+            .or_else(|| parent.as_ref().map(|p| p.executable.clone()))
+            .unwrap_or_else(|| def.name.clone());
+        let own_pip_url = def.pip_url.clone().or_else(|| {
+            // A lockfile's pip_url belongs to the variant's own install, never to a child.
+            if parent.is_none() {
+                locked.as_ref().and_then(|l| l.pip_url.clone())
+            } else {
+                None
+            }
+        });
+        let venv_owner = match (&own_pip_url, &parent) {
+            (None, Some(p)) => p.venv_owner.clone(),
+            _ => def.name.clone(),
+        };
+
+        let mut settings: Vec<SettingDef> = parent
+            .as_ref()
+            .map(|p| p.settings.clone())
+            .unwrap_or_default();
+        for s in locked
+            .iter()
+            .flat_map(|l| l.settings.iter().flatten())
+            .chain(def.settings.iter().flatten())
+        {
+            match settings.iter_mut().find(|e| e.name == s.name) {
+                Some(existing) => *existing = s.clone(),
+                None => settings.push(s.clone()),
+            }
+        }
+
+        let capabilities = def
+            .capabilities
+            .clone()
+            .or_else(|| locked.as_ref().and_then(|l| l.capabilities.clone()))
+            .or_else(|| parent.as_ref().map(|p| p.capabilities.clone()))
+            .unwrap_or_else(|| {
+                if ptype == PluginType::Extractors {
+                    tracing::debug!(
+                        "extractor '{}' declares no capabilities; assuming catalog, discover and state",
+                        def.name
+                    );
+                    DEFAULT_EXTRACTOR_CAPABILITIES.map(String::from).to_vec()
+                } else {
+                    Vec::new()
+                }
+            });
+
+        let overlay = self.environment_overlay(ptype, &def.name);
+        let env = self.plugin_env(
+            parent.as_ref().map(|p| &p.env),
+            def.env.as_ref(),
+            overlay.and_then(|o| o.env.as_ref()),
+            &sourced.source,
+        )?;
+
+        let config = self.resolve_config(
+            &def.name,
+            &namespace,
+            &settings,
+            parent.as_ref(),
+            def.config.as_ref(),
+            overlay.and_then(|o| o.config.as_ref()),
+            &env,
+            &sourced.source,
+        )?;
+
+        let extras = self.resolve_extras(parent.as_ref(), def, overlay, &env)?;
+
+        let mut commands = parent
+            .as_ref()
+            .map(|p| p.commands.clone())
+            .unwrap_or_default();
+        for (k, v) in locked
+            .iter()
+            .flat_map(|l| l.commands.iter().flatten())
+            .chain(def.commands.iter().flatten())
+        {
+            commands.insert(k.clone(), v.clone());
+        }
+
+        let pip_url = match own_pip_url.or_else(|| parent.as_ref().and_then(|p| p.pip_url.clone()))
+        {
+            Some(url) => Some(self.expand_str(&url, &env, &sourced.source, "pip_url")?),
+            None => None,
+        };
+
+        chain.pop();
+        Ok(ResolvedPlugin {
+            plugin_type: ptype,
+            name: def.name.clone(),
+            source: sourced.source.clone(),
+            inherit_from: def.inherit_from.clone(),
+            variant: def
+                .variant
+                .clone()
+                .or_else(|| parent.as_ref().and_then(|p| p.variant.clone())),
+            namespace,
+            executable,
+            pip_url,
+            python: def
+                .python
+                .clone()
+                .or_else(|| parent.as_ref().and_then(|p| p.python.clone()))
+                .or_else(|| self.project.python.clone()),
+            venv_owner,
+            capabilities,
+            settings,
+            config,
+            env,
+            extras,
+            commands,
+        })
+    }
+
+    /// The active environment's overlay entry for a plugin, if any.
+    fn environment_overlay(&self, ptype: PluginType, name: &str) -> Option<&PluginDef> {
+        let env = self.environment.as_ref()?;
+        env.item
+            .config
+            .plugins
+            .iter()
+            .filter(|(k, _)| PluginType::parse(k) == Some(ptype))
+            .flat_map(|(_, defs)| defs.iter())
+            .find(|d| d.name == name)
+    }
+
+    /// Builds a plugin's environment: the project's env (vars, root `env:`, environment `env:`)
+    /// with the plugin's `env:` blocks inserted at their precedence.
+    fn plugin_env(
+        &self,
+        parent_env: Option<&EnvMap>,
+        own: Option<&IndexMap<String, String>>,
+        overlay: Option<&IndexMap<String, String>>,
+        file: &std::path::Path,
+    ) -> Result<EnvMap> {
+        // Precedence, lowest first: .env, process, root env, plugin env (parent's then own),
+        // environment env, the environment's plugin env.
+        let mut env = match parent_env {
+            Some(p) => p.clone(),
+            None => {
+                let mut base = self.vars_env();
+                self.apply_block(&mut base, &self.project.env, EnvOrigin::Project, file)?;
+                base
+            }
+        };
+        if let Some(block) = own {
+            self.apply_block(&mut env, block, EnvOrigin::Plugin, file)?;
+        }
+        if let Some(environment) = &self.environment {
+            self.apply_block(
+                &mut env,
+                &environment.item.env,
+                EnvOrigin::Environment,
+                &environment.source,
+            )?;
+        }
+        if let Some(block) = overlay {
+            self.apply_block(&mut env, block, EnvOrigin::Environment, file)?;
+        }
+        Ok(env)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn resolve_config(
+        &self,
+        name: &str,
+        namespace: &str,
+        settings: &[SettingDef],
+        parent: Option<&ResolvedPlugin>,
+        own: Option<&Object>,
+        overlay: Option<&Object>,
+        env: &EnvMap,
+        file: &std::path::Path,
+    ) -> Result<IndexMap<String, ResolvedSetting>> {
+        // Each key's winning (value, layer, raw text), lowest layer first.
+        type Layered = (Value, SettingSource, Option<Value>);
+        let mut values: IndexMap<String, Layered> = IndexMap::new();
+        for s in settings {
+            if let Some(v) = &s.value {
+                values.insert(s.name.clone(), (v.clone(), SettingSource::Default, None));
+            }
+        }
+        if let Some(p) = parent {
+            for (k, s) in &p.config {
+                let source = match s.source {
+                    SettingSource::Default => SettingSource::Default,
+                    _ => SettingSource::Inherited,
+                };
+                values.insert(k.clone(), (s.value.clone(), source, s.raw.clone()));
+            }
+        }
+        for (layer, source) in [
+            (own, SettingSource::Project),
+            (overlay, SettingSource::Environment),
+        ] {
+            let Some(obj) = layer else { continue };
+            for (key, value) in flatten(obj, settings) {
+                let context = format!("{} config '{key}' of '{name}'", file.display());
+                let kind = settings
+                    .iter()
+                    .find(|s| s.name == key)
+                    .and_then(|s| s.kind.as_deref());
+                // Values are cast to the setting's kind, as Meltano does (`port: ${PORT}` is
+                // an integer once expanded).
+                let expanded = self.expand_value(&value, env, &context)?.map(|v| match v {
+                    Value::String(text) if kind.is_some() => parse_env_value(kind, &text),
+                    other => other,
+                });
+                let raw = (expanded.as_ref() != Some(&value)).then(|| value.clone());
+                // A value that expanded to nothing is dropped, but `config list` still shows
+                // where it was written.
+                values.insert(key, (expanded.unwrap_or(Value::Null), source, raw));
+            }
+        }
+
+        let mut out = IndexMap::new();
+        // Declared settings first, in declaration order, then custom keys in file order.
+        let mut keys: Vec<String> = settings.iter().map(|s| s.name.clone()).collect();
+        keys.extend(
+            values
+                .keys()
+                .filter(|k| !keys.contains(k))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        for key in keys {
+            let decl = settings.iter().find(|s| s.name == key);
+            let kind = decl.and_then(|d| d.kind.clone());
+            let env_names = setting_env_names(name, namespace, &key, decl);
+            let from_env = env_names.iter().find_map(|n| env.get(n).map(|e| (n, e)));
+            let resolved = match from_env {
+                Some((_, entry)) => Some((
+                    parse_env_value(kind.as_deref(), &entry.value),
+                    match entry.origin {
+                        EnvOrigin::Var(VarOrigin::DotEnv) => SettingSource::Dotenv,
+                        _ => SettingSource::Env,
+                    },
+                    None,
+                )),
+                None => values.shift_remove(&key),
+            };
+            let Some((value, source, raw)) = resolved else {
+                continue;
+            };
+            out.insert(
+                key.clone(),
+                ResolvedSetting {
+                    value,
+                    source,
+                    env_var: env_names[0].clone(),
+                    sensitive: decl
+                        .is_some_and(|d| d.sensitive || d.kind.as_deref() == Some("password"))
+                        || looks_secret(&key),
+                    declared: decl.is_some(),
+                    kind,
+                    raw,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    fn resolve_extras(
+        &self,
+        parent: Option<&ResolvedPlugin>,
+        def: &PluginDef,
+        overlay: Option<&PluginDef>,
+        env: &EnvMap,
+    ) -> Result<Extras> {
+        let mut x = parent.map(|p| p.extras.clone()).unwrap_or_default();
+        for layer in std::iter::once(def).chain(overlay) {
+            if let Some(s) = &layer.select {
+                x.select = Some(s.clone());
+            }
+            if let Some(s) = &layer.select_filter {
+                x.select_filter = Some(s.clone());
+            }
+            merge_object(&mut x.metadata, layer.metadata.as_ref());
+            merge_object(&mut x.schema, layer.schema.as_ref());
+            if let Some(c) = &layer.catalog {
+                x.catalog = Some(c.clone());
+            }
+            if let Some(s) = &layer.state {
+                x.state = Some(s.clone());
+            }
+            if let Some(u) = layer.use_cached_catalog {
+                x.use_cached_catalog = Some(u);
+            }
+            if let Some(m) = &layer.mappings {
+                x.mappings = Some(m.clone());
+            }
+        }
+        // `TAP_X__SELECT='["a.*"]'` and friends override everything, as in Meltano.
+        let stem = &def.name;
+        let json_var = |extra: &str| -> Option<Value> {
+            let var = extra_env_var(stem, extra);
+            env.get(&var)
+                .map(|e| serde_json::from_str(&e.value).unwrap_or(Value::String(e.value.clone())))
+        };
+        let string_list = |v: Value| -> Option<Vec<String>> { serde_json::from_value(v).ok() };
+        if let Some(v) = json_var("select").and_then(string_list) {
+            x.select = Some(v);
+        }
+        if let Some(v) = json_var("select_filter").and_then(string_list) {
+            x.select_filter = Some(v);
+        }
+        if let Some(v) = json_var("metadata") {
+            merge_object(&mut x.metadata, v.as_object());
+        }
+        if let Some(v) = json_var("schema") {
+            merge_object(&mut x.schema, v.as_object());
+        }
+        for (extra, slot) in [("catalog", &mut x.catalog), ("state", &mut x.state)] {
+            if let Some(e) = env.get(&extra_env_var(stem, extra)) {
+                *slot = Some(e.value.clone());
+            }
+        }
+        if let Some(Value::Bool(b)) = json_var("use_cached_catalog") {
+            x.use_cached_catalog = Some(b);
+        }
+        Ok(x)
+    }
+}
+
+/// The variables that override a setting, in the order they are consulted: the setting's own
+/// `env:` name, then `<PLUGIN_NAME>_<SETTING>`, then `<NAMESPACE>_<SETTING>`.
+pub fn setting_env_names(
+    name: &str,
+    namespace: &str,
+    setting: &str,
+    decl: Option<&SettingDef>,
+) -> Vec<String> {
+    let mut names = Vec::with_capacity(3);
+    if let Some(custom) = decl.and_then(|d| d.env.clone()) {
+        names.push(custom);
+    }
+    names.push(setting_env_var(name, setting));
+    let ns = setting_env_var(namespace, setting);
+    if !names.contains(&ns) {
+        names.push(ns);
+    }
+    for alias in decl.map(|d| d.aliases.as_slice()).unwrap_or_default() {
+        names.push(setting_env_var(name, alias));
+    }
+    names
+}
+
+fn merge_object(slot: &mut Option<Value>, layer: Option<&Object>) {
+    let Some(layer) = layer else { return };
+    let layer = Value::Object(layer.clone());
+    match slot {
+        Some(existing) => deep_merge(existing, &layer),
+        None => *slot = Some(layer),
+    }
+}

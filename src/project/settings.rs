@@ -1,0 +1,189 @@
+//! Setting names, the environment variables that override them, and the conversions between
+//! nested config objects and dotted setting names.
+
+use super::model::{Object, SettingDef};
+use serde_json::Value;
+
+/// Meltano's env var stem for a name: upper case, every non-alphanumeric byte an underscore
+/// (`tap-postgres--orders` → `TAP_POSTGRES__ORDERS`).
+pub fn env_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The variable that sets `setting` for the plugin whose stem (name or namespace) is `stem`.
+pub fn setting_env_var(stem: &str, setting: &str) -> String {
+    format!("{}_{}", env_stem(stem), env_stem(setting))
+}
+
+/// The variable for an extra such as `select` (`TAP_X__SELECT`).
+pub fn extra_env_var(stem: &str, extra: &str) -> String {
+    format!("{}__{}", env_stem(stem), env_stem(extra))
+}
+
+/// Converts an environment variable's text to the setting's kind. Unparseable text is kept as
+/// a string, as Meltano does, so the plugin reports the bad value itself.
+pub fn parse_env_value(kind: Option<&str>, text: &str) -> Value {
+    match kind {
+        Some("integer") => text
+            .trim()
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(text.into())),
+        Some("decimal") | Some("number") => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+            .unwrap_or_else(|| Value::String(text.into())),
+        Some("boolean") => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "y" | "on" | "t" => Value::Bool(true),
+            "false" | "0" | "no" | "n" | "off" | "f" | "" => Value::Bool(false),
+            _ => Value::String(text.into()),
+        },
+        Some("object") | Some("array") => {
+            serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.into()))
+        }
+        _ => Value::String(text.into()),
+    }
+}
+
+/// Flattens a config object into dotted leaf keys. Keys that name a declared setting stay
+/// whole (an `object`-kind setting is one value, not one per sub-key).
+pub fn flatten(config: &Object, settings: &[SettingDef]) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    flatten_into(config, "", settings, &mut out);
+    out
+}
+
+fn flatten_into(
+    obj: &Object,
+    prefix: &str,
+    settings: &[SettingDef],
+    out: &mut Vec<(String, Value)>,
+) {
+    for (key, value) in obj {
+        let full = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            Value::Object(inner)
+                if !inner.is_empty() && !settings.iter().any(|s| s.name == full) =>
+            {
+                flatten_into(inner, &full, settings, out)
+            }
+            _ => out.push((full, value.clone())),
+        }
+    }
+}
+
+/// Inserts `value` at the dotted path `key`, creating objects on the way, as Meltano nests
+/// config before handing it to a plugin.
+pub fn nest_into(target: &mut Object, key: &str, value: Value) {
+    let mut parts = key.split('.').peekable();
+    let mut cur = target;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            cur.insert(part.to_string(), value);
+            return;
+        }
+        let slot = cur
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Object(Object::new()));
+        if !slot.is_object() {
+            *slot = Value::Object(Object::new());
+        }
+        cur = slot.as_object_mut().expect("just made an object");
+    }
+}
+
+/// Deep-merges `over` into `base`: objects recursively, anything else replaced.
+pub fn deep_merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(existing) => deep_merge(existing, v),
+                    None => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+/// True for names whose values must never be printed, even when a plugin forgets to mark them
+/// sensitive.
+pub fn looks_secret(setting: &str) -> bool {
+    let lower = setting.to_ascii_lowercase();
+    [
+        "password",
+        "secret",
+        "token",
+        "private_key",
+        "api_key",
+        "access_key",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn env_names_follow_meltano() {
+        assert_eq!(
+            setting_env_var("tap-postgres--orders", "port"),
+            "TAP_POSTGRES__ORDERS_PORT"
+        );
+        assert_eq!(setting_env_var("tap_x", "a.b"), "TAP_X_A_B");
+        assert_eq!(extra_env_var("tap-x", "select"), "TAP_X__SELECT");
+    }
+
+    #[test]
+    fn env_values_take_the_setting_kind() {
+        assert_eq!(parse_env_value(Some("integer"), "5432"), json!(5432));
+        assert_eq!(parse_env_value(Some("boolean"), "TRUE"), json!(true));
+        assert_eq!(parse_env_value(Some("array"), r#"["a"]"#), json!(["a"]));
+        assert_eq!(parse_env_value(None, "5432"), json!("5432"));
+        assert_eq!(parse_env_value(Some("integer"), "x"), json!("x"));
+    }
+
+    #[test]
+    fn flatten_and_nest_round_trip() {
+        let cfg = json!({"a": {"b": 1, "c": {"d": true}}, "e": "x"});
+        let flat = flatten(cfg.as_object().unwrap(), &[]);
+        assert_eq!(flat[0], ("a.b".to_string(), json!(1)));
+        let mut back = Object::new();
+        for (k, v) in flat {
+            nest_into(&mut back, &k, v);
+        }
+        assert_eq!(Value::Object(back), cfg);
+    }
+
+    #[test]
+    fn declared_object_settings_stay_whole() {
+        let cfg = json!({"opts": {"b": 1}});
+        let settings = vec![SettingDef {
+            name: "opts".into(),
+            kind: Some("object".into()),
+            ..Default::default()
+        }];
+        let flat = flatten(cfg.as_object().unwrap(), &settings);
+        assert_eq!(flat, vec![("opts".to_string(), json!({"b": 1}))]);
+    }
+}
