@@ -9,5 +9,6 @@ pub mod cli;
 pub mod pipeline;
 pub mod plugin;
 pub mod project;
+pub mod pyjson;
 pub mod singer;
 pub mod state;

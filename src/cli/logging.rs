@@ -28,6 +28,12 @@ pub fn init(global: &GlobalArgs) {
         .with_target(false);
     match global.log_format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.without_time().init(),
+        LogFormat::Text => {
+            use std::io::IsTerminal;
+            builder
+                .without_time()
+                .with_ansi(std::io::stderr().is_terminal())
+                .init()
+        }
     }
 }

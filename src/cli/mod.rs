@@ -4,10 +4,14 @@
 pub mod compile;
 pub mod config;
 pub mod init;
+pub mod invoke;
 pub mod job;
 pub mod logging;
 pub mod output;
+pub mod run;
 pub mod schedule;
+pub mod select;
+pub mod state;
 
 use crate::project::{self, Context, OpenOptions};
 use clap::{Args, Parser, Subcommand};
@@ -88,6 +92,14 @@ pub enum Command {
     Schedule(schedule::ScheduleArgs),
     /// Create a new project in the modular layout.
     Init(init::InitArgs),
+    /// Run blocks: `extractor [mapper…] loader`, jobs, `plugin:command`.
+    Run(run::RunArgs),
+    /// Run one plugin with its config and environment.
+    Invoke(invoke::InvokeArgs),
+    /// Show which streams and properties an extractor selects.
+    Select(select::SelectArgs),
+    /// Read and change stored state.
+    State(state::StateArgs),
 }
 
 /// Runs the parsed command.
@@ -98,6 +110,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Job(args) => job::run(&cli.global, args),
         Command::Schedule(args) => schedule::run(&cli.global, args),
         Command::Init(args) => init::run(args),
+        Command::Run(args) => run::run(&cli.global, args),
+        Command::Invoke(args) => invoke::run(&cli.global, args),
+        Command::Select(args) => select::run(&cli.global, args),
+        Command::State(args) => state::run(&cli.global, args),
     }
 }
 

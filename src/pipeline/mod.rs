@@ -1,1 +1,175 @@
-//! placeholder
+//! Running blocks: spawning the plugins of each block, piping them together through eltr,
+//! supervising them (exit codes, signals, timeouts) and checkpointing the target's STATE.
+//!
+//! Takes a `Context` and a `RunRequest`; hands back a `RunOutcome`. The command layer only
+//! formats it.
+
+pub mod blocks;
+pub mod checkpoint;
+pub mod command;
+pub mod extract_load;
+pub mod process;
+pub mod pump;
+pub mod signals;
+pub mod summary;
+
+use crate::project::Context;
+use crate::state::{StateError, Store};
+use blocks::Block;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to treat the states a target confirms (DESIGN.md §5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum StateStrategy {
+    #[default]
+    Auto,
+    Merge,
+    Overwrite,
+}
+
+/// Everything `eltr run` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub words: Vec<String>,
+    pub dry_run: bool,
+    pub full_refresh: bool,
+    pub refresh_catalog: bool,
+    pub no_state_update: bool,
+    pub force: bool,
+    pub state_id_suffix: Option<String>,
+    pub state_strategy: StateStrategy,
+    pub run_id: String,
+    pub timeout: Option<Duration>,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Blocks(#[from] blocks::BlockError),
+    #[error(transparent)]
+    Project(#[from] crate::project::error::ProjectError),
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin::PluginError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("cannot start {kind} '{name}' ({program}): {source}")]
+    Spawn {
+        kind: &'static str,
+        name: String,
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("{kind} '{name}' failed with {status}{tail}")]
+    PluginFailed {
+        kind: &'static str,
+        name: String,
+        status: String,
+        tail: String,
+    },
+    #[error(
+        "loader '{name}' exited ({status}) before the extractor finished sending data; the extractor was stopped{tail}"
+    )]
+    LoaderExitedEarly {
+        name: String,
+        status: String,
+        tail: String,
+    },
+    #[error(
+        "interrupted by {signal}; the plugins were stopped and the last confirmed state was kept"
+    )]
+    Interrupted { signal: &'static str, code: u8 },
+    #[error(
+        "timed out after {0:?}; the plugins were stopped and the last confirmed state was kept"
+    )]
+    TimedOut(Duration),
+    #[error("the run finished but its state could not be saved to {store}: {message}")]
+    StateSave { store: String, message: String },
+}
+
+impl RunError {
+    /// The exit code eltr ends with: 130 / 143 for SIGINT / SIGTERM, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Interrupted { code, .. } => *code,
+            _ => 1,
+        }
+    }
+}
+
+/// A failed block: its summary (when it got as far as running) and the error.
+pub type BlockFailure = Box<(Option<summary::BlockSummary>, RunError)>;
+
+/// The result of a whole run: each finished block's summary, and the error that stopped it.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    pub blocks: Vec<summary::BlockSummary>,
+    pub error: Option<RunError>,
+}
+
+/// Runs the blocks named by the request, in order; the first failure stops the run.
+pub fn run(ctx: &Context, req: &RunRequest) -> RunOutcome {
+    let mut outcome = RunOutcome::default();
+    let blocks = match blocks::parse(ctx, &req.words) {
+        Ok(b) => b,
+        Err(e) => {
+            outcome.error = Some(e.into());
+            return outcome;
+        }
+    };
+    if req.dry_run {
+        for b in &blocks {
+            eprintln!("would run: {}", b.label());
+        }
+        return outcome;
+    }
+    let store: Arc<dyn Store> = match open_store(ctx) {
+        Ok(s) => s,
+        Err(e) => {
+            outcome.error = Some(e);
+            return outcome;
+        }
+    };
+    for block in &blocks {
+        let result = match block {
+            Block::ExtractLoad { .. } => extract_load::run(ctx, req, block, store.clone()),
+            Block::Command { plugin, command } => {
+                command::run(ctx, req, plugin, command.as_deref()).map(|_| None)
+            }
+        };
+        match result {
+            Ok(Some(summary)) => outcome.blocks.push(summary),
+            Ok(None) => {}
+            Err(failure) => {
+                let (summary, e) = *failure;
+                outcome.blocks.extend(summary);
+                outcome.error = Some(e);
+                break;
+            }
+        }
+    }
+    outcome
+}
+
+/// The store the project's state backend settings name.
+pub fn open_store(ctx: &Context) -> Result<Arc<dyn Store>, RunError> {
+    let settings = crate::project::backend::StateBackendSettings::resolve(ctx)?;
+    Ok(Arc::from(crate::state::open(
+        settings.get("uri"),
+        &ctx.project.root,
+    )?))
+}
+
+/// The lock timeout the project sets (Meltano's default: 10 s).
+pub fn lock_policy(ctx: &Context, force: bool) -> Result<crate::state::LockPolicy, RunError> {
+    let settings = crate::project::backend::StateBackendSettings::resolve(ctx)?;
+    let timeout = settings
+        .get("lock_timeout_seconds")
+        .and_then(|s| s.parse::<f64>().ok())
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(
+            crate::state::lock::DEFAULT_LOCK_TIMEOUT_SECONDS,
+        ));
+    Ok(crate::state::LockPolicy { timeout, force })
+}

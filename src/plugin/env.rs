@@ -47,24 +47,6 @@ pub fn setting_vars(plugin: &ResolvedPlugin) -> Vec<(String, String, bool)> {
 pub fn env_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        other => py_json(other),
-    }
-}
-
-/// JSON with Python's default separators (`", "` and `": "`).
-pub fn py_json(v: &Value) -> String {
-    match v {
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(py_json).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), py_json(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => other.to_string(),
+        other => crate::pyjson::to_string(other),
     }
 }

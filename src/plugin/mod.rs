@@ -3,4 +3,53 @@
 //!
 //! Takes `ResolvedPlugin`s from `project`; hands `PreparedPlugin`s to `pipeline`.
 
+pub mod catalog;
 pub mod env;
+pub mod executable;
+pub mod prepare;
+pub mod run_dir;
+
+pub use prepare::{PrepareOptions, PreparedPlugin, prepare};
+
+/// Why a plugin cannot be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error(
+        "cannot find the executable '{executable}' of {kind} '{plugin}' (looked in {venv}/bin and on PATH); run `eltr install {plugin}` or set `executable:`"
+    )]
+    NotFound {
+        kind: String,
+        plugin: String,
+        executable: String,
+        venv: String,
+    },
+    #[error("catalog of extractor '{plugin}': {message}")]
+    Catalog { plugin: String, message: String },
+    #[error("{plugin}: cannot write its run files in {path}: {source}")]
+    RunFiles {
+        plugin: String,
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// "exit code N" or "killed by signal S".
+pub fn describe_status(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit code {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        _ => "unknown status".into(),
+    }
+}
+
+/// Replaces every secret in `text` with the mask.
+pub fn mask(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets.iter().filter(|s| s.len() >= 3) {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), crate::project::REDACTED);
+        }
+    }
+    out
+}

@@ -232,8 +232,8 @@ impl Context {
         })
     }
 
-    /// Expands string leaves in place; inside lists and objects an empty result stays an
-    /// empty string, as in Meltano (`['public', '${UNSET}']` gives `['public', '']`).
+    /// Expands string leaves; inside lists an empty result stays an empty string, as in
+    /// Meltano (`['public', '${UNSET}']` gives `['public', '']`).
     fn expand_leaves(&self, value: &Value, env: &EnvMap, context: &str) -> Result<Value> {
         Ok(match value {
             Value::String(s) if s.contains('$') => {
@@ -248,9 +248,14 @@ impl Context {
                     .collect::<Result<_>>()?,
             ),
             Value::Object(map) => {
+                // Inside objects a string that expanded to nothing becomes null (Meltano).
                 let mut obj = Object::new();
                 for (k, v) in map {
-                    obj.insert(k.clone(), self.expand_leaves(v, env, context)?);
+                    let expanded = match self.expand_value(v, env, context)? {
+                        Some(e) => e,
+                        None => Value::Null,
+                    };
+                    obj.insert(k.clone(), expanded);
                 }
                 Value::Object(obj)
             }

@@ -436,7 +436,12 @@ impl Context {
         let mut values: IndexMap<String, Layered> = IndexMap::new();
         for s in settings {
             if let Some(v) = &s.value {
-                values.insert(s.name.clone(), (v.clone(), SettingSource::Default, None));
+                // Defaults are expanded too (`$MELTANO_EXTRACT__LOAD_SCHEMA` and friends).
+                let context = format!("default of setting '{}' of '{name}'", s.name);
+                if let Some(expanded) = self.expand_value(v, env, &context)? {
+                    let raw = (&expanded != v).then(|| v.clone());
+                    values.insert(s.name.clone(), (expanded, SettingSource::Default, raw));
+                }
             }
         }
         if let Some(p) = parent {
@@ -485,7 +490,10 @@ impl Context {
         for key in keys {
             let decl = settings.iter().find(|s| s.name == key);
             let kind = decl.and_then(|d| d.kind.clone());
-            let env_names = setting_env_names(name, namespace, &key, decl);
+            // An inheriting child reads only its own name's variables: the namespace ones
+            // reach it through the parent's value, below its own config (Meltano 4.4).
+            let ns = if parent.is_some() { name } else { namespace };
+            let env_names = setting_env_names(name, ns, &key, decl);
             let from_env = env_names.iter().find_map(|n| env.get(n).map(|e| (n, e)));
             let resolved = match from_env {
                 Some((_, entry)) => Some((
@@ -500,6 +508,15 @@ impl Context {
             };
             let Some((value, source, raw)) = resolved else {
                 continue;
+            };
+            // `value_post_processor: stringify` hands the plugin text, whatever the kind.
+            let stringify = decl.is_some_and(|d| {
+                d.other.get("value_post_processor") == Some(&Value::String("stringify".into()))
+            });
+            let value = match value {
+                Value::String(_) | Value::Null => value,
+                other if stringify => Value::String(crate::plugin::env::env_text(&other)),
+                other => other,
             };
             out.insert(
                 key.clone(),

@@ -50,12 +50,23 @@ fn is_blank(text: &str) -> bool {
     })
 }
 
-/// serde_norway appends " at line L column C" to its messages; we print the location up front.
+/// serde_norway puts " at line L column C" inside its messages; we print the location up
+/// front instead, so it is removed wherever it appears.
 fn strip_location(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
+    let mut out = message.to_string();
+    while let Some(i) = out.find(" at line ") {
+        let rest = &out[i + " at line ".len()..];
+        let Some(col) = rest.find("column ") else {
+            break;
+        };
+        let digits = rest[col + "column ".len()..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        let end = i + " at line ".len() + col + "column ".len() + digits;
+        out.replace_range(i..end, "");
     }
+    out
 }
 
 /// 1-based line and column of a byte offset.

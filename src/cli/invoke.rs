@@ -1,0 +1,28 @@
+//! `eltr invoke PLUGIN [ARGS…]`: one plugin with its config and environment, stdio passed
+//! through, exit code passed back.
+
+use super::GlobalArgs;
+use clap::Args;
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// Flags of `eltr invoke`.
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// The plugin to run.
+    pub plugin: String,
+    /// Arguments passed to the plugin after its `--config FILE`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<OsString>,
+}
+
+/// Runs the plugin.
+pub fn run(global: &GlobalArgs, args: InvokeArgs) -> anyhow::Result<ExitCode> {
+    let ctx = global.open()?;
+    let run_id = super::run::new_run_id();
+    let status = crate::pipeline::command::invoke(&ctx, &args.plugin, args.args, &run_id)?;
+    Ok(match status.code() {
+        Some(c) => ExitCode::from(c.clamp(0, 255) as u8),
+        None => ExitCode::FAILURE,
+    })
+}

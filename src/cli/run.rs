@@ -1,0 +1,91 @@
+//! `eltr run BLOCK…`: flags into a `RunRequest`, the outcome into an exit code.
+
+use super::GlobalArgs;
+use crate::pipeline::{self, RunRequest, StateStrategy};
+use clap::Args;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Flags of `eltr run` (each also readable from `ELTR_RUN_*` / `MELTANO_RUN_*`).
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Plugins, mapping names, `plugin:command`s and job names, in order.
+    #[arg(required = true, value_name = "BLOCK")]
+    pub words: Vec<String>,
+    /// Print what would run and stop.
+    #[arg(long, env = "ELTR_RUN_DRY_RUN")]
+    pub dry_run: bool,
+    /// Ignore stored state: extract everything again (bookmarks of streams not refreshed are
+    /// kept).
+    #[arg(long, env = "ELTR_RUN_FULL_REFRESH")]
+    pub full_refresh: bool,
+    /// Discover the catalog again instead of using the cached one.
+    #[arg(long, env = "ELTR_RUN_REFRESH_CATALOG")]
+    pub refresh_catalog: bool,
+    /// Neither read nor save state for this run.
+    #[arg(long, env = "ELTR_RUN_NO_STATE_UPDATE")]
+    pub no_state_update: bool,
+    /// Break the lock of a run that holds this pipeline's state.
+    #[arg(long, short = 'f', env = "ELTR_RUN_FORCE")]
+    pub force: bool,
+    /// Appended to the state id (`dev:tap-to-target:SUFFIX`).
+    #[arg(long, env = "ELTR_RUN_STATE_ID_SUFFIX")]
+    pub state_id_suffix: Option<String>,
+    /// How confirmed states combine with the stored one.
+    #[arg(long, value_enum, default_value_t, env = "ELTR_RUN_STATE_STRATEGY")]
+    pub state_strategy: StateStrategy,
+    /// Identifier of this run (default: a new one).
+    #[arg(long, env = "ELTR_RUN_ID")]
+    pub run_id: Option<String>,
+    /// Stop the run after this many seconds.
+    #[arg(long, value_name = "SECONDS", env = "ELTR_RUN_TIMEOUT")]
+    pub timeout: Option<f64>,
+    /// Do not install missing plugins first.
+    #[arg(long, env = "ELTR_RUN_NO_INSTALL")]
+    pub no_install: bool,
+}
+
+/// Runs the blocks.
+pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let ctx = global.open()?;
+    let meltano_flag = |name: &str| {
+        std::env::var(format!("MELTANO_RUN_{name}"))
+            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+    };
+    let req = RunRequest {
+        words: args.words,
+        dry_run: args.dry_run || meltano_flag("DRY_RUN"),
+        full_refresh: args.full_refresh || meltano_flag("FULL_REFRESH"),
+        refresh_catalog: args.refresh_catalog || meltano_flag("REFRESH_CATALOG"),
+        no_state_update: args.no_state_update || meltano_flag("NO_STATE_UPDATE"),
+        force: args.force || meltano_flag("FORCE"),
+        state_id_suffix: args
+            .state_id_suffix
+            .or_else(|| std::env::var("MELTANO_RUN_STATE_ID_SUFFIX").ok()),
+        state_strategy: args.state_strategy,
+        run_id: args.run_id.unwrap_or_else(new_run_id),
+        timeout: args.timeout.map(Duration::from_secs_f64),
+    };
+    let outcome = pipeline::run(&ctx, &req);
+    match outcome.error {
+        None => Ok(ExitCode::SUCCESS),
+        Some(e) => {
+            let code = e.exit_code();
+            super::report(&anyhow::Error::new(e));
+            Ok(ExitCode::from(code))
+        }
+    }
+}
+
+/// A run id unique enough to name run folders and lock holders: time, pid and a counter.
+pub fn new_run_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "{:x}-{:x}-{:x}",
+        now.as_secs(),
+        now.subsec_nanos(),
+        std::process::id()
+    )
+}

@@ -1,0 +1,79 @@
+//! `eltr select EXTRACTOR --list [--all] [--json]`: which streams and properties the
+//! extractor's rules select, from its (cached or discovered) catalog.
+
+use super::GlobalArgs;
+use super::output::print_json;
+use crate::plugin::{PrepareOptions, prepare};
+use crate::project::model::PluginType;
+use clap::Args;
+use serde_json::json;
+use std::process::ExitCode;
+
+/// Flags of `eltr select`.
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// The extractor.
+    pub extractor: String,
+    /// List the selection (the only action; kept for Meltano compatibility).
+    #[arg(long)]
+    pub list: bool,
+    /// Also show excluded properties.
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Discover again instead of using the cached catalog.
+    #[arg(long)]
+    pub refresh_catalog: bool,
+}
+
+/// Prints the selection.
+pub fn run(global: &GlobalArgs, args: SelectArgs) -> anyhow::Result<ExitCode> {
+    let ctx = global.open()?;
+    let plugin = ctx.plugin(Some(PluginType::Extractors), &args.extractor)?;
+    let patterns = plugin
+        .extras
+        .select
+        .clone()
+        .unwrap_or_else(|| vec!["*.*".into()]);
+    let opts = PrepareOptions {
+        run_id: super::run::new_run_id(),
+        refresh_catalog: args.refresh_catalog,
+        with_catalog: false,
+        ..PrepareOptions::default()
+    };
+    let prepared = prepare(&ctx, plugin, &opts)?;
+    let config_file = prepared.run_dir.path().join("extractor.json");
+    let catalog = crate::plugin::catalog::prepare(&crate::plugin::catalog::DiscoverInput {
+        root: &ctx.project.root,
+        plugin: &prepared.plugin,
+        program: &prepared.program,
+        env: &prepared.env,
+        config_file: &config_file,
+        refresh: args.refresh_catalog,
+    })?;
+    let mut rows = catalog.property_statuses();
+    rows.sort_by(|a, b| (&a.stream, &a.property).cmp(&(&b.stream, &b.property)));
+    let selected: Vec<_> = rows
+        .iter()
+        .filter(|r| args.all || r.status != "excluded")
+        .collect();
+    if args.json {
+        print_json(&json!({
+            "enabled_patterns": patterns,
+            "streams": selected.iter().map(|r| json!({"stream": r.stream, "property": r.property, "selection": r.status})).collect::<Vec<_>>(),
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Legend:\n\tselected\n\texcluded\n\tautomatic\n\tunsupported\n");
+    println!("Enabled patterns:");
+    for p in &patterns {
+        println!("\t{p}");
+    }
+    println!("\nSelected properties:");
+    for r in selected {
+        println!("\t[{:<11}] {}.{}", r.status, r.stream, r.property);
+    }
+    Ok(ExitCode::SUCCESS)
+}

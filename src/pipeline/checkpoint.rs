@@ -1,0 +1,112 @@
+//! Saving the states a target confirms. Each STATE the target prints is applied to the
+//! in-memory document and handed to a writer thread that keeps at most one write in flight
+//! and always writes the newest: the pipe never waits on the store, and the last confirmed
+//! state is always the one left stored.
+
+use crate::singer::state::StateDoc;
+use crate::state::{StateId, Store};
+use serde_json::Value;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// The outcome of the checkpointing of one block.
+#[derive(Debug, Default)]
+pub struct CheckpointReport {
+    /// States the target confirmed.
+    pub confirmed: u64,
+    /// Writes that reached the store.
+    pub writes: u64,
+    /// The last state written, as stored.
+    pub last_written: Option<StateDoc>,
+    /// The first write error, if any (the run fails with it).
+    pub error: Option<String>,
+}
+
+/// Feeds confirmed states to the store in the background.
+pub struct Checkpointer {
+    doc: Mutex<StateDoc>,
+    merge: bool,
+    tx: Mutex<Option<Sender<StateDoc>>>,
+    thread: Mutex<Option<JoinHandle<CheckpointReport>>>,
+    confirmed: Mutex<u64>,
+}
+
+impl Checkpointer {
+    /// Starts the writer. `initial` is the stored document at the start of the run; `merge`
+    /// chooses merge-into-partial over overwrite (DESIGN.md §5).
+    pub fn start(
+        store: Arc<dyn Store>,
+        id: StateId,
+        initial: StateDoc,
+        merge: bool,
+    ) -> Arc<Checkpointer> {
+        let (tx, rx) = channel::<StateDoc>();
+        let thread = std::thread::spawn(move || writer(store, id, rx));
+        Arc::new(Checkpointer {
+            doc: Mutex::new(initial),
+            merge,
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            confirmed: Mutex::new(0),
+        })
+    }
+
+    /// Records one state the target confirmed.
+    pub fn confirm(&self, singer_state: &Value) {
+        let snapshot = {
+            let mut doc = self.doc.lock().unwrap_or_else(|e| e.into_inner());
+            doc.apply(singer_state, self.merge);
+            doc.clone()
+        };
+        *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = tx.send(snapshot);
+        }
+    }
+
+    /// Waits for every pending write and reports.
+    pub fn finish(&self) -> CheckpointReport {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let mut report = thread.and_then(|t| t.join().ok()).unwrap_or_default();
+        report.confirmed = *self.confirmed.lock().unwrap_or_else(|e| e.into_inner());
+        report
+    }
+}
+
+fn writer(store: Arc<dyn Store>, id: StateId, rx: Receiver<StateDoc>) -> CheckpointReport {
+    let mut report = CheckpointReport::default();
+    while let Ok(mut doc) = rx.recv() {
+        // Skip to the newest pending state: older ones are superseded.
+        while let Ok(newer) = rx.try_recv() {
+            doc = newer;
+        }
+        match retry(|| store.set(&id, &doc)) {
+            Ok(()) => {
+                report.writes += 1;
+                report.last_written = Some(doc);
+            }
+            Err(e) => {
+                tracing::error!("cannot save state '{id}' to {}: {e}", store.describe());
+                report.error.get_or_insert(e.to_string());
+            }
+        }
+    }
+    report
+}
+
+fn retry(mut f: impl FnMut() -> crate::state::Result<()>) -> crate::state::Result<()> {
+    let mut delay = std::time::Duration::from_millis(100);
+    for _ in 0..4 {
+        match f() {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!("state write failed ({e}); retrying in {delay:?}");
+                std::thread::sleep(delay);
+                delay *= 2;
+            }
+        }
+    }
+    f()
+}

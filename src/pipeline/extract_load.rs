@@ -1,0 +1,420 @@
+//! One extract-load block: lock the state, hand the tap its bookmarks, spawn tap → mappers →
+//! target piped through eltr, checkpoint every state the target confirms, and decide which
+//! process to blame if it goes wrong.
+
+use super::blocks::{Block, MapperStep};
+use super::checkpoint::Checkpointer;
+use super::process::{Running, Stdio2, spawn};
+use super::pump::{LiveCounters, PumpStats, pump};
+use super::signals::{signal_name, supervisor};
+use super::summary::BlockSummary;
+use super::{RunError, RunRequest, StateStrategy};
+use crate::plugin::prepare::describe_vars;
+use crate::plugin::{
+    PrepareOptions, PreparedPlugin, describe_status, env::setting_vars, mask, prepare,
+};
+use crate::project::Context;
+use crate::state::{LockInfo, StateId, Store};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{ChildStdout, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Instant;
+
+type BlockResult = Result<Option<BlockSummary>, super::BlockFailure>;
+
+/// Runs one `extractor [mapper…] loader` block.
+pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>) -> BlockResult {
+    let Block::ExtractLoad {
+        extractor,
+        mappers,
+        loader,
+    } = block
+    else {
+        unreachable!("extract_load::run is only called with extract-load blocks");
+    };
+    let fail = |e: RunError| Box::new((None, e));
+    let started = Instant::now();
+
+    let tap = ctx.plugin(None, extractor).map_err(|e| fail(e.into()))?;
+    let target = ctx.plugin(None, loader).map_err(|e| fail(e.into()))?;
+    let state_id = state_id(ctx, req, extractor, loader).map_err(fail)?;
+
+    let _lock = if req.no_state_update {
+        None
+    } else {
+        let policy = super::lock_policy(ctx, req.force).map_err(fail)?;
+        let info = LockInfo::for_this_process(&req.run_id);
+        Some(
+            store
+                .lock(&state_id, &info, &policy)
+                .map_err(|e| fail(e.into()))?,
+        )
+    };
+    let stored = store
+        .get(&state_id)
+        .map_err(|e| fail(e.into()))?
+        .unwrap_or_default();
+    let state_for_tap = if req.full_refresh || req.no_state_update {
+        None
+    } else if let Some(file) = &tap.extras.state {
+        let path = ctx.project.root.join(file);
+        let text = std::fs::read(&path).map_err(|e| {
+            fail(RunError::Plugin(crate::plugin::PluginError::RunFiles {
+                plugin: tap.name.clone(),
+                path: path.display().to_string(),
+                source: e,
+            }))
+        })?;
+        serde_json::from_slice::<Value>(&text).ok()
+    } else {
+        stored.singer_state()
+    };
+    if state_for_tap.is_some() {
+        tracing::info!("resuming '{state_id}' from its stored state");
+    }
+
+    let mut extra_env = describe_vars(&tap);
+    extra_env.extend(setting_vars(&tap).into_iter().map(|(k, v, _)| (k, v)));
+    let opts = PrepareOptions {
+        run_id: req.run_id.clone(),
+        refresh_catalog: req.refresh_catalog || req.full_refresh,
+        state: state_for_tap,
+        with_catalog: true,
+        ..PrepareOptions::default()
+    };
+    let tap_p = prepare(ctx, tap, &opts).map_err(|e| fail(e.into()))?;
+    if tap_p
+        .selected_streams
+        .as_ref()
+        .is_some_and(|s| s.is_empty())
+    {
+        tracing::warn!(
+            "the catalog of '{}' selects no stream; check its `select` patterns (`eltr select {} --list --all`)",
+            tap_p.plugin.name,
+            tap_p.plugin.name
+        );
+    }
+    let mut mapper_ps = Vec::new();
+    for MapperStep { plugin, mapping } in mappers {
+        let m = ctx.plugin(None, plugin).map_err(|e| fail(e.into()))?;
+        let o = PrepareOptions {
+            run_id: req.run_id.clone(),
+            extra_env: extra_env.clone(),
+            mapping: mapping.clone(),
+            ..PrepareOptions::default()
+        };
+        mapper_ps.push(prepare(ctx, m, &o).map_err(|e| fail(e.into()))?);
+    }
+    let target_opts = PrepareOptions {
+        run_id: req.run_id.clone(),
+        extra_env,
+        ..PrepareOptions::default()
+    };
+    let target_p = prepare(ctx, target, &target_opts).map_err(|e| fail(e.into()))?;
+
+    let merge = req.state_strategy == StateStrategy::Merge
+        || (req.state_strategy == StateStrategy::Auto && req.full_refresh);
+    let checkpointer = (!req.no_state_update)
+        .then(|| Checkpointer::start(store.clone(), state_id.clone(), stored.clone(), merge));
+
+    let piped = Piped::start(&tap_p, &mapper_ps, &target_p, checkpointer.clone());
+    let mut piped = piped.map_err(fail)?;
+    let watchdog = req.timeout.map(|t| {
+        let (done, wait) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(t) {
+                tracing::error!("timed out after {t:?}; stopping the plugins");
+                supervisor().time_out();
+            }
+        });
+        done
+    });
+    let statuses = piped.wait();
+    drop(watchdog);
+    let hops = piped.join_hops();
+
+    let report = checkpointer.map(|c| c.finish()).unwrap_or_default();
+    let mut summary = BlockSummary::new(
+        block.label(),
+        hops.first().unwrap_or(&PumpStats::default()),
+        started.elapsed(),
+    );
+    if !req.no_state_update {
+        summary.state_id = Some(state_id.to_string());
+        summary.store = Some(store.describe());
+    }
+    summary.states_confirmed = report.confirmed;
+    summary.state_writes = report.writes;
+    for hop in &hops {
+        if hop.not_json_lines > 0 {
+            tracing::warn!("{} lines on the pipe were not JSON", hop.not_json_lines);
+        }
+    }
+
+    let error = blame(&mut piped.procs, &statuses, &hops, req);
+    let error = error.or_else(|| {
+        report.error.map(|message| RunError::StateSave {
+            store: store.describe(),
+            message,
+        })
+    });
+    eprintln!("{}", summary.render());
+    match error {
+        Some(e) => Err(Box::new((Some(summary), e))),
+        None => Ok(Some(summary)),
+    }
+}
+
+/// `{environment}:{extractor}-to-{loader}[:{suffix}]`, the suffix from the command line or
+/// the environment's `state_id_suffix`.
+fn state_id(ctx: &Context, req: &RunRequest, tap: &str, target: &str) -> Result<StateId, RunError> {
+    let suffix = match &req.state_id_suffix {
+        Some(s) => Some(s.clone()),
+        None => match ctx
+            .environment
+            .as_ref()
+            .and_then(|e| e.item.state_id_suffix.clone())
+        {
+            Some(raw) => {
+                let env = ctx.project_env()?;
+                Some(ctx.expand_str(&raw, &env, &ctx.project.root_file, "state_id_suffix")?)
+            }
+            None => None,
+        },
+    };
+    Ok(StateId::for_pipeline(
+        ctx.environment_name(),
+        tap,
+        target,
+        suffix.as_deref(),
+    )?)
+}
+
+/// The running processes of a block and the threads between them.
+struct Piped {
+    /// tap, mappers…, target
+    procs: Vec<Running>,
+    hops: Vec<std::thread::JoinHandle<PumpStats>>,
+    target_reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Piped {
+    fn start(
+        tap: &PreparedPlugin,
+        mappers: &[PreparedPlugin],
+        target: &PreparedPlugin,
+        checkpointer: Option<Arc<Checkpointer>>,
+    ) -> Result<Piped, RunError> {
+        let sup = supervisor();
+        let order: Vec<&PreparedPlugin> = std::iter::once(tap)
+            .chain(mappers)
+            .chain(std::iter::once(target))
+            .collect();
+        let mut procs: Vec<Running> = Vec::new();
+        let spawn_err = |p: &PreparedPlugin, source: std::io::Error| RunError::Spawn {
+            kind: p.plugin.plugin_type.singular(),
+            name: p.plugin.name.clone(),
+            program: p.program.display().to_string(),
+            source,
+        };
+        for (i, p) in order.iter().enumerate() {
+            let stdin = if i == 0 {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            };
+            match spawn(
+                p,
+                Stdio2 {
+                    stdin,
+                    stdout: Stdio::piped(),
+                },
+            ) {
+                Ok(r) => {
+                    sup.register(r.pid, i == order.len() - 1);
+                    procs.push(r);
+                }
+                Err(e) => {
+                    for r in &mut procs {
+                        super::process::signal_group(r.pid, libc::SIGKILL);
+                        let _ = r.child.wait();
+                        sup.unregister(r.pid);
+                    }
+                    return Err(spawn_err(p, e));
+                }
+            }
+        }
+        let mut hops = Vec::new();
+        for i in 0..procs.len() - 1 {
+            let from = procs[i].child.stdout.take().expect("stdout is piped");
+            let to = procs[i + 1].child.stdin.take().expect("stdin is piped");
+            let upstream = procs[i].pid;
+            hops.push(std::thread::spawn(move || {
+                let stats = pump(from, to, Arc::new(LiveCounters::default()));
+                if stats.downstream_closed {
+                    // The next process stopped reading: stop the producer too.
+                    super::process::signal_group(upstream, libc::SIGTERM);
+                }
+                stats
+            }));
+        }
+        let last = procs.last_mut().expect("a block has a target");
+        let out = last.child.stdout.take().expect("stdout is piped");
+        let secrets = target.secrets.clone();
+        let name = target.plugin.name.clone();
+        let target_reader = Some(std::thread::spawn(move || {
+            read_target_states(out, checkpointer, &name, &secrets)
+        }));
+        Ok(Piped {
+            procs,
+            hops,
+            target_reader,
+        })
+    }
+
+    /// Waits for every process, in data order.
+    fn wait(&mut self) -> Vec<ExitStatus> {
+        let sup = supervisor();
+        let mut statuses = Vec::new();
+        for p in &mut self.procs {
+            let status = loop {
+                match p.child.wait() {
+                    Ok(s) => break s,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        tracing::error!("cannot wait for '{}': {e}", p.name);
+                        break std::os::unix::process::ExitStatusExt::from_raw(1 << 8);
+                    }
+                }
+            };
+            sup.unregister(p.pid);
+            statuses.push(status);
+        }
+        statuses
+    }
+
+    fn join_hops(&mut self) -> Vec<PumpStats> {
+        let hops = std::mem::take(&mut self.hops)
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect();
+        if let Some(r) = self.target_reader.take() {
+            let _ = r.join();
+        }
+        hops
+    }
+}
+
+/// Reads the target's stdout: each JSON object line is a state the target confirms.
+fn read_target_states(
+    out: ChildStdout,
+    checkpointer: Option<Arc<Checkpointer>>,
+    name: &str,
+    secrets: &[String],
+) {
+    let mut reader = BufReader::with_capacity(64 * 1024, out);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(obj)) => {
+                // Some targets echo the whole STATE message rather than its value.
+                let state = match (obj.get("type"), obj.get("value")) {
+                    (Some(Value::String(t)), Some(v)) if t == "STATE" => v.clone(),
+                    _ => Value::Object(obj),
+                };
+                if state.as_object().is_some_and(|o| o.is_empty()) {
+                    continue;
+                }
+                tracing::debug!("{name} confirmed a state");
+                if let Some(c) = &checkpointer {
+                    c.confirm(&state);
+                }
+            }
+            _ => {
+                let shown: String = mask(text, secrets).chars().take(200).collect();
+                tracing::warn!(
+                    "{name} printed a line on stdout that is not a JSON state; ignored: {shown}"
+                );
+            }
+        }
+    }
+}
+
+/// Picks the error of a block. If a process closed its input early, the first such process
+/// is to blame (its producers were stopped because of it); otherwise the most upstream
+/// process that failed.
+fn blame(
+    procs: &mut [Running],
+    statuses: &[ExitStatus],
+    hops: &[PumpStats],
+    req: &RunRequest,
+) -> Option<RunError> {
+    let sup = supervisor();
+    if let Some(sig) = sup.received() {
+        return Some(RunError::Interrupted {
+            signal: signal_name(sig),
+            code: (128 + sig) as u8,
+        });
+    }
+    if sup.timed_out() {
+        return Some(RunError::TimedOut(req.timeout.unwrap_or_default()));
+    }
+    let failed = |p: &mut Running, status: ExitStatus| RunError::PluginFailed {
+        kind: p.kind,
+        name: p.name.clone(),
+        status: describe_status(status),
+        tail: render_tail(&p.stderr_tail()),
+    };
+    if let Some(i) = hops.iter().position(|h| h.downstream_closed) {
+        let culprit = i + 1;
+        let status = statuses[culprit];
+        let p = &mut procs[culprit];
+        return Some(if status.success() {
+            RunError::LoaderExitedEarly {
+                name: p.name.clone(),
+                status: describe_status(status),
+                tail: render_tail(&p.stderr_tail()),
+            }
+        } else {
+            failed(p, status)
+        });
+    }
+    for (p, status) in procs.iter_mut().zip(statuses) {
+        if !status.success() {
+            return Some(failed(p, *status));
+        }
+    }
+    for hop in hops {
+        if let Some(e) = &hop.error {
+            return Some(RunError::StateSave {
+                store: "the pipe".into(),
+                message: e.clone(),
+            });
+        }
+    }
+    None
+}
+
+fn render_tail(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("; last lines of its stderr:");
+    for l in lines {
+        out.push_str("\n  | ");
+        out.push_str(l);
+    }
+    out
+}

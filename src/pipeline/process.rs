@@ -1,0 +1,121 @@
+//! Spawning plugin processes and following their stderr: each line logged with the plugin's
+//! name (secrets masked), the last lines kept for the error message if the process fails.
+
+use crate::plugin::{PreparedPlugin, mask};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Lines of stderr kept for error messages.
+pub const TAIL_LINES: usize = 20;
+
+/// A running plugin process.
+pub struct Running {
+    pub name: String,
+    pub kind: &'static str,
+    pub child: Child,
+    pub pid: i32,
+    pub tail: Arc<Mutex<VecDeque<String>>>,
+    pub stderr_thread: Option<JoinHandle<()>>,
+}
+
+/// How the process's stdin and stdout are connected.
+pub struct Stdio2 {
+    pub stdin: Stdio,
+    pub stdout: Stdio,
+}
+
+/// Starts a prepared plugin. It gets its own process group (so signals reach its children
+/// too, and a Ctrl-C in the terminal reaches eltr first, which forwards it in order) and dies
+/// with eltr if eltr is killed.
+pub fn spawn(p: &PreparedPlugin, stdio: Stdio2) -> std::io::Result<Running> {
+    let mut cmd = Command::new(&p.program);
+    cmd.args(&p.args)
+        .env_clear()
+        .envs(p.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&p.cwd)
+        .stdin(stdio.stdin)
+        .stdout(stdio.stdout)
+        .stderr(Stdio::piped());
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setpgid(0, 0);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            // Restore default dispositions eltr may have changed.
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn()?;
+    let pid = child.id() as i32;
+    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let stderr_thread = Some(follow_stderr(
+        stderr,
+        p.plugin.name.clone(),
+        p.secrets.clone(),
+        tail.clone(),
+    ));
+    Ok(Running {
+        name: p.plugin.name.clone(),
+        kind: p.plugin.plugin_type.singular(),
+        child,
+        pid,
+        tail,
+        stderr_thread,
+    })
+}
+
+fn follow_stderr(
+    stderr: ChildStderr,
+    name: String,
+    secrets: Vec<String>,
+    tail: Arc<Mutex<VecDeque<String>>>,
+) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::with_capacity(64 * 1024, stderr);
+        let mut raw = Vec::new();
+        loop {
+            raw.clear();
+            match reader.read_until(b'\n', &mut raw) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            // Cap absurd lines so a plugin dumping megabytes on stderr cannot bloat memory.
+            raw.truncate(16 * 1024);
+            let text = String::from_utf8_lossy(&raw);
+            let line = mask(text.trim_end_matches(['\n', '\r']), &secrets);
+            tracing::info!(target: "eltr::plugin", "{name} | {line}");
+            let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
+            if t.len() == TAIL_LINES {
+                t.pop_front();
+            }
+            t.push_back(line);
+        }
+    })
+}
+
+impl Running {
+    /// The last stderr lines, waiting for the stderr reader to finish first.
+    pub fn stderr_tail(&mut self) -> Vec<String> {
+        if let Some(t) = self.stderr_thread.take() {
+            let _ = t.join();
+        }
+        self.tail
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+/// Sends `signal` to a process group (the plugin and anything it started).
+pub fn signal_group(pid: i32, signal: libc::c_int) {
+    unsafe {
+        libc::kill(-pid, signal);
+    }
+}

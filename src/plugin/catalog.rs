@@ -1,0 +1,121 @@
+//! An extractor's catalog for a run: the `catalog:` extra if set, else the cached discovery
+//! when its key still matches, else `tap --config FILE --discover`; then Meltano's rules.
+
+use super::PluginError;
+use crate::project::ResolvedPlugin;
+use crate::singer::catalog::{Catalog, Rules};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Where the discovered catalog and its key are cached.
+const CACHE_FILE: &str = "tap.properties.json";
+const KEY_FILE: &str = "tap.properties.cache_key";
+
+/// The inputs a discovery run depends on.
+pub struct DiscoverInput<'a> {
+    pub root: &'a Path,
+    pub plugin: &'a ResolvedPlugin,
+    pub program: &'a Path,
+    pub env: &'a [(String, String)],
+    pub config_file: &'a Path,
+    pub refresh: bool,
+}
+
+/// The catalog with the plugin's rules applied.
+pub fn prepare(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
+    let mut catalog = raw_catalog(input)?;
+    let x = &input.plugin.extras;
+    let rules = Rules {
+        select: x.select.clone().unwrap_or_else(|| vec!["*.*".into()]),
+        metadata: x.metadata.clone(),
+        schema: x.schema.clone(),
+        select_filter: x.select_filter.clone().unwrap_or_default(),
+    };
+    catalog.apply(&rules).map_err(|e| PluginError::Catalog {
+        plugin: input.plugin.name.clone(),
+        message: e.to_string(),
+    })?;
+    Ok(catalog)
+}
+
+/// The catalog before rules: given, cached or discovered.
+fn raw_catalog(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
+    let plugin = input.plugin;
+    let bad = |message: String| PluginError::Catalog {
+        plugin: plugin.name.clone(),
+        message,
+    };
+    if let Some(file) = &plugin.extras.catalog {
+        let path = input.root.join(file);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| bad(format!("cannot read catalog {}: {e}", path.display())))?;
+        return parse(&bytes)
+            .ok_or_else(|| bad(format!("{} is not a Singer catalog", path.display())));
+    }
+    let dir = super::run_dir::plugin_dir(input.root, &plugin.name);
+    let key = cache_key(plugin);
+    let use_cache = !input.refresh && plugin.extras.use_cached_catalog != Some(false);
+    if use_cache && std::fs::read_to_string(dir.join(KEY_FILE)).is_ok_and(|k| k == key) {
+        if let Some(c) = std::fs::read(dir.join(CACHE_FILE))
+            .ok()
+            .and_then(|b| parse(&b))
+        {
+            tracing::debug!("using the cached catalog of '{}'", plugin.name);
+            return Ok(c);
+        }
+    }
+    if !plugin.has_capability("discover") {
+        return Err(bad(
+            "the extractor has no `discover` capability and no `catalog` extra; set `catalog:` to a catalog file".into(),
+        ));
+    }
+    tracing::info!("discovering the catalog of '{}'", plugin.name);
+    let output = Command::new(input.program)
+        .arg("--config")
+        .arg(input.config_file)
+        .arg("--discover")
+        .env_clear()
+        .envs(input.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| bad(format!("cannot start {}: {e}", input.program.display())))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Err(bad(format!(
+            "discovery failed ({}):\n{}",
+            super::describe_status(output.status),
+            super::mask(&tail.join("\n"), &plugin.secrets())
+        )));
+    }
+    let catalog = parse(&output.stdout)
+        .ok_or_else(|| bad("discovery printed no valid catalog JSON".into()))?;
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = crate::state::local::write_atomic(&dir.join(CACHE_FILE), &output.stdout);
+        let _ = crate::state::local::write_atomic(&dir.join(KEY_FILE), key.as_bytes());
+    }
+    Ok(catalog)
+}
+
+fn parse(bytes: &[u8]) -> Option<Catalog> {
+    serde_json::from_slice(bytes).ok().and_then(Catalog::new)
+}
+
+/// Discovery depends on the resolved config (credentials, schemas to scan) and the program.
+fn cache_key(plugin: &ResolvedPlugin) -> String {
+    let mut h = Sha256::new();
+    h.update(serde_json::Value::Object(plugin.config_object()).to_string());
+    h.update([0]);
+    h.update(&plugin.executable);
+    h.update([0]);
+    h.update(plugin.pip_url.as_deref().unwrap_or(""));
+    format!("{:x}", h.finalize())
+}

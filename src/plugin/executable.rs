@@ -1,0 +1,49 @@
+//! Finding the program to start for a plugin: its virtualenv (eltr's, or one Meltano already
+//! installed), a project-relative path, or the PATH.
+
+use crate::project::ResolvedPlugin;
+use std::path::{Path, PathBuf};
+
+/// The virtualenv folder eltr installs a plugin into.
+pub fn venv_dir(root: &Path, plugin: &ResolvedPlugin) -> PathBuf {
+    root.join(".eltr")
+        .join(plugin.plugin_type.key())
+        .join(&plugin.venv_owner)
+        .join("venv")
+}
+
+/// The virtualenv Meltano would have made, used when eltr has not installed the plugin.
+pub fn meltano_venv_dir(root: &Path, plugin: &ResolvedPlugin) -> PathBuf {
+    root.join(".meltano")
+        .join(plugin.plugin_type.key())
+        .join(&plugin.venv_owner)
+        .join("venv")
+}
+
+/// Where the plugin's program is, if it can be found.
+pub fn find(root: &Path, plugin: &ResolvedPlugin, path_var: Option<&str>) -> Option<PathBuf> {
+    let exe = &plugin.executable;
+    for venv in [venv_dir(root, plugin), meltano_venv_dir(root, plugin)] {
+        let candidate = venv.join("bin").join(exe);
+        if is_executable(&candidate) {
+            return Some(candidate);
+        }
+    }
+    if exe.contains('/') {
+        let candidate = root.join(exe);
+        return is_executable(&candidate).then_some(candidate);
+    }
+    let path_var = path_var
+        .map(String::from)
+        .or_else(|| std::env::var("PATH").ok())?;
+    std::env::split_paths(&path_var)
+        .map(|dir| dir.join(exe))
+        .find(|c| is_executable(c))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}

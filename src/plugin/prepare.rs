@@ -1,0 +1,197 @@
+//! Preparing one plugin process: program, arguments, environment and run files (config
+//! 0600, catalog, state), per DESIGN.md §4.
+
+use super::catalog::{self, DiscoverInput};
+use super::executable;
+use super::run_dir::RunDir;
+use super::{PluginError, env};
+use crate::project::model::{MappingDef, PluginType};
+use crate::project::settings::{deep_merge, env_stem};
+use crate::project::{Context, ResolvedPlugin};
+use serde_json::Value;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// What a run asks of the preparation.
+#[derive(Debug, Default, Clone)]
+pub struct PrepareOptions {
+    pub run_id: String,
+    pub refresh_catalog: bool,
+    /// The Singer state to hand an extractor (`None`: no `--state`).
+    pub state: Option<Value>,
+    /// Variables describing other plugins of the block (the loader sees the extractor's).
+    pub extra_env: Vec<(String, String)>,
+    /// The mapping a mapper runs, when the block named a mapping.
+    pub mapping: Option<MappingDef>,
+    /// Extractors only: build the catalog (false for `invoke`, which passes its own args).
+    pub with_catalog: bool,
+}
+
+/// A plugin ready to spawn. Its run files live as long as it does.
+#[derive(Debug)]
+pub struct PreparedPlugin {
+    pub plugin: ResolvedPlugin,
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub env: Vec<(String, String)>,
+    pub secrets: Vec<String>,
+    /// Streams the catalog selects (extractors with a catalog).
+    pub selected_streams: Option<Vec<String>>,
+    /// Plugins run from the project root, as under Meltano (relative paths in configs work).
+    pub cwd: PathBuf,
+    pub run_dir: RunDir,
+}
+
+/// Prepares `plugin` for a run.
+pub fn prepare(
+    ctx: &Context,
+    plugin: ResolvedPlugin,
+    opts: &PrepareOptions,
+) -> Result<PreparedPlugin, PluginError> {
+    let root = &ctx.project.root;
+    let env = process_env(ctx, &plugin, opts);
+    let path_var = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str());
+    let program =
+        executable::find(root, &plugin, path_var).ok_or_else(|| PluginError::NotFound {
+            kind: plugin.plugin_type.singular().into(),
+            plugin: plugin.name.clone(),
+            executable: plugin.executable.clone(),
+            venv: executable::venv_dir(root, &plugin).display().to_string(),
+        })?;
+    let run_files = |source: std::io::Error, path: &std::path::Path| PluginError::RunFiles {
+        plugin: plugin.name.clone(),
+        path: path.display().to_string(),
+        source,
+    };
+    let run_dir = RunDir::create(root, &plugin.name, &opts.run_id)
+        .map_err(|e| run_files(e, &super::run_dir::plugin_dir(root, &plugin.name)))?;
+
+    let mut config = Value::Object(plugin.config_object());
+    if let Some(mapping) = &opts.mapping {
+        if let Some(extra) = &mapping.config {
+            deep_merge(&mut config, &Value::Object(extra.clone()));
+        }
+    }
+    let config_name = format!("{}.json", plugin.plugin_type.singular());
+    let config_file = run_dir
+        .write_private(&config_name, config.to_string().as_bytes())
+        .map_err(|e| run_files(e, run_dir.path()))?;
+    let mut args: Vec<OsString> = vec!["--config".into(), config_file.clone().into()];
+
+    let mut selected_streams = None;
+    if plugin.plugin_type == PluginType::Extractors && opts.with_catalog {
+        let wants_catalog = plugin.has_capability("catalog") || plugin.has_capability("properties");
+        if wants_catalog {
+            let catalog = catalog::prepare(&DiscoverInput {
+                root,
+                plugin: &plugin,
+                program: &program,
+                env: &env,
+                config_file: &config_file,
+                refresh: opts.refresh_catalog,
+            })?;
+            selected_streams = Some(catalog.selected_streams());
+            let file = run_dir
+                .write_private("tap.properties.json", catalog.0.to_string().as_bytes())
+                .map_err(|e| run_files(e, run_dir.path()))?;
+            let flag = if plugin.has_capability("catalog") {
+                "--catalog"
+            } else {
+                "--properties"
+            };
+            args.push(flag.into());
+            args.push(file.into());
+        }
+        if let Some(state) = &opts.state {
+            if plugin.has_capability("state") {
+                let file = run_dir
+                    .write_private("state.json", state.to_string().as_bytes())
+                    .map_err(|e| run_files(e, run_dir.path()))?;
+                args.push("--state".into());
+                args.push(file.into());
+            }
+        }
+    }
+
+    let secrets = plugin.secrets();
+    Ok(PreparedPlugin {
+        plugin,
+        program,
+        args,
+        env,
+        secrets,
+        selected_streams,
+        cwd: root.clone(),
+        run_dir,
+    })
+}
+
+/// The full environment of the plugin process, in precedence order (later wins).
+pub fn process_env(
+    ctx: &Context,
+    plugin: &ResolvedPlugin,
+    opts: &PrepareOptions,
+) -> Vec<(String, String)> {
+    let root = &ctx.project.root;
+    let mut vars: indexmap::IndexMap<String, String> = plugin
+        .env
+        .iter()
+        .map(|(k, e)| (k.clone(), e.value.clone()))
+        .collect();
+    for (k, v) in &opts.extra_env {
+        vars.insert(k.clone(), v.clone());
+    }
+    for (k, v) in describe_vars(plugin) {
+        vars.insert(k, v);
+    }
+    for (k, v, _) in env::setting_vars(plugin) {
+        vars.insert(k, v);
+    }
+    vars.insert("MELTANO_PROJECT_ROOT".into(), root.display().to_string());
+    vars.insert("ELTR_PROJECT_ROOT".into(), root.display().to_string());
+    if let Some(e) = ctx.environment_name() {
+        vars.insert("MELTANO_ENVIRONMENT".into(), e.to_string());
+    }
+    if !opts.run_id.is_empty() {
+        vars.insert("MELTANO_RUN_ID".into(), opts.run_id.clone());
+    }
+    for venv in [
+        executable::venv_dir(root, plugin),
+        executable::meltano_venv_dir(root, plugin),
+    ] {
+        if venv.join("bin").is_dir() {
+            let path = vars.get("PATH").cloned().unwrap_or_default();
+            vars.insert(
+                "PATH".into(),
+                format!("{}:{path}", venv.join("bin").display()),
+            );
+            vars.insert("VIRTUAL_ENV".into(), venv.display().to_string());
+            break;
+        }
+    }
+    vars.into_iter().collect()
+}
+
+/// `MELTANO_EXTRACTOR_NAME`-style variables describing a plugin; loaders also receive the
+/// extractor's (some targets derive their schema from it).
+pub fn describe_vars(plugin: &ResolvedPlugin) -> Vec<(String, String)> {
+    let noun = env_stem(plugin.plugin_type.singular());
+    let mut out = vec![
+        (format!("MELTANO_{noun}_NAME"), plugin.name.clone()),
+        (
+            format!("MELTANO_{noun}_NAMESPACE"),
+            plugin.namespace.clone(),
+        ),
+        (
+            format!("MELTANO_{noun}_EXECUTABLE"),
+            plugin.executable.clone(),
+        ),
+    ];
+    if let Some(v) = &plugin.variant {
+        out.push((format!("MELTANO_{noun}_VARIANT"), v.clone()));
+    }
+    out
+}

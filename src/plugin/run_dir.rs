@@ -1,0 +1,54 @@
+//! The per-run folder of a plugin (`.eltr/run/<plugin>/<run_id>/`) holding its config,
+//! catalog and state files. Config files hold secrets: they are created 0600 and the folder
+//! is removed when the guard drops, on success, failure or panic alike.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// A run folder that deletes itself.
+#[derive(Debug)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates `.eltr/run/<plugin>/<run_id>/` (0700).
+    pub fn create(root: &Path, plugin: &str, run_id: &str) -> std::io::Result<RunDir> {
+        let path = plugin_dir(root, plugin).join(run_id);
+        fs::create_dir_all(&path)?;
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o700))?;
+        Ok(RunDir { path })
+    }
+
+    /// Writes a file readable by this user only.
+    pub fn write_private(&self, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+        let file = self.path.join(name);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&file)?;
+        f.write_all(bytes)?;
+        Ok(file)
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// The plugin's folder under `.eltr/run/`, which also holds its catalog cache.
+pub fn plugin_dir(root: &Path, plugin: &str) -> PathBuf {
+    root.join(".eltr").join("run").join(plugin)
+}

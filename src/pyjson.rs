@@ -1,0 +1,73 @@
+//! JSON text as Python's `json.dumps` writes it (`", "` and `": "` separators). Meltano writes
+//! state files and setting variables this way; eltr matches it byte for byte so files move
+//! between the two tools unchanged.
+
+use serde_json::Value;
+
+/// Serialises `v` with Python's default separators.
+pub fn to_string(v: &Value) -> String {
+    let mut out = String::new();
+    write(v, &mut out);
+    out
+}
+
+fn write(v: &Value, out: &mut String) {
+    match v {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push_str(": ");
+                write(item, out);
+            }
+            out.push('}');
+        }
+        Value::String(s) => out.push_str(&ascii_escaped(s)),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// Python escapes every non-ASCII character as `\uXXXX` by default (`ensure_ascii=True`).
+fn ascii_escaped(s: &str) -> String {
+    let json = Value::String(s.to_string()).to_string();
+    if json.is_ascii() {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut buf = [0u16; 2];
+            for unit in c.encode_utf16(&mut buf) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn python_separators_and_ascii() {
+        let v = json!({"a": [1, "é"], "b": {"c": null}});
+        assert_eq!(to_string(&v), r#"{"a": [1, "\u00e9"], "b": {"c": null}}"#);
+    }
+}

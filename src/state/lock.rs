@@ -1,0 +1,93 @@
+//! What a lock records and when it may be taken over. The lock object sits next to the state
+//! (`{base}/{state_id}/lock`) and holds JSON naming its holder, so a refused run can say who
+//! holds it.
+
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The holder of a lock.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LockInfo {
+    pub host: String,
+    pub pid: u32,
+    pub run_id: String,
+    /// Seconds since the epoch.
+    pub started_at: f64,
+    /// Seconds since the epoch; refreshed while the run lives.
+    pub heartbeat_at: f64,
+}
+
+/// How long a silent lock is respected, and whether to break it regardless.
+#[derive(Debug, Clone)]
+pub struct LockPolicy {
+    pub timeout: Duration,
+    pub force: bool,
+}
+
+impl Default for LockPolicy {
+    fn default() -> Self {
+        LockPolicy {
+            timeout: Duration::from_secs(DEFAULT_LOCK_TIMEOUT_SECONDS),
+            force: false,
+        }
+    }
+}
+
+/// Meltano's default `lock_timeout_seconds`.
+pub const DEFAULT_LOCK_TIMEOUT_SECONDS: u64 = 10;
+
+/// Seconds since the epoch, now.
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// This machine's name, for lock records.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+impl LockInfo {
+    /// A record for this process.
+    pub fn for_this_process(run_id: &str) -> LockInfo {
+        let t = now();
+        LockInfo {
+            host: hostname(),
+            pid: std::process::id(),
+            run_id: run_id.to_string(),
+            started_at: t,
+            heartbeat_at: t,
+        }
+    }
+
+    /// A lock is stale when its heartbeat is older than the timeout, or when it was taken on
+    /// this host by a process that no longer exists (a run killed with -9).
+    pub fn is_stale(&self, policy: &LockPolicy) -> bool {
+        if now() - self.heartbeat_at > policy.timeout.as_secs_f64() {
+            return true;
+        }
+        self.host == hostname() && !pid_alive(self.pid)
+    }
+
+    /// "run R (pid P on host H, started T)" for messages.
+    pub fn describe(&self) -> String {
+        let age = (now() - self.started_at).max(0.0);
+        format!(
+            "run {} (pid {} on host {}, started {:.0}s ago)",
+            self.run_id, self.pid, self.host, age
+        )
+    }
+}
+
+fn pid_alive(pid: u32) -> bool {
+    // Signal 0 checks for existence; EPERM still means the process exists.
+    let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
