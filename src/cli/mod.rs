@@ -4,6 +4,7 @@
 pub mod compile;
 pub mod config;
 pub mod init;
+pub mod install;
 pub mod invoke;
 pub mod job;
 pub mod logging;
@@ -92,6 +93,8 @@ pub enum Command {
     Schedule(schedule::ScheduleArgs),
     /// Create a new project in the modular layout.
     Init(init::InitArgs),
+    /// Build the virtualenvs of the project's plugins.
+    Install(install::InstallArgs),
     /// Run blocks: `extractor [mapper…] loader`, jobs, `plugin:command`.
     Run(run::RunArgs),
     /// Run one plugin with its config and environment.
@@ -110,6 +113,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Job(args) => job::run(&cli.global, args),
         Command::Schedule(args) => schedule::run(&cli.global, args),
         Command::Init(args) => init::run(args),
+        Command::Install(args) => install::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
         Command::Invoke(args) => invoke::run(&cli.global, args),
         Command::Select(args) => select::run(&cli.global, args),

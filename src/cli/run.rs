@@ -65,6 +65,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
         state_strategy: args.state_strategy,
         run_id: args.run_id.unwrap_or_else(new_run_id),
         timeout: args.timeout.map(Duration::from_secs_f64),
+        no_install: args.no_install || meltano_flag("NO_INSTALL"),
     };
     let outcome = pipeline::run(&ctx, &req);
     match outcome.error {

@@ -40,6 +40,15 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
     let tap = ctx.plugin(None, extractor).map_err(|e| fail(e.into()))?;
     let target = ctx.plugin(None, loader).map_err(|e| fail(e.into()))?;
     let state_id = state_id(ctx, req, extractor, loader).map_err(fail)?;
+    let mut mapper_plugins = Vec::new();
+    for m in mappers {
+        mapper_plugins.push(ctx.plugin(None, &m.plugin).map_err(|e| fail(e.into()))?);
+    }
+    let all: Vec<&crate::project::ResolvedPlugin> = std::iter::once(&tap)
+        .chain(mapper_plugins.iter())
+        .chain(std::iter::once(&target))
+        .collect();
+    super::ensure_installed(ctx, &all, req.no_install).map_err(fail)?;
 
     let _lock = if req.no_state_update {
         None
@@ -97,8 +106,7 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
         );
     }
     let mut mapper_ps = Vec::new();
-    for MapperStep { plugin, mapping } in mappers {
-        let m = ctx.plugin(None, plugin).map_err(|e| fail(e.into()))?;
+    for (MapperStep { mapping, .. }, m) in mappers.iter().zip(mapper_plugins) {
         let o = PrepareOptions {
             run_id: req.run_id.clone(),
             extra_env: extra_env.clone(),

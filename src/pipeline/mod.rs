@@ -41,6 +41,8 @@ pub struct RunRequest {
     pub state_strategy: StateStrategy,
     pub run_id: String,
     pub timeout: Option<Duration>,
+    /// Do not install plugins whose virtualenv is missing.
+    pub no_install: bool,
 }
 
 /// Why a run failed.
@@ -150,6 +152,53 @@ pub fn run(ctx: &Context, req: &RunRequest) -> RunOutcome {
         }
     }
     outcome
+}
+
+/// Installs, before a block runs, the plugins it needs whose virtualenv is missing or out of
+/// date (what `eltr install` would do for them), unless the run says `--no-install`.
+pub fn ensure_installed(
+    ctx: &Context,
+    plugins: &[&crate::project::ResolvedPlugin],
+    no_install: bool,
+) -> Result<(), RunError> {
+    use crate::plugin::install::{InstallOptions, InstallStatus, install, is_installed};
+    if no_install {
+        return Ok(());
+    }
+    let root = &ctx.project.root;
+    let missing: Vec<_> = plugins
+        .iter()
+        .filter(|p| p.pip_url.is_some())
+        .filter(|p| {
+            let owner = ctx.plugin(Some(p.plugin_type), &p.venv_owner);
+            owner.is_ok_and(|o| !is_installed(root, &o))
+                && crate::plugin::executable::find(root, p, None)
+                    .is_none_or(|exe| exe.starts_with(root.join(".eltr")))
+        })
+        .map(|p| (*p).clone())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let results = install(
+        ctx,
+        missing,
+        &InstallOptions {
+            clean: false,
+            parallelism: 4,
+        },
+    );
+    for r in results {
+        if let InstallStatus::Failed { command, log, .. } = r.status {
+            return Err(RunError::PluginFailed {
+                kind: r.kind,
+                name: r.plugin,
+                status: format!("install failure ({command}; log: {})", log.display()),
+                tail: String::new(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The store the project's state backend settings name.

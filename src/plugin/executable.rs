@@ -23,11 +23,17 @@ pub fn meltano_venv_dir(root: &Path, plugin: &ResolvedPlugin) -> PathBuf {
 /// Where the plugin's program is, if it can be found.
 pub fn find(root: &Path, plugin: &ResolvedPlugin, path_var: Option<&str>) -> Option<PathBuf> {
     let exe = &plugin.executable;
-    for venv in [venv_dir(root, plugin), meltano_venv_dir(root, plugin)] {
-        let candidate = venv.join("bin").join(exe);
-        if is_executable(&candidate) {
-            return Some(candidate);
-        }
+    // eltr's own venv counts only once its install finished (fingerprint written last);
+    // a venv Meltano installed is used as it is.
+    let ours = venv_dir(root, plugin);
+    if ours.join(super::install::FINGERPRINT_FILE).is_file()
+        && is_executable(&ours.join("bin").join(exe))
+    {
+        return Some(ours.join("bin").join(exe));
+    }
+    let meltanos = meltano_venv_dir(root, plugin).join("bin").join(exe);
+    if is_executable(&meltanos) {
+        return Some(meltanos);
     }
     if exe.contains('/') {
         let candidate = root.join(exe);

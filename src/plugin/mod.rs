@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod env;
 pub mod executable;
+pub mod install;
 pub mod prepare;
 pub mod run_dir;
 

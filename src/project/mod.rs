@@ -74,8 +74,42 @@ pub struct EnvEntry {
     pub origin: EnvOrigin,
 }
 
-/// A composed environment, in insertion order.
-pub type EnvMap = IndexMap<String, EnvEntry>;
+/// A composed environment: a shared base (process variables, `.env`, the root `env:`) under
+/// the layers of one plugin. Sharing the base keeps resolving hundreds of plugins cheap in a
+/// process with hundreds of variables.
+#[derive(Debug, Clone, Default)]
+pub struct EnvMap {
+    base: std::sync::Arc<IndexMap<String, EnvEntry>>,
+    own: IndexMap<String, EnvEntry>,
+}
+
+impl EnvMap {
+    /// A map over a shared base.
+    fn over(base: std::sync::Arc<IndexMap<String, EnvEntry>>) -> EnvMap {
+        EnvMap {
+            base,
+            own: IndexMap::new(),
+        }
+    }
+
+    /// The variable's entry, from the top layer down.
+    pub fn get(&self, name: &str) -> Option<&EnvEntry> {
+        self.own.get(name).or_else(|| self.base.get(name))
+    }
+
+    /// Sets a variable in the top layer.
+    pub fn insert(&mut self, name: String, entry: EnvEntry) {
+        self.own.insert(name, entry);
+    }
+
+    /// Every variable once, with its winning entry.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &EnvEntry)> {
+        self.base
+            .iter()
+            .filter(|(k, _)| !self.own.contains_key(*k))
+            .chain(self.own.iter())
+    }
+}
 
 /// A project opened for one command: the merged files, the active environment and the
 /// variables everything is resolved against.
@@ -86,6 +120,7 @@ pub struct Context {
     pub vars: Vars,
     pub strict_env: bool,
     warned: RefCell<IndexSet<String>>,
+    base_env: std::cell::OnceCell<std::sync::Arc<IndexMap<String, EnvEntry>>>,
 }
 
 /// Opens the project the options point at, from `cwd`.
@@ -150,6 +185,7 @@ impl Context {
             vars,
             strict_env,
             warned: RefCell::new(IndexSet::new()),
+            base_env: std::cell::OnceCell::new(),
         })
     }
 
@@ -160,23 +196,21 @@ impl Context {
 
     /// The project-level environment: variables, root `env:` and the environment's `env:`.
     pub fn project_env(&self) -> Result<EnvMap> {
-        let mut env = self.vars_env();
-        self.apply_block(
-            &mut env,
-            &self.project.env,
-            EnvOrigin::Project,
-            &self.project.root_file,
-        )?;
+        let mut env = self.root_env()?;
         if let Some(e) = &self.environment {
             self.apply_block(&mut env, &e.item.env, EnvOrigin::Environment, &e.source)?;
         }
         Ok(env)
     }
 
-    fn vars_env(&self) -> EnvMap {
-        let mut env = EnvMap::new();
+    /// Variables (`.env` under the process) with the root `env:` block on top, built once.
+    fn root_env(&self) -> Result<EnvMap> {
+        if let Some(base) = self.base_env.get() {
+            return Ok(EnvMap::over(base.clone()));
+        }
+        let mut vars = IndexMap::new();
         for (k, v, origin) in self.vars.iter() {
-            env.insert(
+            vars.insert(
                 k.clone(),
                 EnvEntry {
                     value: v.clone(),
@@ -184,7 +218,20 @@ impl Context {
                 },
             );
         }
-        env
+        let mut env = EnvMap::over(std::sync::Arc::new(vars));
+        self.apply_block(
+            &mut env,
+            &self.project.env,
+            EnvOrigin::Project,
+            &self.project.root_file,
+        )?;
+        let mut flat: IndexMap<String, EnvEntry> = IndexMap::new();
+        for (k, e) in env.iter() {
+            flat.insert(k.clone(), e.clone());
+        }
+        let base = std::sync::Arc::new(flat);
+        let _ = self.base_env.set(base.clone());
+        Ok(EnvMap::over(base))
     }
 
     /// Applies one `env:` block: each value is expanded against the environment so far.

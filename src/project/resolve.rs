@@ -396,11 +396,7 @@ impl Context {
         // environment env, the environment's plugin env.
         let mut env = match parent_env {
             Some(p) => p.clone(),
-            None => {
-                let mut base = self.vars_env();
-                self.apply_block(&mut base, &self.project.env, EnvOrigin::Project, file)?;
-                base
-            }
+            None => self.root_env()?,
         };
         if let Some(block) = own {
             self.apply_block(&mut env, block, EnvOrigin::Plugin, file)?;

@@ -1,0 +1,78 @@
+//! `eltr install [PLUGIN…]`: build the virtualenvs of the project's plugins.
+
+use super::GlobalArgs;
+use crate::plugin::install::{InstallOptions, InstallStatus, install};
+use crate::project::model::PluginType;
+use anyhow::anyhow;
+use clap::Args;
+use std::process::ExitCode;
+
+/// Flags of `eltr install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Only these plugins (default: all).
+    pub plugins: Vec<String>,
+    /// Only plugins of this type.
+    #[arg(long, value_name = "TYPE")]
+    pub plugin_type: Option<String>,
+    /// Rebuild venvs even when they are up to date.
+    #[arg(long)]
+    pub clean: bool,
+    /// Installs run at once (default: number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<usize>,
+}
+
+/// Installs the plugins; fails if any plugin failed.
+pub fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Result<ExitCode> {
+    let ctx = global.open()?;
+    let ptype = match &args.plugin_type {
+        Some(t) => Some(PluginType::parse(t).ok_or_else(|| anyhow!("unknown plugin type '{t}'"))?),
+        None => None,
+    };
+    let plugins = if args.plugins.is_empty() {
+        ctx.all_plugins()?
+            .into_iter()
+            .filter(|p| ptype.is_none_or(|t| t == p.plugin_type))
+            .collect()
+    } else {
+        args.plugins
+            .iter()
+            .map(|n| ctx.plugin(ptype, n))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let parallelism = args.parallelism.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let results = install(
+        &ctx,
+        plugins,
+        &InstallOptions {
+            clean: args.clean,
+            parallelism,
+        },
+    );
+    for r in results
+        .iter()
+        .filter(|r| matches!(r.status, InstallStatus::NoPipUrl | InstallStatus::Shared(_)))
+    {
+        crate::plugin::install::report_line(r);
+    }
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| matches!(r.status, InstallStatus::Failed { .. }))
+        .map(|r| r.plugin.as_str())
+        .collect();
+    if failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "error: {} plugin(s) failed to install: {}",
+            failed.len(),
+            failed.join(", ")
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}

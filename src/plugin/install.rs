@@ -1,0 +1,295 @@
+//! `eltr install`: one virtualenv per plugin with a `pip_url`, built with `uv` when it is
+//! available (else `python -m venv` + pip), several at once.
+//!
+//! A venv counts as installed only when its fingerprint file (a hash of the pip arguments
+//! and the interpreter) is present and matches; the fingerprint is written last, so a failed
+//! or interrupted install never looks installed and is rebuilt by the next install. (The
+//! venv is built in place rather than in a temporary folder: virtualenvs hard-code their
+//! own path in every script, so a moved venv would not run.)
+
+use super::executable::venv_dir;
+use crate::project::{Context, ResolvedPlugin};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// File in the venv holding the fingerprint of what it was built from.
+pub const FINGERPRINT_FILE: &str = ".eltr-fingerprint";
+/// Lines of the installer's log shown when it fails.
+const LOG_TAIL: usize = 30;
+
+/// How one plugin's install went.
+#[derive(Debug, Clone)]
+pub enum InstallStatus {
+    Installed,
+    UpToDate,
+    NoPipUrl,
+    /// Shares the venv of the plugin it inherits from.
+    Shared(String),
+    Failed {
+        command: String,
+        log: PathBuf,
+        tail: Vec<String>,
+    },
+}
+
+/// One line of the install report.
+#[derive(Debug, Clone)]
+pub struct InstallResult {
+    pub plugin: String,
+    pub kind: &'static str,
+    pub status: InstallStatus,
+    pub elapsed: Duration,
+}
+
+/// What to install and how.
+#[derive(Debug, Clone, Default)]
+pub struct InstallOptions {
+    pub clean: bool,
+    pub parallelism: usize,
+}
+
+/// The installer eltr uses.
+#[derive(Debug, Clone)]
+enum Installer {
+    Uv(PathBuf),
+    Pip,
+}
+
+fn installer() -> Installer {
+    if let Some(uv) = std::env::var_os("ELTR_UV").filter(|s| !s.is_empty()) {
+        return Installer::Uv(PathBuf::from(uv));
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("uv"))
+        .find(|p| p.is_file())
+        .map(Installer::Uv)
+        .unwrap_or(Installer::Pip)
+}
+
+/// The interpreter a plugin's venv is built with.
+fn python_of(plugin: &ResolvedPlugin) -> String {
+    plugin.python.clone().unwrap_or_else(|| "python3".into())
+}
+
+/// The fingerprint of a plugin's install: its pip arguments and interpreter.
+pub fn fingerprint(plugin: &ResolvedPlugin) -> String {
+    let mut h = Sha256::new();
+    h.update(plugin.pip_url.as_deref().unwrap_or(""));
+    h.update([0]);
+    h.update(python_of(plugin));
+    format!("{:x}", h.finalize())
+}
+
+/// True when the plugin's venv is installed from its current `pip_url`.
+pub fn is_installed(root: &Path, plugin: &ResolvedPlugin) -> bool {
+    std::fs::read_to_string(venv_dir(root, plugin).join(FINGERPRINT_FILE))
+        .is_ok_and(|f| f.trim() == fingerprint(plugin))
+}
+
+/// Installs `plugins`, at most `parallelism` at a time; every plugin is attempted even when
+/// others fail.
+pub fn install(
+    ctx: &Context,
+    plugins: Vec<ResolvedPlugin>,
+    opts: &InstallOptions,
+) -> Vec<InstallResult> {
+    let root = ctx.project.root.clone();
+    let mut results = Vec::new();
+    let mut queue = Vec::new();
+    let mut owners = std::collections::HashSet::new();
+    for p in plugins {
+        let kind = p.plugin_type.singular();
+        if p.pip_url.is_none() {
+            results.push(InstallResult {
+                plugin: p.name.clone(),
+                kind,
+                status: InstallStatus::NoPipUrl,
+                elapsed: Duration::ZERO,
+            });
+        } else if p.venv_owner != p.name {
+            results.push(InstallResult {
+                plugin: p.name.clone(),
+                kind,
+                status: InstallStatus::Shared(p.venv_owner.clone()),
+                elapsed: Duration::ZERO,
+            });
+            if owners.insert((p.plugin_type, p.venv_owner.clone())) {
+                if let Ok(parent) = ctx.plugin(Some(p.plugin_type), &p.venv_owner) {
+                    queue.push(parent);
+                }
+            }
+        } else if owners.insert((p.plugin_type, p.name.clone())) {
+            queue.push(p);
+        }
+    }
+    let tool = installer();
+    let queue = Mutex::new(queue);
+    let done = Mutex::new(Vec::new());
+    let workers = opts.parallelism.max(1);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                    let Some(p) = next else { break };
+                    let r = install_one(&root, &p, opts.clean, &tool);
+                    report_line(&r);
+                    done.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+                }
+            });
+        }
+    });
+    results.extend(done.into_inner().unwrap_or_default());
+    results
+}
+
+/// Prints the progress line of one finished plugin on stderr.
+pub fn report_line(r: &InstallResult) {
+    let secs = r.elapsed.as_secs_f64();
+    match &r.status {
+        InstallStatus::Installed => eprintln!("{} {}: installed in {secs:.1}s", r.kind, r.plugin),
+        InstallStatus::UpToDate => eprintln!("{} {}: up to date", r.kind, r.plugin),
+        InstallStatus::NoPipUrl => {
+            eprintln!("{} {}: no pip_url, nothing to install", r.kind, r.plugin)
+        }
+        InstallStatus::Shared(owner) => {
+            eprintln!("{} {}: uses the virtualenv of '{owner}'", r.kind, r.plugin)
+        }
+        InstallStatus::Failed { command, log, tail } => {
+            eprintln!(
+                "{} {}: FAILED after {secs:.1}s\n  command: {command}\n  full log: {}",
+                r.kind,
+                r.plugin,
+                log.display()
+            );
+            for l in tail {
+                eprintln!("  | {l}");
+            }
+        }
+    }
+}
+
+fn install_one(root: &Path, p: &ResolvedPlugin, clean: bool, tool: &Installer) -> InstallResult {
+    let started = Instant::now();
+    let result = |status| InstallResult {
+        plugin: p.name.clone(),
+        kind: p.plugin_type.singular(),
+        status,
+        elapsed: started.elapsed(),
+    };
+    if !clean && is_installed(root, p) {
+        return result(InstallStatus::UpToDate);
+    }
+    let venv = venv_dir(root, p);
+    let log = root
+        .join(".eltr")
+        .join("logs")
+        .join("install")
+        .join(format!("{}.log", p.name));
+    let _ = std::fs::remove_dir_all(&venv);
+    let python = python_of(p);
+    let pip_args = shell_words::split(p.pip_url.as_deref().unwrap_or("")).unwrap_or_default();
+    let venv_s = venv.display().to_string();
+    let venv_python = venv.join("bin").join("python").display().to_string();
+    let steps: Vec<Vec<String>> = match tool {
+        Installer::Uv(uv) => {
+            let uv = uv.display().to_string();
+            vec![
+                vec![
+                    uv.clone(),
+                    "venv".into(),
+                    "--quiet".into(),
+                    "--python".into(),
+                    python.clone(),
+                    venv_s.clone(),
+                ],
+                [
+                    vec![
+                        uv,
+                        "pip".into(),
+                        "install".into(),
+                        "--python".into(),
+                        venv_python,
+                    ],
+                    pip_args,
+                ]
+                .concat(),
+            ]
+        }
+        Installer::Pip => vec![
+            vec![python.clone(), "-m".into(), "venv".into(), venv_s.clone()],
+            [
+                vec![
+                    venv_python,
+                    "-m".into(),
+                    "pip".into(),
+                    "install".into(),
+                    "--disable-pip-version-check".into(),
+                ],
+                pip_args,
+            ]
+            .concat(),
+        ],
+    };
+    if let Some(dir) = log.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::create_dir_all(venv.parent().unwrap_or(root));
+    for step in &steps {
+        let command = shell_words::join(step);
+        let ok = run_logged(step, &log, root);
+        if !ok {
+            let _ = std::fs::remove_dir_all(&venv);
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<String> = text.lines().map(String::from).collect();
+            let tail = lines[lines.len().saturating_sub(LOG_TAIL)..].to_vec();
+            return result(InstallStatus::Failed { command, log, tail });
+        }
+    }
+    if let Err(e) = std::fs::write(venv.join(FINGERPRINT_FILE), fingerprint(p)) {
+        let _ = std::fs::remove_dir_all(&venv);
+        return result(InstallStatus::Failed {
+            command: "write fingerprint".into(),
+            log,
+            tail: vec![e.to_string()],
+        });
+    }
+    result(InstallStatus::Installed)
+}
+
+/// Runs one installer step with its output appended to `log`.
+fn run_logged(step: &[String], log: &Path, cwd: &Path) -> bool {
+    use std::io::Write;
+    let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    else {
+        return false;
+    };
+    let _ = writeln!(file, "$ {}", shell_words::join(step));
+    let Ok(out) = file.try_clone() else {
+        return false;
+    };
+    let Ok(err) = file.try_clone() else {
+        return false;
+    };
+    let status = Command::new(&step[0])
+        .args(&step[1..])
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .status();
+    match status {
+        Ok(s) => s.success(),
+        Err(e) => {
+            let _ = writeln!(file, "cannot start {}: {e}", step[0]);
+            false
+        }
+    }
+}
