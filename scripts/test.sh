@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ELTR_TEST_VENV=$(scripts/test-env.sh)
 export ELTR_TEST_VENV
-cargo test --all-targets "$@"
+# Examples are the fixture taps and targets the integration tests spawn.
+cargo build --examples
+cargo test "$@"

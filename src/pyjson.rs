@@ -29,15 +29,28 @@ fn write(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                out.push_str(&Value::String(k.clone()).to_string());
+                out.push_str(&ascii_escaped(k));
                 out.push_str(": ");
                 write(item, out);
             }
             out.push('}');
         }
         Value::String(s) => out.push_str(&ascii_escaped(s)),
+        Value::Number(n) if n.is_f64() => out.push_str(&python_float(&n.to_string())),
         other => out.push_str(&other.to_string()),
     }
+}
+
+/// Python writes exponents with a sign and at least two digits (`1.5e-07`, `1e+20`).
+fn python_float(text: &str) -> String {
+    let Some((mantissa, exp)) = text.split_once(['e', 'E']) else {
+        return text.to_string();
+    };
+    let (sign, digits) = match exp.strip_prefix('-') {
+        Some(d) => ('-', d),
+        None => ('+', exp.trim_start_matches('+')),
+    };
+    format!("{mantissa}e{sign}{digits:0>2}")
 }
 
 /// Python escapes every non-ASCII character as `\uXXXX` by default (`ensure_ascii=True`).
@@ -69,5 +82,10 @@ mod tests {
     fn python_separators_and_ascii() {
         let v = json!({"a": [1, "é"], "b": {"c": null}});
         assert_eq!(to_string(&v), r#"{"a": [1, "\u00e9"], "b": {"c": null}}"#);
+        assert_eq!(
+            to_string(&json!({"café": 1.5e-7})),
+            r#"{"caf\u00e9": 1.5e-07}"#
+        );
+        assert_eq!(to_string(&json!(1e20)), "1e+20");
     }
 }

@@ -204,6 +204,17 @@ fn no_environment_state_id_has_no_environment_prefix() {
     assert!(!state_path(&p, "dev:tap-x-to-target-y").exists());
 }
 
+#[test]
+fn state_id_suffix_with_a_colon_is_rejected() {
+    let p = project("run-basic");
+    let r = run(
+        &p,
+        &["run", "--state-id-suffix", "a:b", "tap-x", "target-y"],
+    );
+    r.failure().stderr_has("a:b").stderr_has("':'");
+    assert!(!p.path("out").exists(), "nothing may run");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Failures: who is blamed, what state is kept
 // ---------------------------------------------------------------------------------------------
@@ -307,6 +318,11 @@ fn loader_exiting_successfully_before_the_extractor_finished_fails_the_run() {
         .stderr_has("before the extractor finished");
     assert_eq!(code(&r), Some(1), "stderr:\n{}", r.stderr);
     assert_eq!(output_ids(&p, "items"), vec![1, 2, 3]);
+    // The target confirmed the states after records 1 and 2, then left before the third.
+    assert_eq!(
+        stored_text(&p, "dev:tap-trickle-to-target-early"),
+        meltano_doc("items", 2)
+    );
     assert_no_run_files_left(&p, "a loader that exited early");
 }
 
@@ -490,6 +506,16 @@ fn second_concurrent_run_of_a_state_id_fails_fast_naming_the_holder_and_force_ta
         "the second run must fail while the first still runs (not wait for it)"
     );
     assert_stderr_lacks(&second, "tap-slow | argv");
+    let meddle = run(
+        &p,
+        &[
+            "state",
+            "set",
+            "dev:tap-slow-to-target-y",
+            r#"{"singer_state": {}}"#,
+        ],
+    );
+    meddle.failure().stderr_has("holder-run-1");
 
     let forced = eltr(&p.dir, ["run", "--force", "tap-slow", "target-y"], &short);
     forced.success();
@@ -501,6 +527,100 @@ fn second_concurrent_run_of_a_state_id_fails_fast_naming_the_holder_and_force_ta
 
     first.signal(libc::SIGTERM);
     first.finish(LIMIT);
+}
+
+/// Waits until eltr prepares `plugin` (its run folder holds its config file).
+fn wait_until_preparing(p: &TempProject, plugin: &str) {
+    let dir = p.path(".eltr/run").join(plugin);
+    wait_for(&format!("eltr to prepare {plugin}"), LIMIT, || {
+        files_under(&dir)
+            .iter()
+            .any(|f| f.file_name().is_some_and(|n| n == "extractor.json"))
+    });
+}
+
+#[test]
+fn sigterm_while_the_first_block_is_prepared_exits_143_and_leaves_nothing_behind() {
+    let p = project("run-slow");
+    // tap-slow-discover's discovery takes 3 s; the signal arrives during it.
+    let bg = spawn_eltr(&p.dir, &["run", "tap-slow-discover", "target-y"], &[]);
+    wait_until_preparing(&p, "tap-slow-discover");
+    bg.signal(libc::SIGTERM);
+    let r = bg.finish(LIMIT);
+    let mut problems = Vec::new();
+    if code(&r) != Some(143) {
+        problems.push(format!(
+            "eltr must exit 143 (not die of the signal); status: {}",
+            r.status
+        ));
+    }
+    let left = leftover_run_files(&p);
+    if !left.is_empty() {
+        problems.push(format!("run files left behind: {left:?}"));
+    }
+    if p.path(".eltr/state/dev:tap-slow-discover-to-target-y/lock")
+        .exists()
+    {
+        problems.push("lock not released".into());
+    }
+    assert!(
+        problems.is_empty(),
+        "{}\nstderr:\n{}",
+        problems.join("\n"),
+        r.stderr
+    );
+}
+
+#[test]
+fn sigterm_between_blocks_starts_no_further_block() {
+    let p = project("run-slow");
+    let bg = spawn_eltr(
+        &p.dir,
+        &["run", "tap-x", "target-y", "tap-slow-discover", "target-y"],
+        &[],
+    );
+    // The first block is done once the second is being prepared.
+    wait_until_preparing(&p, "tap-slow-discover");
+    bg.signal(libc::SIGTERM);
+    let r = bg.finish(LIMIT);
+    assert_eq!(code(&r), Some(143), "stderr:\n{}", r.stderr);
+    assert_eq!(
+        stored_text(&p, "dev:tap-x-to-target-y"),
+        meltano_doc("items", 5),
+        "the finished block keeps its state"
+    );
+    assert_stderr_lacks(&r, "tap-slow-discover | argv");
+    assert_eq!(
+        output_ids(&p, "items"),
+        vec![1, 2, 3, 4, 5],
+        "the block after the signal must not run; stderr:\n{}",
+        r.stderr
+    );
+    assert!(!state_path(&p, "dev:tap-slow-discover-to-target-y").exists());
+}
+
+#[test]
+fn lock_of_a_killed_run_is_taken_over_without_force() {
+    let p = project("run-slow");
+    let bg = spawn_eltr(&p.dir, &["run", "tap-slow", "target-y"], &[]);
+    wait_for("a first stored state", LIMIT, || {
+        state_path(&p, "dev:tap-slow-to-target-y").is_file()
+    });
+    bg.signal(libc::SIGKILL);
+    bg.finish(LIMIT);
+    assert!(
+        p.path(".eltr/state/dev:tap-slow-to-target-y/lock")
+            .is_file()
+    );
+    let before = completed_bookmark(&stored_json(&p, "dev:tap-slow-to-target-y"), "items");
+    let r = eltr(
+        &p.dir,
+        ["run", "tap-slow", "target-y"],
+        &[("SINGER_TAP_RECORDS", "3")],
+    );
+    r.success();
+    let after = completed_bookmark(&stored_json(&p, "dev:tap-slow-to-target-y"), "items");
+    assert!(after >= before + 3, "resumed from {before}, stored {after}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -536,6 +656,69 @@ fn full_refresh_passes_no_state_and_merges_into_partial() {
             "items": {"replication_key_value": 5},
             "other": {"replication_key_value": 7}
         }}})
+    );
+}
+
+#[test]
+fn full_refresh_with_overwrite_strategy_replaces_the_completed_state() {
+    let p = project("run-basic");
+    run(
+        &p,
+        &[
+            "state",
+            "set",
+            "dev:tap-x-to-target-y",
+            r#"{"singer_state": {"bookmarks": {"items": {"replication_key_value": 100}, "other": {"replication_key_value": 7}}}}"#,
+        ],
+    )
+    .success();
+    run(
+        &p,
+        &[
+            "run",
+            "--full-refresh",
+            "--state-strategy",
+            "overwrite",
+            "tap-x",
+            "target-y",
+        ],
+    )
+    .success();
+    assert_eq!(
+        stored_text(&p, "dev:tap-x-to-target-y"),
+        meltano_doc("items", 5)
+    );
+}
+
+#[test]
+fn run_flags_are_read_from_env_vars_set_to_1_or_true() {
+    let p = project("run-basic");
+    run(&p, &["run", "tap-x", "target-y"]).success();
+    for (var, value) in [
+        ("ELTR_RUN_FULL_REFRESH", "true"),
+        ("ELTR_RUN_FULL_REFRESH", "1"),
+        ("MELTANO_RUN_FULL_REFRESH", "true"),
+        ("MELTANO_RUN_FULL_REFRESH", "1"),
+    ] {
+        let r = eltr(&p.dir, ["run", "tap-x", "target-y"], &[(var, value)]);
+        r.success();
+        assert_stderr_lacks(&r, "state: {");
+    }
+}
+
+#[test]
+fn extractor_with_properties_capability_gets_properties_and_never_state() {
+    let p = project("run-basic");
+    for _ in 0..2 {
+        let r = run(&p, &["run", "tap-props", "target-y"]);
+        r.success().stderr_has("--properties ");
+        assert_stderr_lacks(&r, "--catalog");
+        assert_stderr_lacks(&r, "--state");
+    }
+    assert_eq!(output_ids(&p, "items"), vec![1, 2, 1, 2]);
+    assert_eq!(
+        stored_text(&p, "dev:tap-props-to-target-y"),
+        meltano_doc("items", 2)
     );
 }
 
@@ -702,9 +885,9 @@ fn select_list_all_follows_the_select_patterns() {
 
     let shown = run(&p, &["select", "tap-sel", "--list"]);
     shown.success();
-    assert!(shown.stdout.contains("items.name"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("] items.name"), "{}", shown.stdout);
     assert!(
-        !shown.stdout.contains("items.payload"),
+        !shown.stdout.contains("] items.payload"),
         "excluded rows only with --all:\n{}",
         shown.stdout
     );
@@ -812,6 +995,46 @@ fn state_set_requires_singer_state_unless_no_validate() {
     assert!(!state_path(&p, "x").exists());
     run(&p, &["state", "set", "--no-validate", "x", bare]).success();
     assert!(state_path(&p, "x").is_file());
+}
+
+#[test]
+fn stored_state_escapes_non_ascii_keys_like_python() {
+    let p = project("run-basic");
+    run(
+        &p,
+        &[
+            "state",
+            "set",
+            "x",
+            r#"{"singer_state": {"bookmarks": {"café": {"v": "ü"}}}}"#,
+        ],
+    )
+    .success();
+    // Python: json.dumps({"completed": {"singer_state": ...}, "partial": {}})
+    assert_eq!(
+        stored_text(&p, "x"),
+        r#"{"completed": {"singer_state": {"bookmarks": {"caf\u00e9": {"v": "\u00fc"}}}}, "partial": {}}"#
+    );
+}
+
+#[test]
+fn stored_state_writes_floats_like_python() {
+    let p = project("run-basic");
+    run(
+        &p,
+        &[
+            "state",
+            "set",
+            "x",
+            r#"{"singer_state": {"a": 1e20, "b": 1.5e-7, "c": 0.1, "d": 2.0}}"#,
+        ],
+    )
+    .success();
+    // Python: json.dumps({"completed": {"singer_state": {"a": 1e20, "b": 1.5e-7, "c": 0.1, "d": 2.0}}, "partial": {}})
+    assert_eq!(
+        stored_text(&p, "x"),
+        r#"{"completed": {"singer_state": {"a": 1e+20, "b": 1.5e-07, "c": 0.1, "d": 2.0}}, "partial": {}}"#
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 use super::GlobalArgs;
 use crate::pipeline::{self, RunRequest, StateStrategy};
-use clap::Args;
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -13,20 +14,20 @@ pub struct RunArgs {
     #[arg(required = true, value_name = "BLOCK")]
     pub words: Vec<String>,
     /// Print what would run and stop.
-    #[arg(long, env = "ELTR_RUN_DRY_RUN")]
+    #[arg(long, env = "ELTR_RUN_DRY_RUN", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue)]
     pub dry_run: bool,
     /// Ignore stored state: extract everything again (bookmarks of streams not refreshed are
     /// kept).
-    #[arg(long, env = "ELTR_RUN_FULL_REFRESH")]
+    #[arg(long, env = "ELTR_RUN_FULL_REFRESH", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue)]
     pub full_refresh: bool,
     /// Discover the catalog again instead of using the cached one.
-    #[arg(long, env = "ELTR_RUN_REFRESH_CATALOG")]
+    #[arg(long, env = "ELTR_RUN_REFRESH_CATALOG", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue)]
     pub refresh_catalog: bool,
     /// Neither read nor save state for this run.
-    #[arg(long, env = "ELTR_RUN_NO_STATE_UPDATE")]
+    #[arg(long, env = "ELTR_RUN_NO_STATE_UPDATE", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue)]
     pub no_state_update: bool,
     /// Break the lock of a run that holds this pipeline's state.
-    #[arg(long, short = 'f', env = "ELTR_RUN_FORCE")]
+    #[arg(long, short = 'f', env = "ELTR_RUN_FORCE", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue)]
     pub force: bool,
     /// Appended to the state id (`dev:tap-to-target:SUFFIX`).
     #[arg(long, env = "ELTR_RUN_STATE_ID_SUFFIX")]
@@ -41,7 +42,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECONDS", env = "ELTR_RUN_TIMEOUT")]
     pub timeout: Option<f64>,
     /// Do not install missing plugins first.
-    #[arg(long, env = "ELTR_RUN_NO_INSTALL")]
+    #[arg(long, env = "ELTR_RUN_NO_INSTALL", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue)]
     pub no_install: bool,
 }
 

@@ -122,6 +122,11 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
     };
     let target_p = prepare(ctx, target, &target_opts).map_err(|e| fail(e.into()))?;
 
+    // A signal that arrived while the plugins were being prepared stops the block here,
+    // before anything is spawned (the guards remove the run files and the lock).
+    if let Some(e) = super::interrupted() {
+        return Err(fail(e));
+    }
     let merge = req.state_strategy == StateStrategy::Merge
         || (req.state_strategy == StateStrategy::Auto && req.full_refresh);
     let checkpointer = (!req.no_state_update)

@@ -112,6 +112,9 @@ pub struct RunOutcome {
 
 /// Runs the blocks named by the request, in order; the first failure stops the run.
 pub fn run(ctx: &Context, req: &RunRequest) -> RunOutcome {
+    // Handle SIGINT/SIGTERM from the start: a signal during catalog discovery or between
+    // blocks must still clean up (config files, lock) and exit 130/143.
+    let sup = signals::supervisor();
     let mut outcome = RunOutcome::default();
     let blocks = match blocks::parse(ctx, &req.words) {
         Ok(b) => b,
@@ -134,6 +137,10 @@ pub fn run(ctx: &Context, req: &RunRequest) -> RunOutcome {
         }
     };
     for block in &blocks {
+        if let Some(e) = interrupted() {
+            outcome.error = Some(e);
+            break;
+        }
         let result = match block {
             Block::ExtractLoad { .. } => extract_load::run(ctx, req, block, store.clone()),
             Block::Command { plugin, command } => {
@@ -145,13 +152,25 @@ pub fn run(ctx: &Context, req: &RunRequest) -> RunOutcome {
             Ok(None) => {}
             Err(failure) => {
                 let (summary, e) = *failure;
+                let e = interrupted().unwrap_or(e);
                 outcome.blocks.extend(summary);
                 outcome.error = Some(e);
                 break;
             }
         }
     }
+    let _ = sup;
     outcome
+}
+
+/// The error of a run stopped by a signal, if one arrived.
+pub fn interrupted() -> Option<RunError> {
+    signals::supervisor()
+        .received()
+        .map(|sig| RunError::Interrupted {
+            signal: signals::signal_name(sig),
+            code: (128 + sig) as u8,
+        })
 }
 
 /// Installs, before a block runs, the plugins it needs whose virtualenv is missing or out of
@@ -204,10 +223,7 @@ pub fn ensure_installed(
 /// The store the project's state backend settings name.
 pub fn open_store(ctx: &Context) -> Result<Arc<dyn Store>, RunError> {
     let settings = crate::project::backend::StateBackendSettings::resolve(ctx)?;
-    Ok(Arc::from(crate::state::open(
-        settings.get("uri"),
-        &ctx.project.root,
-    )?))
+    Ok(Arc::from(crate::state::open(&settings, &ctx.project.root)?))
 }
 
 /// The lock timeout the project sets (Meltano's default: 10 s).

@@ -71,15 +71,14 @@ fn raw_catalog(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
         ));
     }
     tracing::info!("discovering the catalog of '{}'", plugin.name);
-    let output = Command::new(input.program)
-        .arg("--config")
-        .arg(input.config_file)
-        .arg("--discover")
-        .env_clear()
-        .envs(input.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| bad(format!("cannot start {}: {e}", input.program.display())))?;
+    let output = run_discovery(input)
+        .map_err(|e| bad(format!("cannot run {}: {e}", input.program.display())))?;
+    if let Some(sig) = crate::pipeline::signals::supervisor().received() {
+        return Err(bad(format!(
+            "discovery was interrupted by {}",
+            crate::pipeline::signals::signal_name(sig)
+        )));
+    }
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = stderr
@@ -103,6 +102,35 @@ fn raw_catalog(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
         let _ = crate::state::local::write_atomic(&dir.join(KEY_FILE), key.as_bytes());
     }
     Ok(catalog)
+}
+
+/// Runs `tap --config FILE --discover` in its own process group, known to the supervisor so
+/// a SIGTERM to eltr stops it too.
+fn run_discovery(input: &DiscoverInput<'_>) -> std::io::Result<std::process::Output> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(input.program);
+    cmd.arg("--config")
+        .arg(input.config_file)
+        .arg("--discover")
+        .env_clear()
+        .envs(input.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setpgid(0, 0);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    let sup = crate::pipeline::signals::supervisor();
+    let pid = child.id() as i32;
+    sup.register(pid, false);
+    let out = child.wait_with_output();
+    sup.unregister(pid);
+    out
 }
 
 fn parse(bytes: &[u8]) -> Option<Catalog> {

@@ -16,10 +16,12 @@ pub struct RunDir {
 impl RunDir {
     /// Creates `.eltr/run/<plugin>/<run_id>/` (0700).
     pub fn create(root: &Path, plugin: &str, run_id: &str) -> std::io::Result<RunDir> {
+        sweep_dead_runs(&plugin_dir(root, plugin));
         let path = plugin_dir(root, plugin).join(run_id);
         fs::create_dir_all(&path)?;
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o700))?;
+        fs::write(path.join(OWNER_FILE), std::process::id().to_string())?;
         Ok(RunDir { path })
     }
 
@@ -45,6 +47,31 @@ impl RunDir {
 impl Drop for RunDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Names the process that owns a run folder.
+const OWNER_FILE: &str = "owner.pid";
+
+/// Removes the run folders of processes that no longer exist: an eltr killed with -9 cannot
+/// clean up after itself, so the next run does, and config files never linger.
+fn sweep_dead_runs(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let owner = entry.path().join(OWNER_FILE);
+        let Some(pid) = fs::read_to_string(&owner)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let alive = unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !alive {
+            let _ = fs::remove_dir_all(entry.path());
+        }
     }
 }
 

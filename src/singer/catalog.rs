@@ -184,6 +184,12 @@ impl Catalog {
                 continue;
             };
             let id = stream_id(obj);
+            let stream_on = obj["metadata"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["breadcrumb"].as_array().is_some_and(|b| b.is_empty()))
+                .is_some_and(|e| e["metadata"]["selected"] == json!(true));
             for entry in obj["metadata"].as_array().into_iter().flatten() {
                 let Some(path) = entry["breadcrumb"]
                     .as_array()
@@ -192,7 +198,9 @@ impl Catalog {
                     continue;
                 };
                 let md = &entry["metadata"];
-                let status = if md["inclusion"] == "automatic" {
+                let status = if !stream_on {
+                    "excluded"
+                } else if md["inclusion"] == "automatic" {
                     "automatic"
                 } else if md["selected"] == json!(true) {
                     "selected"

@@ -137,15 +137,25 @@ impl Store for LocalStore {
                     )));
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                    let holder: Option<LockInfo> = fs::read(&path)
-                        .ok()
-                        .and_then(|b| serde_json::from_slice(&b).ok());
-                    let breakable =
-                        policy.force || holder.as_ref().is_none_or(|h| h.is_stale(policy));
+                    let holder: Option<LockInfo> =
+                        fs::read(&path).ok().and_then(|b| LockInfo::parse(&b));
+                    // An unreadable lock (a run killed between creating and writing it) is
+                    // judged by its age.
+                    let unreadable_and_old = holder.is_none()
+                        && fs::metadata(&path)
+                            .and_then(|m| m.modified())
+                            .ok()
+                            .and_then(|t| t.elapsed().ok())
+                            .is_some_and(|age| age > policy.timeout);
+                    let breakable = policy.force
+                        || unreadable_and_old
+                        || holder.as_ref().is_some_and(|h| h.is_stale(policy));
                     if !breakable {
                         return Err(StateError::Locked {
                             id: id.to_string(),
-                            holder: holder.map(|h| h.describe()).unwrap_or_default(),
+                            holder: holder.map(|h| h.describe()).unwrap_or_else(|| {
+                                "an unreadable lock file (pass --force to break it)".into()
+                            }),
                         });
                     }
                     // Take over by renaming the stale lock away: only one contender's rename
@@ -164,9 +174,7 @@ impl Store for LocalStore {
                 Err(e) => return Err(io(&path)(e)),
             }
         }
-        let holder: Option<LockInfo> = fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
+        let holder: Option<LockInfo> = fs::read(&path).ok().and_then(|b| LockInfo::parse(&b));
         Err(StateError::Locked {
             id: id.to_string(),
             holder: holder
@@ -197,7 +205,7 @@ impl LocalLock {
                 // Only refresh a lock that is still ours (a --force run may have taken it).
                 let ours = fs::read(&beat_path)
                     .ok()
-                    .and_then(|b| serde_json::from_slice::<LockInfo>(&b).ok())
+                    .and_then(|b| LockInfo::parse(&b))
                     .is_some_and(|h| h.run_id == info.run_id);
                 if !ours {
                     tracing::warn!("lock {} was taken over by another run", beat_path.display());
@@ -226,7 +234,7 @@ impl LocalLock {
         }
         let ours = fs::read(&self.path)
             .ok()
-            .and_then(|b| serde_json::from_slice::<LockInfo>(&b).ok())
+            .and_then(|b| LockInfo::parse(&b))
             .is_some_and(|h| h.run_id == self.run_id);
         if ours {
             match fs::remove_file(&self.path) {

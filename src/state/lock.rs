@@ -55,6 +55,22 @@ pub fn hostname() -> String {
 }
 
 impl LockInfo {
+    /// Reads a lock object: eltr's JSON, or Meltano's bare epoch timestamp (a Meltano run
+    /// holding the lock around a write), so the two tools respect each other's locks.
+    pub fn parse(bytes: &[u8]) -> Option<LockInfo> {
+        if let Ok(info) = serde_json::from_slice::<LockInfo>(bytes) {
+            return Some(info);
+        }
+        let t: f64 = std::str::from_utf8(bytes).ok()?.trim().parse().ok()?;
+        Some(LockInfo {
+            host: "unknown (a Meltano lock)".into(),
+            pid: 0,
+            run_id: "meltano".into(),
+            started_at: t,
+            heartbeat_at: t,
+        })
+    }
+
     /// A record for this process.
     pub fn for_this_process(run_id: &str) -> LockInfo {
         let t = now();
@@ -73,7 +89,7 @@ impl LockInfo {
         if now() - self.heartbeat_at > policy.timeout.as_secs_f64() {
             return true;
         }
-        self.host == hostname() && !pid_alive(self.pid)
+        self.pid != 0 && self.host == hostname() && !pid_alive(self.pid)
     }
 
     /// "run R (pid P on host H, started T)" for messages.

@@ -8,6 +8,7 @@ pub mod id;
 pub mod local;
 pub mod lock;
 pub mod ops;
+pub mod remote;
 
 pub use id::StateId;
 pub use lock::{LockInfo, LockPolicy};
@@ -35,6 +36,8 @@ pub enum StateError {
     BadId { id: String, reason: String },
     #[error("no state stored for '{0}'")]
     NotFound(String),
+    #[error("state backend {store}: {message}")]
+    Remote { store: String, message: String },
     #[error(
         "unsupported state backend uri '{0}' (use a path, file://PATH, s3://BUCKET/PREFIX or azure://CONTAINER/PREFIX)"
     )]
@@ -72,10 +75,13 @@ pub trait LockGuard: Send {
     fn release(self: Box<Self>) -> Result<()>;
 }
 
-/// Opens the store a backend URI names (`None`: the project's local default).
-pub fn open(uri: Option<&str>, project_root: &std::path::Path) -> Result<Box<dyn Store>> {
-    match uri {
-        None | Some("") => Ok(Box::new(local::LocalStore::new(
+/// Opens the store the backend settings name (no `uri`: the project's local default).
+pub fn open(
+    settings: &crate::project::backend::StateBackendSettings,
+    project_root: &std::path::Path,
+) -> Result<Box<dyn Store>> {
+    match settings.get("uri") {
+        None | Some("systemdb") => Ok(Box::new(local::LocalStore::new(
             project_root.join(".eltr").join("state"),
         ))),
         Some(u) if u.starts_with("file://") => {
@@ -83,6 +89,6 @@ pub fn open(uri: Option<&str>, project_root: &std::path::Path) -> Result<Box<dyn
             Ok(Box::new(local::LocalStore::new(project_root.join(path))))
         }
         Some(u) if !u.contains("://") => Ok(Box::new(local::LocalStore::new(project_root.join(u)))),
-        Some(u) => Err(StateError::BadUri(u.to_string())),
+        Some(u) => Ok(Box::new(remote::RemoteStore::open(u, settings)?)),
     }
 }

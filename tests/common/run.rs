@@ -28,7 +28,8 @@ pub fn examples_dir() -> PathBuf {
 }
 
 /// Copies `tests/fixtures/<name>` into a temporary folder and replaces `{EXAMPLES}` in its
-/// YAML files with the examples folder.
+/// text files (project YAML, wrapper scripts) with the examples folder. Writing in place keeps
+/// the permission bits, so scripts stay executable.
 pub fn project(name: &str) -> TempProject {
     let p = fixture(name);
     let examples = examples_dir();
@@ -42,10 +43,11 @@ fn render(dir: &Path, examples: &str) {
         let path = entry.expect("project entry").path();
         if path.is_dir() {
             render(&path, examples);
-        } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
-            let text = std::fs::read_to_string(&path).expect("read project file");
-            std::fs::write(&path, text.replace("{EXAMPLES}", examples))
-                .expect("write project file");
+        } else if let Ok(text) = std::fs::read_to_string(&path) {
+            if text.contains("{EXAMPLES}") {
+                std::fs::write(&path, text.replace("{EXAMPLES}", examples))
+                    .expect("write project file");
+            }
         }
     }
 }

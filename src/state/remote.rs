@@ -1,0 +1,522 @@
+//! Remote stores: S3 (and S3-compatible endpoints) and Azure Blob Storage, through the
+//! `object_store` crate, laid out as Meltano's backends lay them out:
+//! `{prefix}/{state_id}/state.json` and `{prefix}/{state_id}/lock`.
+//!
+//! Locks are create-only puts (`If-None-Match: *`); a stale lock is taken over by a
+//! conditional update on its ETag, so of several runs racing for it exactly one wins; the
+//! heartbeat is a conditional update too, so a run whose lock was taken over finds out.
+
+use super::lock::{LockInfo, LockPolicy, now};
+use super::{LockGuard, Result, StateError, StateId, Store};
+use crate::project::backend::StateBackendSettings;
+use crate::singer::state::StateDoc;
+use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// A store in a bucket or container.
+pub struct RemoteStore {
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    label: String,
+    rt: Arc<tokio::runtime::Runtime>,
+}
+
+fn remote_err(label: &str, e: impl std::fmt::Display) -> StateError {
+    StateError::Remote {
+        store: label.to_string(),
+        message: e.to_string(),
+    }
+}
+
+impl RemoteStore {
+    /// Opens the store a `s3://` or `azure://` URI names, with the backend settings.
+    pub fn open(uri: &str, settings: &StateBackendSettings) -> Result<RemoteStore> {
+        let (scheme, rest) = uri
+            .split_once("://")
+            .ok_or_else(|| StateError::BadUri(uri.into()))?;
+        let (bucket, prefix) = match rest.split_once('/') {
+            Some((b, p)) => (b, p.trim_matches('/')),
+            None => (rest, ""),
+        };
+        if bucket.is_empty() {
+            return Err(StateError::BadUri(uri.into()));
+        }
+        let label = uri.trim_end_matches('/').to_string();
+        let store: Arc<dyn ObjectStore> = match scheme {
+            "s3" => Arc::new(
+                s3(bucket, settings)
+                    .build()
+                    .map_err(|e| remote_err(&label, e))?,
+            ),
+            "azure" | "az" | "abfs" => Arc::new(
+                azure(bucket, settings)?
+                    .build()
+                    .map_err(|e| remote_err(&label, e))?,
+            ),
+            _ => return Err(StateError::BadUri(uri.into())),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| remote_err(&label, e))?;
+        Ok(RemoteStore {
+            store,
+            prefix: prefix.to_string(),
+            label,
+            rt: Arc::new(rt),
+        })
+    }
+
+    fn path(&self, id: &StateId, file: &str) -> Path {
+        if self.prefix.is_empty() {
+            Path::from(format!("{}/{file}", id.as_str()))
+        } else {
+            Path::from(format!("{}/{}/{file}", self.prefix, id.as_str()))
+        }
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> StateError {
+        remote_err(&self.label, e)
+    }
+
+    /// Reads an object, `None` when it does not exist; also its version for conditional
+    /// updates.
+    fn read(&self, path: &Path) -> Result<Option<(Vec<u8>, UpdateVersion)>> {
+        let store = self.store.clone();
+        let path = path.clone();
+        self.rt
+            .block_on(async move {
+                match store.get(&path).await {
+                    Ok(r) => {
+                        let version = UpdateVersion {
+                            e_tag: r.meta.e_tag.clone(),
+                            version: r.meta.version.clone(),
+                        };
+                        let bytes = r.bytes().await?;
+                        Ok(Some((bytes.to_vec(), version)))
+                    }
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    fn put(
+        &self,
+        path: &Path,
+        body: Vec<u8>,
+        mode: PutMode,
+    ) -> std::result::Result<UpdateVersion, object_store::Error> {
+        let store = self.store.clone();
+        let path = path.clone();
+        self.rt.block_on(async move {
+            let opts = PutOptions {
+                mode,
+                ..PutOptions::default()
+            };
+            let r = store.put_opts(&path, PutPayload::from(body), opts).await?;
+            Ok(UpdateVersion {
+                e_tag: r.e_tag,
+                version: r.version,
+            })
+        })
+    }
+
+    fn delete_path(&self, path: &Path) -> Result<()> {
+        let store = self.store.clone();
+        let path = path.clone();
+        self.rt
+            .block_on(async move {
+                match store.delete(&path).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            })
+            .map_err(|e| self.err(e))
+    }
+}
+
+fn s3(bucket: &str, s: &StateBackendSettings) -> AmazonS3Builder {
+    let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if let Some(v) = s.get("s3.aws_access_key_id") {
+        b = b.with_access_key_id(v);
+    }
+    if let Some(v) = s.get("s3.aws_secret_access_key") {
+        b = b.with_secret_access_key(v);
+    }
+    if let Some(v) = s.get("s3.region") {
+        b = b.with_region(v);
+    }
+    if let Some(v) = s.get("s3.endpoint_url") {
+        b = b.with_endpoint(v).with_allow_http(v.starts_with("http://"));
+    }
+    b
+}
+
+/// The parts of an Azure storage connection string eltr uses.
+#[derive(Debug, Default, PartialEq)]
+pub struct ConnectionString {
+    pub account_name: Option<String>,
+    pub account_key: Option<String>,
+    pub blob_endpoint: Option<String>,
+    pub endpoint_suffix: Option<String>,
+    pub protocol: Option<String>,
+    pub sas: Option<String>,
+}
+
+impl ConnectionString {
+    /// Parses `Key=Value;Key=Value` (values may contain `=`, as keys and SAS tokens do).
+    pub fn parse(text: &str) -> ConnectionString {
+        let mut c = ConnectionString::default();
+        for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((k, v)) = part.split_once('=') else {
+                continue;
+            };
+            let v = Some(v.to_string());
+            match k.trim() {
+                "AccountName" => c.account_name = v,
+                "AccountKey" => c.account_key = v,
+                "BlobEndpoint" => c.blob_endpoint = v,
+                "EndpointSuffix" => c.endpoint_suffix = v,
+                "DefaultEndpointsProtocol" => c.protocol = v,
+                "SharedAccessSignature" => c.sas = v,
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// The blob service URL the string describes.
+    pub fn blob_url(&self) -> Option<String> {
+        if let Some(e) = &self.blob_endpoint {
+            return Some(e.trim_end_matches('/').to_string());
+        }
+        let account = self.account_name.as_ref()?;
+        let proto = self.protocol.as_deref().unwrap_or("https");
+        let suffix = self
+            .endpoint_suffix
+            .as_deref()
+            .unwrap_or("core.windows.net");
+        Some(format!("{proto}://{account}.blob.{suffix}"))
+    }
+}
+
+fn azure(container: &str, s: &StateBackendSettings) -> Result<MicrosoftAzureBuilder> {
+    let mut b = MicrosoftAzureBuilder::from_env().with_container_name(container);
+    let conn = s
+        .get("azure.connection_string")
+        .map(String::from)
+        .or_else(|| std::env::var("AZURE_STORAGE_CONNECTION_STRING").ok())
+        .filter(|c| !c.is_empty());
+    if let Some(text) = conn {
+        let c = ConnectionString::parse(&text);
+        if let Some(a) = &c.account_name {
+            b = b.with_account(a);
+        }
+        if let Some(k) = &c.account_key {
+            b = b.with_access_key(k);
+        }
+        if let Some(url) = c.blob_url() {
+            b = b
+                .with_allow_http(url.starts_with("http://"))
+                .with_endpoint(url);
+        }
+        if let Some(sas) = &c.sas {
+            let pairs = sas
+                .trim_start_matches('?')
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), percent_decode(v)))
+                .collect::<Vec<_>>();
+            b = b.with_sas_authorization(pairs);
+        }
+    }
+    if let Some(url) = s.get("azure.storage_account_url") {
+        b = b
+            .with_allow_http(url.starts_with("http://"))
+            .with_endpoint(url.to_string());
+        if let Some(account) = url
+            .split("://")
+            .nth(1)
+            .and_then(|h| h.split('.').next())
+            .filter(|a| !a.is_empty())
+        {
+            b = b.with_account(account);
+        }
+    }
+    Ok(b)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Store for RemoteStore {
+    fn describe(&self) -> String {
+        self.label.clone()
+    }
+
+    fn get(&self, id: &StateId) -> Result<Option<StateDoc>> {
+        let path = self.path(id, "state.json");
+        let Some((bytes, _)) = self.read(&path)? else {
+            return Ok(None);
+        };
+        let corrupt = |message: String| StateError::Corrupt {
+            path: format!("{}/{}", self.label, path),
+            message,
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        StateDoc::from_json(&value)
+            .map(Some)
+            .ok_or_else(|| corrupt("expected a JSON object".into()))
+    }
+
+    fn set(&self, id: &StateId, doc: &StateDoc) -> Result<()> {
+        let body = crate::pyjson::to_string(&doc.to_json()).into_bytes();
+        self.put(&self.path(id, "state.json"), body, PutMode::Overwrite)
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    fn delete(&self, id: &StateId) -> Result<()> {
+        self.delete_path(&self.path(id, "state.json"))
+    }
+
+    fn list(&self) -> Result<Vec<StateId>> {
+        let store = self.store.clone();
+        let prefix = (!self.prefix.is_empty()).then(|| Path::from(self.prefix.as_str()));
+        let metas: Vec<object_store::ObjectMeta> = self
+            .rt
+            .block_on(async move { store.list(prefix.as_ref()).try_collect().await })
+            .map_err(|e| self.err(e))?;
+        let mut ids: Vec<StateId> = metas
+            .iter()
+            .filter_map(|m| {
+                let key = m.location.as_ref();
+                let rest = if self.prefix.is_empty() {
+                    key
+                } else {
+                    key.strip_prefix(&format!("{}/", self.prefix))?
+                };
+                let id = rest.strip_suffix("/state.json")?;
+                (!id.contains('/'))
+                    .then(|| StateId::parse(id).ok())
+                    .flatten()
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    fn lock(
+        &self,
+        id: &StateId,
+        info: &LockInfo,
+        policy: &LockPolicy,
+    ) -> Result<Box<dyn LockGuard>> {
+        let path = self.path(id, "lock");
+        let body = serde_json::to_vec(info).expect("lock info serialises");
+        for _attempt in 0..3 {
+            match self.put(&path, body.clone(), PutMode::Create) {
+                Ok(version) => {
+                    return Ok(Box::new(self.guard(
+                        path,
+                        info.clone(),
+                        version,
+                        policy.timeout,
+                    )));
+                }
+                Err(object_store::Error::AlreadyExists { .. })
+                | Err(object_store::Error::Precondition { .. }) => {}
+                Err(e) => return Err(self.err(e)),
+            }
+            let Some((bytes, version)) = self.read(&path)? else {
+                continue; // released meanwhile: try to create it again
+            };
+            let holder = LockInfo::parse(&bytes);
+            let breakable = policy.force || holder.as_ref().is_some_and(|h| h.is_stale(policy));
+            if !breakable {
+                return Err(StateError::Locked {
+                    id: id.to_string(),
+                    holder: holder.map(|h| h.describe()).unwrap_or_else(|| {
+                        "an unreadable lock object (pass --force to break it)".into()
+                    }),
+                });
+            }
+            // Take over with a conditional update: of several runs racing, one wins.
+            match self.put(&path, body.clone(), PutMode::Update(version)) {
+                Ok(v) => {
+                    if let Some(h) = &holder {
+                        tracing::warn!(
+                            "took over the lock of state '{id}' held by {}",
+                            h.describe()
+                        );
+                    }
+                    return Ok(Box::new(self.guard(path, info.clone(), v, policy.timeout)));
+                }
+                Err(object_store::Error::Precondition { .. })
+                | Err(object_store::Error::NotFound { .. }) => continue,
+                Err(e) => return Err(self.err(e)),
+            }
+        }
+        Err(StateError::Locked {
+            id: id.to_string(),
+            holder: "another run that took it at the same moment".into(),
+        })
+    }
+}
+
+impl RemoteStore {
+    fn guard(
+        &self,
+        path: Path,
+        info: LockInfo,
+        version: UpdateVersion,
+        timeout: Duration,
+    ) -> RemoteLock {
+        let this = RemoteStore {
+            store: self.store.clone(),
+            prefix: self.prefix.clone(),
+            label: self.label.clone(),
+            rt: self.rt.clone(),
+        };
+        RemoteLock::start(Arc::new(this), path, info, version, timeout)
+    }
+}
+
+/// A held remote lock and its heartbeat thread.
+struct RemoteLock {
+    store: Arc<RemoteStore>,
+    path: Path,
+    version: Arc<std::sync::Mutex<UpdateVersion>>,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RemoteLock {
+    fn start(
+        store: Arc<RemoteStore>,
+        path: Path,
+        info: LockInfo,
+        version: UpdateVersion,
+        timeout: Duration,
+    ) -> RemoteLock {
+        let version = Arc::new(std::sync::Mutex::new(version));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let every = (timeout / 3).max(Duration::from_millis(200));
+        let (s, p, v) = (store.clone(), path.clone(), version.clone());
+        let thread = std::thread::spawn(move || {
+            let mut info = info;
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                info.heartbeat_at = now();
+                let body = serde_json::to_vec(&info).expect("lock info serialises");
+                let current = v.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                match s.put(&p, body, PutMode::Update(current)) {
+                    Ok(newer) => *v.lock().unwrap_or_else(|e| e.into_inner()) = newer,
+                    Err(object_store::Error::Precondition { .. }) => {
+                        tracing::warn!("the lock {} was taken over by another run", p);
+                        return;
+                    }
+                    Err(e) => tracing::warn!("cannot refresh the lock heartbeat: {e}"),
+                }
+            }
+        });
+        RemoteLock {
+            store,
+            path,
+            version,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn stop_and_remove(&mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        // Delete only if the lock is still the version we wrote (not taken over).
+        let current = self.store.read(&self.path)?;
+        let ours = self
+            .version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if current.is_some_and(|(_, v)| v.e_tag.is_some() && v.e_tag == ours.e_tag) {
+            self.store.delete_path(&self.path)?;
+        }
+        Ok(())
+    }
+}
+
+impl LockGuard for RemoteLock {
+    fn release(mut self: Box<Self>) -> Result<()> {
+        self.stop_and_remove()
+    }
+}
+
+impl Drop for RemoteLock {
+    fn drop(&mut self) {
+        let _ = self.stop_and_remove();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn azurite_connection_string() {
+        let c = ConnectionString::parse(
+            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=abc==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;",
+        );
+        assert_eq!(c.account_key.as_deref(), Some("abc=="));
+        assert_eq!(
+            c.blob_url().as_deref(),
+            Some("http://127.0.0.1:10000/devstoreaccount1")
+        );
+    }
+
+    #[test]
+    fn cloud_connection_string_builds_the_blob_url() {
+        let c = ConnectionString::parse(
+            "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=k;EndpointSuffix=core.windows.net",
+        );
+        assert_eq!(
+            c.blob_url().as_deref(),
+            Some("https://acme.blob.core.windows.net")
+        );
+    }
+
+    #[test]
+    fn sas_values_are_percent_decoded() {
+        assert_eq!(percent_decode("2024-01-01T00%3A00Z"), "2024-01-01T00:00Z");
+        assert_eq!(percent_decode("a%2"), "a%2");
+    }
+}
