@@ -1,28 +1,41 @@
 #!/usr/bin/env bash
-# Prepares what the test suite needs beyond cargo: one virtualenv per real third-party Singer
-# plugin the tests run (their pins conflict, as plugins' pins often do, so each gets its own,
-# as under Meltano). Idempotent: a venv whose marker matches is reused. Prints the folder
-# holding the venvs on stdout.
+# Prepares what the test suite needs beyond cargo, under target/test-tools (reused when
+# already there):
+#   venvs/map-transform, venvs/target-jsonl   the real PyPI plugins the tests run (their pins
+#                                              conflict, so each has its own venv, as under
+#                                              Meltano)
+#   venvs/emulators                            moto server (S3) and azure-storage-blob (to create
+#                                              the test container)
+#   azurite/                                   the Azure Blob emulator, from npm
+# Prints the tools folder on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-base=${ELTR_TEST_VENV:-$here/target/test-venvs}
-mkdir -p "$base"
+tools=${ELTR_TEST_TOOLS:-$here/target/test-tools}
+mkdir -p "$tools/venvs"
 
-make_venv() { # name, pip spec
-  local dir=$base/$1 want=$2
+make_venv() { # name, pip specs...
+  local dir=$tools/venvs/$1; shift
+  local want="$*"
   if [ -f "$dir/.eltr-test-marker" ] && [ "$(cat "$dir/.eltr-test-marker")" = "$want" ]; then
     return 0
   fi
   rm -rf "$dir"
   python3 -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check "$want"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
   echo "$want" > "$dir/.eltr-test-marker"
 }
 
-make_venv map-transform "meltano-map-transform==0.12.3" >&2 &
-p1=$!
-make_venv target-jsonl "target-jsonl==0.1.4" >&2 &
-p2=$!
-wait $p1
-wait $p2
-echo "$base"
+make_azurite() {
+  local dir=$tools/azurite
+  if [ -x "$dir/node_modules/.bin/azurite-blob" ]; then return 0; fi
+  mkdir -p "$dir"
+  (cd "$dir" && npm install --silent --no-audit --no-fund azurite@3.35.0)
+}
+
+pids=()
+make_venv map-transform "meltano-map-transform==0.12.3" >&2 & pids+=($!)
+make_venv target-jsonl "target-jsonl==0.1.4" >&2 & pids+=($!)
+make_venv emulators "moto[s3]==5.2.5" flask flask-cors azure-storage-blob >&2 & pids+=($!)
+make_azurite >&2 & pids+=($!)
+for p in "${pids[@]}"; do wait "$p"; done
+echo "$tools"

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: prepares the Python plugins the tests use, then runs cargo test.
+# The whole test suite: prepares the Python plugins and emulators the tests use (once, under
+# target/test-tools), starts the S3 and Azure emulators, runs cargo test, stops them.
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ELTR_TEST_VENV=$(scripts/test-env.sh)
-export ELTR_TEST_VENV
+tools=$(scripts/test-env.sh)
+export ELTR_TEST_VENV=$tools/venvs
+eval "$(scripts/emulators.sh "$tools")"
+trap 'kill $ELTR_TEST_EMULATOR_PIDS 2>/dev/null || true' EXIT
 # Examples are the fixture taps and targets the integration tests spawn.
 cargo build --examples
 cargo test "$@"

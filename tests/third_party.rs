@@ -12,7 +12,9 @@ use std::path::PathBuf;
 fn venvs() -> PathBuf {
     let dir = std::env::var_os("ELTR_TEST_VENV")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-venvs"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/venvs")
+        });
     assert!(
         dir.join("target-jsonl/bin/target-jsonl").is_file(),
         "the PyPI plugins are not installed in {}; run the suite with scripts/test.sh",

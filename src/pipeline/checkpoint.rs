@@ -77,11 +77,25 @@ impl Checkpointer {
 
 fn writer(store: Arc<dyn Store>, id: StateId, rx: Receiver<StateDoc>) -> CheckpointReport {
     let mut report = CheckpointReport::default();
+    let interval = store.min_write_interval();
+    let mut last_write: Option<std::time::Instant> = None;
     while let Ok(mut doc) = rx.recv() {
+        // Wait out the store's interval, taking newer states meanwhile; if the run ends
+        // (channel closed) the newest is written at once.
+        if let Some(at) = last_write {
+            while let Some(left) = interval.checked_sub(at.elapsed()).filter(|d| !d.is_zero()) {
+                match rx.recv_timeout(left) {
+                    Ok(newer) => doc = newer,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        }
         // Skip to the newest pending state: older ones are superseded.
         while let Ok(newer) = rx.try_recv() {
             doc = newer;
         }
+        last_write = Some(std::time::Instant::now());
         match retry(|| store.set(&id, &doc)) {
             Ok(()) => {
                 report.writes += 1;

@@ -68,8 +68,8 @@ impl BlockSummary {
         }
         if let (Some(id), Some(store)) = (&self.state_id, &self.store) {
             out.push_str(&format!(
-                "\n  state '{id}': {} confirmed, saved to {store}",
-                self.states_confirmed
+                "\n  state '{id}': {} confirmed, {} written to {store}",
+                self.states_confirmed, self.state_writes
             ));
         }
         out

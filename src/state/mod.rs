@@ -51,6 +51,11 @@ pub type Result<T, E = StateError> = std::result::Result<T, E>;
 pub trait Store: Send + Sync {
     /// A short description for messages (`local .eltr/state`).
     fn describe(&self) -> String;
+    /// The least time between two checkpoint writes of one run (newer states in between
+    /// replace older ones; the last is always written).
+    fn min_write_interval(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
     /// The stored document, if any.
     fn get(&self, id: &StateId) -> Result<Option<StateDoc>>;
     /// Replaces the stored document atomically: readers see the old or the new one, never a

@@ -14,7 +14,10 @@ use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+use object_store::{
+    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    RetryConfig, UpdateVersion,
+};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -31,8 +34,64 @@ pub struct RemoteStore {
 fn remote_err(label: &str, e: impl std::fmt::Display) -> StateError {
     StateError::Remote {
         store: label.to_string(),
-        message: e.to_string(),
+        message: explain(&e.to_string()),
     }
+}
+
+/// Turns a store client error (often a multi-line XML dump) into one line saying what is
+/// wrong and what to check.
+pub fn explain(raw: &str) -> String {
+    let has = |needles: &[&str]| needles.iter().any(|n| raw.contains(n));
+    if has(&[
+        "NoSuchBucket",
+        "ContainerNotFound",
+        "The specified container does not exist",
+        "bucket does not exist",
+    ]) {
+        return "the bucket or container does not exist; create it, or fix the name in state_backend.uri".into();
+    }
+    if has(&[
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AuthenticationFailed",
+        "AuthorizationFailure",
+        "403 Forbidden",
+        "AccessDenied",
+        "Unauthenticated",
+        "PermissionDenied",
+        "invalid credentials",
+    ]) {
+        return "access denied: check the credentials (state_backend s3.aws_access_key_id / s3.aws_secret_access_key or AWS_* variables; azure.connection_string or AZURE_STORAGE_CONNECTION_STRING)".into();
+    }
+    if has(&[
+        "error sending request",
+        "Connection refused",
+        "connection refused",
+        "dns error",
+        "timed out",
+        "tcp connect",
+        "client error (Connect)",
+    ]) {
+        return "cannot reach the store endpoint: check s3.endpoint_url / the connection string's BlobEndpoint, and the network".into();
+    }
+    let first = raw.lines().next().unwrap_or(raw);
+    first.chars().take(300).collect()
+}
+
+/// Bounded retries: a store that stays unreachable fails the command in seconds, not after
+/// the client's default of minutes.
+fn retry_config() -> RetryConfig {
+    RetryConfig {
+        backoff: BackoffConfig::default(),
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(20),
+    }
+}
+
+fn client_options() -> ClientOptions {
+    ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(30))
 }
 
 impl RemoteStore {
@@ -145,7 +204,10 @@ impl RemoteStore {
 }
 
 fn s3(bucket: &str, s: &StateBackendSettings) -> AmazonS3Builder {
-    let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    let mut b = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_retry(retry_config())
+        .with_client_options(client_options());
     if let Some(v) = s.get("s3.aws_access_key_id") {
         b = b.with_access_key_id(v);
     }
@@ -210,7 +272,10 @@ impl ConnectionString {
 }
 
 fn azure(container: &str, s: &StateBackendSettings) -> Result<MicrosoftAzureBuilder> {
-    let mut b = MicrosoftAzureBuilder::from_env().with_container_name(container);
+    let mut b = MicrosoftAzureBuilder::from_env()
+        .with_container_name(container)
+        .with_retry(retry_config())
+        .with_client_options(client_options());
     let conn = s
         .get("azure.connection_string")
         .map(String::from)
@@ -276,6 +341,11 @@ fn percent_decode(s: &str) -> String {
 impl Store for RemoteStore {
     fn describe(&self) -> String {
         self.label.clone()
+    }
+
+    fn min_write_interval(&self) -> Duration {
+        // Each write is a request; a run's checkpoints coalesce to at most one a second.
+        Duration::from_secs(1)
     }
 
     fn get(&self, id: &StateId) -> Result<Option<StateDoc>> {
