@@ -41,6 +41,12 @@ pub struct RunArgs {
     /// Stop the run after this many seconds.
     #[arg(long, value_name = "SECONDS", env = "ELTR_RUN_TIMEOUT")]
     pub timeout: Option<f64>,
+    /// Live progress on stderr: when it is a terminal (auto), always or never.
+    #[arg(long, value_enum, default_value_t, env = "ELTR_RUN_PROGRESS")]
+    pub progress: crate::pipeline::progress::ProgressMode,
+    /// Write the run summary (records per stream, timings, bottleneck, state) as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<std::path::PathBuf>,
     /// Do not install missing plugins first.
     #[arg(long, env = "ELTR_RUN_NO_INSTALL", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue)]
     pub no_install: bool,
@@ -67,8 +73,19 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
         run_id: args.run_id.unwrap_or_else(new_run_id),
         timeout: args.timeout.map(Duration::from_secs_f64),
         no_install: args.no_install || meltano_flag("NO_INSTALL"),
+        progress: args.progress,
     };
     let outcome = pipeline::run(&ctx, &req);
+    if let Some(path) = &args.summary_json {
+        let doc = serde_json::json!({
+            "run_id": req.run_id,
+            "success": outcome.error.is_none(),
+            "error": outcome.error.as_ref().map(|e| e.to_string()),
+            "blocks": outcome.blocks,
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&doc)?)
+            .map_err(|e| anyhow::anyhow!("cannot write the summary to {}: {e}", path.display()))?;
+    }
     match outcome.error {
         None => Ok(ExitCode::SUCCESS),
         Some(e) => {

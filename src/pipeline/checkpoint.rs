@@ -21,6 +21,8 @@ pub struct CheckpointReport {
     pub last_written: Option<StateDoc>,
     /// The first write error, if any (the run fails with it).
     pub error: Option<String>,
+    /// The last state the target confirmed.
+    pub last_confirmed: Option<Value>,
 }
 
 /// Feeds confirmed states to the store in the background.
@@ -29,7 +31,9 @@ pub struct Checkpointer {
     merge: bool,
     tx: Mutex<Option<Sender<StateDoc>>>,
     thread: Mutex<Option<JoinHandle<CheckpointReport>>>,
-    confirmed: Mutex<u64>,
+    /// States confirmed so far (read live by the progress display).
+    pub confirmed: Arc<std::sync::atomic::AtomicU64>,
+    last: Mutex<Option<Value>>,
 }
 
 impl Checkpointer {
@@ -48,7 +52,8 @@ impl Checkpointer {
             merge,
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
-            confirmed: Mutex::new(0),
+            confirmed: Arc::default(),
+            last: Mutex::new(None),
         })
     }
 
@@ -59,7 +64,9 @@ impl Checkpointer {
             doc.apply(singer_state, self.merge);
             doc.clone()
         };
-        *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.confirmed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(singer_state.clone());
         if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             let _ = tx.send(snapshot);
         }
@@ -70,7 +77,8 @@ impl Checkpointer {
         self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         let mut report = thread.and_then(|t| t.join().ok()).unwrap_or_default();
-        report.confirmed = *self.confirmed.lock().unwrap_or_else(|e| e.into_inner());
+        report.confirmed = self.confirmed.load(std::sync::atomic::Ordering::Relaxed);
+        report.last_confirmed = self.last.lock().unwrap_or_else(|e| e.into_inner()).take();
         report
     }
 }

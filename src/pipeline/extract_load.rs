@@ -4,10 +4,12 @@
 
 use super::blocks::{Block, MapperStep};
 use super::checkpoint::Checkpointer;
-use super::process::{Running, Stdio2, spawn};
+use super::metrics::Metrics;
+use super::process::{Exit, Running, Stdio2, spawn};
+use super::progress::Progress;
 use super::pump::{LiveCounters, PumpStats, pump};
 use super::signals::{signal_name, supervisor};
-use super::summary::BlockSummary;
+use super::summary::{BlockSummary, ProcessSummary};
 use super::{RunError, RunRequest, StateStrategy};
 use crate::plugin::prepare::describe_vars;
 use crate::plugin::{
@@ -132,8 +134,48 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
     let checkpointer = (!req.no_state_update)
         .then(|| Checkpointer::start(store.clone(), state_id.clone(), stored.clone(), merge));
 
-    let piped = Piped::start(&tap_p, &mapper_ps, &target_p, checkpointer.clone());
-    let mut piped = piped.map_err(fail)?;
+    // Everything said from here on is stamped with the block's ids, copied to its run log
+    // and masked with every secret of its plugins.
+    let secrets: Vec<String> = std::iter::once(&tap_p)
+        .chain(mapper_ps.iter())
+        .chain(std::iter::once(&target_p))
+        .flat_map(|p| p.secrets.iter().cloned())
+        .collect();
+    let log_id = if req.no_state_update {
+        format!("{extractor}-to-{loader}")
+    } else {
+        state_id.to_string()
+    };
+    super::console::begin_block(
+        &req.run_id,
+        Some(&log_id),
+        open_run_log(ctx, &log_id, &req.run_id),
+        secrets,
+    );
+    let metrics = Arc::new(Metrics::default());
+    let first_hop = Arc::new(LiveCounters::default());
+    let piped = Piped::start(
+        &tap_p,
+        &mapper_ps,
+        &target_p,
+        checkpointer.clone(),
+        metrics.clone(),
+        first_hop.clone(),
+    );
+    let mut piped = match piped {
+        Ok(p) => p,
+        Err(e) => {
+            super::console::end_block();
+            return Err(fail(e));
+        }
+    };
+    let progress = req.progress.enabled().then(|| {
+        let confirmed = checkpointer
+            .as_ref()
+            .map(|c| c.confirmed.clone())
+            .unwrap_or_default();
+        Progress::start(block.label(), first_hop.clone(), confirmed)
+    });
     let watchdog = req.timeout.map(|t| {
         let (done, wait) = mpsc::channel::<()>();
         std::thread::spawn(move || {
@@ -144,28 +186,40 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
         });
         done
     });
-    let statuses = piped.wait();
+    let exits = piped.wait();
     drop(watchdog);
     let hops = piped.join_hops();
+    drop(progress);
 
     let report = checkpointer.map(|c| c.finish()).unwrap_or_default();
-    let mut summary = BlockSummary::new(
-        block.label(),
-        hops.first().unwrap_or(&PumpStats::default()),
-        started.elapsed(),
-    );
+    let mut summary = BlockSummary::new(block.label(), &req.run_id, &hops, started.elapsed());
     if !req.no_state_update {
         summary.state_id = Some(state_id.to_string());
         summary.store = Some(store.describe());
     }
     summary.states_confirmed = report.confirmed;
     summary.state_writes = report.writes;
+    summary.last_state = report.last_confirmed.clone();
+    summary.metrics = metrics.totals();
+    summary.processes = piped
+        .procs
+        .iter()
+        .zip(&exits)
+        .map(|(p, e)| ProcessSummary {
+            name: p.name.clone(),
+            kind: p.kind,
+            exit: describe_status(e.status),
+            wall_seconds: e.wall.as_secs_f64(),
+            cpu_seconds: e.cpu.as_secs_f64(),
+        })
+        .collect();
     for hop in &hops {
         if hop.not_json_lines > 0 {
             tracing::warn!("{} lines on the pipe were not JSON", hop.not_json_lines);
         }
     }
 
+    let statuses: Vec<ExitStatus> = exits.iter().map(|e| e.status).collect();
     let error = blame(&mut piped.procs, &statuses, &hops, req);
     let error = error.or_else(|| {
         report.error.map(|message| RunError::StateSave {
@@ -173,11 +227,19 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
             message,
         })
     });
-    eprintln!("{}", summary.render());
+    super::console::println(&summary.render());
+    super::console::end_block();
     match error {
         Some(e) => Err(Box::new((Some(summary), e))),
         None => Ok(Some(summary)),
     }
+}
+
+/// Opens `.eltr/logs/<state_id>/<run_id>.log` for the block's full log.
+fn open_run_log(ctx: &Context, state_id: &str, run_id: &str) -> Option<std::fs::File> {
+    let dir = ctx.project.root.join(".eltr").join("logs").join(state_id);
+    std::fs::create_dir_all(&dir).ok()?;
+    std::fs::File::create(dir.join(format!("{run_id}.log"))).ok()
 }
 
 /// `{environment}:{extractor}-to-{loader}[:{suffix}]`, the suffix from the command line or
@@ -219,6 +281,8 @@ impl Piped {
         mappers: &[PreparedPlugin],
         target: &PreparedPlugin,
         checkpointer: Option<Arc<Checkpointer>>,
+        metrics: Arc<Metrics>,
+        first_hop: Arc<LiveCounters>,
     ) -> Result<Piped, RunError> {
         let sup = supervisor();
         let order: Vec<&PreparedPlugin> = std::iter::once(tap)
@@ -244,6 +308,7 @@ impl Piped {
                     stdin,
                     stdout: Stdio::piped(),
                 },
+                metrics.clone(),
             ) {
                 Ok(r) => {
                     sup.register(r.pid, i == order.len() - 1);
@@ -264,8 +329,13 @@ impl Piped {
             let from = procs[i].child.stdout.take().expect("stdout is piped");
             let to = procs[i + 1].child.stdin.take().expect("stdin is piped");
             let upstream = procs[i].pid;
+            let live = if i == 0 {
+                first_hop.clone()
+            } else {
+                Arc::new(LiveCounters::default())
+            };
             hops.push(std::thread::spawn(move || {
-                let stats = pump(from, to, Arc::new(LiveCounters::default()));
+                let stats = pump(from, to, live);
                 if stats.downstream_closed {
                     // The next process stopped reading: stop the producer too.
                     super::process::signal_group(upstream, libc::SIGTERM);
@@ -288,24 +358,22 @@ impl Piped {
     }
 
     /// Waits for every process, in data order.
-    fn wait(&mut self) -> Vec<ExitStatus> {
+    fn wait(&mut self) -> Vec<Exit> {
         let sup = supervisor();
-        let mut statuses = Vec::new();
+        let mut exits = Vec::new();
         for p in &mut self.procs {
-            let status = loop {
-                match p.child.wait() {
-                    Ok(s) => break s,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        tracing::error!("cannot wait for '{}': {e}", p.name);
-                        break std::os::unix::process::ExitStatusExt::from_raw(1 << 8);
-                    }
+            let exit = p.wait().unwrap_or_else(|e| {
+                tracing::error!("cannot wait for '{}': {e}", p.name);
+                Exit {
+                    status: std::os::unix::process::ExitStatusExt::from_raw(1 << 8),
+                    wall: p.started.elapsed(),
+                    cpu: std::time::Duration::ZERO,
                 }
-            };
+            });
             sup.unregister(p.pid);
-            statuses.push(status);
+            exits.push(exit);
         }
-        statuses
+        exits
     }
 
     fn join_hops(&mut self) -> Vec<PumpStats> {

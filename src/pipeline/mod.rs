@@ -7,8 +7,11 @@
 pub mod blocks;
 pub mod checkpoint;
 pub mod command;
+pub mod console;
 pub mod extract_load;
+pub mod metrics;
 pub mod process;
+pub mod progress;
 pub mod pump;
 pub mod signals;
 pub mod summary;
@@ -43,6 +46,8 @@ pub struct RunRequest {
     pub timeout: Option<Duration>,
     /// Do not install plugins whose virtualenv is missing.
     pub no_install: bool,
+    /// When to draw the live progress line.
+    pub progress: progress::ProgressMode,
 }
 
 /// Why a run failed.

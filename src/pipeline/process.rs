@@ -1,6 +1,7 @@
 //! Spawning plugin processes and following their stderr: each line logged with the plugin's
 //! name (secrets masked), the last lines kept for the error message if the process fails.
 
+use super::metrics::{Metrics, readable};
 use crate::plugin::{PreparedPlugin, mask};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
@@ -18,6 +19,7 @@ pub struct Running {
     pub kind: &'static str,
     pub child: Child,
     pub pid: i32,
+    pub started: std::time::Instant,
     pub tail: Arc<Mutex<VecDeque<String>>>,
     pub stderr_thread: Option<JoinHandle<()>>,
 }
@@ -31,7 +33,7 @@ pub struct Stdio2 {
 /// Starts a prepared plugin. It gets its own process group (so signals reach its children
 /// too, and a Ctrl-C in the terminal reaches eltr first, which forwards it in order) and dies
 /// with eltr if eltr is killed.
-pub fn spawn(p: &PreparedPlugin, stdio: Stdio2) -> std::io::Result<Running> {
+pub fn spawn(p: &PreparedPlugin, stdio: Stdio2, metrics: Arc<Metrics>) -> std::io::Result<Running> {
     let mut cmd = Command::new(&p.program);
     cmd.args(&p.args)
         .env_clear()
@@ -58,12 +60,14 @@ pub fn spawn(p: &PreparedPlugin, stdio: Stdio2) -> std::io::Result<Running> {
         p.plugin.name.clone(),
         p.secrets.clone(),
         tail.clone(),
+        metrics,
     ));
     Ok(Running {
         name: p.plugin.name.clone(),
         kind: p.plugin.plugin_type.singular(),
         child,
         pid,
+        started: std::time::Instant::now(),
         tail,
         stderr_thread,
     })
@@ -74,6 +78,7 @@ fn follow_stderr(
     name: String,
     secrets: Vec<String>,
     tail: Arc<Mutex<VecDeque<String>>>,
+    metrics: Arc<Metrics>,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut reader = BufReader::with_capacity(64 * 1024, stderr);
@@ -88,7 +93,9 @@ fn follow_stderr(
             raw.truncate(16 * 1024);
             let text = String::from_utf8_lossy(&raw);
             let line = mask(text.trim_end_matches(['\n', '\r']), &secrets);
-            tracing::info!(target: "eltr::plugin", "{name} | {line}");
+            metrics.observe(&name, &line);
+            let shown = readable(&line).unwrap_or_else(|| line.clone());
+            tracing::info!(target: "eltr::plugin", plugin = %name, "{shown}");
             let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
             if t.len() == TAIL_LINES {
                 t.pop_front();
@@ -110,6 +117,41 @@ impl Running {
             .iter()
             .cloned()
             .collect()
+    }
+}
+
+/// How a process ended and what it cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Exit {
+    pub status: std::process::ExitStatus,
+    pub wall: std::time::Duration,
+    /// User + system CPU time of the process and the children it waited for.
+    pub cpu: std::time::Duration,
+}
+
+impl Running {
+    /// Waits for the process, with its resource usage (`wait4`).
+    pub fn wait(&mut self) -> std::io::Result<Exit> {
+        use std::os::unix::process::ExitStatusExt;
+        let mut status: libc::c_int = 0;
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        loop {
+            let r = unsafe { libc::wait4(self.pid, &mut status, 0, &mut usage) };
+            if r == self.pid {
+                break;
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        let tv =
+            |t: libc::timeval| std::time::Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        Ok(Exit {
+            status: std::process::ExitStatus::from_raw(status),
+            wall: self.started.elapsed(),
+            cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        })
     }
 }
 

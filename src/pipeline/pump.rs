@@ -17,11 +17,20 @@ const CHUNK: usize = 1 << 20;
 /// Pipe buffer size asked of the kernel (Linux caps it at /proc/sys/fs/pipe-max-size).
 const PIPE_SIZE: libc::c_int = 1 << 20;
 
-/// Counters another thread can read while the pump runs (progress, summaries).
+/// Counters another thread can read while the pump runs (the progress display). Updated
+/// once per chunk, so reading them costs the pump nothing per line.
 #[derive(Debug, Default)]
 pub struct LiveCounters {
     pub bytes: AtomicU64,
     pub records: AtomicU64,
+    pub streams: std::sync::Mutex<IndexMap<String, StreamStats>>,
+}
+
+/// Records and bytes of one stream.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct StreamStats {
+    pub records: u64,
+    pub bytes: u64,
 }
 
 /// What one hop carried.
@@ -30,7 +39,7 @@ pub struct PumpStats {
     pub bytes: u64,
     pub lines: u64,
     pub records: u64,
-    pub records_by_stream: IndexMap<String, u64>,
+    pub streams: IndexMap<String, StreamStats>,
     pub state_messages: u64,
     pub schema_messages: u64,
     pub not_json_lines: u64,
@@ -67,8 +76,7 @@ pub fn pump<R: AsRawFd, W: AsRawFd>(from: R, to: W, live: Arc<LiveCounters>) -> 
         let chunk = &buf[..n];
         lines.feed(chunk, &mut stats);
         stats.bytes += n as u64;
-        live.bytes.store(stats.bytes, Ordering::Relaxed);
-        live.records.store(stats.records, Ordering::Relaxed);
+        publish(&live, &mut lines, &mut stats);
         let t = Instant::now();
         match write_all_fd(wfd, chunk) {
             Ok(()) => {}
@@ -84,10 +92,20 @@ pub fn pump<R: AsRawFd, W: AsRawFd>(from: R, to: W, live: Arc<LiveCounters>) -> 
         stats.write_wait += t.elapsed();
     }
     lines.finish(&mut stats);
-    live.records.store(stats.records, Ordering::Relaxed);
+    publish(&live, &mut lines, &mut stats);
     drop(to);
     drop(from);
     stats
+}
+
+/// Copies the counters to the shared view.
+fn publish(live: &LiveCounters, lines: &mut LineScanner, stats: &mut PumpStats) {
+    lines.flush_stream(stats);
+    live.bytes.store(stats.bytes, Ordering::Relaxed);
+    live.records.store(stats.records, Ordering::Relaxed);
+    if let Ok(mut streams) = live.streams.lock() {
+        streams.clone_from(&stats.streams);
+    }
 }
 
 /// Splits the byte stream into lines across chunk boundaries, remembering only each line's
@@ -96,8 +114,11 @@ pub fn pump<R: AsRawFd, W: AsRawFd>(from: R, to: W, live: Arc<LiveCounters>) -> 
 struct LineScanner {
     head: Vec<u8>,
     in_line: bool,
+    /// Bytes of the line being read so far (it may span chunks).
+    line_len: u64,
     last_stream: Vec<u8>,
     last_count: u64,
+    last_bytes: u64,
 }
 
 impl LineScanner {
@@ -106,6 +127,7 @@ impl LineScanner {
             match memchr::memchr(b'\n', chunk) {
                 Some(i) => {
                     let line = &chunk[..i];
+                    self.line_len += i as u64 + 1;
                     if self.head.is_empty() && !self.in_line {
                         self.count(line, stats);
                     } else {
@@ -120,6 +142,7 @@ impl LineScanner {
                 }
                 None => {
                     self.keep(chunk);
+                    self.line_len += chunk.len() as u64;
                     self.in_line = true;
                     break;
                 }
@@ -141,6 +164,7 @@ impl LineScanner {
     }
 
     fn count(&mut self, line: &[u8], stats: &mut PumpStats) {
+        let len = std::mem::take(&mut self.line_len);
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             return;
         }
@@ -156,6 +180,7 @@ impl LineScanner {
                     self.last_stream.extend_from_slice(stream);
                 }
                 self.last_count += 1;
+                self.last_bytes += len;
             }
             Kind::State => stats.state_messages += 1,
             Kind::Schema => stats.schema_messages += 1,
@@ -166,9 +191,15 @@ impl LineScanner {
 
     fn flush_stream(&mut self, stats: &mut PumpStats) {
         if self.last_count > 0 {
-            let name = String::from_utf8_lossy(&self.last_stream).into_owned();
-            *stats.records_by_stream.entry(name).or_default() += self.last_count;
+            let name = String::from_utf8_lossy(&self.last_stream);
+            let entry = match stats.streams.get_mut(name.as_ref()) {
+                Some(e) => e,
+                None => stats.streams.entry(name.into_owned()).or_default(),
+            };
+            entry.records += self.last_count;
+            entry.bytes += self.last_bytes;
             self.last_count = 0;
+            self.last_bytes = 0;
         }
     }
 }
@@ -228,8 +259,9 @@ mod tests {
         for split in 0..data.len() {
             let st = feed_all(&[&data[..split], &data[split..]]);
             assert_eq!(st.records, 3, "split at {split}");
-            assert_eq!(st.records_by_stream["a"], 2);
-            assert_eq!(st.records_by_stream["b"], 1);
+            assert_eq!(st.streams["a"].records, 2);
+            assert_eq!(st.streams["b"].records, 1);
+            assert_eq!(st.streams["b"].bytes, 43, "split at {split}");
             assert_eq!(st.state_messages, 1);
         }
     }
@@ -247,6 +279,7 @@ mod tests {
             assert!(s.head.len() <= HEAD_BYTES);
         }
         s.finish(&mut stats);
-        assert_eq!(stats.records_by_stream["big"], 1);
+        assert_eq!(stats.streams["big"].records, 1);
+        assert_eq!(stats.streams["big"].bytes, line.len() as u64);
     }
 }

@@ -1,77 +1,160 @@
-//! What a finished block reports: records per stream, bytes, time, where the pipe waited
-//! (which side was the bottleneck), and where its state went.
+//! What a finished block reports: records and bytes per stream, each process's wall and CPU
+//! time and exit, where the pipe waited (so the bottleneck is named: tap-bound, target-bound
+//! or balanced), Singer METRIC totals, and where the state went. Rendered for people on
+//! stderr and serialised for `--summary-json`.
 
-use super::pump::PumpStats;
+use super::metrics::MetricTotal;
+use super::pump::{PumpStats, StreamStats};
 use indexmap::IndexMap;
 use serde::Serialize;
+use serde_json::Value;
+use std::fmt::Write;
 use std::time::Duration;
+
+/// One process of a block.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessSummary {
+    pub name: String,
+    pub kind: &'static str,
+    pub exit: String,
+    pub wall_seconds: f64,
+    pub cpu_seconds: f64,
+}
 
 /// One block's numbers.
 #[derive(Debug, Clone, Serialize)]
 pub struct BlockSummary {
     pub block: String,
+    pub run_id: String,
     pub state_id: Option<String>,
     pub store: Option<String>,
     pub records: u64,
-    pub records_by_stream: IndexMap<String, u64>,
     pub bytes: u64,
     pub seconds: f64,
-    pub states_confirmed: u64,
-    pub state_writes: u64,
+    pub streams: IndexMap<String, StreamStats>,
+    pub processes: Vec<ProcessSummary>,
     /// Seconds eltr waited for the extractor to produce data.
     pub waited_on_extractor: f64,
-    /// Seconds eltr waited for the loader (or next mapper) to take data.
+    /// Seconds eltr waited for the loader (or first mapper) to take data.
     pub waited_on_loader: f64,
     pub verdict: &'static str,
+    pub states_confirmed: u64,
+    pub state_writes: u64,
+    pub last_state: Option<Value>,
+    pub metrics: Vec<MetricTotal>,
+}
+
+/// The bottleneck, from how long the pipe waited on each side.
+pub fn verdict(waited_on_extractor: Duration, waited_on_loader: Duration) -> &'static str {
+    let (tap, target) = (
+        waited_on_extractor.as_secs_f64(),
+        waited_on_loader.as_secs_f64(),
+    );
+    if tap > 2.0 * target && tap > 0.05 {
+        "tap-bound"
+    } else if target > 2.0 * tap && target > 0.05 {
+        "target-bound"
+    } else {
+        "balanced"
+    }
 }
 
 impl BlockSummary {
-    /// Builds the summary from the first hop's counters.
-    pub fn new(block: String, first_hop: &PumpStats, elapsed: Duration) -> BlockSummary {
-        let read = first_hop.read_wait.as_secs_f64();
-        let write = first_hop.write_wait.as_secs_f64();
-        let verdict = if read > 2.0 * write && read > 0.05 {
-            "tap-bound"
-        } else if write > 2.0 * read && write > 0.05 {
-            "target-bound"
-        } else {
-            "balanced"
-        };
+    /// Builds the summary from the hops' counters (first hop: what the extractor sent; last
+    /// hop: how the loader took it).
+    pub fn new(block: String, run_id: &str, hops: &[PumpStats], elapsed: Duration) -> BlockSummary {
+        let empty = PumpStats::default();
+        let first = hops.first().unwrap_or(&empty);
+        let last = hops.last().unwrap_or(&empty);
         BlockSummary {
             block,
+            run_id: run_id.to_string(),
             state_id: None,
             store: None,
-            records: first_hop.records,
-            records_by_stream: first_hop.records_by_stream.clone(),
-            bytes: first_hop.bytes,
+            records: first.records,
+            bytes: first.bytes,
             seconds: elapsed.as_secs_f64(),
+            streams: first.streams.clone(),
+            processes: Vec::new(),
+            waited_on_extractor: first.read_wait.as_secs_f64(),
+            waited_on_loader: last.write_wait.as_secs_f64(),
+            verdict: verdict(first.read_wait, last.write_wait),
             states_confirmed: 0,
             state_writes: 0,
-            waited_on_extractor: read,
-            waited_on_loader: write,
-            verdict,
+            last_state: None,
+            metrics: Vec::new(),
         }
     }
 
     /// The human summary printed on stderr at the end of the block.
     pub fn render(&self) -> String {
-        let mut out = format!(
-            "{}: {} records, {:.1} MB in {:.2}s ({})",
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{}: {} records, {:.1} MB in {:.2}s: {} (waited {:.2}s on the extractor, {:.2}s on the loader)",
             self.block,
             self.records,
             self.bytes as f64 / 1e6,
             self.seconds,
-            self.verdict
+            self.verdict,
+            self.waited_on_extractor,
+            self.waited_on_loader
         );
-        for (stream, n) in &self.records_by_stream {
-            out.push_str(&format!("\n  stream {stream}: {n} records"));
+        if !self.streams.is_empty() {
+            let _ = writeln!(out, "  {:<28} {:>12} {:>12}", "stream", "records", "bytes");
+            for (name, s) in &self.streams {
+                let _ = writeln!(out, "  {name:<28} {:>12} {:>12}", s.records, s.bytes);
+            }
+        }
+        if !self.processes.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {:<28} {:<10} {:>16} {:>8} {:>8}",
+                "process", "role", "exit", "wall s", "cpu s"
+            );
+            for p in &self.processes {
+                let _ = writeln!(
+                    out,
+                    "  {:<28} {:<10} {:>16} {:>8.2} {:>8.2}",
+                    p.name, p.kind, p.exit, p.wall_seconds, p.cpu_seconds
+                );
+            }
+        }
+        for m in &self.metrics {
+            let stream = m
+                .stream
+                .as_deref()
+                .map(|s| format!("[{s}]"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  metric {} {}{stream}: {} ({} {} lines)",
+                m.plugin, m.metric, m.total, m.points, m.kind
+            );
         }
         if let (Some(id), Some(store)) = (&self.state_id, &self.store) {
-            out.push_str(&format!(
-                "\n  state '{id}': {} confirmed, {} written to {store}",
+            let _ = write!(
+                out,
+                "  state '{id}': {} confirmed, {} written to {store}",
                 self.states_confirmed, self.state_writes
-            ));
+            );
+        } else {
+            out.pop();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_names_the_side_the_pipe_waited_on() {
+        let s = Duration::from_secs_f64;
+        assert_eq!(verdict(s(2.0), s(0.1)), "tap-bound");
+        assert_eq!(verdict(s(0.1), s(2.0)), "target-bound");
+        assert_eq!(verdict(s(1.0), s(1.0)), "balanced");
+        assert_eq!(verdict(s(0.01), s(0.0)), "balanced");
     }
 }

@@ -1,0 +1,96 @@
+//! Where everything eltr tells people goes: stderr (with the live progress line kept out of
+//! the way of log lines), and the run log file of the block being run
+//! (`.eltr/logs/<state_id>/<run_id>.log`). Also the run context (run id, state id) stamped on
+//! JSON log lines, and the secrets masked in every line.
+
+use indicatif::ProgressBar;
+use std::fs::File;
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+/// What the log lines of the current block are stamped with, and where they are copied.
+#[derive(Default)]
+struct Console {
+    progress: Option<ProgressBar>,
+    run_log: Option<File>,
+    run_id: Option<String>,
+    state_id: Option<String>,
+    secrets: Vec<String>,
+}
+
+fn console() -> &'static Mutex<Console> {
+    static CONSOLE: OnceLock<Mutex<Console>> = OnceLock::new();
+    CONSOLE.get_or_init(|| Mutex::new(Console::default()))
+}
+
+fn with<T>(f: impl FnOnce(&mut Console) -> T) -> T {
+    let mut c = console().lock().unwrap_or_else(|e| e.into_inner());
+    f(&mut c)
+}
+
+/// Writes one finished log line (or block of lines) to stderr and the run log, masking
+/// secrets. Used as the log writer.
+pub fn emit(bytes: &[u8]) {
+    with(|c| {
+        let text = String::from_utf8_lossy(bytes);
+        let masked = crate::plugin::mask(&text, &c.secrets);
+        if let Some(f) = c.run_log.as_mut() {
+            let _ = f.write_all(masked.as_bytes());
+        }
+        match &c.progress {
+            Some(pb) => pb.suspend(|| {
+                let _ = std::io::stderr().write_all(masked.as_bytes());
+            }),
+            None => {
+                let _ = std::io::stderr().write_all(masked.as_bytes());
+            }
+        }
+    });
+}
+
+/// Prints a line for people (summaries) through the same path as logs.
+pub fn println(text: &str) {
+    let mut line = text.to_string();
+    line.push('\n');
+    emit(line.as_bytes());
+}
+
+/// The run and state ids stamped on JSON log lines.
+pub fn context() -> (Option<String>, Option<String>) {
+    with(|c| (c.run_id.clone(), c.state_id.clone()))
+}
+
+/// Starts a block: its ids, its run log file and the secrets to mask.
+pub fn begin_block(
+    run_id: &str,
+    state_id: Option<&str>,
+    log_file: Option<File>,
+    secrets: Vec<String>,
+) {
+    with(|c| {
+        c.run_id = Some(run_id.to_string());
+        c.state_id = state_id.map(String::from);
+        c.run_log = log_file;
+        c.secrets = secrets;
+    });
+}
+
+/// Ends a block: closes its run log, keeps masking its secrets (a summary may follow).
+pub fn end_block() {
+    with(|c| {
+        if let Some(mut f) = c.run_log.take() {
+            let _ = f.flush();
+        }
+        c.state_id = None;
+    });
+}
+
+/// Shows (or hides, with `None`) the live progress line.
+pub fn set_progress(pb: Option<ProgressBar>) {
+    with(|c| {
+        if let Some(old) = c.progress.take() {
+            old.finish_and_clear();
+        }
+        c.progress = pb;
+    });
+}

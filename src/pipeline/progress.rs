@@ -1,0 +1,99 @@
+//! The live progress line of a block on a terminal: records and rate per stream, bytes,
+//! elapsed time and states confirmed, redrawn a few times a second from counters the pump
+//! publishes once per chunk (so the display costs the data path nothing per record).
+
+use super::pump::LiveCounters;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// When to show progress.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// When stderr is a terminal.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ProgressMode {
+    /// Whether to draw, given where stderr goes.
+    pub fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            ProgressMode::Auto => std::io::stderr().is_terminal(),
+            ProgressMode::Always => true,
+            ProgressMode::Never => false,
+        }
+    }
+}
+
+/// A running progress display; stops when dropped.
+pub struct Progress {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Progress {
+    /// Starts drawing `label` with the counters of the first hop and the confirmed-state count.
+    pub fn start(label: String, live: Arc<LiveCounters>, confirmed: Arc<AtomicU64>) -> Progress {
+        let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(5));
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        super::console::set_progress(Some(pb.clone()));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut last = (Instant::now(), 0u64);
+            let mut rate = 0.0;
+            while let Err(mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(Duration::from_millis(200))
+            {
+                let records = live.records.load(Ordering::Relaxed);
+                let bytes = live.bytes.load(Ordering::Relaxed);
+                let dt = last.0.elapsed().as_secs_f64();
+                if dt >= 0.5 {
+                    rate = (records - last.1) as f64 / dt;
+                    last = (Instant::now(), records);
+                }
+                let streams = live
+                    .streams
+                    .lock()
+                    .map(|s| {
+                        s.iter()
+                            .map(|(name, st)| format!("{name}: {}", st.records))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                pb.set_message(format!(
+                    "{label}  {records} records ({rate:.0}/s)  {:.1} MB  {:.0?}  [{streams}]  states confirmed: {}",
+                    bytes as f64 / 1e6,
+                    Duration::from_secs(started.elapsed().as_secs()),
+                    confirmed.load(Ordering::Relaxed)
+                ));
+                pb.tick();
+            }
+            super::console::set_progress(None);
+        });
+        Progress {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
