@@ -6,6 +6,7 @@
 #                                              Meltano)
 #   venvs/emulators                            moto server (S3) and azure-storage-blob (to create
 #                                              the test container)
+#   venvs/uv                                   uv, the fast installer `eltr install` prefers
 #   azurite/                                   the Azure Blob emulator, from npm
 # Prints the tools folder on stdout.
 set -euo pipefail
@@ -36,6 +37,7 @@ pids=()
 make_venv map-transform "meltano-map-transform==0.12.3" >&2 & pids+=($!)
 make_venv target-jsonl "target-jsonl==0.1.4" >&2 & pids+=($!)
 make_venv emulators "moto[s3]==5.2.5" flask flask-cors azure-storage-blob >&2 & pids+=($!)
+make_venv uv "uv==0.13.9" >&2 & pids+=($!)
 make_azurite >&2 & pids+=($!)
 for p in "${pids[@]}"; do wait "$p"; done
 echo "$tools"

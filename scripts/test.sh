@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools=$(scripts/test-env.sh)
 export ELTR_TEST_VENV=$tools/venvs
+# `eltr install` uses uv when ELTR_UV names it (tests of the pip path unset it themselves).
+export ELTR_UV=$tools/venvs/uv/bin/uv
 eval "$(scripts/emulators.sh "$tools")"
 trap 'kill $ELTR_TEST_EMULATOR_PIDS 2>/dev/null || true' EXIT
 # Examples are the fixture taps and targets the integration tests spawn.

@@ -11,6 +11,9 @@ use std::process::ExitCode;
 pub struct InvokeArgs {
     /// The plugin to run.
     pub plugin: String,
+    /// Do not install the plugin first when its virtualenv is missing.
+    #[arg(long)]
+    pub no_install: bool,
     /// Arguments passed to the plugin after its `--config FILE`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<OsString>,
@@ -20,7 +23,8 @@ pub struct InvokeArgs {
 pub fn run(global: &GlobalArgs, args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let ctx = global.open()?;
     let run_id = super::run::new_run_id();
-    let status = crate::pipeline::command::invoke(&ctx, &args.plugin, args.args, &run_id)?;
+    let status =
+        crate::pipeline::command::invoke(&ctx, &args.plugin, args.args, &run_id, args.no_install)?;
     Ok(match status.code() {
         Some(c) => ExitCode::from(c.clamp(0, 255) as u8),
         None => ExitCode::FAILURE,

@@ -25,7 +25,7 @@ pub fn run(
         })?,
         None => Vec::new(),
     };
-    let status = invoke(ctx, plugin, args, &req.run_id).map_err(fail)?;
+    let status = invoke(ctx, plugin, args, &req.run_id, req.no_install).map_err(fail)?;
     if status.success() {
         Ok(())
     } else {
@@ -45,8 +45,10 @@ pub fn invoke(
     plugin: &str,
     args: Vec<OsString>,
     run_id: &str,
+    no_install: bool,
 ) -> Result<ExitStatus, RunError> {
     let resolved = ctx.plugin(None, plugin)?;
+    super::ensure_installed(ctx, &[&resolved], no_install)?;
     let opts = PrepareOptions {
         run_id: run_id.to_string(),
         with_catalog: args.is_empty(),

@@ -70,9 +70,20 @@ fn installer() -> Installer {
         .unwrap_or(Installer::Pip)
 }
 
-/// The interpreter a plugin's venv is built with.
+/// The interpreter a plugin's venv is built with, as an absolute path when it is found on
+/// PATH (a changed `python3` then changes the fingerprint, and uv skips a shim lookup).
 fn python_of(plugin: &ResolvedPlugin) -> String {
-    plugin.python.clone().unwrap_or_else(|| "python3".into())
+    let name = plugin.python.clone().unwrap_or_else(|| "python3".into());
+    if name.contains('/') {
+        return name;
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(&name))
+        .find(|p| p.is_file())
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .map(|p| p.display().to_string())
+        .unwrap_or(name)
 }
 
 /// The fingerprint of a plugin's install: its pip arguments and interpreter.
@@ -127,6 +138,8 @@ pub fn install(
         }
     }
     let tool = installer();
+    // Workers pop from the end: reverse so plugins start in project order.
+    queue.reverse();
     let queue = Mutex::new(queue);
     let done = Mutex::new(Vec::new());
     let workers = opts.parallelism.max(1);
@@ -189,8 +202,9 @@ fn install_one(root: &Path, p: &ResolvedPlugin, clean: bool, tool: &Installer) -
         .join(".eltr")
         .join("logs")
         .join("install")
-        .join(format!("{}.log", p.name));
+        .join(format!("{}-{}.log", p.plugin_type.singular(), p.name));
     let _ = std::fs::remove_dir_all(&venv);
+    let _ = std::fs::remove_file(&log);
     let python = python_of(p);
     let pip_args = shell_words::split(p.pip_url.as_deref().unwrap_or("")).unwrap_or_default();
     let venv_s = venv.display().to_string();
@@ -244,6 +258,9 @@ fn install_one(root: &Path, p: &ResolvedPlugin, clean: bool, tool: &Installer) -
         let ok = run_logged(step, &log, root);
         if !ok {
             let _ = std::fs::remove_dir_all(&venv);
+            if let Some(parent) = venv.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             let lines: Vec<String> = text.lines().map(String::from).collect();
             let tail = lines[lines.len().saturating_sub(LOG_TAIL)..].to_vec();

@@ -158,11 +158,17 @@ pub fn process_env(
     if !opts.run_id.is_empty() {
         vars.insert("MELTANO_RUN_ID".into(), opts.run_id.clone());
     }
-    for venv in [
-        executable::venv_dir(root, plugin),
-        executable::meltano_venv_dir(root, plugin),
-    ] {
-        if venv.join("bin").is_dir() {
+    // eltr's venv only once its install finished (fingerprint written last); a venv
+    // Meltano installed as it is.
+    let ours = executable::venv_dir(root, plugin);
+    let ours_ready = ours.join(super::install::FINGERPRINT_FILE).is_file();
+    for venv in [ours, executable::meltano_venv_dir(root, plugin)] {
+        let usable = if venv == executable::venv_dir(root, plugin) {
+            ours_ready
+        } else {
+            true
+        };
+        if usable && venv.join("bin").is_dir() {
             let path = vars.get("PATH").cloned().unwrap_or_default();
             vars.insert(
                 "PATH".into(),

@@ -1,0 +1,718 @@
+//! `eltr install` and the install-before-run of `eltr run`, end to end: the real binary builds
+//! real virtualenvs from PyPI (`cowsay==6.1`, a small pure-Python package with a console script,
+//! and `target-jsonl==0.1.4`) in small projects written into temporary folders.
+//!
+//! The installer is whatever eltr picks in this environment: `uv` when it is on `PATH` (or named
+//! by `ELTR_UV`, which these tests pass through), else `python3 -m venv` + pip. The interrupted
+//! install uses a local package whose build waits while a file exists, so the kill lands while
+//! pip (or uv) is running, whatever the machine's speed.
+
+mod common;
+
+use common::{Run, eltr_bin};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+use tempfile::TempDir;
+
+const FINGERPRINT: &str = ".eltr-fingerprint";
+
+/// Programs the tests install; a `PATH` folder holding one is left out so that only the
+/// project's own virtualenvs can provide them.
+const INSTALLED_PROGRAMS: [&str; 3] = ["cowsay", "target-jsonl", "eltr-slow"];
+
+/// `PATH` without the folders that hold one of [`INSTALLED_PROGRAMS`].
+fn clean_path() -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path)
+        .filter(|d| !INSTALLED_PROGRAMS.iter().any(|p| d.join(p).exists()))
+        .collect();
+    std::env::join_paths(dirs)
+        .expect("PATH folders join")
+        .into_string()
+        .expect("PATH is UTF-8")
+}
+
+/// Variables of the test process that reach eltr (and so pip or uv): the installer choice and
+/// what the network needs here (certificates, proxies, index settings).
+fn passed_through(name: &str) -> bool {
+    const NAMES: [&str; 11] = [
+        "ELTR_UV",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+    ];
+    NAMES.contains(&name) || name.starts_with("PIP_") || name.starts_with("UV_")
+}
+
+/// The variables every eltr run here gets besides `HOME`: the cleaned `PATH` and the
+/// [`passed_through`] ones the test process has.
+fn base_vars() -> Vec<(String, String)> {
+    let mut vars = vec![("PATH".to_string(), clean_path())];
+    vars.extend(std::env::vars().filter(|(k, _)| passed_through(k)));
+    vars
+}
+
+/// Runs `eltr ARGS` in `dir` with [`base_vars`] plus `extra`.
+fn eltr(dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> Run {
+    let base = base_vars();
+    let mut vars: Vec<(&str, &str)> = base.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    vars.extend_from_slice(extra);
+    common::eltr(dir, args, &vars)
+}
+
+/// A project folder holding `meltano.yml` with `yaml`.
+fn project(yaml: &str) -> TempDir {
+    let tmp = common::empty_dir();
+    std::fs::write(tmp.path().join("meltano.yml"), yaml).expect("write meltano.yml");
+    tmp
+}
+
+/// `.eltr/<kind>/<name>` of the project.
+fn plugin_dir(root: &Path, kind: &str, name: &str) -> PathBuf {
+    root.join(".eltr").join(kind).join(name)
+}
+
+fn venv(root: &Path, kind: &str, name: &str) -> PathBuf {
+    plugin_dir(root, kind, name).join("venv")
+}
+
+fn mtime(p: &Path) -> SystemTime {
+    std::fs::metadata(p)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("mtime of {}: {e}", p.display()))
+}
+
+/// Runs an installed program and returns its stdout; panics unless it exits 0.
+#[track_caller]
+fn run_program(exe: &Path, args: &[&str]) -> String {
+    let out = Command::new(exe)
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
+    assert!(
+        out.status.success(),
+        "{} failed: {}\n{}",
+        exe.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn write_executable(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// The extractor of the run tests: the example Singer tap when Cargo built it (a full
+/// `cargo test` does; `cargo test --test install` alone does not), else a shell script writing
+/// the same three records.
+fn fixture_tap(dir: &Path) -> PathBuf {
+    let example = eltr_bin()
+        .parent()
+        .expect("eltr binary has a parent folder")
+        .join("examples/singer_tap");
+    if example.is_file() {
+        return example;
+    }
+    let script = dir.join("tap-fixture.sh");
+    write_executable(
+        &script,
+        r#"#!/bin/sh
+echo '{"type":"SCHEMA","stream":"items","schema":{"type":"object","properties":{"id":{"type":"integer"}}},"key_properties":["id"]}'
+for i in 1 2 3; do
+  echo "{\"type\":\"RECORD\",\"stream\":\"items\",\"record\":{\"id\":$i}}"
+done
+echo '{"type":"STATE","value":{"bookmarks":{"items":{"replication_key_value":3}}}}'
+"#,
+    );
+    script
+}
+
+const COW_PROJECT: &str = r#"
+version: 1
+default_environment: dev
+environments: [{name: dev}]
+plugins:
+  utilities:
+    - name: cow
+      namespace: cow
+      pip_url: cowsay==6.1
+      executable: cowsay
+"#;
+
+#[test]
+fn install_builds_a_runnable_venv_then_is_a_noop_and_clean_rebuilds() {
+    let tmp = project(COW_PROJECT);
+    let root = tmp.path();
+
+    let first = eltr(root, &["install"], &[]);
+    first.success().stderr_has("utility cow: installed in");
+    let venv = venv(root, "utilities", "cow");
+    let fingerprint = venv.join(FINGERPRINT);
+    assert!(
+        fingerprint.is_file(),
+        "no fingerprint in {}",
+        venv.display()
+    );
+    assert!(root.join(".eltr/logs/install/utility-cow.log").is_file());
+    let said = run_program(&venv.join("bin/cowsay"), &["-t", "hello from eltr"]);
+    assert!(said.contains("hello from eltr"), "{said}");
+
+    // Nothing to do: the venv is left as it is.
+    let sentinel = venv.join("sentinel");
+    std::fs::write(&sentinel, "x").unwrap();
+    let stamp = mtime(&fingerprint);
+    let started = Instant::now();
+    let second = eltr(root, &["install"], &[]);
+    second.success().stderr_has("utility cow: up to date");
+    assert!(
+        !second.stderr.contains("installed in"),
+        "second install rebuilt something:\n{}",
+        second.stderr
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a no-op install took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        mtime(&fingerprint),
+        stamp,
+        "fingerprint rewritten by a no-op"
+    );
+    assert!(sentinel.is_file(), "a no-op install touched the venv");
+
+    // --clean rebuilds from scratch.
+    eltr(root, &["install", "--clean"], &[])
+        .success()
+        .stderr_has("utility cow: installed in");
+    assert!(!sentinel.exists(), "--clean kept the old venv");
+    assert!(
+        mtime(&fingerprint) > stamp,
+        "--clean did not rewrite the fingerprint"
+    );
+    let said = run_program(&venv.join("bin/cowsay"), &["-t", "again"]);
+    assert!(said.contains("again"), "{said}");
+
+    // A changed pip_url no longer matches the fingerprint: the venv is rebuilt.
+    std::fs::write(
+        root.join("meltano.yml"),
+        COW_PROJECT.replace("cowsay==6.1", "cowsay==6.0"),
+    )
+    .unwrap();
+    std::fs::write(&sentinel, "x").unwrap();
+    eltr(root, &["install", "cow"], &[])
+        .success()
+        .stderr_has("utility cow: installed in");
+    assert!(!sentinel.exists(), "the venv of the old pip_url was kept");
+    let version = run_program(
+        &venv.join("bin/python"),
+        &[
+            "-c",
+            "import importlib.metadata as m; print(m.version('cowsay'))",
+        ],
+    );
+    assert_eq!(version.trim(), "6.0");
+}
+
+#[test]
+fn an_inherited_plugin_without_pip_url_shares_the_parent_venv() {
+    let tmp = project(
+        r#"
+version: 1
+default_environment: dev
+environments: [{name: dev}]
+plugins:
+  utilities:
+    - name: cow
+      namespace: cow
+      pip_url: cowsay==6.1
+      executable: cowsay
+    - name: cow-child
+      inherit_from: cow
+"#,
+    );
+    let root = tmp.path();
+
+    // Asking for the child alone installs the parent's venv.
+    eltr(root, &["install", "cow-child"], &[])
+        .success()
+        .stderr_has("utility cow: installed in")
+        .stderr_has("utility cow-child: uses the virtualenv of 'cow'");
+    assert!(venv(root, "utilities", "cow").join(FINGERPRINT).is_file());
+    assert!(
+        !plugin_dir(root, "utilities", "cow-child").exists(),
+        "a second venv folder was made for the child"
+    );
+
+    // All of them: the parent is up to date, the child still has no venv of its own.
+    let all = eltr(root, &["install"], &[]);
+    all.success()
+        .stderr_has("utility cow: up to date")
+        .stderr_has("utility cow-child: uses the virtualenv of 'cow'");
+    assert_eq!(
+        all.stderr.matches("utility cow: ").count(),
+        1,
+        "the shared venv was handled twice:\n{}",
+        all.stderr
+    );
+    assert!(!plugin_dir(root, "utilities", "cow-child").exists());
+
+    // The child runs the parent's program (cowsay rejects the --config eltr passes, with its
+    // own usage message, which shows it was started; nothing else on PATH provides it).
+    let compiled = eltr(root, &["compile"], &[]);
+    let json = compiled.success().json();
+    let child = json["plugins"]["utilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "cow-child")
+        .expect("cow-child in compile output");
+    assert_eq!(child["venv"], "cow", "{child}");
+    let invoked = eltr(root, &["invoke", "cow-child"], &[]);
+    assert!(
+        invoked.stderr.contains("usage: Cowsay") && !invoked.stderr.contains("cannot find"),
+        "cow-child did not run the parent's cowsay:\n{}",
+        invoked.stderr
+    );
+}
+
+#[test]
+fn a_bad_pip_url_fails_naming_the_plugin_while_the_others_install() {
+    let tmp = project(
+        r#"
+version: 1
+default_environment: dev
+environments: [{name: dev}]
+plugins:
+  utilities:
+    - name: cow
+      namespace: cow
+      pip_url: cowsay==6.1
+      executable: cowsay
+  loaders:
+    - name: target-bogus
+      namespace: target_bogus
+      pip_url: eltr-test-no-such-package-zzqx==1.0.0
+      executable: target-bogus
+"#,
+    );
+    let root = tmp.path();
+
+    // One at a time, so the failing plugin is attempted before the good one is.
+    let run = eltr(root, &["install", "--parallelism", "1"], &[]);
+    run.failure()
+        .stderr_has("loader target-bogus: FAILED after")
+        .stderr_has("command: ")
+        .stderr_has("eltr-test-no-such-package-zzqx==1.0.0")
+        .stderr_has(".eltr/logs/install/loader-target-bogus.log")
+        .stderr_has("error: 1 plugin(s) failed to install: target-bogus")
+        .stderr_has("utility cow: installed in");
+    let bogus_venv = venv(root, "loaders", "target-bogus");
+    assert!(
+        !bogus_venv.exists(),
+        "a failed install left {}",
+        bogus_venv.display()
+    );
+    let log = std::fs::read_to_string(root.join(".eltr/logs/install/loader-target-bogus.log"))
+        .expect("the full log is kept");
+    assert!(log.contains("eltr-test-no-such-package-zzqx"), "{log}");
+    // The tail shown on stderr holds the installer's own complaint.
+    let tail: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("  | "))
+        .collect();
+    assert!(!tail.is_empty() && tail.len() <= 30, "{}", run.stderr);
+    assert!(
+        tail.iter()
+            .any(|l| l.to_lowercase().contains("no matching distribution")
+                || l.contains("not found in the package registry")
+                || l.to_lowercase().contains("no solution found")),
+        "the tail does not say why:\n{}",
+        run.stderr
+    );
+
+    let cow = venv(root, "utilities", "cow");
+    assert!(cow.join(FINGERPRINT).is_file());
+    let said = run_program(&cow.join("bin/cowsay"), &["-t", "still here"]);
+    assert!(said.contains("still here"), "{said}");
+
+    // Run again: the good one is up to date, the bad one fails again, still non-zero.
+    eltr(root, &["install"], &[])
+        .failure()
+        .stderr_has("utility cow: up to date")
+        .stderr_has("loader target-bogus: FAILED");
+    assert!(!bogus_venv.exists());
+}
+
+#[test]
+fn a_plugin_without_pip_url_is_skipped_with_a_note_and_filters_apply() {
+    let tmp = project(
+        r#"
+version: 1
+default_environment: dev
+environments: [{name: dev}]
+plugins:
+  extractors:
+    - name: tap-local
+      namespace: tap_local
+      executable: ./tap-local.sh
+  loaders:
+    - name: target-local
+      namespace: target_local
+      executable: ./target-local.sh
+"#,
+    );
+    let root = tmp.path();
+
+    let run = eltr(root, &["install"], &[]);
+    run.success()
+        .stderr_has("extractor tap-local: no pip_url, nothing to install")
+        .stderr_has("loader target-local: no pip_url, nothing to install");
+    assert!(!plugin_dir(root, "extractors", "tap-local").exists());
+    assert!(!plugin_dir(root, "loaders", "target-local").exists());
+
+    let loaders = eltr(root, &["install", "--plugin-type", "loaders"], &[]);
+    loaders.success().stderr_has("loader target-local:");
+    assert!(!loaders.stderr.contains("tap-local"), "{}", loaders.stderr);
+
+    let one = eltr(root, &["install", "tap-local"], &[]);
+    one.success().stderr_has("extractor tap-local:");
+    assert!(!one.stderr.contains("target-local"), "{}", one.stderr);
+
+    eltr(root, &["install", "tap-nope"], &[]).failure();
+    eltr(root, &["install", "--plugin-type", "widgets"], &[])
+        .failure()
+        .stderr_has("unknown plugin type 'widgets'");
+}
+
+/// Files of a local package whose build waits while `hold` exists (after creating `building`),
+/// so an install of it can be caught while pip is running.
+fn write_slow_package(dir: &Path, building: &Path, hold: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("setup.py"),
+        format!(
+            r#"import os, time
+from setuptools import setup
+open({building:?}, "w").close()
+while os.path.exists({hold:?}):
+    time.sleep(0.1)
+setup(
+    name="eltr-slow",
+    version="0.1",
+    py_modules=["eltr_slow"],
+    entry_points={{"console_scripts": ["eltr-slow=eltr_slow:main"]}},
+)
+"#,
+            building = building.display().to_string(),
+            hold = hold.display().to_string(),
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("eltr_slow.py"),
+        "def main():\n    print(\"eltr-slow ok\")\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_interrupted_install_does_not_look_installed_and_the_next_install_completes_it() {
+    use std::os::unix::process::CommandExt;
+
+    let tmp = common::empty_dir();
+    let root = tmp.path().join("project");
+    std::fs::create_dir_all(&root).unwrap();
+    let building = tmp.path().join("BUILDING");
+    let hold = tmp.path().join("HOLD");
+    write_slow_package(&root.join("slowpkg"), &building, &hold);
+    std::fs::write(&hold, "").unwrap();
+    let tap = fixture_tap(tmp.path());
+    std::fs::write(
+        root.join("meltano.yml"),
+        format!(
+            r#"
+version: 1
+default_environment: dev
+environments: [{{name: dev}}]
+plugins:
+  extractors:
+    - name: tap-fixture
+      namespace: tap_fixture
+      executable: {tap}
+      capabilities: []
+      config: {{records: 3, streams: [items]}}
+  loaders:
+    - name: target-slow
+      namespace: target_slow
+      pip_url: ./slowpkg
+      executable: eltr-slow
+"#,
+            tap = tap.display()
+        ),
+    )
+    .unwrap();
+
+    // Start `eltr install` in its own process group, wait until the package build is under
+    // way (pip or uv running), give it a moment, then SIGKILL the whole group.
+    let out = std::fs::File::create(tmp.path().join("install.out")).unwrap();
+    let mut cmd = Command::new(eltr_bin());
+    cmd.current_dir(&root)
+        .arg("install")
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .process_group(0);
+    if let Some(home) = std::env::var_os("HOME") {
+        cmd.env("HOME", home);
+    }
+    cmd.envs(base_vars());
+    let mut child = cmd.spawn().expect("start eltr install");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !building.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "eltr install ended ({status}) before the package build started:\n{}",
+                std::fs::read_to_string(tmp.path().join("install.out")).unwrap_or_default()
+            );
+        }
+        if Instant::now() > deadline {
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+            panic!("the package build did not start within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "eltr install ended although the build is held"
+    );
+    let rc = unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    assert_eq!(rc, 0, "kill the eltr process group");
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+
+    // Nothing looks installed.
+    let venv = venv(&root, "loaders", "target-slow");
+    assert!(
+        !venv.join(FINGERPRINT).exists(),
+        "an interrupted install left a fingerprint"
+    );
+    // The half-built venv is not used: the run says to install (with the flag or Meltano's
+    // variable), and the plain `eltr run` would install it rather than run it.
+    assert!(
+        !venv.join("bin/eltr-slow").exists(),
+        "the held build already produced the program"
+    );
+    for (args, vars) in [
+        (
+            &["run", "--no-install", "tap-fixture", "target-slow"][..],
+            &[][..],
+        ),
+        (
+            &["run", "tap-fixture", "target-slow"][..],
+            &[("MELTANO_RUN_NO_INSTALL", "true")][..],
+        ),
+    ] {
+        eltr(&root, args, vars)
+            .failure()
+            .stderr_has("cannot find the executable 'eltr-slow'")
+            .stderr_has("eltr install target-slow");
+    }
+    assert!(!venv.join(FINGERPRINT).exists());
+
+    // The next install rebuilds it and completes.
+    std::fs::remove_file(&hold).unwrap();
+    let run = eltr(&root, &["install"], &[]);
+    run.success().stderr_has("loader target-slow: installed in");
+    assert!(venv.join(FINGERPRINT).is_file());
+    let said = run_program(&venv.join("bin/eltr-slow"), &[]);
+    assert_eq!(said.trim(), "eltr-slow ok");
+    eltr(&root, &["install"], &[])
+        .success()
+        .stderr_has("loader target-slow: up to date");
+}
+
+/// What an install killed after pip wrote the plugin's program but before the fingerprint
+/// leaves: a venv with `bin/<executable>` and no fingerprint. Nothing may run that program.
+#[test]
+fn a_venv_without_fingerprint_is_never_used_even_when_it_holds_the_program() {
+    let tmp = common::empty_dir();
+    let root = tmp.path().join("project");
+    std::fs::create_dir_all(&root).unwrap();
+    let tap = fixture_tap(tmp.path());
+    let marker = tmp.path().join("half-built-venv-used");
+    std::fs::write(
+        root.join("meltano.yml"),
+        format!(
+            r#"
+version: 1
+default_environment: dev
+environments: [{{name: dev}}]
+plugins:
+  extractors:
+    - name: tap-fixture
+      namespace: tap_fixture
+      executable: {tap}
+      capabilities: []
+      config: {{records: 3, streams: [items]}}
+  loaders:
+    - name: target-jsonl
+      namespace: target_jsonl
+      pip_url: target-jsonl==0.1.4
+      executable: target-jsonl
+  utilities:
+    - name: cow
+      namespace: cow
+      pip_url: cowsay==6.1
+      executable: cowsay
+"#,
+            tap = tap.display()
+        ),
+    )
+    .unwrap();
+    for (kind, exe) in [
+        ("loaders/target-jsonl", "target-jsonl"),
+        ("utilities/cow", "cowsay"),
+    ] {
+        let bin = root.join(".eltr").join(kind).join("venv/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        write_executable(
+            &bin.join(exe),
+            &format!(
+                "#!/bin/sh\necho {exe} >> '{}'\ncat >/dev/null\n",
+                marker.display()
+            ),
+        );
+    }
+
+    // (eltr arguments, extra variables, plugin the error must name)
+    type Check<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let checks: [Check; 3] = [
+        (
+            &["run", "--no-install", "tap-fixture", "target-jsonl"],
+            &[],
+            "target-jsonl",
+        ),
+        (
+            &["run", "tap-fixture", "target-jsonl"],
+            &[("MELTANO_RUN_NO_INSTALL", "true")],
+            "target-jsonl",
+        ),
+        (&["invoke", "--no-install", "cow"], &[], "cow"),
+    ];
+    let mut problems = Vec::new();
+    for (args, vars, plugin) in checks {
+        let run = eltr(&root, args, vars);
+        let used = std::fs::read_to_string(&marker).unwrap_or_default();
+        let _ = std::fs::remove_file(&marker);
+        let hint = format!("eltr install {plugin}");
+        if !used.is_empty() {
+            problems.push(format!(
+                "`{}` ran the program of a venv without fingerprint ({})",
+                run.command,
+                used.trim()
+            ));
+        } else if run.status.success()
+            || !run.stderr.contains("cannot find the executable")
+            || !run.stderr.contains(&hint)
+        {
+            problems.push(format!(
+                "`{}` did not fail with `cannot find the executable` and `{hint}`:\n{}",
+                run.command, run.stderr
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn run_installs_a_missing_plugin_first_and_no_install_points_at_eltr_install() {
+    let tmp = common::empty_dir();
+    let root = tmp.path().join("project");
+    std::fs::create_dir_all(&root).unwrap();
+    let tap = fixture_tap(tmp.path());
+    std::fs::write(
+        root.join("meltano.yml"),
+        format!(
+            r#"
+version: 1
+default_environment: dev
+environments: [{{name: dev}}]
+plugins:
+  extractors:
+    - name: tap-fixture
+      namespace: tap_fixture
+      executable: {tap}
+      capabilities: []
+      config: {{records: 3, streams: [items]}}
+  loaders:
+    - name: target-jsonl
+      namespace: target_jsonl
+      pip_url: target-jsonl==0.1.4
+      executable: target-jsonl
+      config: {{destination_path: out, do_timestamp_file: false}}
+"#,
+            tap = tap.display()
+        ),
+    )
+    .unwrap();
+    let venv = venv(&root, "loaders", "target-jsonl");
+
+    eltr(
+        &root,
+        &["run", "--no-install", "tap-fixture", "target-jsonl"],
+        &[],
+    )
+    .failure()
+    .stderr_has("cannot find the executable 'target-jsonl'")
+    .stderr_has("run `eltr install target-jsonl`");
+    assert!(!venv.exists(), "--no-install installed anyway");
+    assert!(!root.join("out").exists());
+
+    eltr(&root, &["run", "tap-fixture", "target-jsonl"], &[])
+        .success()
+        .stderr_has("loader target-jsonl: installed in");
+    assert!(venv.join(FINGERPRINT).is_file());
+    let text = std::fs::read_to_string(root.join("out/items.jsonl")).expect("target output");
+    let ids: Vec<i64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids, [1, 2, 3], "{text}");
+
+    // Installed now: the next run neither installs nor touches the venv.
+    let stamp = mtime(&venv.join(FINGERPRINT));
+    let again = eltr(&root, &["run", "tap-fixture", "target-jsonl"], &[]);
+    again.success();
+    assert!(!again.stderr.contains("installed in"), "{}", again.stderr);
+    assert_eq!(mtime(&venv.join(FINGERPRINT)), stamp);
+    eltr(&root, &["install"], &[])
+        .success()
+        .stderr_has("loader target-jsonl: up to date");
+}
