@@ -4,7 +4,7 @@
 //! state is always the one left stored.
 
 use crate::singer::state::StateDoc;
-use crate::state::{StateId, Store};
+use crate::state::{LockGuard, StateId, Store};
 use serde_json::Value;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -44,9 +44,10 @@ impl Checkpointer {
         id: StateId,
         initial: StateDoc,
         merge: bool,
+        lock: Option<Arc<dyn LockGuard>>,
     ) -> Arc<Checkpointer> {
         let (tx, rx) = channel::<StateDoc>();
-        let thread = std::thread::spawn(move || writer(store, id, rx));
+        let thread = std::thread::spawn(move || writer(store, id, rx, lock));
         Arc::new(Checkpointer {
             doc: Mutex::new(initial),
             merge,
@@ -83,7 +84,12 @@ impl Checkpointer {
     }
 }
 
-fn writer(store: Arc<dyn Store>, id: StateId, rx: Receiver<StateDoc>) -> CheckpointReport {
+fn writer(
+    store: Arc<dyn Store>,
+    id: StateId,
+    rx: Receiver<StateDoc>,
+    lock: Option<Arc<dyn LockGuard>>,
+) -> CheckpointReport {
     let mut report = CheckpointReport::default();
     let interval = store.min_write_interval();
     let mut last_write: Option<std::time::Instant> = None;
@@ -104,6 +110,17 @@ fn writer(store: Arc<dyn Store>, id: StateId, rx: Receiver<StateDoc>) -> Checkpo
             doc = newer;
         }
         last_write = Some(std::time::Instant::now());
+        // A run whose lock was taken over (another run's --force) must not overwrite the
+        // other run's bookmarks: it stops saving and fails.
+        if report.error.is_none() && lock.as_ref().is_some_and(|l| !l.still_held()) {
+            tracing::error!(
+                "the lock of state '{id}' was taken over by another run; this run no longer saves state"
+            );
+            report.error = Some("the lock was taken over by another run (--force); this run's later states were not saved".into());
+        }
+        if report.error.is_some() {
+            continue;
+        }
         match retry(|| store.set(&id, &doc)) {
             Ok(()) => {
                 report.writes += 1;

@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
         .collect();
     super::ensure_installed(ctx, &all, req.no_install).map_err(fail)?;
 
-    let _lock = if req.no_state_update {
+    let lock = if req.no_state_update {
         None
     } else {
         let policy = super::lock_policy(ctx, req.force).map_err(fail)?;
@@ -75,7 +75,7 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
             fail(RunError::Plugin(crate::plugin::PluginError::RunFiles {
                 plugin: tap.name.clone(),
                 path: path.display().to_string(),
-                source: e,
+                error: e,
             }))
         })?;
         serde_json::from_slice::<Value>(&text).ok()
@@ -131,8 +131,15 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
     }
     let merge = req.state_strategy == StateStrategy::Merge
         || (req.state_strategy == StateStrategy::Auto && req.full_refresh);
-    let checkpointer = (!req.no_state_update)
-        .then(|| Checkpointer::start(store.clone(), state_id.clone(), stored.clone(), merge));
+    let checkpointer = (!req.no_state_update).then(|| {
+        Checkpointer::start(
+            store.clone(),
+            state_id.clone(),
+            stored.clone(),
+            merge,
+            lock.clone(),
+        )
+    });
 
     // Everything said from here on is stamped with the block's ids, copied to its run log
     // and masked with every secret of its plugins.

@@ -26,11 +26,11 @@ pub enum PluginError {
     },
     #[error("catalog of extractor '{plugin}': {message}")]
     Catalog { plugin: String, message: String },
-    #[error("{plugin}: cannot write its run files in {path}: {source}")]
+    #[error("{plugin}: cannot write its run files in {path}: {error}")]
     RunFiles {
         plugin: String,
         path: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 

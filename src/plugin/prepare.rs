@@ -61,10 +61,10 @@ pub fn prepare(
             executable: plugin.executable.clone(),
             venv: executable::venv_dir(root, &plugin).display().to_string(),
         })?;
-    let run_files = |source: std::io::Error, path: &std::path::Path| PluginError::RunFiles {
+    let run_files = |error: std::io::Error, path: &std::path::Path| PluginError::RunFiles {
         plugin: plugin.name.clone(),
         path: path.display().to_string(),
-        source,
+        error,
     };
     let run_dir = RunDir::create(root, &plugin.name, &opts.run_id)
         .map_err(|e| run_files(e, &super::run_dir::plugin_dir(root, &plugin.name)))?;

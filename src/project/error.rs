@@ -11,10 +11,10 @@ pub enum ProjectError {
     )]
     RootNotFound { searched: PathBuf },
 
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     #[error("{path}:{line}:{column}: {message}")]

@@ -12,16 +12,16 @@ const SKIPPED_DIRS: [&str; 4] = [".git", ".eltr", ".meltano", "node_modules"];
 
 /// Resolves the patterns of `root_file` (relative to `root`) to files, without duplicates.
 pub fn resolve(root: &Path, root_file: &Path, patterns: &[String]) -> Result<Vec<PathBuf>> {
-    let canonical_root = root.canonicalize().map_err(|source| ProjectError::Io {
+    let canonical_root = root.canonicalize().map_err(|error| ProjectError::Io {
         path: root.to_path_buf(),
-        source,
+        error,
     })?;
     let mut files: Vec<PathBuf> = Vec::new();
     for pattern in patterns {
         for found in matches(root, root_file, pattern)? {
-            let canonical = found.canonicalize().map_err(|source| ProjectError::Io {
+            let canonical = found.canonicalize().map_err(|error| ProjectError::Io {
                 path: found.clone(),
-                source,
+                error,
             })?;
             if !canonical.starts_with(&canonical_root) {
                 return Err(ProjectError::IncludeOutsideRoot {

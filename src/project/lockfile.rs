@@ -31,7 +31,7 @@ pub fn read(
             );
             return Ok(None);
         }
-        Err(source) => return Err(ProjectError::Io { path: file, source }),
+        Err(error) => return Err(ProjectError::Io { path: file, error }),
     };
     serde_json::from_slice(&bytes)
         .map(Some)

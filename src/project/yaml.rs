@@ -7,9 +7,9 @@ use std::path::Path;
 /// Reads and parses `path`. An empty (or comments-only) file is the type's default, as Meltano
 /// treats it.
 pub fn read<T: DeserializeOwned + Default>(path: &Path) -> Result<T> {
-    let bytes = std::fs::read(path).map_err(|source| ProjectError::Io {
+    let bytes = std::fs::read(path).map_err(|error| ProjectError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse(path, &bytes)
 }

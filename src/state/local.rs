@@ -6,9 +6,12 @@ use super::lock::{LockInfo, LockPolicy, now};
 use super::{LockGuard, Result, StateError, StateId, Store};
 use crate::singer::state::StateDoc;
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -33,9 +36,9 @@ impl LocalStore {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
-    move |source| StateError::Io {
+    move |error| StateError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -120,80 +123,119 @@ impl Store for LocalStore {
         id: &StateId,
         info: &LockInfo,
         policy: &LockPolicy,
-    ) -> Result<Box<dyn LockGuard>> {
+    ) -> Result<Arc<dyn LockGuard>> {
         let dir = self.dir(id);
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let path = dir.join(LOCK_FILE);
-        let body = serde_json::to_vec(info).expect("lock info serialises");
-        for _attempt in 0..3 {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    f.write_all(&body).map_err(io(&path))?;
-                    f.sync_all().map_err(io(&path))?;
-                    return Ok(Box::new(LocalLock::start(
-                        path,
-                        info.clone(),
-                        policy.timeout,
-                    )));
+        for _attempt in 0..5 {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(io(&path))?;
+            if !try_flock(&file) {
+                // Held by a live process: the kernel drops the flocks of dead ones.
+                let holder = read_holder(&path);
+                if policy.force {
+                    tracing::warn!(
+                        "breaking the lock of state '{id}' held by {}",
+                        holder
+                            .as_ref()
+                            .map(|h| h.describe())
+                            .unwrap_or_else(|| "another run".into())
+                    );
+                    // The holder keeps an flock on a file that is no longer the lock; it
+                    // finds out before its next write (`still_held`).
+                    let _ = fs::remove_file(&path);
+                    continue;
                 }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                    let holder: Option<LockInfo> =
-                        fs::read(&path).ok().and_then(|b| LockInfo::parse(&b));
-                    // An unreadable lock (a run killed between creating and writing it) is
-                    // judged by its age.
-                    let unreadable_and_old = holder.is_none()
-                        && fs::metadata(&path)
-                            .and_then(|m| m.modified())
-                            .ok()
-                            .and_then(|t| t.elapsed().ok())
-                            .is_some_and(|age| age > policy.timeout);
-                    let breakable = policy.force
-                        || unreadable_and_old
-                        || holder.as_ref().is_some_and(|h| h.is_stale(policy));
-                    if !breakable {
-                        return Err(StateError::Locked {
-                            id: id.to_string(),
-                            holder: holder.map(|h| h.describe()).unwrap_or_else(|| {
-                                "an unreadable lock file (pass --force to break it)".into()
-                            }),
-                        });
-                    }
-                    // Take over by renaming the stale lock away: only one contender's rename
-                    // succeeds, the others find the lock gone or retaken on their next try.
-                    let aside = dir.join(format!(".lock.stale.{}", std::process::id()));
-                    if fs::rename(&path, &aside).is_ok() {
-                        if let Some(h) = &holder {
-                            tracing::warn!(
-                                "took over the stale lock of state '{id}' held by {}",
-                                h.describe()
-                            );
-                        }
-                        let _ = fs::remove_file(&aside);
-                    }
-                }
-                Err(e) => return Err(io(&path)(e)),
+                return Err(StateError::Locked {
+                    id: id.to_string(),
+                    holder: holder
+                        .map(|h| h.describe())
+                        .unwrap_or_else(|| "another run".into()),
+                });
             }
+            // Locked the file; make sure it is still the lock (not unlinked by a release or
+            // a --force since we opened it).
+            let ino = file.metadata().map_err(io(&path))?.ino();
+            if fs::metadata(&path).map(|m| m.ino()).ok() != Some(ino) {
+                continue;
+            }
+            // A lock written without flock (a Meltano run: a bare timestamp) is respected
+            // while fresh.
+            // Other hosts on a shared disk may not see our flocks: their fresh record counts.
+            if let Some(h) = fs::read(&path).ok().and_then(|b| LockInfo::parse(&b)) {
+                let foreign = h.pid == 0 || h.host != super::lock::hostname();
+                if foreign && !h.is_stale(policy) && !policy.force {
+                    return Err(StateError::Locked {
+                        id: id.to_string(),
+                        holder: h.describe(),
+                    });
+                }
+                if h.run_id != info.run_id {
+                    tracing::warn!(
+                        "took over the stale lock of state '{id}' held by {}",
+                        h.describe()
+                    );
+                }
+            }
+            let body = serde_json::to_vec(info).expect("lock info serialises");
+            let mut f = &file;
+            f.set_len(0).map_err(io(&path))?;
+            f.seek(SeekFrom::Start(0)).map_err(io(&path))?;
+            f.write_all(&body).map_err(io(&path))?;
+            f.sync_all().map_err(io(&path))?;
+            return Ok(Arc::new(LocalLock::start(
+                path,
+                file,
+                ino,
+                info.clone(),
+                policy.timeout,
+            )));
         }
-        let holder: Option<LockInfo> = fs::read(&path).ok().and_then(|b| LockInfo::parse(&b));
         Err(StateError::Locked {
             id: id.to_string(),
-            holder: holder
+            holder: read_holder(&path)
                 .map(|h| h.describe())
                 .unwrap_or_else(|| "another run".into()),
         })
     }
 }
 
-/// A held local lock with its heartbeat thread.
+fn try_flock(file: &File) -> bool {
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+/// The holder recorded in a lock file. A holder that has just taken the lock may not have
+/// written it yet: read a few times before giving up.
+fn read_holder(path: &Path) -> Option<LockInfo> {
+    for _ in 0..20 {
+        if let Some(h) = fs::read(path).ok().and_then(|b| LockInfo::parse(&b)) {
+            return Some(h);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+/// A held local lock: an flock on the lock file (the kernel releases it if eltr dies, so a
+/// killed run never blocks the next one), plus the holder and a heartbeat in its JSON for
+/// people and for Meltano-style readers.
 struct LocalLock {
     path: PathBuf,
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _file: File,
+    ino: u64,
     run_id: String,
+    stop: Mutex<Option<mpsc::Sender<()>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    released: AtomicBool,
 }
 
 impl LocalLock {
-    fn start(path: PathBuf, info: LockInfo, timeout: Duration) -> LocalLock {
+    fn start(path: PathBuf, file: File, ino: u64, info: LockInfo, timeout: Duration) -> LocalLock {
         let (stop, stopped) = mpsc::channel::<()>();
         let every = (timeout / 3).max(Duration::from_millis(200));
         let beat_path = path.clone();
@@ -201,42 +243,45 @@ impl LocalLock {
         let thread = std::thread::spawn(move || {
             let mut info = info;
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                info.heartbeat_at = now();
-                // Only refresh a lock that is still ours (a --force run may have taken it).
-                let ours = fs::read(&beat_path)
-                    .ok()
-                    .and_then(|b| LockInfo::parse(&b))
-                    .is_some_and(|h| h.run_id == info.run_id);
-                if !ours {
+                if fs::metadata(&beat_path).map(|m| m.ino()).ok() != Some(ino) {
                     tracing::warn!("lock {} was taken over by another run", beat_path.display());
                     return;
                 }
+                info.heartbeat_at = now();
                 let body = serde_json::to_vec(&info).expect("lock info serialises");
-                if let Err(e) = write_atomic(&beat_path, &body) {
+                // Rewritten in place: the lock's identity is its inode.
+                let write = OpenOptions::new()
+                    .write(true)
+                    .open(&beat_path)
+                    .and_then(|mut f| {
+                        f.write_all(&body)
+                            .and_then(|_| f.set_len(body.len() as u64))
+                    });
+                if let Err(e) = write {
                     tracing::warn!("cannot refresh lock heartbeat: {e}");
                 }
             }
         });
         LocalLock {
             path,
-            stop: Some(stop),
-            thread: Some(thread),
+            _file: file,
+            ino,
             run_id,
+            stop: Mutex::new(Some(stop)),
+            thread: Mutex::new(Some(thread)),
+            released: AtomicBool::new(false),
         }
     }
 
-    fn stop_and_remove(&mut self) -> Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+    fn stop_and_remove(&self) -> Result<()> {
+        if self.released.swap(true, Ordering::SeqCst) {
+            return Ok(());
         }
-        if let Some(t) = self.thread.take() {
+        self.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = t.join();
         }
-        let ours = fs::read(&self.path)
-            .ok()
-            .and_then(|b| LockInfo::parse(&b))
-            .is_some_and(|h| h.run_id == self.run_id);
-        if ours {
+        if self.still_held() {
             match fs::remove_file(&self.path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
@@ -248,7 +293,15 @@ impl LocalLock {
 }
 
 impl LockGuard for LocalLock {
-    fn release(mut self: Box<Self>) -> Result<()> {
+    fn still_held(&self) -> bool {
+        fs::metadata(&self.path).map(|m| m.ino()).ok() == Some(self.ino)
+            && fs::read(&self.path)
+                .ok()
+                .and_then(|b| LockInfo::parse(&b))
+                .is_none_or(|h| h.run_id == self.run_id)
+    }
+
+    fn release(&self) -> Result<()> {
         self.stop_and_remove()
     }
 }

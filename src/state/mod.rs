@@ -19,10 +19,10 @@ use std::path::PathBuf;
 /// What can go wrong with a store. Messages name the store and say what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {error} (check that the state folder exists and is writable)")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "{path}: stored state is not valid JSON ({message}); fix or clear it with `eltr state set`/`eltr state clear`"
@@ -71,13 +71,16 @@ pub trait Store: Send + Sync {
         id: &StateId,
         info: &LockInfo,
         policy: &LockPolicy,
-    ) -> Result<Box<dyn LockGuard>>;
+    ) -> Result<std::sync::Arc<dyn LockGuard>>;
 }
 
 /// A held lock. It refreshes its own heartbeat while it lives; dropping it releases the lock.
-pub trait LockGuard: Send {
+pub trait LockGuard: Send + Sync {
+    /// Whether the lock is still this run's. A run whose lock was taken over (`--force` by
+    /// another run) must stop writing state: the other run's bookmarks win.
+    fn still_held(&self) -> bool;
     /// Releases the lock now, reporting a failure to do so.
-    fn release(self: Box<Self>) -> Result<()>;
+    fn release(&self) -> Result<()>;
 }
 
 /// Opens the store the backend settings name (no `uri`: the project's local default).

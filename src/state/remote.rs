@@ -18,8 +18,8 @@ use object_store::{
     BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
     RetryConfig, UpdateVersion,
 };
-use std::sync::Arc;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -34,21 +34,20 @@ pub struct RemoteStore {
 fn remote_err(label: &str, e: impl std::fmt::Display) -> StateError {
     StateError::Remote {
         store: label.to_string(),
-        message: explain(&e.to_string()),
+        message: explain(label, &e.to_string()),
     }
 }
 
 /// Turns a store client error (often a multi-line XML dump) into one line saying what is
-/// wrong and what to check.
-pub fn explain(raw: &str) -> String {
+/// wrong and what to check, in the terms of the store in use (`label` is its URI).
+pub fn explain(label: &str, raw: &str) -> String {
+    let azure = label.starts_with("azure") || label.starts_with("az:") || label.starts_with("abfs");
     let has = |needles: &[&str]| needles.iter().any(|n| raw.contains(n));
-    if has(&[
-        "NoSuchBucket",
-        "ContainerNotFound",
-        "The specified container does not exist",
-        "bucket does not exist",
-    ]) {
-        return "the bucket or container does not exist; create it, or fix the name in state_backend.uri".into();
+    if is_missing_container(raw) {
+        let what = if azure { "container" } else { "bucket" };
+        return format!(
+            "the {what} does not exist; create it, or fix the name in state_backend.uri"
+        );
     }
     if has(&[
         "InvalidAccessKeyId",
@@ -61,7 +60,11 @@ pub fn explain(raw: &str) -> String {
         "PermissionDenied",
         "invalid credentials",
     ]) {
-        return "access denied: check the credentials (state_backend s3.aws_access_key_id / s3.aws_secret_access_key or AWS_* variables; azure.connection_string or AZURE_STORAGE_CONNECTION_STRING)".into();
+        return if azure {
+            "access denied: check the credentials (state_backend azure.connection_string or AZURE_STORAGE_CONNECTION_STRING)".into()
+        } else {
+            "access denied: check the credentials (state_backend s3.aws_access_key_id / s3.aws_secret_access_key, or the AWS_* variables)".into()
+        };
     }
     if has(&[
         "error sending request",
@@ -71,11 +74,29 @@ pub fn explain(raw: &str) -> String {
         "timed out",
         "tcp connect",
         "client error (Connect)",
+        "builder error",
     ]) {
-        return "cannot reach the store endpoint: check s3.endpoint_url / the connection string's BlobEndpoint, and the network".into();
+        return if azure {
+            "cannot reach the store: check the connection string's BlobEndpoint (or azure.storage_account_url) and the network".into()
+        } else {
+            "cannot reach the store: check s3.endpoint_url (or AWS_ENDPOINT_URL) and the network"
+                .into()
+        };
     }
     let first = raw.lines().next().unwrap_or(raw);
     first.chars().take(300).collect()
+}
+
+/// A 404 about the bucket or container itself, not about an object in it.
+fn is_missing_container(raw: &str) -> bool {
+    [
+        "NoSuchBucket",
+        "ContainerNotFound",
+        "The specified container does not exist",
+        "bucket does not exist",
+    ]
+    .iter()
+    .any(|n| raw.contains(n))
 }
 
 /// Bounded retries: a store that stays unreachable fails the command in seconds, not after
@@ -139,6 +160,15 @@ impl RemoteStore {
         } else {
             Path::from(format!("{}/{}/{file}", self.prefix, id.as_str()))
         }
+    }
+
+    /// Fails when the bucket or container itself is missing or unreadable.
+    fn check_container(&self) -> Result<()> {
+        let store = self.store.clone();
+        let prefix = (!self.prefix.is_empty()).then(|| Path::from(self.prefix.as_str()));
+        self.rt
+            .block_on(async move { store.list_with_delimiter(prefix.as_ref()).await.map(|_| ()) })
+            .map_err(|e| self.err(format!("{e:?}")))
     }
 
     fn err(&self, e: impl std::fmt::Display) -> StateError {
@@ -217,8 +247,14 @@ fn s3(bucket: &str, s: &StateBackendSettings) -> AmazonS3Builder {
     if let Some(v) = s.get("s3.region") {
         b = b.with_region(v);
     }
-    if let Some(v) = s.get("s3.endpoint_url") {
-        b = b.with_endpoint(v).with_allow_http(v.starts_with("http://"));
+    // The endpoint: the setting, else the variables boto3 (and so Meltano) reads.
+    let endpoint = s.get("s3.endpoint_url").map(String::from).or_else(|| {
+        ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|e| !e.is_empty()))
+    });
+    if let Some(v) = endpoint {
+        b = b.with_allow_http(v.starts_with("http://")).with_endpoint(v);
     }
     b
 }
@@ -351,6 +387,8 @@ impl Store for RemoteStore {
     fn get(&self, id: &StateId) -> Result<Option<StateDoc>> {
         let path = self.path(id, "state.json");
         let Some((bytes, _)) = self.read(&path)? else {
+            // No state yet, or no bucket at all: only a listing tells them apart.
+            self.check_container()?;
             return Ok(None);
         };
         let corrupt = |message: String| StateError::Corrupt {
@@ -407,13 +445,13 @@ impl Store for RemoteStore {
         id: &StateId,
         info: &LockInfo,
         policy: &LockPolicy,
-    ) -> Result<Box<dyn LockGuard>> {
+    ) -> Result<Arc<dyn LockGuard>> {
         let path = self.path(id, "lock");
         let body = serde_json::to_vec(info).expect("lock info serialises");
         for _attempt in 0..3 {
             match self.put(&path, body.clone(), PutMode::Create) {
                 Ok(version) => {
-                    return Ok(Box::new(self.guard(
+                    return Ok(Arc::new(self.guard(
                         path,
                         info.clone(),
                         version,
@@ -446,7 +484,7 @@ impl Store for RemoteStore {
                             h.describe()
                         );
                     }
-                    return Ok(Box::new(self.guard(path, info.clone(), v, policy.timeout)));
+                    return Ok(Arc::new(self.guard(path, info.clone(), v, policy.timeout)));
                 }
                 Err(object_store::Error::Precondition { .. })
                 | Err(object_store::Error::NotFound { .. }) => continue,
@@ -482,9 +520,11 @@ impl RemoteStore {
 struct RemoteLock {
     store: Arc<RemoteStore>,
     path: Path,
-    version: Arc<std::sync::Mutex<UpdateVersion>>,
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    run_id: String,
+    lost: Arc<AtomicBool>,
+    stop: Mutex<Option<mpsc::Sender<()>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    released: AtomicBool,
 }
 
 impl RemoteLock {
@@ -495,10 +535,12 @@ impl RemoteLock {
         version: UpdateVersion,
         timeout: Duration,
     ) -> RemoteLock {
-        let version = Arc::new(std::sync::Mutex::new(version));
+        let run_id = info.run_id.clone();
+        let version = Arc::new(Mutex::new(version));
+        let lost = Arc::new(AtomicBool::new(false));
         let (stop, stopped) = mpsc::channel::<()>();
         let every = (timeout / 3).max(Duration::from_millis(200));
-        let (s, p, v) = (store.clone(), path.clone(), version.clone());
+        let (s, p, v, l) = (store.clone(), path.clone(), version.clone(), lost.clone());
         let thread = std::thread::spawn(move || {
             let mut info = info;
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
@@ -507,8 +549,10 @@ impl RemoteLock {
                 let current = v.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 match s.put(&p, body, PutMode::Update(current)) {
                     Ok(newer) => *v.lock().unwrap_or_else(|e| e.into_inner()) = newer,
-                    Err(object_store::Error::Precondition { .. }) => {
+                    Err(object_store::Error::Precondition { .. })
+                    | Err(object_store::Error::NotFound { .. }) => {
                         tracing::warn!("the lock {} was taken over by another run", p);
+                        l.store(true, Ordering::SeqCst);
                         return;
                     }
                     Err(e) => tracing::warn!("cannot refresh the lock heartbeat: {e}"),
@@ -518,27 +562,37 @@ impl RemoteLock {
         RemoteLock {
             store,
             path,
-            version,
-            stop: Some(stop),
-            thread: Some(thread),
+            run_id,
+            lost,
+            stop: Mutex::new(Some(stop)),
+            thread: Mutex::new(Some(thread)),
+            released: AtomicBool::new(false),
         }
     }
 
-    fn stop_and_remove(&mut self) -> Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+    /// True when the stored lock still names this run. (Compared by run id, not ETag: the
+    /// heartbeat changes the ETag between any two reads.)
+    fn is_ours(&self) -> bool {
+        match self.store.read(&self.path) {
+            Ok(Some((bytes, _))) => {
+                LockInfo::parse(&bytes).is_some_and(|h| h.run_id == self.run_id)
+            }
+            Ok(None) => false,
+            // Unknown (store unreachable): keep going; the write itself will fail or succeed.
+            Err(_) => true,
         }
-        if let Some(t) = self.thread.take() {
+    }
+
+    fn stop_and_remove(&self) -> Result<()> {
+        if self.released.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = t.join();
         }
         // Delete only if the lock is still the version we wrote (not taken over).
-        let current = self.store.read(&self.path)?;
-        let ours = self
-            .version
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if current.is_some_and(|(_, v)| v.e_tag.is_some() && v.e_tag == ours.e_tag) {
+        if !self.lost.load(Ordering::SeqCst) && self.is_ours() {
             self.store.delete_path(&self.path)?;
         }
         Ok(())
@@ -546,7 +600,11 @@ impl RemoteLock {
 }
 
 impl LockGuard for RemoteLock {
-    fn release(mut self: Box<Self>) -> Result<()> {
+    fn still_held(&self) -> bool {
+        !self.lost.load(Ordering::SeqCst) && self.is_ours()
+    }
+
+    fn release(&self) -> Result<()> {
         self.stop_and_remove()
     }
 }
