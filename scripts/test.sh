@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools=$(scripts/test-env.sh)
+export ELTR_TEST_TOOLS=$tools
 export ELTR_TEST_VENV=$tools/venvs
 # `eltr install` uses uv when ELTR_UV names it (tests of the pip path unset it themselves).
 export ELTR_UV=$tools/venvs/uv/bin/uv

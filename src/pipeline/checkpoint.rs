@@ -93,6 +93,7 @@ fn writer(
     let mut report = CheckpointReport::default();
     let interval = store.min_write_interval();
     let mut last_write: Option<std::time::Instant> = None;
+    let mut lock_lost = false;
     while let Ok(mut doc) = rx.recv() {
         // Wait out the store's interval, taking newer states meanwhile; if the run ends
         // (channel closed) the newest is written at once.
@@ -111,24 +112,29 @@ fn writer(
         }
         last_write = Some(std::time::Instant::now());
         // A run whose lock was taken over (another run's --force) must not overwrite the
-        // other run's bookmarks: it stops saving and fails.
-        if report.error.is_none() && lock.as_ref().is_some_and(|l| !l.still_held()) {
+        // other run's bookmarks: it stops saving for good and fails.
+        if !lock_lost && lock.as_ref().is_some_and(|l| !l.still_held()) {
             tracing::error!(
                 "the lock of state '{id}' was taken over by another run; this run no longer saves state"
             );
+            lock_lost = true;
             report.error = Some("the lock was taken over by another run (--force); this run's later states were not saved".into());
         }
-        if report.error.is_some() {
+        if lock_lost {
             continue;
         }
         match retry(|| store.set(&id, &doc)) {
             Ok(()) => {
                 report.writes += 1;
                 report.last_written = Some(doc);
+                // The store is back: what failed before is superseded by this newer state.
+                if report.error.take().is_some() {
+                    tracing::info!("state '{id}' saved again to {}", store.describe());
+                }
             }
             Err(e) => {
                 tracing::error!("cannot save state '{id}' to {}: {e}", store.describe());
-                report.error.get_or_insert(e.to_string());
+                report.error = Some(e.to_string());
             }
         }
     }
