@@ -380,6 +380,11 @@ impl Piped {
             sup.unregister(p.pid);
             exits.push(exit);
         }
+        // Every stderr line is logged before the block reports (the readers end when the
+        // processes' stderr closes).
+        for p in &mut self.procs {
+            p.join_stderr();
+        }
         exits
     }
 

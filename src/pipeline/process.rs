@@ -106,11 +106,23 @@ fn follow_stderr(
 }
 
 impl Running {
+    /// Waits until every stderr line of the process has been logged. A grandchild that
+    /// keeps the stream open must not hang the run: after a few seconds it is left behind.
+    pub fn join_stderr(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while let Some(t) = self.stderr_thread.take() {
+            if t.is_finished() {
+                let _ = t.join();
+            } else if std::time::Instant::now() < deadline {
+                self.stderr_thread = Some(t);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
+
     /// The last stderr lines, waiting for the stderr reader to finish first.
     pub fn stderr_tail(&mut self) -> Vec<String> {
-        if let Some(t) = self.stderr_thread.take() {
-            let _ = t.join();
-        }
+        self.join_stderr();
         self.tail
             .lock()
             .unwrap_or_else(|e| e.into_inner())

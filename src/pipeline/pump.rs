@@ -55,6 +55,11 @@ pub struct PumpStats {
 
 /// Copies everything from `from` to `to` until `from` ends or `to` closes. `to` is closed
 /// when this returns (dropping it), so the next process sees end of input.
+///
+/// Both ends are pipes, so the bytes are moved without passing through eltr: `tee(2)`
+/// duplicates what the producer wrote into a side pipe (page references, no copy), eltr reads
+/// that copy to count lines, and `splice(2)` moves the original pages into the consumer's
+/// pipe. Where splicing is not possible the pump falls back to read/write.
 pub fn pump<R: AsRawFd, W: AsRawFd>(from: R, to: W, live: Arc<LiveCounters>) -> PumpStats {
     let (rfd, wfd) = (from.as_raw_fd(), to.as_raw_fd());
     grow_pipe(rfd);
@@ -62,9 +67,115 @@ pub fn pump<R: AsRawFd, W: AsRawFd>(from: R, to: W, live: Arc<LiveCounters>) -> 
     let mut stats = PumpStats::default();
     let mut lines = LineScanner::default();
     let mut buf = vec![0u8; CHUNK];
+    if !splice_loop(rfd, wfd, &live, &mut stats, &mut lines, &mut buf) {
+        copy_loop(rfd, wfd, &live, &mut stats, &mut lines, &mut buf);
+    }
+    lines.finish(&mut stats);
+    publish(&live, &mut lines, &mut stats);
+    drop(to);
+    drop(from);
+    stats
+}
+
+/// The zero-copy path. Returns false, having moved nothing, when the kernel cannot splice
+/// these descriptors.
+fn splice_loop(
+    rfd: RawFd,
+    wfd: RawFd,
+    live: &LiveCounters,
+    stats: &mut PumpStats,
+    lines: &mut LineScanner,
+    buf: &mut [u8],
+) -> bool {
+    let mut side = [0 as libc::c_int; 2];
+    if unsafe { libc::pipe2(side.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return false;
+    }
+    let side = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::os::fd::OwnedFd::from_raw_fd(side[0]),
+            std::os::fd::OwnedFd::from_raw_fd(side[1]),
+        )
+    };
+    let (side_r, side_w) = (side.0.as_raw_fd(), side.1.as_raw_fd());
+    grow_pipe(side_w);
+    let side_room = unsafe { libc::fcntl(side_w, libc::F_GETPIPE_SZ) }.max(4096) as usize;
+    let want = side_room.min(buf.len());
+    let mut first = true;
     loop {
         let t = Instant::now();
-        let n = match read_fd(rfd, &mut buf) {
+        let n = unsafe { libc::tee(rfd, side_w, want, 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EINVAL) if first => return false,
+                _ => {
+                    stats.error = Some(format!("tee: {e}"));
+                    return true;
+                }
+            }
+        }
+        first = false;
+        stats.read_wait += t.elapsed();
+        if n == 0 {
+            return true;
+        }
+        let n = n as usize;
+        // The duplicate is already in the side pipe: this read never waits.
+        if let Err(e) = read_exact_fd(side_r, &mut buf[..n]) {
+            stats.error = Some(format!("read: {e}"));
+            return true;
+        }
+        lines.feed(&buf[..n], stats);
+        stats.bytes += n as u64;
+        publish(live, lines, stats);
+        let t = Instant::now();
+        let mut left = n;
+        while left > 0 {
+            let m = unsafe {
+                libc::splice(
+                    rfd,
+                    std::ptr::null_mut(),
+                    wfd,
+                    std::ptr::null_mut(),
+                    left,
+                    libc::SPLICE_F_MOVE,
+                )
+            };
+            if m < 0 {
+                let e = std::io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::EPIPE) => {
+                        stats.downstream_closed = true;
+                        return true;
+                    }
+                    _ => {
+                        stats.error = Some(format!("splice: {e}"));
+                        return true;
+                    }
+                }
+            }
+            left -= m as usize;
+        }
+        stats.write_wait += t.elapsed();
+    }
+}
+
+/// The portable path: read a chunk, count it, write it.
+fn copy_loop(
+    rfd: RawFd,
+    wfd: RawFd,
+    live: &LiveCounters,
+    stats: &mut PumpStats,
+    lines: &mut LineScanner,
+    buf: &mut [u8],
+) {
+    loop {
+        let t = Instant::now();
+        let n = match read_fd(rfd, buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) => {
@@ -74,9 +185,9 @@ pub fn pump<R: AsRawFd, W: AsRawFd>(from: R, to: W, live: Arc<LiveCounters>) -> 
         };
         stats.read_wait += t.elapsed();
         let chunk = &buf[..n];
-        lines.feed(chunk, &mut stats);
+        lines.feed(chunk, stats);
         stats.bytes += n as u64;
-        publish(&live, &mut lines, &mut stats);
+        publish(live, lines, stats);
         let t = Instant::now();
         match write_all_fd(wfd, chunk) {
             Ok(()) => {}
@@ -91,11 +202,17 @@ pub fn pump<R: AsRawFd, W: AsRawFd>(from: R, to: W, live: Arc<LiveCounters>) -> 
         }
         stats.write_wait += t.elapsed();
     }
-    lines.finish(&mut stats);
-    publish(&live, &mut lines, &mut stats);
-    drop(to);
-    drop(from);
-    stats
+}
+
+fn read_exact_fd(fd: RawFd, mut buf: &mut [u8]) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        let n = read_fd(fd, buf)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf = &mut buf[n..];
+    }
+    Ok(())
 }
 
 /// Copies the counters to the shared view.

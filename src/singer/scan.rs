@@ -31,6 +31,27 @@ pub struct Scanned<'a> {
 
 /// Scans one line (without its newline).
 pub fn scan(line: &[u8]) -> Scanned<'_> {
+    // The overwhelmingly common line: a RECORD as singer-python / singer-sdk or a compiled
+    // tap writes it. Recognised by its exact prefix, no parsing at all.
+    for prefix in [RECORD_COMPACT, RECORD_SPACED] {
+        if let Some(rest) = line.strip_prefix(prefix) {
+            if let Some(end) = memchr::memchr2(b'"', b'\\', rest) {
+                if rest[end] == b'"' {
+                    return Scanned {
+                        kind: Kind::Record,
+                        stream: Some(&rest[..end]),
+                    };
+                }
+            }
+        }
+    }
+    scan_general(line)
+}
+
+const RECORD_COMPACT: &[u8] = br#"{"type":"RECORD","stream":""#;
+const RECORD_SPACED: &[u8] = br#"{"type": "RECORD", "stream": ""#;
+
+fn scan_general(line: &[u8]) -> Scanned<'_> {
     let start = line
         .iter()
         .position(|b| !b.is_ascii_whitespace())
