@@ -220,6 +220,16 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
             cpu_seconds: e.cpu.as_secs_f64(),
         })
         .collect();
+    // Time the loader went on after the extractor finished is time the pipe waited on it too
+    // (the pipe buffer absorbed the data, the loader had not processed it yet).
+    if let (Some(first), Some(last)) = (exits.first(), exits.last()) {
+        let tail = last.wall.saturating_sub(first.wall);
+        summary.waited_on_loader += tail.as_secs_f64();
+        summary.verdict = super::summary::verdict(
+            std::time::Duration::from_secs_f64(summary.waited_on_extractor),
+            std::time::Duration::from_secs_f64(summary.waited_on_loader),
+        );
+    }
     for hop in &hops {
         if hop.not_json_lines > 0 {
             tracing::warn!("{} lines on the pipe were not JSON", hop.not_json_lines);

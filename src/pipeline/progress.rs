@@ -40,21 +40,26 @@ pub struct Progress {
 
 impl Progress {
     /// Starts drawing `label` with the counters of the first hop and the confirmed-state count.
+    /// On a terminal: a live line redrawn five times a second. Elsewhere (`--progress always`
+    /// into a log): a plain line every few seconds.
     pub fn start(label: String, live: Arc<LiveCounters>, confirmed: Arc<AtomicU64>) -> Progress {
-        let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(5));
-        pb.set_style(
-            ProgressStyle::with_template("{spinner} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        super::console::set_progress(Some(pb.clone()));
+        use std::io::IsTerminal;
+        let pb = std::io::stderr().is_terminal().then(|| {
+            let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(5));
+            pb.set_style(
+                ProgressStyle::with_template("{spinner} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            super::console::set_progress(Some(pb.clone()));
+            pb
+        });
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             let started = Instant::now();
             let mut last = (Instant::now(), 0u64);
+            let mut last_line = Instant::now();
             let mut rate = 0.0;
-            while let Err(mpsc::RecvTimeoutError::Timeout) =
-                stopped.recv_timeout(Duration::from_millis(200))
-            {
+            loop {
                 let records = live.records.load(Ordering::Relaxed);
                 let bytes = live.bytes.load(Ordering::Relaxed);
                 let dt = last.0.elapsed().as_secs_f64();
@@ -72,15 +77,34 @@ impl Progress {
                             .join(", ")
                     })
                     .unwrap_or_default();
-                pb.set_message(format!(
+                let message = format!(
                     "{label}  {records} records ({rate:.0}/s)  {:.1} MB  {:.0?}  [{streams}]  states confirmed: {}",
                     bytes as f64 / 1e6,
                     Duration::from_secs(started.elapsed().as_secs()),
                     confirmed.load(Ordering::Relaxed)
-                ));
-                pb.tick();
+                );
+                let done = !matches!(
+                    stopped.recv_timeout(Duration::from_millis(200)),
+                    Err(mpsc::RecvTimeoutError::Timeout)
+                );
+                match &pb {
+                    Some(pb) => {
+                        pb.set_message(message);
+                        pb.tick();
+                    }
+                    None if done || last_line.elapsed() >= Duration::from_secs(5) => {
+                        super::console::println(&format!("progress: {message}"));
+                        last_line = Instant::now();
+                    }
+                    None => {}
+                }
+                if done {
+                    break;
+                }
             }
-            super::console::set_progress(None);
+            if pb.is_some() {
+                super::console::set_progress(None);
+            }
         });
         Progress {
             stop: Some(stop),
