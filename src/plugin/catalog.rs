@@ -98,8 +98,8 @@ fn raw_catalog(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
     let catalog = parse(&output.stdout)
         .ok_or_else(|| bad("discovery printed no valid catalog JSON".into()))?;
     if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = crate::state::local::write_atomic(&dir.join(CACHE_FILE), &output.stdout);
-        let _ = crate::state::local::write_atomic(&dir.join(KEY_FILE), key.as_bytes());
+        let _ = crate::state::local::write_replacing(&dir.join(CACHE_FILE), &output.stdout, false);
+        let _ = crate::state::local::write_replacing(&dir.join(KEY_FILE), key.as_bytes(), false);
     }
     Ok(catalog)
 }

@@ -42,9 +42,16 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     }
 }
 
-/// Writes `bytes` to `path` so that readers only ever see the old or the new content: a
-/// temporary file in the same folder, fsync, rename, fsync of the folder.
+/// Writes `bytes` to `path` so that readers only ever see the old or the new content, and
+/// the new content survives a crash of the machine: a temporary file in the same folder,
+/// fsync, rename, fsync of the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_replacing(path, bytes, true)
+}
+
+/// The same without the fsyncs, for files that can be rebuilt (caches): readers still never
+/// see half a file.
+pub fn write_replacing(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let dir = path.parent().expect("state paths have a parent");
     fs::create_dir_all(dir).map_err(io(dir))?;
     let tmp = dir.join(format!(
@@ -54,11 +61,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     ));
     let mut f = File::create(&tmp).map_err(io(&tmp))?;
     f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
+    if durable {
+        f.sync_all().map_err(io(&tmp))?;
+    }
     drop(f);
     fs::rename(&tmp, path).map_err(io(path))?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
+    if durable {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
     }
     Ok(())
 }
@@ -186,8 +197,8 @@ impl Store for LocalStore {
             let mut f = &file;
             f.set_len(0).map_err(io(&path))?;
             f.seek(SeekFrom::Start(0)).map_err(io(&path))?;
+            // No fsync: the flock is the lock; the JSON only names the holder.
             f.write_all(&body).map_err(io(&path))?;
-            f.sync_all().map_err(io(&path))?;
             return Ok(Arc::new(LocalLock::start(
                 path,
                 file,
