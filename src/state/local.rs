@@ -2,7 +2,7 @@
 //! otherwise), laid out as Meltano's file backend lays it out: `{base}/{state_id}/state.json`
 //! and `{base}/{state_id}/lock`.
 
-use super::lock::{LockInfo, LockPolicy, now};
+use super::lock::{Heartbeat, LockInfo, LockPolicy};
 use super::{LockGuard, Result, StateError, StateId, Store};
 use crate::singer::state::StateDoc;
 use std::fs::{self, File, OpenOptions};
@@ -10,9 +10,7 @@ use std::io::{ErrorKind, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::Duration;
 
 const STATE_FILE: &str = "state.json";
@@ -240,57 +238,44 @@ struct LocalLock {
     _file: File,
     ino: u64,
     run_id: String,
-    stop: Mutex<Option<mpsc::Sender<()>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    released: AtomicBool,
+    heartbeat: Heartbeat,
 }
 
 impl LocalLock {
     fn start(path: PathBuf, file: File, ino: u64, info: LockInfo, timeout: Duration) -> LocalLock {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let every = (timeout / 3).max(Duration::from_millis(200));
         let beat_path = path.clone();
         let run_id = info.run_id.clone();
-        let thread = std::thread::spawn(move || {
-            let mut info = info;
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                if fs::metadata(&beat_path).map(|m| m.ino()).ok() != Some(ino) {
-                    tracing::warn!("lock {} was taken over by another run", beat_path.display());
-                    return;
-                }
-                info.heartbeat_at = now();
-                let body = serde_json::to_vec(&info).expect("lock info serialises");
-                // Rewritten in place: the lock's identity is its inode.
-                let write = OpenOptions::new()
-                    .write(true)
-                    .open(&beat_path)
-                    .and_then(|mut f| {
-                        f.write_all(&body)
-                            .and_then(|_| f.set_len(body.len() as u64))
-                    });
-                if let Err(e) = write {
-                    tracing::warn!("cannot refresh lock heartbeat: {e}");
-                }
+        let heartbeat = Heartbeat::start(timeout, info, move |info| {
+            if fs::metadata(&beat_path).map(|m| m.ino()).ok() != Some(ino) {
+                tracing::warn!("lock {} was taken over by another run", beat_path.display());
+                return false;
             }
+            let body = serde_json::to_vec(info).expect("lock info serialises");
+            // Rewritten in place: the lock's identity is its inode.
+            let write = OpenOptions::new()
+                .write(true)
+                .open(&beat_path)
+                .and_then(|mut f| {
+                    f.write_all(&body)
+                        .and_then(|_| f.set_len(body.len() as u64))
+                });
+            if let Err(e) = write {
+                tracing::warn!("cannot refresh lock heartbeat: {e}");
+            }
+            true
         });
         LocalLock {
             path,
             _file: file,
             ino,
             run_id,
-            stop: Mutex::new(Some(stop)),
-            thread: Mutex::new(Some(thread)),
-            released: AtomicBool::new(false),
+            heartbeat,
         }
     }
 
     fn stop_and_remove(&self) -> Result<()> {
-        if self.released.swap(true, Ordering::SeqCst) {
+        if !self.heartbeat.stop() {
             return Ok(());
-        }
-        self.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = t.join();
         }
         if self.still_held() {
             match fs::remove_file(&self.path) {

@@ -107,3 +107,49 @@ fn pid_alive(pid: u32) -> bool {
     let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
+
+/// A background thread that refreshes a lock's heartbeat every `every` until stopped, or until
+/// `beat` returns false (the lock was taken over). Shared by the local and remote locks.
+pub struct Heartbeat {
+    stop: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Heartbeat {
+    /// Starts beating: `beat` gets the holder record with a fresh `heartbeat_at`.
+    pub fn start(
+        timeout: Duration,
+        mut info: LockInfo,
+        mut beat: impl FnMut(&LockInfo) -> bool + Send + 'static,
+    ) -> Heartbeat {
+        use std::sync::mpsc;
+        let every = (timeout / 3).max(Duration::from_millis(200));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                info.heartbeat_at = now();
+                if !beat(&info) {
+                    return;
+                }
+            }
+        });
+        Heartbeat {
+            stop: std::sync::Mutex::new(Some(stop)),
+            thread: std::sync::Mutex::new(Some(thread)),
+        }
+    }
+
+    /// Stops beating and waits for the thread. Returns false if it was already stopped.
+    pub fn stop(&self) -> bool {
+        let was_running = self
+            .stop
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .is_some();
+        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = t.join();
+        }
+        was_running
+    }
+}

@@ -6,7 +6,7 @@
 //! conditional update on its ETag, so of several runs racing for it exactly one wins; the
 //! heartbeat is a conditional update too, so a run whose lock was taken over finds out.
 
-use super::lock::{LockInfo, LockPolicy, now};
+use super::lock::{Heartbeat, LockInfo, LockPolicy};
 use super::{LockGuard, Result, StateError, StateId, Store};
 use crate::project::backend::StateBackendSettings;
 use crate::singer::state::StateDoc;
@@ -18,9 +18,8 @@ use object_store::{
     BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
     RetryConfig, UpdateVersion,
 };
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// A store in a bucket or container.
@@ -522,9 +521,7 @@ struct RemoteLock {
     path: Path,
     run_id: String,
     lost: Arc<AtomicBool>,
-    stop: Mutex<Option<mpsc::Sender<()>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    released: AtomicBool,
+    heartbeat: Heartbeat,
 }
 
 impl RemoteLock {
@@ -536,37 +533,31 @@ impl RemoteLock {
         timeout: Duration,
     ) -> RemoteLock {
         let run_id = info.run_id.clone();
-        let version = Arc::new(Mutex::new(version));
         let lost = Arc::new(AtomicBool::new(false));
-        let (stop, stopped) = mpsc::channel::<()>();
-        let every = (timeout / 3).max(Duration::from_millis(200));
-        let (s, p, v, l) = (store.clone(), path.clone(), version.clone(), lost.clone());
-        let thread = std::thread::spawn(move || {
-            let mut info = info;
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                info.heartbeat_at = now();
-                let body = serde_json::to_vec(&info).expect("lock info serialises");
-                let current = v.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                match s.put(&p, body, PutMode::Update(current)) {
-                    Ok(newer) => *v.lock().unwrap_or_else(|e| e.into_inner()) = newer,
-                    Err(object_store::Error::Precondition { .. })
-                    | Err(object_store::Error::NotFound { .. }) => {
-                        tracing::warn!("the lock {} was taken over by another run", p);
-                        l.store(true, Ordering::SeqCst);
-                        return;
-                    }
-                    Err(e) => tracing::warn!("cannot refresh the lock heartbeat: {e}"),
+        let (s, p, l) = (store.clone(), path.clone(), lost.clone());
+        let mut version = version;
+        // Each beat is a conditional update on the version written last: if another run took
+        // the lock, the update fails and this run knows it lost it.
+        let heartbeat = Heartbeat::start(timeout, info, move |info| {
+            let body = serde_json::to_vec(info).expect("lock info serialises");
+            match s.put(&p, body, PutMode::Update(version.clone())) {
+                Ok(newer) => version = newer,
+                Err(object_store::Error::Precondition { .. })
+                | Err(object_store::Error::NotFound { .. }) => {
+                    tracing::warn!("the lock {} was taken over by another run", p);
+                    l.store(true, Ordering::SeqCst);
+                    return false;
                 }
+                Err(e) => tracing::warn!("cannot refresh the lock heartbeat: {e}"),
             }
+            true
         });
         RemoteLock {
             store,
             path,
             run_id,
             lost,
-            stop: Mutex::new(Some(stop)),
-            thread: Mutex::new(Some(thread)),
-            released: AtomicBool::new(false),
+            heartbeat,
         }
     }
 
@@ -584,14 +575,10 @@ impl RemoteLock {
     }
 
     fn stop_and_remove(&self) -> Result<()> {
-        if self.released.swap(true, Ordering::SeqCst) {
+        if !self.heartbeat.stop() {
             return Ok(());
         }
-        self.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = t.join();
-        }
-        // Delete only if the lock is still the version we wrote (not taken over).
+        // Delete only if the lock still names this run (not taken over).
         if !self.lost.load(Ordering::SeqCst) && self.is_ours() {
             self.store.delete_path(&self.path)?;
         }
