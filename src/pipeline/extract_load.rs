@@ -425,7 +425,12 @@ fn read_target_states(
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        let text = String::from_utf8_lossy(&line);
+        // A state is stored exactly as the target wrote it: a line that is not UTF-8 is not a
+        // state (repairing it would store a bookmark the target never sent).
+        let Ok(text) = std::str::from_utf8(&line) else {
+            tracing::warn!("{name} printed a line on stdout that is not UTF-8; ignored");
+            continue;
+        };
         let text = text.trim();
         if text.is_empty() {
             continue;

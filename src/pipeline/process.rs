@@ -31,8 +31,8 @@ pub struct Stdio2 {
 }
 
 /// Starts a prepared plugin. It gets its own process group (so signals reach its children
-/// too, and a Ctrl-C in the terminal reaches eltr first, which forwards it in order) and dies
-/// with eltr if eltr is killed.
+/// too, and a Ctrl-C in the terminal reaches eltr first, which forwards it in order) and is
+/// killed (SIGKILL: a plugin ignoring SIGTERM must not outlive it) if eltr itself is killed.
 pub fn spawn(p: &PreparedPlugin, stdio: Stdio2, metrics: Arc<Metrics>) -> std::io::Result<Running> {
     let mut cmd = Command::new(&p.program);
     cmd.args(&p.args)
@@ -45,7 +45,7 @@ pub fn spawn(p: &PreparedPlugin, stdio: Stdio2, metrics: Arc<Metrics>) -> std::i
     unsafe {
         cmd.pre_exec(|| {
             libc::setpgid(0, 0);
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             // Restore default dispositions eltr may have changed.
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             Ok(())

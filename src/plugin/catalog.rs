@@ -120,7 +120,7 @@ fn run_discovery(input: &DiscoverInput<'_>) -> std::io::Result<std::process::Out
     unsafe {
         cmd.pre_exec(|| {
             libc::setpgid(0, 0);
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });
     }

@@ -16,7 +16,7 @@ pub struct RunDir {
 impl RunDir {
     /// Creates `.eltr/run/<plugin>/<run_id>/` (0700).
     pub fn create(root: &Path, plugin: &str, run_id: &str) -> std::io::Result<RunDir> {
-        sweep_dead_runs(&plugin_dir(root, plugin));
+        sweep_dead_runs(&root.join(".eltr").join("run"));
         let path = plugin_dir(root, plugin).join(run_id);
         fs::create_dir_all(&path)?;
         use std::os::unix::fs::PermissionsExt;
@@ -53,9 +53,19 @@ impl Drop for RunDir {
 /// Names the process that owns a run folder.
 const OWNER_FILE: &str = "owner.pid";
 
-/// Removes the run folders of processes that no longer exist: an eltr killed with -9 cannot
-/// clean up after itself, so the next run does, and config files never linger.
-fn sweep_dead_runs(dir: &Path) {
+/// Removes the run folders (of every plugin) of processes that no longer exist: an eltr
+/// killed with -9 cannot clean up after itself, so the next command that prepares a plugin
+/// does, and config files never linger.
+fn sweep_dead_runs(run_root: &Path) {
+    let Ok(plugins) = fs::read_dir(run_root) else {
+        return;
+    };
+    for plugin in plugins.filter_map(|e| e.ok()) {
+        sweep_plugin(&plugin.path());
+    }
+}
+
+fn sweep_plugin(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };

@@ -80,6 +80,9 @@ impl Merger {
             doc.default_environment,
             path,
         )?;
+        if let Some(src) = self.scalar_sources.get("default_environment") {
+            p.default_environment_source = Some(src.clone());
+        }
         set_scalar(
             &mut self.scalar_sources,
             "project_id",
@@ -125,15 +128,23 @@ impl Merger {
 
         for (type_key, defs) in doc.plugins {
             let Some(plugin_type) = PluginType::parse(&type_key) else {
-                return Err(ProjectError::Invalid {
-                    path: path.to_path_buf(),
-                    message: format!(
-                        "unknown plugin type '{type_key}' under plugins{}",
-                        super::error::did_you_mean(
-                            &type_key,
-                            PluginType::ALL.iter().map(|t| t.key())
-                        )
-                    ),
+                let message = format!(
+                    "unknown plugin type '{type_key}' under plugins{} (known: {})",
+                    super::error::did_you_mean(&type_key, PluginType::ALL.iter().map(|t| t.key())),
+                    PluginType::ALL.map(|t| t.key()).join(", ")
+                );
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                return Err(match yaml::locate(&text, &format!("{type_key}:")) {
+                    Some((line, column)) => ProjectError::Yaml {
+                        path: path.to_path_buf(),
+                        line,
+                        column,
+                        message,
+                    },
+                    None => ProjectError::Invalid {
+                        path: path.to_path_buf(),
+                        message,
+                    },
                 });
             };
             for def in defs {

@@ -37,6 +37,8 @@ pub struct Project {
     pub root: PathBuf,
     pub root_file: PathBuf,
     pub default_environment: Option<String>,
+    /// The file that sets `default_environment` (for messages).
+    pub default_environment_source: Option<PathBuf>,
     pub project_id: Option<String>,
     pub state_backend: Option<Object>,
     pub python: Option<String>,
@@ -170,10 +172,36 @@ impl Context {
             Some(name) => match project.environments.get(&name) {
                 Some(e) => Some(e.clone()),
                 None => {
+                    let defined: Vec<&str> =
+                        project.environments.keys().map(String::as_str).collect();
+                    let mut hint = did_you_mean(&name, defined.iter().copied());
+                    hint.push_str(&match defined.is_empty() {
+                        true => " (the project defines no environments)".to_string(),
+                        false => format!(" (defined: {})", defined.join(", ")),
+                    });
+                    let from_default = options.environment.is_none()
+                        && project.default_environment.as_deref() == Some(name.as_str());
+                    if let (true, Some(file)) = (from_default, &project.default_environment_source)
+                    {
+                        let text = std::fs::read_to_string(file).unwrap_or_default();
+                        let message = format!("default_environment '{name}' is not defined{hint}");
+                        return Err(match yaml::locate(&text, "default_environment:") {
+                            Some((line, column)) => ProjectError::Yaml {
+                                path: file.clone(),
+                                line,
+                                column,
+                                message,
+                            },
+                            None => ProjectError::Invalid {
+                                path: file.clone(),
+                                message,
+                            },
+                        });
+                    }
                     return Err(ProjectError::Unknown {
                         what: "environment",
                         name: name.clone(),
-                        hint: did_you_mean(&name, project.environments.keys().map(String::as_str)),
+                        hint,
                     });
                 }
             },

@@ -28,18 +28,73 @@ pub fn parse<T: DeserializeOwned + Default>(path: &Path, bytes: &[u8]) -> Result
     if is_blank(text) {
         return Ok(T::default());
     }
-    serde_norway::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        ProjectError::Yaml {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: strip_location(&e.to_string()),
+    check_nesting(path, text)?;
+    let located = |e: serde_norway::Error| {
+        let message = strip_location(&e.to_string());
+        // Some reader errors give a byte position instead of a line ("control characters
+        // are not allowed at position 24"), others none at all (a second document).
+        let position = byte_position(&message)
+            .map(|offset| line_col(bytes, offset))
+            .or_else(|| {
+                message
+                    .contains("more than one document")
+                    .then(|| second_document(text))
+                    .flatten()
+            })
+            .or_else(|| e.location().map(|l| (l.line(), l.column())));
+        match position {
+            Some((line, column)) => ProjectError::Yaml {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            },
+            None => ProjectError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            },
         }
-    })
+    };
+    // The untyped parse rejects duplicate keys (`host: a` then `host: b` in one map), which
+    // the typed parse below would silently resolve to the last one.
+    serde_norway::from_str::<serde_norway::Value>(text).map_err(located)?;
+    serde_norway::from_str(text).map_err(located)
+}
+
+/// Deepest `[`/`{` nesting accepted. Real project files nest a handful of levels; thousands
+/// of levels make the YAML parser slow (quadratic), so such a file is refused at once.
+const MAX_NESTING: usize = 256;
+
+fn check_nesting(path: &Path, text: &str) -> Result<()> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        column += 1;
+        match (c, quote) {
+            ('\n', _) => {
+                line += 1;
+                column = 0;
+                quote = None;
+            }
+            ('"' | '\'', None) => quote = Some(c),
+            (q, Some(open)) if q == open => quote = None,
+            (_, Some(_)) => {}
+            ('[' | '{', None) => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(ProjectError::Yaml {
+                        path: path.to_path_buf(),
+                        line,
+                        column,
+                        message: format!("nested more than {MAX_NESTING} levels deep"),
+                    });
+                }
+            }
+            (']' | '}', None) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// True when the text has no YAML content at all (only blanks, comments or a document marker).
@@ -67,6 +122,43 @@ fn strip_location(message: &str) -> String {
         out.replace_range(i..end, "");
     }
     out
+}
+
+/// The byte offset in messages like "... at position 24".
+fn byte_position(message: &str) -> Option<usize> {
+    let i = message.find(" at position ")?;
+    let digits: String = message[i + " at position ".len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Line and column of the marker that starts a second YAML document.
+fn second_document(text: &str) -> Option<(usize, usize)> {
+    let mut seen_content = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_end();
+        if t == "---" || t.starts_with("--- ") {
+            if seen_content {
+                return Some((i + 1, 1));
+            }
+        } else if !t.trim().is_empty() && !t.trim_start().starts_with('#') {
+            seen_content = true;
+        }
+    }
+    None
+}
+
+/// 1-based line and column of the first line that starts with `needle` (after indentation),
+/// for errors found after parsing.
+pub fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let indent = line.len() - line.trim_start().len();
+        line.trim_start()
+            .starts_with(needle)
+            .then_some((i + 1, indent + 1))
+    })
 }
 
 /// 1-based line and column of a byte offset.
@@ -109,6 +201,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(err, "m.yml:2:6: file is not valid UTF-8");
+    }
+
+    #[test]
+    fn duplicate_keys_are_an_error_with_their_line() {
+        let err = parse::<ProjectFile>(Path::new("m.yml"), b"env:\n  A: 1\n  A: 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("m.yml:2:") && err.contains("duplicate"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn absurd_nesting_is_refused_quickly() {
+        let mut text = b"env: ".to_vec();
+        text.extend(std::iter::repeat_n(b'[', 5000));
+        let err = parse::<ProjectFile>(Path::new("m.yml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nested more than"), "{err}");
     }
 
     #[test]
