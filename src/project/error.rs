@@ -91,6 +91,35 @@ pub enum ProjectError {
     MissingVar { var: String, context: String },
 }
 
+impl ProjectError {
+    /// An error in `path`, at `position` (line, column) when it is known.
+    pub fn at(
+        path: &std::path::Path,
+        position: Option<(usize, usize)>,
+        message: String,
+    ) -> ProjectError {
+        match position {
+            Some((line, column)) => ProjectError::Yaml {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            },
+            None => ProjectError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            },
+        }
+    }
+
+    /// An error about the line of `path` that starts with `key` (found after parsing, when
+    /// the YAML library no longer knows positions).
+    pub fn at_key(path: &std::path::Path, key: &str, message: String) -> ProjectError {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        ProjectError::at(path, super::yaml::locate(&text, key), message)
+    }
+}
+
 /// Shorthand for results of the project layer.
 pub type Result<T, E = ProjectError> = std::result::Result<T, E>;
 

@@ -133,19 +133,7 @@ impl Merger {
                     super::error::did_you_mean(&type_key, PluginType::ALL.iter().map(|t| t.key())),
                     PluginType::ALL.map(|t| t.key()).join(", ")
                 );
-                let text = std::fs::read_to_string(path).unwrap_or_default();
-                return Err(match yaml::locate(&text, &format!("{type_key}:")) {
-                    Some((line, column)) => ProjectError::Yaml {
-                        path: path.to_path_buf(),
-                        line,
-                        column,
-                        message,
-                    },
-                    None => ProjectError::Invalid {
-                        path: path.to_path_buf(),
-                        message,
-                    },
-                });
+                return Err(ProjectError::at_key(path, &format!("{type_key}:"), message));
             };
             for def in defs {
                 let key = (plugin_type, def.name.clone());

@@ -183,20 +183,8 @@ impl Context {
                         && project.default_environment.as_deref() == Some(name.as_str());
                     if let (true, Some(file)) = (from_default, &project.default_environment_source)
                     {
-                        let text = std::fs::read_to_string(file).unwrap_or_default();
                         let message = format!("default_environment '{name}' is not defined{hint}");
-                        return Err(match yaml::locate(&text, "default_environment:") {
-                            Some((line, column)) => ProjectError::Yaml {
-                                path: file.clone(),
-                                line,
-                                column,
-                                message,
-                            },
-                            None => ProjectError::Invalid {
-                                path: file.clone(),
-                                message,
-                            },
-                        });
+                        return Err(ProjectError::at_key(file, "default_environment:", message));
                     }
                     return Err(ProjectError::Unknown {
                         what: "environment",

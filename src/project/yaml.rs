@@ -42,18 +42,7 @@ pub fn parse<T: DeserializeOwned + Default>(path: &Path, bytes: &[u8]) -> Result
                     .flatten()
             })
             .or_else(|| e.location().map(|l| (l.line(), l.column())));
-        match position {
-            Some((line, column)) => ProjectError::Yaml {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message,
-            },
-            None => ProjectError::Invalid {
-                path: path.to_path_buf(),
-                message,
-            },
-        }
+        ProjectError::at(path, position, message)
     };
     // The untyped parse rejects duplicate keys (`host: a` then `host: b` in one map), which
     // the typed parse below would silently resolve to the last one.

@@ -163,12 +163,7 @@ impl Catalog {
             let Some(obj) = stream.as_object() else {
                 continue;
             };
-            let on = obj["metadata"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|e| e["breadcrumb"].as_array().is_some_and(|b| b.is_empty()))
-                .is_some_and(|e| e["metadata"]["selected"] == json!(true));
+            let on = stream_selected(obj);
             if on {
                 out.push(stream_id(obj));
             }
@@ -184,12 +179,7 @@ impl Catalog {
                 continue;
             };
             let id = stream_id(obj);
-            let stream_on = obj["metadata"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|e| e["breadcrumb"].as_array().is_some_and(|b| b.is_empty()))
-                .is_some_and(|e| e["metadata"]["selected"] == json!(true));
+            let stream_on = stream_selected(obj);
             for entry in obj["metadata"].as_array().into_iter().flatten() {
                 let Some(path) = entry["breadcrumb"]
                     .as_array()
@@ -216,6 +206,16 @@ impl Catalog {
         }
         out
     }
+}
+
+/// Whether the stream's own metadata entry says `selected: true`.
+fn stream_selected(stream: &Map<String, Value>) -> bool {
+    stream["metadata"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["breadcrumb"].as_array().is_some_and(|b| b.is_empty()))
+        .is_some_and(|e| e["metadata"]["selected"] == json!(true))
 }
 
 fn stream_id(stream: &Map<String, Value>) -> String {
