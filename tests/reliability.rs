@@ -22,6 +22,8 @@
 //! ELTR_TEST_VENV, ELTR_TEST_TOOLS) and fail, not skip, without them.
 
 mod common;
+#[path = "common/stores.rs"]
+mod stores;
 #[path = "common/run.rs"]
 mod support;
 
@@ -32,8 +34,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use stores::{Kind, free_port, per_store, required_var, unique};
 use support::{examples_dir, files_under, spawn_eltr, wait_for};
 use tempfile::TempDir;
 
@@ -60,39 +63,6 @@ fn fault_run() {
 // Environment
 // ---------------------------------------------------------------------------------------------
 
-/// A variable the emulator-backed tests need; panics saying how to provide it.
-#[track_caller]
-fn required_var(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v,
-        _ => panic!(
-            "{name} is not set: the reliability tests need the moto and Azurite emulators. Run \
-             the suite with scripts/test.sh, or `source` the exports of scripts/emulators.sh \
-             (these tests fail rather than skip)"
-        ),
-    }
-}
-
-/// A new name no other test (or earlier run) uses.
-fn unique(name: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    format!(
-        "{}-{:x}{:08x}-{:x}-{}",
-        name.replace('_', "-"),
-        t.as_secs(),
-        t.subsec_nanos(),
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A TCP port on 127.0.0.1 that nothing listens on right now.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 /// SplitMix64: a small deterministic PRNG, so a failing seed can be replayed.
 struct Rng(u64);
 
@@ -116,13 +86,6 @@ impl Rng {
 // ---------------------------------------------------------------------------------------------
 // Stores, read without eltr
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
-    Local,
-    S3,
-    Azure,
-}
 
 /// Where the stored objects are, and how the project names the store.
 #[derive(Debug, Clone)]
@@ -752,28 +715,6 @@ fn in_parallel<T: Sync>(
         failures.join("\n\n")
     );
     results.into_iter().map(|(_, r)| r.unwrap()).collect()
-}
-
-/// Generates one test per store: `name::local`, `::s3`, `::azure`.
-macro_rules! per_store {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[test]
-                fn local() {
-                    super::$scenario(super::Kind::Local)
-                }
-                #[test]
-                fn s3() {
-                    super::$scenario(super::Kind::S3)
-                }
-                #[test]
-                fn azure() {
-                    super::$scenario(super::Kind::Azure)
-                }
-            }
-        )*
-    };
 }
 
 per_store!(

@@ -14,6 +14,8 @@
 //! tests run in parallel on one bucket and one container.
 
 mod common;
+#[path = "common/stores.rs"]
+mod stores;
 #[path = "common/run.rs"]
 mod support;
 
@@ -22,8 +24,8 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use stores::{Kind, free_port as closed_port, per_store, required_var, unique};
 use support::{examples_dir, meltano_doc, spawn_eltr};
 use tempfile::TempDir;
 
@@ -40,20 +42,6 @@ const MELTANO_ID: &str = "test:tap-prec--child-to-target-prec";
 // The emulators
 // ---------------------------------------------------------------------------------------------
 
-/// A variable the emulator-backed tests need; panics saying how to provide it.
-#[track_caller]
-fn required_var(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v,
-        _ => panic!(
-            "{name} is not set: the S3/Azure state-store tests need the moto and Azurite \
-             emulators. Run the suite with scripts/test.sh, or start them with \
-             `eval \"$(scripts/emulators.sh target/test-tools)\"` and export \
-             ELTR_TEST_VENV=target/test-tools/venvs (these tests fail rather than skip)"
-        ),
-    }
-}
-
 /// The Python of the emulator venv (it has `azure-storage-blob`).
 fn python() -> PathBuf {
     let py = PathBuf::from(required_var("ELTR_TEST_VENV")).join("emulators/bin/python");
@@ -63,26 +51,6 @@ fn python() -> PathBuf {
         py.display()
     );
     py
-}
-
-/// A new name no other test (or earlier run) uses.
-fn unique(name: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    format!(
-        "{}-{:x}{:08x}-{:x}-{}",
-        name.replace('_', "-"),
-        t.as_secs(),
-        t.subsec_nanos(),
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A TCP port on 127.0.0.1 nothing listens on.
-fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 fn now() -> f64 {
@@ -95,13 +63,6 @@ fn now() -> f64 {
 // ---------------------------------------------------------------------------------------------
 // Stores, and raw access to what they hold
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
-    Local,
-    S3,
-    Azure,
-}
 
 /// Where the stored objects are, read and written without eltr.
 #[derive(Debug, Clone)]
@@ -526,28 +487,6 @@ environments:
         r.success();
         r.stdout.lines().map(String::from).collect()
     }
-}
-
-/// Generates one test per store for each scenario: `scenario::local`, `::s3`, `::azure`.
-macro_rules! per_store {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[test]
-                fn local() {
-                    super::$scenario(super::Kind::Local)
-                }
-                #[test]
-                fn s3() {
-                    super::$scenario(super::Kind::S3)
-                }
-                #[test]
-                fn azure() {
-                    super::$scenario(super::Kind::Azure)
-                }
-            }
-        )*
-    };
 }
 
 per_store!(
