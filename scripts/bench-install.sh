@@ -29,9 +29,16 @@
 #   binary in its own virtualenv. eltr uses the uv named by ELTR_UV (else `uv`
 #   on PATH, else python -m venv + pip). So this script points ELTR_UV at the
 #   very binary Meltano uses. Without Meltano it takes `uv` from PATH, or
-#   installs uv with pip into a scratch virtualenv. Both tools default to one
-#   install per CPU at a time; both build venvs from Python 3 (eltr: `python3`
-#   on PATH; Meltano: the interpreter running it); both are printed.
+#   installs uv with pip into a scratch virtualenv. Both build venvs from
+#   Python 3 (eltr: `python3` on PATH; Meltano: the interpreter running it);
+#   both are printed.
+#
+# Where eltr differs (each tool runs with its defaults)
+#   Meltano installs one plugin per CPU at a time; eltr twice as many, at least
+#   4 (an install mostly waits on the index and the disk, not the CPU), so the
+#   slowest plugin starts at once. eltr builds each venv relocatable in a
+#   staging folder and renames it into place; Meltano builds in place. Pass
+#   ELTR_INSTALL_ARGS="--parallelism $(nproc)" to time eltr at Meltano's width.
 #
 # How to run
 #   scripts/bench-install.sh                      # builds eltr with cargo --release
@@ -50,9 +57,12 @@
 #                 command, e.g. ELTR_INSTALL_ARGS="--parallelism 3" (default none)
 #   KEEP_WORKDIR=1  keep the scratch folder (projects, logs); its path is printed
 #
-# Cold times swing with the network and with other work on the machine (a
-# 2-core box shared with builds can double them); the load average before and
-# after the runs is printed with the table: compare runs made under similar load.
+# Cold times swing with the network, the disk and other work on the machine (a
+# 2-core box shared with builds can double them; on a slow disk most of a cold
+# install is creating files). Before every timed cold run the script flushes
+# the page cache's dirty data (sync) so one run's writes are not paid by the
+# next; the load average before and after the runs is printed with the table:
+# compare runs made under similar load.
 #
 # Needs network access to PyPI. Timing uses bash's EPOCHREALTIME (no fork per
 # sample). Each run's output goes to a log in the scratch folder; a failed run
@@ -276,12 +286,15 @@ timed_install() {
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1000 }'
 }
 
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+# median_fmt FORMAT VALUE... -> the median, printed with FORMAT
+median_fmt() {
+    local fmt="$1"; shift
+    printf '%s\n' "$@" | sort -g | awk -v f="$fmt" '{ v[NR] = $1 } END {
         if (NR == 0) { print "n/a"; exit }
-        if (NR % 2) printf "%.1f", v[(NR + 1) / 2]
-        else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+        if (NR % 2) printf f, v[(NR + 1) / 2]
+        else printf f, (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+median() { median_fmt %.1f "$@"; }
 
 TOOLS=(eltr)
 [[ -n "$MELTANO_BIN" ]] && TOOLS+=(meltano)
@@ -309,6 +322,7 @@ for ((i = 1; i <= RUNS_COLD; i++)); do
     if (( i % 2 == 0 && ${#TOOLS[@]} == 2 )); then order=(meltano eltr); fi
     for tool in "${order[@]}"; do
         remove_venvs "$tool"
+        sync
         cache="$(mktemp -d "$WORK/uv-cache.XXXXXX")"
         logf="$WORK/logs/$tool-cold-$i.log"
         ms="$(timed_install "$tool" "$logf" UV_CACHE_DIR="$cache")"
@@ -393,6 +407,18 @@ printf '%-8s %5s %13s %13s %13s  %-16s %s\n' \
     warm "$RUNS_WARM" "$ELTR_WARM" "$MELTANO_WARM" "$WARM_RATIO" \
     "< ${TARGET_WARM_MS} ms" "$WARM_VERDICT"
 echo
+if [[ -n "$MELTANO_BIN" ]]; then
+    # Run i of each tool went back to back (order alternating), so the ratio of each
+    # pair is less exposed to drifting network and disk speed than the medians are.
+    read -ra e_runs <<<"${COLD[eltr]}"
+    read -ra m_runs <<<"${COLD[meltano]}"
+    pairs=()
+    for ((i = 0; i < ${#e_runs[@]}; i++)); do
+        pairs+=("$(ratio "${e_runs[$i]}" "${m_runs[$i]}")")
+    done
+    echo "cold eltr/meltano per pair: ${pairs[*]} (median $(median_fmt %.3f "${pairs[@]}"))"
+    echo
+fi
 echo "all runs (ms):"
 for tool in "${TOOLS[@]}"; do
     printf '  %-8s cold: %s\n' "$tool" "${COLD[$tool]}"

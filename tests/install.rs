@@ -84,6 +84,23 @@ fn venv(root: &Path, kind: &str, name: &str) -> PathBuf {
     plugin_dir(root, kind, name).join("venv")
 }
 
+/// True when these tests install with uv (which builds in a staging folder).
+fn uses_uv() -> bool {
+    std::env::var_os("ELTR_UV").is_some_and(|v| !v.is_empty())
+}
+
+/// Folders next to a plugin's venv other than the venv itself (staging, replaced venvs).
+fn staging_leftovers(root: &Path, kind: &str, name: &str) -> Vec<String> {
+    std::fs::read_dir(plugin_dir(root, kind, name))
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "venv")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn mtime(p: &Path) -> SystemTime {
     std::fs::metadata(p)
         .and_then(|m| m.modified())
@@ -225,6 +242,31 @@ fn install_builds_a_runnable_venv_then_is_a_noop_and_clean_rebuilds() {
         ],
     );
     assert_eq!(version.trim(), "6.0");
+    assert_eq!(
+        staging_leftovers(root, "utilities", "cow"),
+        Vec::<String>::new()
+    );
+
+    // A reinstall that fails (uv builds aside) leaves the working venv as it was: the run
+    // still finds a program, and the next install tries again.
+    if uses_uv() {
+        std::fs::write(
+            root.join("meltano.yml"),
+            COW_PROJECT.replace("cowsay==6.1", "cowsay==0.0.404-no-such-version"),
+        )
+        .unwrap();
+        eltr(root, &["install"], &[])
+            .failure()
+            .stderr_has("utility cow: FAILED")
+            .stderr_has("1 plugin(s) failed to install: cow");
+        let said = run_program(&venv.join("bin/cowsay"), &["-t", "still here"]);
+        assert!(said.contains("still here"), "{said}");
+        assert_eq!(
+            staging_leftovers(root, "utilities", "cow"),
+            Vec::<String>::new(),
+            "the failed build's staging folder was left behind"
+        );
+    }
 }
 
 #[test]
@@ -513,12 +555,21 @@ plugins:
     let status = child.wait().unwrap();
     assert!(!status.success());
 
-    // Nothing looks installed.
+    // Nothing looks installed: with uv the venv was being built in a staging folder, so
+    // there is no venv at all; with pip, one without fingerprint.
     let venv = venv(&root, "loaders", "target-slow");
     assert!(
         !venv.join(FINGERPRINT).exists(),
         "an interrupted install left a fingerprint"
     );
+    if uses_uv() {
+        assert!(!venv.exists(), "uv built in place: {}", venv.display());
+        assert_eq!(
+            staging_leftovers(&root, "loaders", "target-slow").len(),
+            1,
+            "the killed install's staging folder"
+        );
+    }
     // The half-built venv is not used: the run says to install (with the flag or Meltano's
     // variable), and the plain `eltr run` would install it rather than run it.
     assert!(
@@ -552,6 +603,11 @@ plugins:
     eltr(&root, &["install"], &[])
         .success()
         .stderr_has("loader target-slow: up to date");
+    assert_eq!(
+        staging_leftovers(&root, "loaders", "target-slow"),
+        Vec::<String>::new(),
+        "the dead install's staging folder was not swept"
+    );
 }
 
 /// What an install killed after pip wrote the plugin's program but before the fingerprint

@@ -18,7 +18,7 @@ pub struct InstallArgs {
     /// Rebuild venvs even when they are up to date.
     #[arg(long)]
     pub clean: bool,
-    /// Installs run at once (default: number of CPUs).
+    /// Installs run at once (default: twice the CPUs, at least 4).
     #[arg(long, value_name = "N")]
     pub parallelism: Option<usize>,
 }
@@ -41,11 +41,9 @@ pub fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Result<ExitCode> {
             .map(|n| ctx.plugin(ptype, n))
             .collect::<Result<Vec<_>, _>>()?
     };
-    let parallelism = args.parallelism.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    });
+    let parallelism = args
+        .parallelism
+        .unwrap_or_else(crate::plugin::install::default_parallelism);
     let results = install(
         &ctx,
         plugins,

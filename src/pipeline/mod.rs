@@ -209,7 +209,7 @@ pub fn ensure_installed(
         missing,
         &InstallOptions {
             clean: false,
-            parallelism: 4,
+            parallelism: crate::plugin::install::default_parallelism(),
         },
     );
     for r in results {

@@ -23,7 +23,7 @@ pub fn meltano_venv_dir(root: &Path, plugin: &ResolvedPlugin) -> PathBuf {
 /// Where the plugin's program is, if it can be found.
 pub fn find(root: &Path, plugin: &ResolvedPlugin, path_var: Option<&str>) -> Option<PathBuf> {
     let exe = &plugin.executable;
-    // eltr's own venv counts only once its install finished (fingerprint written last);
+    // eltr's own venv counts only once its install finished (it has a fingerprint);
     // a venv Meltano installed is used as it is.
     let ours = venv_dir(root, plugin);
     if ours.join(super::install::FINGERPRINT_FILE).is_file()

@@ -2,12 +2,14 @@
 //! available (else `python -m venv` + pip), several at once.
 //!
 //! A venv counts as installed only when its fingerprint file (a hash of the pip arguments
-//! and the interpreter) is present and matches; the fingerprint is written last, so a failed
-//! or interrupted install never looks installed and is rebuilt by the next install. (The
-//! venv is built in place rather than in a temporary folder: virtualenvs hard-code their
-//! own path in every script, so a moved venv would not run.)
+//! and the interpreter) is present and matches. With uv the venv is built relocatable in a
+//! staging folder next to its final place, fingerprinted there, and renamed into place only
+//! when everything succeeded (see `staging`): a failed or interrupted install leaves the
+//! previous venv, if any, untouched. pip's venvs hard-code their own path in every script and
+//! cannot move, so with pip the venv is built in place and the fingerprint written last.
 
 use super::executable::venv_dir;
+use super::staging;
 use crate::project::{Context, ResolvedPlugin};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -49,6 +51,17 @@ pub struct InstallResult {
 pub struct InstallOptions {
     pub clean: bool,
     pub parallelism: usize,
+}
+
+/// Installs run at once unless `--parallelism` says otherwise: twice the CPUs, at least 4.
+/// An install spends most of its time waiting on the package index and on the disk (uv
+/// already bounds its own CPU-heavy builds to the CPU count), so one install per CPU leaves
+/// the machine idle while the slowest plugin waits for a free slot.
+pub fn default_parallelism() -> usize {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    (2 * cpus).max(4)
 }
 
 /// The installer eltr uses.
@@ -198,84 +211,104 @@ fn install_one(root: &Path, p: &ResolvedPlugin, clean: bool, tool: &Installer) -
         return result(InstallStatus::UpToDate);
     }
     let venv = venv_dir(root, p);
+    let home = venv.parent().unwrap_or(root).to_path_buf();
     let log = root
         .join(".eltr")
         .join("logs")
         .join("install")
         .join(format!("{}-{}.log", p.plugin_type.singular(), p.name));
-    let _ = std::fs::remove_dir_all(&venv);
     let _ = std::fs::remove_file(&log);
-    let python = python_of(p);
+    if let Some(dir) = log.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::create_dir_all(&home);
+    staging::sweep(&home);
+    // uv builds in a staging folder; pip, whose venvs cannot move, in place.
+    let build_dir = match tool {
+        Installer::Uv(_) => staging::new_dir(&home),
+        Installer::Pip => {
+            let _ = std::fs::remove_dir_all(&venv);
+            venv.clone()
+        }
+    };
+    let failed = |command: String, tail: Vec<String>| {
+        let _ = std::fs::remove_dir_all(&build_dir);
+        // A plugin that never installed leaves no folder behind.
+        let _ = std::fs::remove_dir(&home);
+        result(InstallStatus::Failed {
+            command,
+            log: log.clone(),
+            tail,
+        })
+    };
+    for step in install_steps(tool, &python_of(p), &build_dir, p) {
+        if !run_logged(&step, &log, root) {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<String> = text.lines().map(String::from).collect();
+            let tail = lines[lines.len().saturating_sub(LOG_TAIL)..].to_vec();
+            return failed(shell_words::join(&step), tail);
+        }
+    }
+    if let Err(e) = std::fs::write(build_dir.join(FINGERPRINT_FILE), fingerprint(p)) {
+        return failed("write fingerprint".into(), vec![e.to_string()]);
+    }
+    if build_dir != venv {
+        if let Err(e) = staging::publish(&build_dir, &venv) {
+            return failed(
+                format!("move {} to {}", build_dir.display(), venv.display()),
+                vec![e.to_string()],
+            );
+        }
+    }
+    result(InstallStatus::Installed)
+}
+
+/// The commands that build a venv in `dir` and install the plugin's `pip_url` into it.
+fn install_steps(
+    tool: &Installer,
+    python: &str,
+    dir: &Path,
+    p: &ResolvedPlugin,
+) -> Vec<Vec<String>> {
     let pip_args = shell_words::split(p.pip_url.as_deref().unwrap_or("")).unwrap_or_default();
-    let venv_s = venv.display().to_string();
-    let venv_python = venv.join("bin").join("python").display().to_string();
-    let steps: Vec<Vec<String>> = match tool {
+    let dir_s = dir.display().to_string();
+    let venv_python = dir.join("bin").join("python").display().to_string();
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    match tool {
         Installer::Uv(uv) => {
             let uv = uv.display().to_string();
             vec![
-                vec![
-                    uv.clone(),
-                    "venv".into(),
-                    "--quiet".into(),
-                    "--python".into(),
-                    python.clone(),
-                    venv_s.clone(),
-                ],
+                words(&[
+                    &uv,
+                    "venv",
+                    "--quiet",
+                    "--relocatable",
+                    "--python",
+                    python,
+                    &dir_s,
+                ]),
                 [
-                    vec![
-                        uv,
-                        "pip".into(),
-                        "install".into(),
-                        "--python".into(),
-                        venv_python,
-                    ],
+                    words(&[&uv, "pip", "install", "--python", &venv_python]),
                     pip_args,
                 ]
                 .concat(),
             ]
         }
         Installer::Pip => vec![
-            vec![python.clone(), "-m".into(), "venv".into(), venv_s.clone()],
+            words(&[python, "-m", "venv", &dir_s]),
             [
-                vec![
-                    venv_python,
-                    "-m".into(),
-                    "pip".into(),
-                    "install".into(),
-                    "--disable-pip-version-check".into(),
-                ],
+                words(&[
+                    &venv_python,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--disable-pip-version-check",
+                ]),
                 pip_args,
             ]
             .concat(),
         ],
-    };
-    if let Some(dir) = log.parent() {
-        let _ = std::fs::create_dir_all(dir);
     }
-    let _ = std::fs::create_dir_all(venv.parent().unwrap_or(root));
-    for step in &steps {
-        let command = shell_words::join(step);
-        let ok = run_logged(step, &log, root);
-        if !ok {
-            let _ = std::fs::remove_dir_all(&venv);
-            if let Some(parent) = venv.parent() {
-                let _ = std::fs::remove_dir(parent);
-            }
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let lines: Vec<String> = text.lines().map(String::from).collect();
-            let tail = lines[lines.len().saturating_sub(LOG_TAIL)..].to_vec();
-            return result(InstallStatus::Failed { command, log, tail });
-        }
-    }
-    if let Err(e) = std::fs::write(venv.join(FINGERPRINT_FILE), fingerprint(p)) {
-        let _ = std::fs::remove_dir_all(&venv);
-        return result(InstallStatus::Failed {
-            command: "write fingerprint".into(),
-            log,
-            tail: vec![e.to_string()],
-        });
-    }
-    result(InstallStatus::Installed)
 }
 
 /// Runs one installer step with its output appended to `log`.

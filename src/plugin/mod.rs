@@ -9,6 +9,7 @@ pub mod executable;
 pub mod install;
 pub mod prepare;
 pub mod run_dir;
+pub mod staging;
 
 pub use prepare::{PrepareOptions, PreparedPlugin, prepare};
 

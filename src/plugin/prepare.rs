@@ -158,7 +158,7 @@ pub fn process_env(
     if !opts.run_id.is_empty() {
         vars.insert("MELTANO_RUN_ID".into(), opts.run_id.clone());
     }
-    // eltr's venv only once its install finished (fingerprint written last); a venv
+    // eltr's venv only once its install finished (it has a fingerprint); a venv
     // Meltano installed as it is.
     let ours = executable::venv_dir(root, plugin);
     let ours_ready = ours.join(super::install::FINGERPRINT_FILE).is_file();

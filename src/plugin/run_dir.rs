@@ -73,13 +73,11 @@ fn sweep_plugin(dir: &Path) {
         let owner = entry.path().join(OWNER_FILE);
         let Some(pid) = fs::read_to_string(&owner)
             .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
+            .and_then(|s| s.trim().parse::<u32>().ok())
         else {
             continue;
         };
-        let alive = unsafe { libc::kill(pid, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-        if !alive {
+        if !crate::state::lock::pid_alive(pid) {
             let _ = fs::remove_dir_all(entry.path());
         }
     }

@@ -102,7 +102,8 @@ impl LockInfo {
     }
 }
 
-fn pid_alive(pid: u32) -> bool {
+/// True while a process with this pid exists (it may belong to another user).
+pub(crate) fn pid_alive(pid: u32) -> bool {
     // Signal 0 checks for existence; EPERM still means the process exists.
     let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
