@@ -105,6 +105,29 @@ fn json_logs_parse_line_by_line_with_run_and_state_ids() {
 }
 
 #[test]
+fn under_json_logs_the_final_error_is_a_json_line_too() {
+    let p = support::project("run-output");
+    let run = eltr(
+        &p.dir,
+        ["run", "--log-format", "json", "tap-twoo", "target-y"],
+        &[],
+    );
+    run.failure();
+    let last = run.stderr.lines().last().unwrap_or_default();
+    let v: Value = serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {last}"));
+    assert_eq!(v["level"], "error", "{last}");
+    assert!(v["timestamp"].is_string(), "{last}");
+    let message = v["message"].as_str().unwrap_or_default();
+    assert!(message.contains("tap-twoo"), "{last}");
+    assert!(message.contains("tap-two"), "no did-you-mean: {last}");
+    assert!(
+        run.stderr.lines().all(|l| l.starts_with('{')),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn a_password_the_plugin_prints_is_masked_in_output_and_run_log() {
     let p = support::project("run-output");
     let run = eltr(

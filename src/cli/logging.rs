@@ -6,6 +6,7 @@ use super::GlobalArgs;
 use crate::pipeline::console;
 use serde_json::{Map, Value};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
@@ -22,6 +23,41 @@ pub enum LogFormat {
     Json,
 }
 
+/// Whether `init` chose JSON lines, for output written outside `tracing` (the final error).
+static JSON_LINES: AtomicBool = AtomicBool::new(false);
+
+/// True when log lines are JSON objects.
+pub fn json_lines() -> bool {
+    JSON_LINES.load(Ordering::Relaxed)
+}
+
+/// One JSON log line: the same keys for every event, so a log shipper needs one parser.
+pub fn json_line(
+    level: &str,
+    plugin: Option<String>,
+    message: String,
+    other: Map<String, Value>,
+) -> Value {
+    let mut time = String::new();
+    let _ = SystemTime.format_time(&mut Writer::new(&mut time));
+    let (run_id, state_id) = console::context();
+    let mut o = Map::new();
+    o.insert("timestamp".into(), Value::String(time));
+    o.insert("level".into(), Value::String(level.to_ascii_lowercase()));
+    if let Some(p) = plugin {
+        o.insert("plugin".into(), Value::String(p));
+    }
+    o.insert("message".into(), Value::String(message));
+    if let Some(r) = run_id {
+        o.insert("run_id".into(), Value::String(r));
+    }
+    if let Some(s) = state_id {
+        o.insert("state_id".into(), Value::String(s));
+    }
+    o.extend(other);
+    Value::Object(o)
+}
+
 /// Installs the global subscriber. `--log-level`, else `ELTR_LOG_LEVEL` /
 /// `MELTANO_CLI_LOG_LEVEL`, else `info`.
 pub fn init(global: &GlobalArgs) {
@@ -34,6 +70,7 @@ pub fn init(global: &GlobalArgs) {
     let filter =
         EnvFilter::try_new(format!("eltr={level}")).unwrap_or_else(|_| EnvFilter::new("eltr=info"));
     let json = global.log_format == LogFormat::Json;
+    JSON_LINES.store(json, Ordering::Relaxed);
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(ConsoleWriter)
@@ -117,24 +154,8 @@ where
         event.record(&mut f);
         let level = event.metadata().level().as_str();
         if self.json {
-            let mut time = String::new();
-            let _ = SystemTime.format_time(&mut Writer::new(&mut time));
-            let (run_id, state_id) = console::context();
-            let mut o = Map::new();
-            o.insert("timestamp".into(), Value::String(time));
-            o.insert("level".into(), Value::String(level.to_ascii_lowercase()));
-            if let Some(p) = f.plugin {
-                o.insert("plugin".into(), Value::String(p));
-            }
-            o.insert("message".into(), Value::String(f.message));
-            if let Some(r) = run_id {
-                o.insert("run_id".into(), Value::String(r));
-            }
-            if let Some(s) = state_id {
-                o.insert("state_id".into(), Value::String(s));
-            }
-            o.extend(f.other);
-            writeln!(writer, "{}", Value::Object(o))
+            let line = json_line(level, f.plugin, f.message, f.other);
+            writeln!(writer, "{line}")
         } else {
             write!(writer, "{level:>5} ")?;
             if let Some(p) = &f.plugin {

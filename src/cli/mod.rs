@@ -121,8 +121,25 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Prints a failed command's error chain on stderr, one cause per line.
+/// Prints a failed command's error chain on stderr, one cause per line, or as one JSON log
+/// line (causes under `caused_by`) when logs are JSON, so log shippers see the failure too.
 pub fn report(err: &anyhow::Error) {
+    if logging::json_lines() {
+        let causes: Vec<serde_json::Value> = err
+            .chain()
+            .skip(1)
+            .map(|c| serde_json::Value::String(c.to_string()))
+            .collect();
+        let mut other = serde_json::Map::new();
+        if !causes.is_empty() {
+            other.insert("caused_by".into(), serde_json::Value::Array(causes));
+        }
+        eprintln!(
+            "{}",
+            logging::json_line("error", None, err.to_string(), other)
+        );
+        return;
+    }
     eprintln!("error: {err}");
     for cause in err.chain().skip(1) {
         eprintln!("  caused by: {cause}");
