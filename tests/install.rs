@@ -95,7 +95,7 @@ fn staging_leftovers(root: &Path, kind: &str, name: &str) -> Vec<String> {
         .map(|entries| {
             entries
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|n| n != "venv")
+                .filter(|n| n != "venv" && n != "install.lock")
                 .collect()
         })
         .unwrap_or_default()
@@ -210,6 +210,16 @@ fn install_builds_a_runnable_venv_then_is_a_noop_and_clean_rebuilds() {
         "fingerprint rewritten by a no-op"
     );
     assert!(sentinel.is_file(), "a no-op install touched the venv");
+
+    // What a build killed in a container (where eltr is pid 1) leaves: removed by the next
+    // install even when there is nothing to rebuild.
+    let killed = plugin_dir(root, "utilities", "cow").join("venv.installing-1-0-0");
+    std::fs::create_dir_all(killed.join("bin")).unwrap();
+    eltr(root, &["install"], &[])
+        .success()
+        .stderr_has("utility cow: up to date");
+    assert!(!killed.exists(), "a dead build's staging folder was kept");
+    assert!(sentinel.is_file());
 
     // --clean rebuilds from scratch.
     eltr(root, &["install", "--clean"], &[])
@@ -398,6 +408,35 @@ plugins:
         .stderr_has("utility cow: up to date")
         .stderr_has("loader target-bogus: FAILED");
     assert!(!bogus_venv.exists());
+
+    // Under JSON logs every line is a JSON object, the failure and the final error included.
+    let run = eltr(root, &["--log-format", "json", "install"], &[]);
+    run.failure();
+    let events: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let failed = events
+        .iter()
+        .find(|e| {
+            e["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("target-bogus: FAILED")
+        })
+        .unwrap_or_else(|| panic!("no failure event:\n{}", run.stderr));
+    assert_eq!(failed["level"], "error");
+    assert!(
+        failed["message"].as_str().unwrap().contains("\n  | "),
+        "{failed}"
+    );
+    let last = events.last().unwrap();
+    assert_eq!(last["level"], "error");
+    assert_eq!(
+        last["message"],
+        "1 plugin(s) failed to install: target-bogus"
+    );
 }
 
 #[test]
@@ -771,4 +810,38 @@ plugins:
     eltr(&root, &["install"], &[])
         .success()
         .stderr_has("loader target-jsonl: up to date");
+}
+
+/// Two installs of the same project at once (an `eltr install` next to a run that installs
+/// first, or two containers on one volume) build each venv once and both succeed.
+#[test]
+fn two_installs_at_once_build_the_venv_once_and_both_succeed() {
+    let tmp = project(COW_PROJECT);
+    let root = tmp.path().to_path_buf();
+    let runs: Vec<Run> = std::thread::scope(|s| {
+        let a = s.spawn(|| eltr(&root, &["install"], &[]));
+        let b = s.spawn(|| eltr(&root, &["install"], &[]));
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    let mut built = 0;
+    for run in &runs {
+        assert!(run.status.success(), "{}", run.stderr);
+        if run.stderr.contains("utility cow: installed in") {
+            built += 1;
+        } else {
+            assert!(
+                run.stderr.contains("utility cow: up to date"),
+                "{}",
+                run.stderr
+            );
+        }
+    }
+    assert_eq!(built, 1, "the venv was built {built} times");
+    let venv = venv(&root, "utilities", "cow");
+    let said = run_program(&venv.join("bin/cowsay"), &["-t", "once"]);
+    assert!(said.contains("once"), "{said}");
+    assert_eq!(
+        staging_leftovers(&root, "utilities", "cow"),
+        Vec::<String>::new()
+    );
 }

@@ -91,6 +91,96 @@ config_print_matches_meltano! {
     config_print_mapper_without_config_matches_meltano: "meltano-map-transformer" in "no-env";
 }
 
+/// `config list` text with eltr's two deliberate differences taken out: eltr names the file a
+/// value comes from (Meltano says `meltano.yml` for every file, and adds it after "the active
+/// environment"), and never prints the raw text of a secret (it may be the secret itself).
+fn comparable_config_list(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut l = line.replace(
+            "from the active environment in `meltano.yml`",
+            "from the active environment",
+        );
+        if let Some(start) = l.find("(from `").map(|i| i + "(from `".len()) {
+            if let Some(len) = l[start..].find('`') {
+                l.replace_range(start..start + len, "FILE");
+            }
+        }
+        const SECRET: &str = "current value: (redacted) (";
+        if let Some(origin) = l.find(SECRET).map(|i| i + SECRET.len()) {
+            if let Some(raw) = l[origin..].find(": ") {
+                l.truncate(origin + raw);
+                l.push(')');
+            }
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+macro_rules! config_list_matches_meltano {
+    ($($test:ident: $golden:literal;)*) => {$(
+        #[test]
+        fn $test() {
+            // `<plugin>.<env>[.all]`
+            let parts: Vec<&str> = $golden.split('.').collect();
+            let mut args = env_flags(parts[1]);
+            args.extend(["config", "list", parts[0]]);
+            if parts.get(2) == Some(&"all") {
+                args.push("--all");
+            }
+            let actual = seed(&args).success().stdout.clone();
+            let golden =
+                std::fs::read_to_string(seed_golden(&format!("config-list/{}.txt", $golden)))
+                    .unwrap();
+            let (actual, golden) = (comparable_config_list(&actual), comparable_config_list(&golden));
+            assert!(actual == golden, "--- eltr:\n{actual}--- Meltano 4.4.1:\n{golden}");
+        }
+    )*};
+}
+
+config_list_matches_meltano! {
+    config_list_inherited_tap_groups_required_settings_like_meltano: "tap-postgres--orders.no-env";
+    config_list_inherited_tap_in_prod_like_meltano: "tap-postgres--orders.prod";
+    config_list_all_shows_optional_settings_like_meltano: "tap-postgres--orders.no-env.all";
+    config_list_custom_tap_like_meltano: "tap-okta.no-env";
+}
+
+#[test]
+fn config_list_filter_narrows_to_matching_names_and_says_when_none_match() {
+    let run = seed(&[
+        "--no-environment",
+        "config",
+        "list",
+        "tap-postgres",
+        "--filter",
+        " SSH_tunnel.P ",
+    ]);
+    let out = run.success().stdout.clone();
+    let names: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("[env: "))
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["ssh_tunnel.port", "ssh_tunnel.private_key"],
+        "{out}"
+    );
+    assert!(out.contains("Optional:"), "{out}");
+    assert!(!out.contains("hidden"), "{out}");
+    let none = seed(&[
+        "--no-environment",
+        "config",
+        "list",
+        "tap-postgres",
+        "--filter",
+        "Zzz",
+    ]);
+    assert!(none.success().stdout.contains("No settings match 'Zzz'."));
+}
+
 /// Deliberate difference: Meltano 4.4.1 prints `"password": "*****"` for the inherited target
 /// even though no password is set anywhere (the child inherits the parent's *mask* as a value;
 /// with `--unsafe` the key is absent). eltr prints no key for an unset setting, so a user is

@@ -3,7 +3,7 @@
 
 use super::GlobalArgs;
 use super::output::print_json;
-use crate::project::model::PluginType;
+use crate::project::model::{PluginType, SettingDef};
 use crate::project::{REDACTED, ResolvedPlugin, SettingSource};
 use anyhow::bail;
 use clap::{Args, ValueEnum};
@@ -28,6 +28,9 @@ pub struct ConfigArgs {
     /// `list`: also show settings that only have their default value.
     #[arg(long)]
     pub all: bool,
+    /// `list`: only settings whose name contains this text (any case); shows optional ones too.
+    #[arg(long, value_name = "SUBSTRING")]
+    pub filter: Option<String>,
     /// Output shape.
     #[arg(long, value_enum, default_value_t)]
     pub format: ConfigFormat,
@@ -59,7 +62,18 @@ pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<ExitCode> {
     let ctx = global.open()?;
     let plugin = ctx.plugin(plugin_type, name)?;
     match action {
-        "list" => print!("{}", render_list(&plugin, args.all, args.show_secrets)),
+        "list" => {
+            let view = ListView {
+                all: args.all,
+                filter: args
+                    .filter
+                    .as_deref()
+                    .map(|f| f.trim().to_string())
+                    .filter(|f| !f.is_empty()),
+                show_secrets: args.show_secrets,
+            };
+            print!("{}", render_list(&plugin, &view))
+        }
         _ if args.extras => print_json(&extras_json(&plugin))?,
         _ if args.format == ConfigFormat::Env => {
             print!("{}", render_env(&plugin, args.show_secrets))
@@ -124,91 +138,173 @@ fn render_env(p: &ResolvedPlugin, show_secrets: bool) -> String {
     out
 }
 
-/// The `config list` text: each setting with its value, the layer it came from and the
-/// variable that overrides it.
-fn render_list(p: &ResolvedPlugin, all: bool, show_secrets: bool) -> String {
+/// The `config list` text, laid out as Meltano's: the required settings (with the
+/// alternative groups when there are several), then configured, optional (with `--all` or a
+/// filter), and custom settings, each group sorted by name, then the documentation link.
+fn render_list(p: &ResolvedPlugin, view: &ListView) -> String {
+    let groups = &p.settings_group_validation;
+    let mut out = String::new();
+    match groups.as_slice() {
+        [] => {}
+        [only] => out.push_str(&format!("Required settings: {}\n\n", sorted_names(only))),
+        many => {
+            out.push_str("Setting groups (one of the following combinations is required):\n");
+            for (i, g) in many.iter().enumerate() {
+                out.push_str(&format!("  Group {}: {}\n", i + 1, sorted_names(g)));
+            }
+            out.push('\n');
+        }
+    }
+    let mut required = Vec::new();
     let mut configured = Vec::new();
-    let mut defaults = Vec::new();
+    let mut optional = Vec::new();
     let mut custom = Vec::new();
     for s in &p.settings {
-        let line = match p.config.get(&s.name) {
-            Some(r) => setting_line(p, &s.name, Some(r), s.value.as_ref(), show_secrets),
-            None => setting_line(p, &s.name, None, None, show_secrets),
-        };
-        match p.config.get(&s.name) {
-            Some(r) if r.source != SettingSource::Default => configured.push(line),
-            _ => defaults.push(line),
+        let resolved = p.config.get(&s.name);
+        let line = (
+            s.name.clone(),
+            setting_line(p, &s.name, resolved, Some(s), view),
+        );
+        if groups.iter().any(|g| g.contains(&s.name)) {
+            required.push(line);
+        } else if resolved.is_some_and(|r| r.source != SettingSource::Default) {
+            configured.push(line);
+        } else {
+            optional.push(line);
         }
     }
     for (name, r) in p.config.iter().filter(|(_, r)| !r.declared) {
-        custom.push(setting_line(p, name, Some(r), None, show_secrets));
+        custom.push((name.clone(), setting_line(p, name, Some(r), None, view)));
     }
-    let mut out = String::new();
-    if !configured.is_empty() {
-        out.push_str("Configured:\n");
-        configured.iter().for_each(|l| out.push_str(l));
-        out.push('\n');
+    let mut hidden = 0;
+    if view.filter.is_none() && !view.all {
+        hidden = optional.len();
+        optional.clear();
     }
-    if all && !defaults.is_empty() {
-        out.push_str("Optional:\n");
-        defaults.iter().for_each(|l| out.push_str(l));
-        out.push('\n');
+    let mut sections = Vec::new();
+    for (header, mut lines) in [
+        ("Required:", required),
+        ("Configured:", configured),
+        ("Optional:", optional),
+        ("Custom, possibly unsupported by the plugin:", custom),
+    ] {
+        if let Some(needle) = view.filter.as_ref().map(|f| f.to_lowercase()) {
+            lines.retain(|(name, _)| name.to_lowercase().contains(&needle));
+        }
+        if !lines.is_empty() {
+            lines.sort_by(|a, b| a.0.cmp(&b.0));
+            let body: String = lines.into_iter().map(|(_, l)| l).collect();
+            sections.push(format!("{header}\n{body}"));
+        }
     }
-    if !custom.is_empty() {
-        out.push_str("Custom, possibly unsupported by the plugin:\n");
-        custom.iter().for_each(|l| out.push_str(l));
-        out.push('\n');
+    out.push_str(&sections.join("\n"));
+    if let Some(needle) = view.filter.as_ref().filter(|_| sections.is_empty()) {
+        out.push_str(&format!("No settings match {}.\n", py_repr(&json!(needle))));
     }
-    if !all && !defaults.is_empty() {
+    if hidden > 0 {
+        if !sections.is_empty() {
+            out.push('\n');
+        }
         out.push_str(&format!(
-            "Optional settings with default values: {} hidden. Use --all to show all.\n",
-            defaults.len()
+            "Optional settings with default values: {hidden} hidden. Use --all to show all.\n"
+        ));
+    }
+    if let Some(docs) = &p.docs {
+        out.push_str(&format!(
+            "\nTo learn more about {} '{}' and its settings, visit {docs}\n",
+            p.plugin_type.singular(),
+            p.name
         ));
     }
     out
+}
+
+/// What `config list` shows.
+struct ListView {
+    all: bool,
+    /// Text a setting name must contain, compared without case.
+    filter: Option<String>,
+    show_secrets: bool,
+}
+
+fn sorted_names(names: &[String]) -> String {
+    let mut names = names.to_vec();
+    names.sort();
+    names.join(", ")
 }
 
 fn setting_line(
     p: &ResolvedPlugin,
     name: &str,
     resolved: Option<&crate::project::ResolvedSetting>,
-    default: Option<&Value>,
-    show_secrets: bool,
+    decl: Option<&SettingDef>,
+    view: &ListView,
 ) -> String {
-    let env_var = resolved
-        .map(|r| r.env_var.clone())
-        .unwrap_or_else(|| crate::project::settings::setting_env_var(&p.name, name));
-    let mut line = format!("{name} [env: {env_var}]");
-    if let Some(d) = default.filter(|d| !d.is_null()) {
-        line.push_str(&format!(" (default: {})", py_repr(d)));
-    }
-    let Some(r) = resolved else {
-        line.push_str(" current value: None (default)\n");
-        return line;
-    };
-    let value = if r.sensitive && !show_secrets && !r.value.is_null() {
-        "(redacted)".to_string()
-    } else {
-        py_repr(&r.value)
-    };
-    let origin = match r.source {
-        SettingSource::Env => format!("from the {} variable in the environment", r.env_var),
-        SettingSource::Dotenv => format!("from the {} variable in `.env`", r.env_var),
-        SettingSource::Environment => "from the active environment".to_string(),
-        SettingSource::Project => format!("from `{}`", relative(p)),
-        SettingSource::Inherited => {
-            format!(
-                "inherited from '{}'",
-                p.inherit_from.as_deref().unwrap_or("?")
-            )
+    let namespace = p.inherit_from.is_none().then_some(p.namespace.as_str());
+    let env_vars = crate::project::resolve::setting_env_names(&p.name, namespace, name, decl);
+    let groups = &p.settings_group_validation;
+    let mut line = name.to_string();
+    let in_groups: Vec<String> = (1..=groups.len())
+        .filter(|i| groups[i - 1].iter().any(|n| n == name))
+        .map(|i| i.to_string())
+        .collect();
+    // With one group the `Required:` header says it already.
+    if groups.len() > 1 && !in_groups.is_empty() {
+        if in_groups.len() == groups.len() {
+            line.push_str(" (required)");
+        } else {
+            let plural = if in_groups.len() > 1 { "s" } else { "" };
+            line.push_str(&format!(
+                " (required by group{plural} {})",
+                in_groups.join(", ")
+            ));
         }
-        SettingSource::Default => "default".to_string(),
-    };
-    let raw = match (&r.raw, r.sensitive && !show_secrets) {
-        (Some(raw), false) => format!(": {}", py_repr(raw)),
-        _ => String::new(),
-    };
-    line.push_str(&format!(" current value: {value} ({origin}{raw})\n"));
+    }
+    line.push_str(&format!(" [env: {}]", env_vars.join(", ")));
+    let default = decl.and_then(|d| d.value.as_ref()).filter(|d| !d.is_null());
+    match resolved {
+        Some(r) if r.source != SettingSource::Default => {
+            if let Some(d) = default {
+                line.push_str(&format!(" (default: {})", py_repr(d)));
+            }
+            let value = if r.sensitive && !view.show_secrets && !r.value.is_null() {
+                "(redacted)".to_string()
+            } else {
+                py_repr(&r.value)
+            };
+            let origin = match r.source {
+                SettingSource::Env => {
+                    format!("from the {} variable in the environment", r.env_var)
+                }
+                SettingSource::Dotenv => format!("from the {} variable in `.env`", r.env_var),
+                SettingSource::Environment => "from the active environment".to_string(),
+                SettingSource::Project => format!("from `{}`", relative(p)),
+                SettingSource::Inherited => format!(
+                    "inherited from '{}'",
+                    p.inherit_from.as_deref().unwrap_or("?")
+                ),
+                SettingSource::Default => unreachable!("matched above"),
+            };
+            // The raw text of a secret may be the secret itself: it is never shown.
+            let raw = match (&r.raw, r.sensitive && !view.show_secrets) {
+                (Some(raw), false) => format!(": {}", py_repr(raw)),
+                _ => String::new(),
+            };
+            line.push_str(&format!(" current value: {value} ({origin}{raw})\n"));
+        }
+        Some(r) => line.push_str(&format!(
+            " current value: {} (default)\n",
+            py_repr(&r.value)
+        )),
+        None => line.push_str(" current value: None (default)\n"),
+    }
+    let text = |key: &str| decl.and_then(|d| d.other.get(key)).and_then(Value::as_str);
+    if let Some(description) = text("description") {
+        match text("label") {
+            Some(label) => line.push_str(&format!("\t{label}: {description}\n")),
+            None => line.push_str(&format!("\t{description}\n")),
+        }
+    }
     line
 }
 

@@ -66,11 +66,10 @@ pub fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Result<ExitCode> {
     if failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!(
-            "error: {} plugin(s) failed to install: {}",
+        Err(anyhow!(
+            "{} plugin(s) failed to install: {}",
             failed.len(),
             failed.join(", ")
-        );
-        Ok(ExitCode::FAILURE)
+        ))
     }
 }

@@ -173,28 +173,28 @@ pub fn install(
     results
 }
 
-/// Prints the progress line of one finished plugin on stderr.
+/// Logs the progress line of one finished plugin (a JSON line under `--log-format json`);
+/// a failure carries the command, the log's path and the log's last lines.
 pub fn report_line(r: &InstallResult) {
     let secs = r.elapsed.as_secs_f64();
+    let who = format!("{} {}", r.kind, r.plugin);
     match &r.status {
-        InstallStatus::Installed => eprintln!("{} {}: installed in {secs:.1}s", r.kind, r.plugin),
-        InstallStatus::UpToDate => eprintln!("{} {}: up to date", r.kind, r.plugin),
-        InstallStatus::NoPipUrl => {
-            eprintln!("{} {}: no pip_url, nothing to install", r.kind, r.plugin)
-        }
+        InstallStatus::Installed => tracing::info!("{who}: installed in {secs:.1}s"),
+        InstallStatus::UpToDate => tracing::info!("{who}: up to date"),
+        InstallStatus::NoPipUrl => tracing::info!("{who}: no pip_url, nothing to install"),
         InstallStatus::Shared(owner) => {
-            eprintln!("{} {}: uses the virtualenv of '{owner}'", r.kind, r.plugin)
+            tracing::info!("{who}: uses the virtualenv of '{owner}'")
         }
         InstallStatus::Failed { command, log, tail } => {
-            eprintln!(
-                "{} {}: FAILED after {secs:.1}s\n  command: {command}\n  full log: {}",
-                r.kind,
-                r.plugin,
+            let mut text = format!(
+                "{who}: FAILED after {secs:.1}s\n  command: {command}\n  full log: {}",
                 log.display()
             );
             for l in tail {
-                eprintln!("  | {l}");
+                text.push_str("\n  | ");
+                text.push_str(l);
             }
+            tracing::error!("{text}");
         }
     }
 }
@@ -207,25 +207,39 @@ fn install_one(root: &Path, p: &ResolvedPlugin, clean: bool, tool: &Installer) -
         status,
         elapsed: started.elapsed(),
     };
-    if !clean && is_installed(root, p) {
-        return result(InstallStatus::UpToDate);
-    }
     let venv = venv_dir(root, p);
     let home = venv.parent().unwrap_or(root).to_path_buf();
+    if !clean && is_installed(root, p) {
+        staging::sweep_if_idle(&home);
+        return result(InstallStatus::UpToDate);
+    }
     let log = root
         .join(".eltr")
         .join("logs")
         .join("install")
         .join(format!("{}-{}.log", p.plugin_type.singular(), p.name));
+    let lock = match staging::BuildLock::acquire(&home) {
+        Ok(lock) => lock,
+        Err(e) => {
+            return result(InstallStatus::Failed {
+                command: format!("lock {}", home.display()),
+                log,
+                tail: vec![e.to_string()],
+            });
+        }
+    };
+    // Another eltr may have finished this very install while we waited for the lock.
+    if !clean && is_installed(root, p) {
+        return result(InstallStatus::UpToDate);
+    }
+    lock.sweep();
     let _ = std::fs::remove_file(&log);
     if let Some(dir) = log.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let _ = std::fs::create_dir_all(&home);
-    staging::sweep(&home);
     // uv builds in a staging folder; pip, whose venvs cannot move, in place.
     let build_dir = match tool {
-        Installer::Uv(_) => staging::new_dir(&home),
+        Installer::Uv(_) => lock.new_dir(),
         Installer::Pip => {
             let _ = std::fs::remove_dir_all(&venv);
             venv.clone()
@@ -233,8 +247,6 @@ fn install_one(root: &Path, p: &ResolvedPlugin, clean: bool, tool: &Installer) -
     };
     let failed = |command: String, tail: Vec<String>| {
         let _ = std::fs::remove_dir_all(&build_dir);
-        // A plugin that never installed leaves no folder behind.
-        let _ = std::fs::remove_dir(&home);
         result(InstallStatus::Failed {
             command,
             log: log.clone(),
@@ -253,7 +265,7 @@ fn install_one(root: &Path, p: &ResolvedPlugin, clean: bool, tool: &Installer) -
         return failed("write fingerprint".into(), vec![e.to_string()]);
     }
     if build_dir != venv {
-        if let Err(e) = staging::publish(&build_dir, &venv) {
+        if let Err(e) = staging::publish(&lock, &build_dir, &venv) {
             return failed(
                 format!("move {} to {}", build_dir.display(), venv.display()),
                 vec![e.to_string()],

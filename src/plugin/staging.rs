@@ -1,67 +1,166 @@
-//! Staging folders for venv builds: a venv is built next to its final place and renamed into
+//! Staging folders for venv builds: a venv is built next to its final place and swapped into
 //! it only once it is complete, so readers see the old venv or the new one, never half of one.
 //!
-//! A staging folder is named after the eltr process building it
-//! (`venv.installing-<pid>-<n>`); one left by a process that died (kill -9, power loss) is
-//! removed by the next install of that plugin.
+//! One build per plugin at a time: a builder holds an exclusive `flock` on `install.lock`
+//! beside the venv (across processes and containers sharing the folder; the kernel drops it
+//! when the builder dies). Whoever holds that lock knows every staging folder it did not make
+//! itself is left over from a killed build, and removes it.
 
-use std::fs;
+use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Prefix of a folder a venv is being built in.
 const BUILDING: &str = "venv.installing-";
 /// Prefix of a replaced venv waiting to be deleted.
 const REPLACED: &str = "venv.replaced-";
+/// The file builders lock, next to the venv.
+const LOCK_FILE: &str = "install.lock";
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
-fn unique(home: &Path, prefix: &str) -> PathBuf {
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    home.join(format!("{prefix}{}-{n}", std::process::id()))
+/// The right to build the venv in one folder; released when dropped.
+pub struct BuildLock {
+    _file: File,
+    home: PathBuf,
 }
 
-/// A fresh, not yet existing staging path in `home` (the folder that holds `venv`).
-pub fn new_dir(home: &Path) -> PathBuf {
-    unique(home, BUILDING)
-}
+impl BuildLock {
+    /// Waits for the builder of `home` (the folder that holds `venv`), if any, to finish.
+    pub fn acquire(home: &Path) -> io::Result<BuildLock> {
+        fs::create_dir_all(home)?;
+        let file = open_lock(home)?;
+        loop {
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                break;
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        Ok(BuildLock {
+            _file: file,
+            home: home.to_path_buf(),
+        })
+    }
 
-/// Removes the staging and replaced folders in `home` whose eltr process is gone.
-pub fn sweep(home: &Path) {
-    let Ok(entries) = fs::read_dir(home) else {
-        return;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| {
-            n.strip_prefix(BUILDING)
-                .or_else(|| n.strip_prefix(REPLACED))
-        }) else {
-            continue;
-        };
-        let owner = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
-        if owner.is_some_and(|pid| !crate::state::lock::pid_alive(pid)) {
-            let _ = fs::remove_dir_all(entry.path());
+    /// The lock if nobody builds in `home` right now.
+    fn try_acquire(home: &Path) -> Option<BuildLock> {
+        let file = open_lock(home).ok()?;
+        let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        taken.then(|| BuildLock {
+            _file: file,
+            home: home.to_path_buf(),
+        })
+    }
+
+    /// A fresh staging path to build the venv in; unique even across hosts and pid namespaces
+    /// (a container's eltr is often pid 1).
+    pub fn new_dir(&self) -> PathBuf {
+        unique(&self.home, BUILDING)
+    }
+
+    /// Removes every staging and replaced folder: with the lock held, none is in use.
+    pub fn sweep(&self) {
+        for leftover in leftovers(&self.home) {
+            let _ = fs::remove_dir_all(leftover);
         }
     }
 }
 
-/// Moves the finished venv in `staged` to `venv`, replacing what is there; the old venv is
-/// renamed aside first and deleted after, so `venv` is never missing a part.
-pub fn publish(staged: &Path, venv: &Path) -> io::Result<()> {
-    if fs::rename(staged, venv).is_ok() {
-        return Ok(());
+fn open_lock(home: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(home.join(LOCK_FILE))
+}
+
+fn unique(home: &Path, prefix: &str) -> PathBuf {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    home.join(format!("{prefix}{}-{nanos}-{n}", std::process::id()))
+}
+
+fn leftovers(home: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(home) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.as_bytes();
+            name.starts_with(BUILDING.as_bytes()) || name.starts_with(REPLACED.as_bytes())
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Removes what killed builds left in `home`, unless a build is running there. Cheap when
+/// there is nothing to remove (one directory read), so it runs even when the venv is current.
+pub fn sweep_if_idle(home: &Path) {
+    if leftovers(home).is_empty() {
+        return;
     }
-    let home = venv.parent().unwrap_or(Path::new("."));
-    let old = unique(home, REPLACED);
-    fs::rename(venv, &old)?;
-    if let Err(e) = fs::rename(staged, venv) {
-        let _ = fs::rename(&old, venv);
-        return Err(e);
+    if let Some(lock) = BuildLock::try_acquire(home) {
+        lock.sweep();
     }
-    let _ = fs::remove_dir_all(&old);
-    Ok(())
+}
+
+/// Puts the finished venv in `staged` at `venv`. An existing venv is swapped out in one
+/// atomic step (`renameat2(RENAME_EXCHANGE)`), so `venv` never goes missing, then deleted.
+pub fn publish(_lock: &BuildLock, staged: &Path, venv: &Path) -> io::Result<()> {
+    if !venv.exists() {
+        return fs::rename(staged, venv);
+    }
+    match exchange(staged, venv) {
+        Ok(()) => {
+            // `staged` now holds the old venv.
+            let _ = fs::remove_dir_all(staged);
+            Ok(())
+        }
+        Err(_) => {
+            // A filesystem without RENAME_EXCHANGE: move the old one aside first.
+            let old = unique(venv.parent().unwrap_or(Path::new(".")), REPLACED);
+            fs::rename(venv, &old)?;
+            if let Err(e) = fs::rename(staged, venv) {
+                let _ = fs::rename(&old, venv);
+                return Err(e);
+            }
+            let _ = fs::remove_dir_all(&old);
+            Ok(())
+        }
+    }
+}
+
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    let a = CString::new(a.as_os_str().as_bytes())?;
+    let b = CString::new(b.as_os_str().as_bytes())?;
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 #[cfg(test)]
@@ -69,33 +168,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn publish_replaces_an_existing_venv_and_sweep_keeps_live_builds() {
+    fn publish_swaps_in_the_new_venv_and_the_lock_holder_sweeps_leftovers() {
         let tmp = tempfile::tempdir().unwrap();
         let home = tmp.path();
         let venv = home.join("venv");
         fs::create_dir_all(venv.join("bin")).unwrap();
         fs::write(venv.join("bin/old"), "").unwrap();
 
-        let staged = new_dir(home);
+        let lock = BuildLock::acquire(home).unwrap();
+        let staged = lock.new_dir();
         fs::create_dir_all(staged.join("bin")).unwrap();
         fs::write(staged.join("bin/new"), "").unwrap();
-        publish(&staged, &venv).unwrap();
+        publish(&lock, &staged, &venv).unwrap();
         assert!(venv.join("bin/new").is_file());
         assert!(!venv.join("bin/old").exists());
         assert!(!staged.exists());
 
-        // A build of this (live) process stays; one of a dead process goes.
-        let live = new_dir(home);
-        fs::create_dir_all(&live).unwrap();
-        let dead = home.join(format!("{BUILDING}{}-0", i32::MAX));
-        fs::create_dir_all(&dead).unwrap();
-        sweep(home);
-        assert!(live.is_dir());
-        assert!(!dead.exists());
-        let left: Vec<_> = fs::read_dir(home)
+        // A killed build's folder: kept while a build holds the lock, swept once idle.
+        let killed = home.join(format!("{BUILDING}1-0-0"));
+        fs::create_dir_all(&killed).unwrap();
+        sweep_if_idle(home);
+        assert!(killed.is_dir(), "swept while a build held the lock");
+        drop(lock);
+        sweep_if_idle(home);
+        assert!(!killed.exists());
+        let mut left: Vec<_> = fs::read_dir(home)
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(left.len(), 2, "{left:?}");
+        left.sort();
+        assert_eq!(left, ["install.lock", "venv"]);
     }
 }

@@ -102,6 +102,11 @@ pub struct ResolvedPlugin {
     pub venv_owner: String,
     pub capabilities: Vec<String>,
     pub settings: Vec<SettingDef>,
+    /// Alternative sets of settings, one of which must be set (`settings_group_validation`),
+    /// shown by `config list` as its required settings.
+    pub settings_group_validation: Vec<Vec<String>>,
+    /// Where the plugin's documentation lives (`docs`), pointed to by `config list`.
+    pub docs: Option<String>,
     /// Every setting with a value, by dotted name, in declaration order.
     pub config: IndexMap<String, ResolvedSetting>,
     /// The plugin's environment: `.env`, process, and every `env:` block, expanded.
@@ -304,6 +309,21 @@ impl Context {
                 }
             });
 
+        // Hub metadata eltr only displays: the project's definition, its lockfile, its parent.
+        let hub_field = |key: &str| {
+            def.other
+                .get(key)
+                .or_else(|| locked.as_ref().and_then(|l| l.other.get(key)))
+                .cloned()
+        };
+        let settings_group_validation = hub_field("settings_group_validation")
+            .and_then(|v| serde_json::from_value::<Vec<Vec<String>>>(v).ok())
+            .or_else(|| parent.as_ref().map(|p| p.settings_group_validation.clone()))
+            .unwrap_or_default();
+        let docs = hub_field("docs")
+            .and_then(|v| v.as_str().map(String::from))
+            .or_else(|| parent.as_ref().and_then(|p| p.docs.clone()));
+
         let overlay = self.environment_overlay(ptype, &def.name);
         let env = self.plugin_env(
             parent.as_ref().map(|p| &p.env),
@@ -364,6 +384,8 @@ impl Context {
             venv_owner,
             capabilities,
             settings,
+            settings_group_validation,
+            docs,
             config,
             env,
             extras,
@@ -486,9 +508,7 @@ impl Context {
         for key in keys {
             let decl = settings.iter().find(|s| s.name == key);
             let kind = decl.and_then(|d| d.kind.clone());
-            // An inheriting child reads only its own name's variables: the namespace ones
-            // reach it through the parent's value, below its own config (Meltano 4.4).
-            let ns = if parent.is_some() { name } else { namespace };
+            let ns = parent.is_none().then_some(namespace);
             let env_names = setting_env_names(name, ns, &key, decl);
             let from_env = env_names.iter().find_map(|n| env.get(n).map(|e| (n, e)));
             let resolved = match from_env {
@@ -595,10 +615,12 @@ impl Context {
 }
 
 /// The variables that override a setting, in the order they are consulted: the setting's own
-/// `env:` name, then `<PLUGIN_NAME>_<SETTING>`, then `<NAMESPACE>_<SETTING>`.
+/// `env:` name, then `<PLUGIN_NAME>_<SETTING>`, then `<NAMESPACE>_<SETTING>`. `namespace` is
+/// `None` for a plugin that inherits: it reads only its own name's variables, the namespace
+/// ones reach it through its parent's value, below its own config (Meltano 4.4).
 pub fn setting_env_names(
     name: &str,
-    namespace: &str,
+    namespace: Option<&str>,
     setting: &str,
     decl: Option<&SettingDef>,
 ) -> Vec<String> {
@@ -607,9 +629,10 @@ pub fn setting_env_names(
         names.push(custom);
     }
     names.push(setting_env_var(name, setting));
-    let ns = setting_env_var(namespace, setting);
-    if !names.contains(&ns) {
-        names.push(ns);
+    if let Some(ns) = namespace.map(|ns| setting_env_var(ns, setting)) {
+        if !names.contains(&ns) {
+            names.push(ns);
+        }
     }
     for alias in decl.map(|d| d.aliases.as_slice()).unwrap_or_default() {
         names.push(setting_env_var(name, alias));
