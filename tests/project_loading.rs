@@ -237,34 +237,27 @@ fn config_print_unsafe_shows_sensitive_value_like_meltano() {
     assert_json_eq(&actual, &golden, "config print --unsafe tap-okta");
 }
 
-/// Deliberate difference: Meltano's `--extras` also prints `_log_parser` (from the Hub
-/// definition) and `_load_schema` (a loader-side setting it derives from the extractor's
-/// name); eltr has neither. Every other extra must equal Meltano's.
+/// `config print --extras` equals Meltano's golden, defaults included (`_log_parser`,
+/// `_load_schema` from the child's own namespace) and in Meltano's key order.
 #[track_caller]
-fn assert_extras_match_golden_without_meltano_only_keys(env: &str) {
+fn assert_extras_match_golden(env: &str) {
     let actual = seed_config_print("tap-postgres--orders", env, &["--extras"]);
-    let mut golden = golden_json(&seed_golden(&format!(
+    let golden = golden_json(&seed_golden(&format!(
         "config-print/tap-postgres--orders.{env}.extras.json"
     )));
-    let golden_map = golden.as_object_mut().unwrap();
-    for meltano_only in ["_log_parser", "_load_schema"] {
-        assert!(golden_map.remove(meltano_only).is_some());
-        assert!(
-            actual.get(meltano_only).is_none(),
-            "eltr printed {meltano_only}"
-        );
-    }
     assert_json_eq(&actual, &golden, &format!("config print --extras ({env})"));
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&actual), keys(&golden), "key order");
 }
 
 #[test]
 fn config_print_extras_of_inherited_tap_match_meltano() {
-    assert_extras_match_golden_without_meltano_only_keys("no-env");
+    assert_extras_match_golden("no-env");
 }
 
 #[test]
 fn config_print_extras_in_prod_take_select_from_environment_like_meltano() {
-    assert_extras_match_golden_without_meltano_only_keys("prod");
+    assert_extras_match_golden("prod");
 }
 
 /// `--format env` lists every variable that carries a setting, as Meltano does. Meltano ends
@@ -559,6 +552,91 @@ fn missing_variable_inside_object_setting_becomes_null_like_meltano() {
     let config = prec_config("tap-prec--child", &[]);
     assert_eq!(config["x_nested"], json!({"a": "alpha", "b": null}));
     assert_eq!(config["x_list"], json!(["alpha", "", 3]));
+}
+
+/// The variables a plugin process gets that describe plugins, settings and extras.
+fn plugin_variable(name: &str) -> bool {
+    [
+        "TAP_PREC",
+        "PREC_NS_",
+        "TARGET_PREC",
+        "MELTANO_EXTRACT",
+        "MELTANO_LOAD",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
+}
+
+/// Meltano 4.4.1's `run` gave fake-tap and fake-target these variables (golden/run/); eltr
+/// gives the same names and values: settings and extras under the child's name, its own
+/// namespace, the parent's name and namespace and `MELTANO_EXTRACT_…`, and to the target also
+/// the tap's. Left out, each a documented difference: values Meltano leaves unexpanded
+/// (`${A:-default}`, the root `env:`), settings only those expansions set, nested custom keys
+/// Meltano also exports leaf by leaf (`…_X_NESTED_A`), and eltr's `MELTANO_*_EXECUTABLE`.
+#[test]
+fn run_exports_the_plugin_variables_meltano_exports() {
+    let project = fixture("precedence");
+    let args = ["--env-file", "fixture.env", "--environment", "test"];
+    let run = ["run", "tap-prec--child", "target-prec"];
+    let all: Vec<&str> = args.iter().chain(run.iter()).copied().collect();
+    eltr(&project.dir, &all, PREC_VARS).success();
+    let differs = |name: &str, meltano: Option<&Value>| {
+        meltano
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.contains("${"))
+            || name.ends_with("_X_NESTED_A")
+            || name.ends_with("_X_ENVBLOCK_FROM_DOTENV")
+            || name.ends_with("_EXECUTABLE")
+    };
+    for (who, golden) in [
+        ("tap", "run1.tap.env.json"),
+        ("target", "run2.target.env.json"),
+    ] {
+        let dump = golden_json(&project.dir.join(format!("dump/{who}.json")));
+        let ours = dump["env"].as_object().unwrap();
+        let want = golden_json(&fixture_source("precedence/golden/run").join(golden));
+        let want = want.as_object().unwrap();
+        let mut problems = Vec::new();
+        for name in want
+            .keys()
+            .chain(ours.keys())
+            .filter(|n| plugin_variable(n))
+        {
+            if differs(name, want.get(name)) || ours.get(name) == want.get(name) {
+                continue;
+            }
+            problems.push(format!(
+                "{name}: eltr {:?}, Meltano {:?}",
+                ours.get(name),
+                want.get(name)
+            ));
+        }
+        problems.dedup();
+        assert!(problems.is_empty(), "{who}:\n{}", problems.join("\n"));
+    }
+}
+
+/// Inside a run the loader's config and setting defaults may use the extractor's variables
+/// (target-postgres's `default_target_schema` is `$MELTANO_EXTRACT__LOAD_SCHEMA`): eltr
+/// expands them with the extractor's values, as Meltano 4.4.1 does (golden).
+#[test]
+fn run_expands_the_extractors_variables_in_the_loaders_config_like_meltano() {
+    let project = fixture("run-upstream");
+    let yml = project.dir.join("meltano.yml");
+    let bin = fixture_source("precedence/bin");
+    let text = std::fs::read_to_string(&yml).unwrap();
+    std::fs::write(&yml, text.replace("@BIN@", &bin.display().to_string())).unwrap();
+    eltr(&project.dir, ["run", "tap-src", "target-dst"], &[]).success();
+    let dump = golden_json(&project.dir.join("dump/target.json"));
+    let want = golden_json(&fixture_source("run-upstream/golden/target.config.json"));
+    assert_json_eq(&dump["config"], &want, "the target's config");
+    // Outside a run there is no extractor: the references are empty, as in Meltano.
+    let printed = eltr(&project.dir, ["config", "print", "target-dst"], &[]);
+    assert_json_eq(
+        &printed.success().json(),
+        &json!({"path": "out", "mixed": "pre--post"}),
+        "config print",
+    );
 }
 
 /// Deliberate difference: Meltano's `config` ignores `default_environment` unless

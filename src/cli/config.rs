@@ -92,35 +92,11 @@ pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<ExitCode> {
 
 /// Extras as Meltano prints them with `--extras`: `_`-prefixed, every known extra present.
 fn extras_json(p: &ResolvedPlugin) -> Value {
-    let x = &p.extras;
-    let mut o = Map::new();
-    match p.plugin_type {
-        PluginType::Extractors => {
-            o.insert("_catalog".into(), json!(x.catalog));
-            o.insert("_state".into(), json!(x.state));
-            o.insert(
-                "_select".into(),
-                json!(x.select.clone().unwrap_or_default()),
-            );
-            o.insert("_metadata".into(), x.metadata.clone().unwrap_or(json!({})));
-            o.insert("_schema".into(), x.schema.clone().unwrap_or(json!({})));
-            o.insert(
-                "_select_filter".into(),
-                json!(x.select_filter.clone().unwrap_or_default()),
-            );
-            o.insert(
-                "_use_cached_catalog".into(),
-                json!(x.use_cached_catalog.unwrap_or(true)),
-            );
-        }
-        PluginType::Mappers => {
-            o.insert(
-                "_mappings".into(),
-                json!(x.mappings.clone().unwrap_or_default()),
-            );
-        }
-        _ => {}
-    }
+    let o: Map<String, Value> = p
+        .extras_with_defaults()
+        .into_iter()
+        .map(|(name, value)| (format!("_{name}"), value))
+        .collect();
     Value::Object(o)
 }
 
@@ -240,8 +216,7 @@ fn setting_line(
     decl: Option<&SettingDef>,
     view: &ListView,
 ) -> String {
-    let namespace = p.inherit_from.is_none().then_some(p.namespace.as_str());
-    let env_vars = crate::project::resolve::setting_env_names(&p.name, namespace, name, decl);
+    let env_vars = crate::project::resolve::setting_env_names(&p.name, &p.namespace, name, decl);
     let groups = &p.settings_group_validation;
     let mut line = name.to_string();
     let in_groups: Vec<String> = (1..=groups.len())

@@ -13,7 +13,9 @@ use super::summary::{BlockSummary, ProcessSummary};
 use super::{RunError, RunRequest, StateStrategy};
 use crate::plugin::prepare::describe_vars;
 use crate::plugin::{
-    PrepareOptions, PreparedPlugin, describe_status, env::setting_vars, mask, prepare,
+    PrepareOptions, PreparedPlugin, describe_status,
+    env::{extra_vars, setting_vars},
+    mask, prepare,
 };
 use crate::project::Context;
 use crate::state::{LockInfo, StateId, Store};
@@ -40,11 +42,18 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
     let started = Instant::now();
 
     let tap = ctx.plugin(None, extractor).map_err(|e| fail(e.into()))?;
-    let target = ctx.plugin(None, loader).map_err(|e| fail(e.into()))?;
+    // What mappers and the target learn of the tap, in their config and in their process env.
+    let mut upstream = describe_vars(&tap);
+    upstream.extend(setting_vars(&tap).into_iter().map(|(k, v, _)| (k, v)));
+    upstream.extend(extra_vars(&tap));
+    let target = ctx
+        .plugin_with_upstream(None, loader, &upstream)
+        .map_err(|e| fail(e.into()))?;
     let state_id = state_id(ctx, req, extractor, loader).map_err(fail)?;
     let mut mapper_plugins = Vec::new();
     for m in mappers {
-        mapper_plugins.push(ctx.plugin(None, &m.plugin).map_err(|e| fail(e.into()))?);
+        let mapper = ctx.plugin_with_upstream(None, &m.plugin, &upstream);
+        mapper_plugins.push(mapper.map_err(|e| fail(e.into()))?);
     }
     let all: Vec<&crate::project::ResolvedPlugin> = std::iter::once(&tap)
         .chain(mapper_plugins.iter())
@@ -86,8 +95,7 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
         tracing::info!("resuming '{state_id}' from its stored state");
     }
 
-    let mut extra_env = describe_vars(&tap);
-    extra_env.extend(setting_vars(&tap).into_iter().map(|(k, v, _)| (k, v)));
+    let extra_env = upstream;
     let opts = PrepareOptions {
         run_id: req.run_id.clone(),
         refresh_catalog: req.refresh_catalog || req.full_refresh,

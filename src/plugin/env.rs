@@ -15,10 +15,18 @@ pub fn type_verb(plugin: &ResolvedPlugin) -> String {
     }
 }
 
-/// `(variable, value, sensitive)` for every setting with a value: `<NAME>_<SETTING>`,
-/// `<NAMESPACE>_<SETTING>` and `MELTANO_<VERB>_<SETTING>`, in Meltano's order.
+/// The stems every setting and extra is exported under: the plugin's prefixes (name,
+/// namespace, its parents') then `MELTANO_<VERB>`.
+fn export_stems(plugin: &ResolvedPlugin) -> Vec<String> {
+    let mut stems: Vec<String> = plugin.env_prefixes.iter().map(|p| env_stem(p)).collect();
+    stems.push(format!("MELTANO_{}", type_verb(plugin)));
+    stems
+}
+
+/// `(variable, value, sensitive)` for every setting with a value: `<PREFIX>_<SETTING>` for
+/// each of the plugin's prefixes, then `MELTANO_<VERB>_<SETTING>`, in Meltano's order.
 pub fn setting_vars(plugin: &ResolvedPlugin) -> Vec<(String, String, bool)> {
-    let verb = type_verb(plugin);
+    let stems = export_stems(plugin);
     let mut out = Vec::new();
     let mut keys: Vec<&String> = plugin.config.keys().collect();
     keys.sort();
@@ -28,15 +36,28 @@ pub fn setting_vars(plugin: &ResolvedPlugin) -> Vec<(String, String, bool)> {
             continue;
         }
         let text = env_text(&setting.value);
-        let stem = env_stem(key);
-        let mut names = vec![
-            format!("{}_{stem}", env_stem(&plugin.name)),
-            format!("{}_{stem}", env_stem(&plugin.namespace)),
-            format!("MELTANO_{verb}_{stem}"),
-        ];
-        names.dedup();
-        for name in names {
-            out.push((name, text.clone(), setting.sensitive));
+        let key = env_stem(key);
+        for stem in &stems {
+            out.push((format!("{stem}_{key}"), text.clone(), setting.sensitive));
+        }
+    }
+    out
+}
+
+/// `(variable, value)` for every extra with a value, Meltano's defaults included:
+/// `<PREFIX>__<EXTRA>` for each prefix and `MELTANO_<VERB>__<EXTRA>`. Loaders read the
+/// extractor's ones (`MELTANO_EXTRACT__LOAD_SCHEMA` names target-postgres's schema).
+pub fn extra_vars(plugin: &ResolvedPlugin) -> Vec<(String, String)> {
+    let stems = export_stems(plugin);
+    let mut out = Vec::new();
+    for (extra, value) in plugin.extras_with_defaults() {
+        if value.is_null() {
+            continue;
+        }
+        let text = env_text(&value);
+        let extra = env_stem(extra);
+        for stem in &stems {
+            out.push((format!("{stem}__{extra}"), text.clone()));
         }
     }
     out

@@ -150,6 +150,9 @@ pub fn process_env(
     for (k, v, _) in env::setting_vars(plugin) {
         vars.insert(k, v);
     }
+    for (k, v) in env::extra_vars(plugin) {
+        vars.insert(k, v);
+    }
     vars.insert("MELTANO_PROJECT_ROOT".into(), root.display().to_string());
     vars.insert("ELTR_PROJECT_ROOT".into(), root.display().to_string());
     if let Some(e) = ctx.environment_name() {
@@ -196,8 +199,8 @@ pub fn describe_vars(plugin: &ResolvedPlugin) -> Vec<(String, String)> {
             plugin.executable.clone(),
         ),
     ];
-    if let Some(v) = &plugin.variant {
-        out.push((format!("MELTANO_{noun}_VARIANT"), v.clone()));
-    }
+    // Meltano calls a plugin without a variant `default`.
+    let variant = plugin.variant.as_deref().unwrap_or("default");
+    out.push((format!("MELTANO_{noun}_VARIANT"), variant.to_string()));
     out
 }

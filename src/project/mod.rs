@@ -67,6 +67,8 @@ pub enum EnvOrigin {
     Project,
     Plugin,
     Environment,
+    /// Describes the extractor upstream of the plugin in a block (`MELTANO_EXTRACT_…`).
+    Upstream,
 }
 
 /// One variable of a composed environment.
@@ -327,17 +329,23 @@ impl Context {
     }
 
     fn report_missing(&self, missing: &[String], context: &str) -> Result<()> {
+        // `MELTANO_EXTRACT_…`/`MELTANO_LOAD_…` describe the other plugins of a run and are
+        // set only inside one (a Hub loader's defaults use them): not a user's mistake.
+        let missing: Vec<&String> = missing
+            .iter()
+            .filter(|v| !v.starts_with("MELTANO_EXTRACT") && !v.starts_with("MELTANO_LOAD"))
+            .collect();
         let Some(first) = missing.first() else {
             return Ok(());
         };
         if self.strict_env {
             return Err(ProjectError::MissingVar {
-                var: first.clone(),
+                var: first.to_string(),
                 context: context.to_string(),
             });
         }
         for var in missing {
-            if self.warned.borrow_mut().insert(var.clone()) {
+            if self.warned.borrow_mut().insert(var.to_string()) {
                 tracing::warn!(
                     "environment variable '{var}' is not set (used in {context}); it expands to nothing"
                 );

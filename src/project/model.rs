@@ -156,6 +156,12 @@ pub struct PluginDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_cached_catalog: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_schema: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_parser: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mappings: Option<Vec<MappingDef>>,
     #[serde(flatten)]
     pub other: IndexMap<String, Value>,

@@ -9,7 +9,7 @@ use super::settings::{
     deep_merge, extra_env_var, flatten, looks_secret, nest_into, parse_env_value, setting_env_var,
 };
 use super::vars::VarOrigin;
-use super::{Context, EnvMap, EnvOrigin};
+use super::{Context, EnvEntry, EnvMap, EnvOrigin};
 use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
@@ -80,9 +80,20 @@ pub struct Extras {
     pub state: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub use_cached_catalog: Option<bool>,
+    /// Extractors: the schema loaders write to (default: the extractor's namespace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_schema: Option<String>,
+    /// Loaders: the SQL dialect transforms use (default: the loader's namespace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_parser: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mappings: Option<Vec<MappingDef>>,
 }
+
+/// The parser Meltano assumes for a plugin's log lines when none is set.
+pub const DEFAULT_LOG_PARSER: &str = "singer-sdk";
 
 /// A plugin with everything resolved: the value downstream modules run.
 #[derive(Debug, Clone)]
@@ -94,6 +105,10 @@ pub struct ResolvedPlugin {
     pub inherit_from: Option<String>,
     pub variant: Option<String>,
     pub namespace: String,
+    /// Prefixes the plugin's settings and extras are exported under (`<PREFIX>_<SETTING>`,
+    /// `<PREFIX>__<EXTRA>`): its name, its namespace, then its parent's prefixes, as Meltano
+    /// exports them (a tap built on the parent's code reads the parent's names).
+    pub env_prefixes: Vec<String>,
     pub executable: String,
     pub pip_url: Option<String>,
     pub python: Option<String>,
@@ -144,6 +159,51 @@ impl ResolvedPlugin {
         out
     }
 
+    /// The plugin's extras with Meltano's defaults filled in, in Meltano's order, keyed
+    /// without the leading underscore: what `config print --extras` shows and what the
+    /// plugin process receives as `<PREFIX>__<EXTRA>` variables.
+    pub fn extras_with_defaults(&self) -> Vec<(&'static str, Value)> {
+        let x = &self.extras;
+        let text = |v: &Option<String>, default: &str| {
+            Value::String(v.clone().unwrap_or_else(|| default.to_string()))
+        };
+        let mut out = vec![("log_parser", text(&x.log_parser, DEFAULT_LOG_PARSER))];
+        match self.plugin_type {
+            PluginType::Extractors => out.extend([
+                (
+                    "catalog",
+                    x.catalog.clone().map_or(Value::Null, Value::String),
+                ),
+                ("state", x.state.clone().map_or(Value::Null, Value::String)),
+                ("load_schema", text(&x.load_schema, &self.namespace)),
+                (
+                    "select",
+                    serde_json::json!(x.select.clone().unwrap_or_else(|| vec!["*.*".into()])),
+                ),
+                (
+                    "metadata",
+                    x.metadata.clone().unwrap_or(serde_json::json!({})),
+                ),
+                ("schema", x.schema.clone().unwrap_or(serde_json::json!({}))),
+                (
+                    "select_filter",
+                    serde_json::json!(x.select_filter.clone().unwrap_or_default()),
+                ),
+                (
+                    "use_cached_catalog",
+                    Value::Bool(x.use_cached_catalog.unwrap_or(true)),
+                ),
+            ]),
+            PluginType::Loaders => out.push(("dialect", text(&x.dialect, &self.namespace))),
+            PluginType::Mappers => out.push((
+                "mappings",
+                serde_json::json!(x.mappings.clone().unwrap_or_default()),
+            )),
+            _ => {}
+        }
+        out
+    }
+
     /// True when the plugin declares the capability (or is assumed to; see `capabilities`).
     pub fn has_capability(&self, capability: &str) -> bool {
         self.capabilities.iter().any(|c| c == capability)
@@ -170,8 +230,22 @@ impl Context {
     /// Resolves the plugin called `name`, of `plugin_type` if given, else of whichever type
     /// defines it.
     pub fn plugin(&self, plugin_type: Option<PluginType>, name: &str) -> Result<ResolvedPlugin> {
+        self.plugin_with_upstream(plugin_type, name, &[])
+    }
+
+    /// Resolves a plugin that runs downstream of an extractor in a block (a mapper or the
+    /// loader): `upstream` holds the extractor's variables (`MELTANO_EXTRACT__LOAD_SCHEMA`,
+    /// `MELTANO_EXTRACTOR_NAME`…), which its config and setting defaults may reference, as
+    /// target-postgres's `default_target_schema` does. Meltano resolves them the same way in
+    /// `run`; outside a block they are unset.
+    pub fn plugin_with_upstream(
+        &self,
+        plugin_type: Option<PluginType>,
+        name: &str,
+        upstream: &[(String, String)],
+    ) -> Result<ResolvedPlugin> {
         let (ptype, def) = self.find_def(plugin_type, name)?;
-        self.resolve(ptype, def, &mut Vec::new())
+        self.resolve(ptype, def, upstream, &mut Vec::new())
     }
 
     /// Finds a plugin definition by name, with a "did you mean" hint when it is unknown.
@@ -206,6 +280,7 @@ impl Context {
         &self,
         ptype: PluginType,
         sourced: &Sourced<PluginDef>,
+        upstream: &[(String, String)],
         chain: &mut Vec<String>,
     ) -> Result<ResolvedPlugin> {
         let def = &sourced.item;
@@ -237,7 +312,7 @@ impl Context {
                         ),
                     });
                 };
-                Some(self.resolve(ptype, parent_def, chain)?)
+                Some(self.resolve(ptype, parent_def, upstream, chain)?)
             }
             None => None,
         };
@@ -258,9 +333,13 @@ impl Context {
                 .filter(|s| !s.is_empty())
         };
 
-        let namespace = base(|d| d.namespace.clone())
-            .or_else(|| parent.as_ref().map(|p| p.namespace.clone()))
-            .unwrap_or_else(|| def.name.replace('-', "_"));
+        // A child's namespace is its own (declared, else from its name), not its parent's:
+        // Meltano derives `load_schema` and `MELTANO_EXTRACTOR_NAMESPACE` from it.
+        let namespace = base(|d| d.namespace.clone()).unwrap_or_else(|| def.name.replace('-', "_"));
+        let mut env_prefixes = vec![def.name.clone(), namespace.clone()];
+        env_prefixes.extend(parent.iter().flat_map(|p| p.env_prefixes.iter().cloned()));
+        let mut seen = std::collections::HashSet::new();
+        env_prefixes.retain(|p| seen.insert(super::settings::env_stem(p)));
         let executable = base(|d| d.executable.clone())
             .or_else(|| parent.as_ref().map(|p| p.executable.clone()))
             .unwrap_or_else(|| def.name.clone());
@@ -327,6 +406,7 @@ impl Context {
         let overlay = self.environment_overlay(ptype, &def.name);
         let env = self.plugin_env(
             parent.as_ref().map(|p| &p.env),
+            upstream,
             def.env.as_ref(),
             overlay.and_then(|o| o.env.as_ref()),
             &sourced.source,
@@ -374,6 +454,7 @@ impl Context {
                 .clone()
                 .or_else(|| parent.as_ref().and_then(|p| p.variant.clone())),
             namespace,
+            env_prefixes,
             executable,
             pip_url,
             python: def
@@ -410,15 +491,27 @@ impl Context {
     fn plugin_env(
         &self,
         parent_env: Option<&EnvMap>,
+        upstream: &[(String, String)],
         own: Option<&IndexMap<String, String>>,
         overlay: Option<&IndexMap<String, String>>,
         file: &std::path::Path,
     ) -> Result<EnvMap> {
-        // Precedence, lowest first: .env, process, root env, plugin env (parent's then own),
-        // environment env, the environment's plugin env.
+        // Precedence, lowest first: .env, process, root env, the upstream extractor's
+        // variables, plugin env (parent's then own), environment env, the environment's
+        // plugin env. A parent's env already holds the upstream variables.
         let mut env = match parent_env {
             Some(p) => p.clone(),
-            None => self.root_env()?,
+            None => {
+                let mut env = self.root_env()?;
+                for (name, value) in upstream {
+                    let entry = EnvEntry {
+                        value: value.clone(),
+                        origin: EnvOrigin::Upstream,
+                    };
+                    env.insert(name.clone(), entry);
+                }
+                env
+            }
         };
         if let Some(block) = own {
             self.apply_block(&mut env, block, EnvOrigin::Plugin, file)?;
@@ -508,8 +601,7 @@ impl Context {
         for key in keys {
             let decl = settings.iter().find(|s| s.name == key);
             let kind = decl.and_then(|d| d.kind.clone());
-            let ns = parent.is_none().then_some(namespace);
-            let env_names = setting_env_names(name, ns, &key, decl);
+            let env_names = setting_env_names(name, namespace, &key, decl);
             let from_env = env_names.iter().find_map(|n| env.get(n).map(|e| (n, e)));
             let resolved = match from_env {
                 Some((_, entry)) => Some((
@@ -578,6 +670,16 @@ impl Context {
             if let Some(u) = layer.use_cached_catalog {
                 x.use_cached_catalog = Some(u);
             }
+            for (value, slot) in [
+                (&layer.load_schema, &mut x.load_schema),
+                (&layer.dialect, &mut x.dialect),
+                (&layer.log_parser, &mut x.log_parser),
+            ] {
+                if let Some(v) = value {
+                    let context = format!("extra of '{}'", def.name);
+                    *slot = Some(self.expand_str(v, env, std::path::Path::new(""), &context)?);
+                }
+            }
             if let Some(m) = &layer.mappings {
                 x.mappings = Some(m.clone());
             }
@@ -602,7 +704,13 @@ impl Context {
         if let Some(v) = json_var("schema") {
             merge_object(&mut x.schema, v.as_object());
         }
-        for (extra, slot) in [("catalog", &mut x.catalog), ("state", &mut x.state)] {
+        for (extra, slot) in [
+            ("catalog", &mut x.catalog),
+            ("state", &mut x.state),
+            ("load_schema", &mut x.load_schema),
+            ("dialect", &mut x.dialect),
+            ("log_parser", &mut x.log_parser),
+        ] {
             if let Some(e) = env.get(&extra_env_var(stem, extra)) {
                 *slot = Some(e.value.clone());
             }
@@ -615,12 +723,12 @@ impl Context {
 }
 
 /// The variables that override a setting, in the order they are consulted: the setting's own
-/// `env:` name, then `<PLUGIN_NAME>_<SETTING>`, then `<NAMESPACE>_<SETTING>`. `namespace` is
-/// `None` for a plugin that inherits: it reads only its own name's variables, the namespace
-/// ones reach it through its parent's value, below its own config (Meltano 4.4).
+/// `env:` name, then `<PLUGIN_NAME>_<SETTING>`, then `<NAMESPACE>_<SETTING>`. An inheriting
+/// child has a namespace of its own, so it never reads its parent's variables: those reach it
+/// through the parent's value, below its own config (Meltano 4.4).
 pub fn setting_env_names(
     name: &str,
-    namespace: Option<&str>,
+    namespace: &str,
     setting: &str,
     decl: Option<&SettingDef>,
 ) -> Vec<String> {
@@ -629,10 +737,9 @@ pub fn setting_env_names(
         names.push(custom);
     }
     names.push(setting_env_var(name, setting));
-    if let Some(ns) = namespace.map(|ns| setting_env_var(ns, setting)) {
-        if !names.contains(&ns) {
-            names.push(ns);
-        }
+    let ns = setting_env_var(namespace, setting);
+    if !names.contains(&ns) {
+        names.push(ns);
     }
     for alias in decl.map(|d| d.aliases.as_slice()).unwrap_or_default() {
         names.push(setting_env_var(name, alias));
