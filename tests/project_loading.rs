@@ -237,27 +237,42 @@ fn config_print_unsafe_shows_sensitive_value_like_meltano() {
     assert_json_eq(&actual, &golden, "config print --unsafe tap-okta");
 }
 
-/// `config print --extras` equals Meltano's golden, defaults included (`_log_parser`,
-/// `_load_schema` from the child's own namespace) and in Meltano's key order.
+/// `config print --extras` equals Meltano's golden, defaults included (`_log_parser`, an
+/// inherited tap's `_load_schema` from its own namespace, a Hub loader's `_dialect` and
+/// `_target_schema` from its lockfile), in Meltano's key order.
 #[track_caller]
-fn assert_extras_match_golden(env: &str) {
-    let actual = seed_config_print("tap-postgres--orders", env, &["--extras"]);
+fn assert_extras_match_golden(plugin: &str, env: &str) {
+    let actual = seed_config_print(plugin, env, &["--extras"]);
     let golden = golden_json(&seed_golden(&format!(
-        "config-print/tap-postgres--orders.{env}.extras.json"
+        "config-print/{plugin}.{env}.extras.json"
     )));
-    assert_json_eq(&actual, &golden, &format!("config print --extras ({env})"));
+    assert_json_eq(
+        &actual,
+        &golden,
+        &format!("config print {plugin} --extras ({env})"),
+    );
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&actual), keys(&golden), "key order");
 }
 
 #[test]
 fn config_print_extras_of_inherited_tap_match_meltano() {
-    assert_extras_match_golden("no-env");
+    assert_extras_match_golden("tap-postgres--orders", "no-env");
 }
 
 #[test]
 fn config_print_extras_in_prod_take_select_from_environment_like_meltano() {
-    assert_extras_match_golden("prod");
+    assert_extras_match_golden("tap-postgres--orders", "prod");
+}
+
+#[test]
+fn config_print_extras_of_a_hub_loader_come_from_its_lockfile_like_meltano() {
+    assert_extras_match_golden("target-postgres", "no-env");
+}
+
+#[test]
+fn config_print_extras_of_a_mapper_match_meltano() {
+    assert_extras_match_golden("meltano-map-transformer", "no-env");
 }
 
 /// `--format env` lists every variable that carries a setting, as Meltano does. Meltano ends
@@ -626,17 +641,34 @@ fn run_expands_the_extractors_variables_in_the_loaders_config_like_meltano() {
     let bin = fixture_source("precedence/bin");
     let text = std::fs::read_to_string(&yml).unwrap();
     std::fs::write(&yml, text.replace("@BIN@", &bin.display().to_string())).unwrap();
-    eltr(&project.dir, ["run", "tap-src", "target-dst"], &[]).success();
-    let dump = golden_json(&project.dir.join("dump/target.json"));
     let want = golden_json(&fixture_source("run-upstream/golden/target.config.json"));
-    assert_json_eq(&dump["config"], &want, "the target's config");
-    // Outside a run there is no extractor: the references are empty, as in Meltano.
+    // Every reference resolves, so strict mode has nothing to refuse and nothing is warned of.
+    for strict in [&[][..], &["--strict-env"][..]] {
+        let run_args = ["run", "tap-src", "target-dst"];
+        let args: Vec<&str> = strict.iter().copied().chain(run_args).collect();
+        let run = eltr(&project.dir, &args, &[]);
+        run.success();
+        assert!(!run.stderr.contains("is not set"), "{}", run.stderr);
+        let dump = golden_json(&project.dir.join("dump/target.json"));
+        assert_json_eq(&dump["config"], &want, "the target's config");
+    }
+    // Outside a run there is no extractor: its references are empty, as in Meltano, and not
+    // reported (every run sets them); the loader's own variables are there.
     let printed = eltr(&project.dir, ["config", "print", "target-dst"], &[]);
-    assert_json_eq(
-        &printed.success().json(),
-        &json!({"path": "out", "mixed": "pre--post"}),
-        "config print",
+    let expected = json!({"path": "out", "mixed": "pre--post", "own_name": "target-dst"});
+    assert_json_eq(&printed.success().json(), &expected, "config print");
+    assert!(
+        !printed.stderr.contains("MELTANO_EXTRACT"),
+        "{}",
+        printed.stderr
     );
+    // Extras are read under the namespace too.
+    let extras = eltr(
+        &project.dir,
+        ["config", "print", "tap-src", "--extras"],
+        &[("SRC_NS__LOAD_SCHEMA", "from_ns_var")],
+    );
+    assert_eq!(extras.success().json()["_load_schema"], "from_ns_var");
 }
 
 /// Deliberate difference: Meltano's `config` ignores `default_environment` unless

@@ -194,8 +194,7 @@ pub fn ensure_installed(
         .iter()
         .filter(|p| p.pip_url.is_some())
         .filter(|p| {
-            let owner = ctx.plugin(Some(p.plugin_type), &p.venv_owner);
-            owner.is_ok_and(|o| !is_installed(root, &o))
+            !is_installed(root, p)
                 && crate::plugin::executable::find(root, p, None)
                     .is_none_or(|exe| exe.starts_with(root.join(".eltr")))
         })

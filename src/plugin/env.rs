@@ -5,14 +5,9 @@ use crate::project::ResolvedPlugin;
 use crate::project::settings::env_stem;
 use serde_json::Value;
 
-/// Meltano's verb for a plugin type (`MELTANO_EXTRACT_…`): the plural minus its last three
-/// letters, which is how Meltano derives it (so mappers give `MAPP`).
+/// Meltano's verb for a plugin's type (`MELTANO_EXTRACT_…`).
 pub fn type_verb(plugin: &ResolvedPlugin) -> String {
-    let key = plugin.plugin_type.key();
-    match plugin.plugin_type {
-        crate::project::model::PluginType::Transforms => "transform".to_ascii_uppercase(),
-        _ => key[..key.len() - 3].to_ascii_uppercase(),
-    }
+    plugin.plugin_type.env_verb()
 }
 
 /// The stems every setting and extra is exported under: the plugin's prefixes (name,

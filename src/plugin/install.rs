@@ -86,7 +86,10 @@ fn installer() -> Installer {
 /// The interpreter a plugin's venv is built with, as an absolute path when it is found on
 /// PATH (a changed `python3` then changes the fingerprint, and uv skips a shim lookup).
 fn python_of(plugin: &ResolvedPlugin) -> String {
-    let name = plugin.python.clone().unwrap_or_else(|| "python3".into());
+    let name = plugin
+        .venv_python
+        .clone()
+        .unwrap_or_else(|| "python3".into());
     if name.contains('/') {
         return name;
     }
@@ -142,9 +145,10 @@ pub fn install(
                 elapsed: Duration::ZERO,
             });
             if owners.insert((p.plugin_type, p.venv_owner.clone())) {
-                if let Ok(parent) = ctx.plugin(Some(p.plugin_type), &p.venv_owner) {
-                    queue.push(parent);
-                }
+                // The owner's install as the child sees it: same venv, pip_url and python.
+                let mut owner = p.clone();
+                owner.name = p.venv_owner.clone();
+                queue.push(owner);
             }
         } else if owners.insert((p.plugin_type, p.name.clone())) {
             queue.push(p);

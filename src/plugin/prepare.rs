@@ -6,7 +6,7 @@ use super::executable;
 use super::run_dir::RunDir;
 use super::{PluginError, env};
 use crate::project::model::{MappingDef, PluginType};
-use crate::project::settings::{deep_merge, env_stem};
+use crate::project::settings::deep_merge;
 use crate::project::{Context, ResolvedPlugin};
 use serde_json::Value;
 use std::ffi::OsString;
@@ -187,20 +187,12 @@ pub fn process_env(
 /// `MELTANO_EXTRACTOR_NAME`-style variables describing a plugin; loaders also receive the
 /// extractor's (some targets derive their schema from it).
 pub fn describe_vars(plugin: &ResolvedPlugin) -> Vec<(String, String)> {
-    let noun = env_stem(plugin.plugin_type.singular());
-    let mut out = vec![
-        (format!("MELTANO_{noun}_NAME"), plugin.name.clone()),
-        (
-            format!("MELTANO_{noun}_NAMESPACE"),
-            plugin.namespace.clone(),
-        ),
-        (
-            format!("MELTANO_{noun}_EXECUTABLE"),
-            plugin.executable.clone(),
-        ),
-    ];
-    // Meltano calls a plugin without a variant `default`.
-    let variant = plugin.variant.as_deref().unwrap_or("default");
-    out.push((format!("MELTANO_{noun}_VARIANT"), variant.to_string()));
-    out
+    crate::project::resolve::PluginFacts {
+        plugin_type: plugin.plugin_type,
+        name: &plugin.name,
+        namespace: &plugin.namespace,
+        executable: &plugin.executable,
+        variant: plugin.variant.as_deref(),
+    }
+    .describe_vars()
 }

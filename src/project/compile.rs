@@ -89,7 +89,12 @@ fn plugin_json(p: &ResolvedPlugin, show_secrets: bool) -> Value {
     let env: Map<String, Value> = p
         .env
         .iter()
-        .filter(|(_, e)| !matches!(e.origin, super::EnvOrigin::Var(_)))
+        .filter(|(_, e)| {
+            !matches!(
+                e.origin,
+                super::EnvOrigin::Var(_) | super::EnvOrigin::Upstream
+            )
+        })
         .map(|(k, e)| {
             let masked = secrets.iter().any(|s| e.value.contains(s.as_str()))
                 || (!show_secrets && super::settings::looks_secret(k));

@@ -276,7 +276,7 @@ impl Context {
     pub fn expand_str(&self, s: &str, env: &EnvMap, file: &Path, context: &str) -> Result<String> {
         let _ = file;
         let out = expand::expand(s, &|name| env.get(name).map(|e| e.value.clone()));
-        self.report_missing(&out.missing, context)?;
+        self.report_missing(&out.missing, env, context)?;
         Ok(out.text)
     }
 
@@ -303,7 +303,7 @@ impl Context {
         Ok(match value {
             Value::String(s) if s.contains('$') => {
                 let out = expand::expand(s, &|name| env.get(name).map(|e| e.value.clone()));
-                self.report_missing(&out.missing, context)?;
+                self.report_missing(&out.missing, env, context)?;
                 Value::String(out.text)
             }
             Value::Array(items) => Value::Array(
@@ -328,12 +328,15 @@ impl Context {
         })
     }
 
-    fn report_missing(&self, missing: &[String], context: &str) -> Result<()> {
-        // `MELTANO_EXTRACT_…`/`MELTANO_LOAD_…` describe the other plugins of a run and are
-        // set only inside one (a Hub loader's defaults use them): not a user's mistake.
+    fn report_missing(&self, missing: &[String], env: &EnvMap, context: &str) -> Result<()> {
+        // Outside a run nothing describes an extractor to a loader or mapper, so its
+        // `MELTANO_EXTRACT_…` references (a Hub loader's defaults use them) are unset by
+        // design, not by mistake. Inside a run (or in the extractor itself) they are set,
+        // and a missing one is a typo worth reporting.
+        let in_block = env.get("MELTANO_EXTRACTOR_NAME").is_some();
         let missing: Vec<&String> = missing
             .iter()
-            .filter(|v| !v.starts_with("MELTANO_EXTRACT") && !v.starts_with("MELTANO_LOAD"))
+            .filter(|v| in_block || !v.starts_with("MELTANO_EXTRACT"))
             .collect();
         let Some(first) = missing.first() else {
             return Ok(());

@@ -65,6 +65,16 @@ impl PluginType {
         }
     }
 
+    /// Meltano's verb for the type in `MELTANO_<VERB>_<SETTING>` variables: the plural minus
+    /// its last three letters, which is how Meltano derives it (so mappers give `MAPP`),
+    /// except `TRANSFORM`.
+    pub fn env_verb(self) -> String {
+        match self {
+            PluginType::Transforms => "TRANSFORM".to_string(),
+            t => t.key()[..t.key().len() - 3].to_ascii_uppercase(),
+        }
+    }
+
     /// Parses the plural or singular form (`--plugin-type extractor` and `extractors` both work).
     pub fn parse(s: &str) -> Option<PluginType> {
         PluginType::ALL
@@ -159,6 +169,8 @@ pub struct PluginDef {
     pub load_schema: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dialect: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_schema: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_parser: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,7 +6,8 @@ use super::error::{ProjectError, Result, did_you_mean};
 use super::lockfile;
 use super::model::{MappingDef, Object, PluginDef, PluginType, SettingDef, Sourced};
 use super::settings::{
-    deep_merge, extra_env_var, flatten, looks_secret, nest_into, parse_env_value, setting_env_var,
+    deep_merge, env_stem, extra_env_var, flatten, looks_secret, nest_into, parse_env_value,
+    setting_env_var,
 };
 use super::vars::VarOrigin;
 use super::{Context, EnvEntry, EnvMap, EnvOrigin};
@@ -86,10 +87,47 @@ pub struct Extras {
     /// Loaders: the SQL dialect transforms use (default: the loader's namespace).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dialect: Option<String>,
+    /// Loaders: the schema transforms read (Hub definitions set it from a setting, like
+    /// `$TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA`), kept unexpanded until the settings are known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_schema: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_parser: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mappings: Option<Vec<MappingDef>>,
+}
+
+/// What `MELTANO_EXTRACTOR_NAME`-style variables say about a plugin.
+pub struct PluginFacts<'a> {
+    pub plugin_type: PluginType,
+    pub name: &'a str,
+    pub namespace: &'a str,
+    pub executable: &'a str,
+    pub variant: Option<&'a str>,
+}
+
+impl PluginFacts<'_> {
+    /// `MELTANO_<NOUN>_NAME`, `_NAMESPACE`, `_EXECUTABLE` and `_VARIANT` (Meltano calls a
+    /// plugin without a variant `default`). The plugin's own config may use them, and a
+    /// loader reads the extractor's (some targets derive their schema from it).
+    pub fn describe_vars(&self) -> Vec<(String, String)> {
+        let noun = super::settings::env_stem(self.plugin_type.singular());
+        vec![
+            (format!("MELTANO_{noun}_NAME"), self.name.to_string()),
+            (
+                format!("MELTANO_{noun}_NAMESPACE"),
+                self.namespace.to_string(),
+            ),
+            (
+                format!("MELTANO_{noun}_EXECUTABLE"),
+                self.executable.to_string(),
+            ),
+            (
+                format!("MELTANO_{noun}_VARIANT"),
+                self.variant.unwrap_or("default").to_string(),
+            ),
+        ]
+    }
 }
 
 /// The parser Meltano assumes for a plugin's log lines when none is set.
@@ -115,6 +153,9 @@ pub struct ResolvedPlugin {
     /// The plugin whose virtualenv this one runs from (itself, or the parent it inherits from
     /// when it has no `pip_url` of its own).
     pub venv_owner: String,
+    /// The `python` that virtualenv is built with: the owner's, so a child sharing its
+    /// parent's venv fingerprints it exactly as the parent does.
+    pub venv_python: Option<String>,
     pub capabilities: Vec<String>,
     pub settings: Vec<SettingDef>,
     /// Alternative sets of settings, one of which must be set (`settings_group_validation`),
@@ -194,14 +235,47 @@ impl ResolvedPlugin {
                     Value::Bool(x.use_cached_catalog.unwrap_or(true)),
                 ),
             ]),
-            PluginType::Loaders => out.push(("dialect", text(&x.dialect, &self.namespace))),
-            PluginType::Mappers => out.push((
-                "mappings",
-                serde_json::json!(x.mappings.clone().unwrap_or_default()),
-            )),
+            PluginType::Loaders => {
+                out.push(("dialect", text(&x.dialect, &self.namespace)));
+                if let Some(raw) = &x.target_schema {
+                    out.push((
+                        "target_schema",
+                        Value::String(self.expand_with_settings(raw)),
+                    ));
+                }
+            }
+            PluginType::Mappers => out.extend([
+                (
+                    "mappings",
+                    serde_json::json!(x.mappings.clone().unwrap_or_default()),
+                ),
+                ("mapping_name", Value::Null),
+            ]),
             _ => {}
         }
         out
+    }
+
+    /// Expands `raw` against the plugin's environment and the variables its own settings are
+    /// exported as (`$TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA`), as Meltano expands extras.
+    fn expand_with_settings(&self, raw: &str) -> String {
+        let mut stems: Vec<String> = self.env_prefixes.iter().map(|p| env_stem(p)).collect();
+        stems.push(format!("MELTANO_{}", self.plugin_type.env_verb()));
+        let setting = |name: &str| {
+            self.config.iter().find_map(|(key, s)| {
+                let key = env_stem(key);
+                let named = stems.iter().any(|stem| name == format!("{stem}_{key}"));
+                match &s.value {
+                    Value::Null => None,
+                    Value::String(v) if named => Some(v.clone()),
+                    v if named => Some(crate::pyjson::to_string(v)),
+                    _ => None,
+                }
+            })
+        };
+        let lookup =
+            |name: &str| setting(name).or_else(|| self.env.get(name).map(|e| e.value.clone()));
+        super::expand::expand(raw, &lookup).text
     }
 
     /// True when the plugin declares the capability (or is assumed to; see `capabilities`).
@@ -404,13 +478,30 @@ impl Context {
             .or_else(|| parent.as_ref().and_then(|p| p.docs.clone()));
 
         let overlay = self.environment_overlay(ptype, &def.name);
-        let env = self.plugin_env(
+        let mut env = self.plugin_env(
             parent.as_ref().map(|p| &p.env),
             upstream,
             def.env.as_ref(),
             overlay.and_then(|o| o.env.as_ref()),
             &sourced.source,
         )?;
+        // The plugin's own `MELTANO_EXTRACTOR_NAME`-style variables, which its config may use
+        // (`load_schema: ${MELTANO_EXTRACTOR_NAMESPACE}_raw`), as Meltano provides them.
+        let variant = def
+            .variant
+            .clone()
+            .or_else(|| parent.as_ref().and_then(|p| p.variant.clone()));
+        let about = PluginFacts {
+            plugin_type: ptype,
+            name: &def.name,
+            namespace: &namespace,
+            executable: &executable,
+            variant: variant.as_deref(),
+        };
+        for (name, value) in about.describe_vars() {
+            let origin = EnvOrigin::Upstream;
+            env.insert(name, EnvEntry { value, origin });
+        }
 
         let config = self.resolve_config(
             &def.name,
@@ -423,7 +514,12 @@ impl Context {
             &sourced.source,
         )?;
 
-        let extras = self.resolve_extras(parent.as_ref(), def, overlay, &env)?;
+        let extras = self.resolve_extras(
+            parent.as_ref(),
+            [locked.as_ref(), Some(def), overlay],
+            &namespace,
+            &env,
+        )?;
 
         let mut commands = parent
             .as_ref()
@@ -443,25 +539,27 @@ impl Context {
             None => None,
         };
 
+        let python = def
+            .python
+            .clone()
+            .or_else(|| parent.as_ref().and_then(|p| p.python.clone()))
+            .or_else(|| self.project.python.clone());
         chain.pop();
         Ok(ResolvedPlugin {
             plugin_type: ptype,
             name: def.name.clone(),
             source: sourced.source.clone(),
             inherit_from: def.inherit_from.clone(),
-            variant: def
-                .variant
-                .clone()
-                .or_else(|| parent.as_ref().and_then(|p| p.variant.clone())),
+            variant,
             namespace,
             env_prefixes,
             executable,
             pip_url,
-            python: def
-                .python
-                .clone()
-                .or_else(|| parent.as_ref().and_then(|p| p.python.clone()))
-                .or_else(|| self.project.python.clone()),
+            venv_python: match &parent {
+                Some(p) if venv_owner != def.name => p.venv_python.clone(),
+                _ => python.clone(),
+            },
+            python,
             venv_owner,
             capabilities,
             settings,
@@ -647,12 +745,15 @@ impl Context {
     fn resolve_extras(
         &self,
         parent: Option<&ResolvedPlugin>,
-        def: &PluginDef,
-        overlay: Option<&PluginDef>,
+        layers: [Option<&PluginDef>; 3],
+        namespace: &str,
         env: &EnvMap,
     ) -> Result<Extras> {
+        let [locked, def, overlay] = layers;
+        let def = def.expect("a plugin's own definition is always a layer");
         let mut x = parent.map(|p| p.extras.clone()).unwrap_or_default();
-        for layer in std::iter::once(def).chain(overlay) {
+        // The lockfile (the Hub's definition) under the project's, under the environment's.
+        for layer in locked.into_iter().chain([def]).chain(overlay) {
             if let Some(s) = &layer.select {
                 x.select = Some(s.clone());
             }
@@ -683,12 +784,19 @@ impl Context {
             if let Some(m) = &layer.mappings {
                 x.mappings = Some(m.clone());
             }
+            if let Some(t) = &layer.target_schema {
+                x.target_schema = Some(t.clone());
+            }
         }
-        // `TAP_X__SELECT='["a.*"]'` and friends override everything, as in Meltano.
-        let stem = &def.name;
+        // `TAP_X__SELECT='["a.*"]'` and friends override everything, as in Meltano: the
+        // plugin's name first, then its namespace.
+        let from_env = |extra: &str| {
+            [def.name.as_str(), namespace]
+                .iter()
+                .find_map(|stem| env.get(&extra_env_var(stem, extra)))
+        };
         let json_var = |extra: &str| -> Option<Value> {
-            let var = extra_env_var(stem, extra);
-            env.get(&var)
+            from_env(extra)
                 .map(|e| serde_json::from_str(&e.value).unwrap_or(Value::String(e.value.clone())))
         };
         let string_list = |v: Value| -> Option<Vec<String>> { serde_json::from_value(v).ok() };
@@ -710,8 +818,9 @@ impl Context {
             ("load_schema", &mut x.load_schema),
             ("dialect", &mut x.dialect),
             ("log_parser", &mut x.log_parser),
+            ("target_schema", &mut x.target_schema),
         ] {
-            if let Some(e) = env.get(&extra_env_var(stem, extra)) {
+            if let Some(e) = from_env(extra) {
                 *slot = Some(e.value.clone());
             }
         }
