@@ -78,27 +78,38 @@ pub struct EnvEntry {
     pub origin: EnvOrigin,
 }
 
+/// Variables by name. Looked up thousands of times while a big project resolves, by names
+/// the project itself supplies, so a fast non-cryptographic hash is the right trade.
+type VarMap = IndexMap<String, EnvEntry, foldhash::fast::RandomState>;
+
 /// A composed environment: a shared base (process variables, `.env`, the root `env:`) under
 /// the layers of one plugin. Sharing the base keeps resolving hundreds of plugins cheap in a
 /// process with hundreds of variables.
 #[derive(Debug, Clone, Default)]
 pub struct EnvMap {
-    base: std::sync::Arc<IndexMap<String, EnvEntry>>,
-    own: IndexMap<String, EnvEntry>,
+    base: std::sync::Arc<VarMap>,
+    own: VarMap,
 }
 
 impl EnvMap {
     /// A map over a shared base.
-    fn over(base: std::sync::Arc<IndexMap<String, EnvEntry>>) -> EnvMap {
+    fn over(base: std::sync::Arc<VarMap>) -> EnvMap {
         EnvMap {
             base,
-            own: IndexMap::new(),
+            own: VarMap::default(),
         }
     }
 
     /// The variable's entry, from the top layer down.
     pub fn get(&self, name: &str) -> Option<&EnvEntry> {
-        self.own.get(name).or_else(|| self.base.get(name))
+        // A plugin's own layer holds a handful of variables: comparing them beats hashing
+        // the name twice on every lookup.
+        let own = if self.own.len() <= 16 {
+            self.own.iter().find(|(k, _)| *k == name).map(|(_, e)| e)
+        } else {
+            self.own.get(name)
+        };
+        own.or_else(|| self.base.get(name))
     }
 
     /// Sets a variable in the top layer.
@@ -124,7 +135,7 @@ pub struct Context {
     pub vars: Vars,
     pub strict_env: bool,
     warned: RefCell<IndexSet<String>>,
-    base_env: std::cell::OnceCell<std::sync::Arc<IndexMap<String, EnvEntry>>>,
+    base_env: std::cell::OnceCell<std::sync::Arc<VarMap>>,
 }
 
 /// Opens the project the options point at, from `cwd`.
@@ -226,7 +237,7 @@ impl Context {
         if let Some(base) = self.base_env.get() {
             return Ok(EnvMap::over(base.clone()));
         }
-        let mut vars = IndexMap::new();
+        let mut vars = VarMap::default();
         for (k, v, origin) in self.vars.iter() {
             vars.insert(
                 k.clone(),
@@ -243,7 +254,7 @@ impl Context {
             EnvOrigin::Project,
             &self.project.root_file,
         )?;
-        let mut flat: IndexMap<String, EnvEntry> = IndexMap::new();
+        let mut flat = VarMap::default();
         for (k, e) in env.iter() {
             flat.insert(k.clone(), e.clone());
         }
