@@ -845,3 +845,57 @@ fn two_installs_at_once_build_the_venv_once_and_both_succeed() {
         Vec::<String>::new()
     );
 }
+
+/// Two plugins that share most of their packages: with uv, the second to resolve waits for
+/// the first and links the shared wheels from uv's cache instead of fetching and unpacking
+/// them again; both end up installed and runnable.
+#[test]
+fn a_plugin_sharing_most_packages_with_one_installing_waits_for_it() {
+    if !uses_uv() {
+        return;
+    }
+    let tmp = project(
+        r#"
+version: 1
+default_environment: dev
+environments: [{name: dev}]
+plugins:
+  utilities:
+    - name: req-a
+      namespace: req_a
+      pip_url: requests==2.32.3
+      executable: python
+    - name: req-b
+      namespace: req_b
+      pip_url: requests==2.32.3 cowsay==6.1
+      executable: cowsay
+"#,
+    );
+    let root = tmp.path();
+    let run = eltr(root, &["--log-level", "debug", "install"], &[]);
+    run.success()
+        .stderr_has("utility req-a: installed in")
+        .stderr_has("utility req-b: installed in");
+    let waits: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("which installs most of the same packages"))
+        .collect();
+    assert_eq!(waits.len(), 1, "{}", run.stderr);
+    assert!(
+        waits[0].contains("req-a: waits for 'req-b'")
+            || waits[0].contains("req-b: waits for 'req-a'"),
+        "{}",
+        waits[0]
+    );
+    let said = run_program(
+        &venv(root, "utilities", "req-b").join("bin/cowsay"),
+        &["-t", "b"],
+    );
+    assert!(said.contains('b'), "{said}");
+    let imported = run_program(
+        &venv(root, "utilities", "req-a").join("bin/python"),
+        &["-c", "import requests; print(requests.__version__)"],
+    );
+    assert_eq!(imported.trim(), "2.32.3");
+}

@@ -9,18 +9,13 @@
 //! cannot move, so with pip the venv is built in place and the fingerprint written last.
 
 use super::executable::venv_dir;
-use super::staging;
 use crate::project::{Context, ResolvedPlugin};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// File in the venv holding the fingerprint of what it was built from.
 pub const FINGERPRINT_FILE: &str = ".eltr-fingerprint";
-/// Lines of the installer's log shown when it fails.
-const LOG_TAIL: usize = 30;
 
 /// How one plugin's install went.
 #[derive(Debug, Clone)]
@@ -64,14 +59,15 @@ pub fn default_parallelism() -> usize {
     (2 * cpus).max(4)
 }
 
-/// The installer eltr uses.
+/// The installer eltr uses: uv (a path to it), else `python -m venv` and pip.
 #[derive(Debug, Clone)]
-enum Installer {
+pub enum Installer {
     Uv(PathBuf),
     Pip,
 }
 
-fn installer() -> Installer {
+/// uv when `ELTR_UV` names it or it is on PATH, else pip.
+pub fn installer() -> Installer {
     if let Some(uv) = std::env::var_os("ELTR_UV").filter(|s| !s.is_empty()) {
         return Installer::Uv(PathBuf::from(uv));
     }
@@ -85,7 +81,7 @@ fn installer() -> Installer {
 
 /// The interpreter a plugin's venv is built with, as an absolute path when it is found on
 /// PATH (a changed `python3` then changes the fingerprint, and uv skips a shim lookup).
-fn python_of(plugin: &ResolvedPlugin) -> String {
+pub(crate) fn python_of(plugin: &ResolvedPlugin) -> String {
     let name = plugin
         .venv_python
         .clone()
@@ -155,25 +151,13 @@ pub fn install(
         }
     }
     let tool = installer();
-    // Workers pop from the end: reverse so plugins start in project order.
-    queue.reverse();
-    let queue = Mutex::new(queue);
-    let done = Mutex::new(Vec::new());
-    let workers = opts.parallelism.max(1);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
-                    let Some(p) = next else { break };
-                    let r = install_one(&root, &p, opts.clean, &tool);
-                    report_line(&r);
-                    done.lock().unwrap_or_else(|e| e.into_inner()).push(r);
-                }
-            });
-        }
-    });
-    results.extend(done.into_inner().unwrap_or_default());
+    results.extend(super::schedule::run(
+        &root,
+        &queue,
+        opts.clean,
+        &tool,
+        opts.parallelism,
+    ));
     results
 }
 
@@ -199,163 +183,6 @@ pub fn report_line(r: &InstallResult) {
                 text.push_str(l);
             }
             tracing::error!("{text}");
-        }
-    }
-}
-
-fn install_one(root: &Path, p: &ResolvedPlugin, clean: bool, tool: &Installer) -> InstallResult {
-    let started = Instant::now();
-    let result = |status| InstallResult {
-        plugin: p.name.clone(),
-        kind: p.plugin_type.singular(),
-        status,
-        elapsed: started.elapsed(),
-    };
-    let venv = venv_dir(root, p);
-    let home = venv.parent().unwrap_or(root).to_path_buf();
-    if !clean && is_installed(root, p) {
-        staging::sweep_if_idle(&home);
-        return result(InstallStatus::UpToDate);
-    }
-    let log = root
-        .join(".eltr")
-        .join("logs")
-        .join("install")
-        .join(format!("{}-{}.log", p.plugin_type.singular(), p.name));
-    let lock = match staging::BuildLock::acquire(&home) {
-        Ok(lock) => lock,
-        Err(e) => {
-            return result(InstallStatus::Failed {
-                command: format!("lock {}", home.display()),
-                log,
-                tail: vec![e.to_string()],
-            });
-        }
-    };
-    // Another eltr may have finished this very install while we waited for the lock.
-    if !clean && is_installed(root, p) {
-        return result(InstallStatus::UpToDate);
-    }
-    lock.sweep();
-    let _ = std::fs::remove_file(&log);
-    if let Some(dir) = log.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    // uv builds in a staging folder; pip, whose venvs cannot move, in place.
-    let build_dir = match tool {
-        Installer::Uv(_) => lock.new_dir(),
-        Installer::Pip => {
-            let _ = std::fs::remove_dir_all(&venv);
-            venv.clone()
-        }
-    };
-    let failed = |command: String, tail: Vec<String>| {
-        let _ = std::fs::remove_dir_all(&build_dir);
-        result(InstallStatus::Failed {
-            command,
-            log: log.clone(),
-            tail,
-        })
-    };
-    for step in install_steps(tool, &python_of(p), &build_dir, p) {
-        if !run_logged(&step, &log, root) {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let lines: Vec<String> = text.lines().map(String::from).collect();
-            let tail = lines[lines.len().saturating_sub(LOG_TAIL)..].to_vec();
-            return failed(shell_words::join(&step), tail);
-        }
-    }
-    if let Err(e) = std::fs::write(build_dir.join(FINGERPRINT_FILE), fingerprint(p)) {
-        return failed("write fingerprint".into(), vec![e.to_string()]);
-    }
-    if build_dir != venv {
-        if let Err(e) = staging::publish(&lock, &build_dir, &venv) {
-            return failed(
-                format!("move {} to {}", build_dir.display(), venv.display()),
-                vec![e.to_string()],
-            );
-        }
-    }
-    result(InstallStatus::Installed)
-}
-
-/// The commands that build a venv in `dir` and install the plugin's `pip_url` into it.
-fn install_steps(
-    tool: &Installer,
-    python: &str,
-    dir: &Path,
-    p: &ResolvedPlugin,
-) -> Vec<Vec<String>> {
-    let pip_args = shell_words::split(p.pip_url.as_deref().unwrap_or("")).unwrap_or_default();
-    let dir_s = dir.display().to_string();
-    let venv_python = dir.join("bin").join("python").display().to_string();
-    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    match tool {
-        Installer::Uv(uv) => {
-            let uv = uv.display().to_string();
-            vec![
-                words(&[
-                    &uv,
-                    "venv",
-                    "--quiet",
-                    "--relocatable",
-                    "--python",
-                    python,
-                    &dir_s,
-                ]),
-                [
-                    words(&[&uv, "pip", "install", "--python", &venv_python]),
-                    pip_args,
-                ]
-                .concat(),
-            ]
-        }
-        Installer::Pip => vec![
-            words(&[python, "-m", "venv", &dir_s]),
-            [
-                words(&[
-                    &venv_python,
-                    "-m",
-                    "pip",
-                    "install",
-                    "--disable-pip-version-check",
-                ]),
-                pip_args,
-            ]
-            .concat(),
-        ],
-    }
-}
-
-/// Runs one installer step with its output appended to `log`.
-fn run_logged(step: &[String], log: &Path, cwd: &Path) -> bool {
-    use std::io::Write;
-    let Ok(mut file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-    else {
-        return false;
-    };
-    let _ = writeln!(file, "$ {}", shell_words::join(step));
-    let Ok(out) = file.try_clone() else {
-        return false;
-    };
-    let Ok(err) = file.try_clone() else {
-        return false;
-    };
-    let status = Command::new(&step[0])
-        .args(&step[1..])
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .status();
-    match status {
-        Ok(s) => s.success(),
-        Err(e) => {
-            let _ = writeln!(file, "cannot start {}: {e}", step[0]);
-            false
         }
     }
 }

@@ -3,12 +3,14 @@
 //!
 //! Takes `ResolvedPlugin`s from `project`; hands `PreparedPlugin`s to `pipeline`.
 
+pub mod build;
 pub mod catalog;
 pub mod env;
 pub mod executable;
 pub mod install;
 pub mod prepare;
 pub mod run_dir;
+pub mod schedule;
 pub mod staging;
 
 pub use prepare::{PrepareOptions, PreparedPlugin, prepare};

@@ -1,0 +1,267 @@
+//! One plugin's venv build, in the phases the install scheduler interleaves: `start` (take
+//! the plugin's build lock, make an empty venv), `packages` (ask uv what it would install,
+//! without installing), `finish` (install, fingerprint, move into place).
+
+use super::executable::venv_dir;
+use super::install::{
+    FINGERPRINT_FILE, InstallResult, InstallStatus, Installer, fingerprint, is_installed, python_of,
+};
+use super::staging::{self, BuildLock};
+use crate::project::ResolvedPlugin;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// Lines of the installer's log shown when it fails.
+const LOG_TAIL: usize = 30;
+
+/// A venv build under way: the plugin's build lock is held until it is dropped.
+pub struct Build<'a> {
+    root: &'a Path,
+    plugin: &'a ResolvedPlugin,
+    tool: &'a Installer,
+    started: Instant,
+    venv: PathBuf,
+    /// Where the venv is built: a staging folder (uv) or the venv itself (pip).
+    build_dir: PathBuf,
+    log: PathBuf,
+    lock: BuildLock,
+}
+
+impl<'a> Build<'a> {
+    /// Takes the plugin's build lock and creates an empty venv to install into; the result
+    /// instead when there is nothing to build (up to date) or the venv cannot be made.
+    pub fn start(
+        root: &'a Path,
+        plugin: &'a ResolvedPlugin,
+        clean: bool,
+        tool: &'a Installer,
+    ) -> Result<Build<'a>, Box<InstallResult>> {
+        let started = Instant::now();
+        let venv = venv_dir(root, plugin);
+        let home = venv.parent().unwrap_or(root).to_path_buf();
+        let log = root
+            .join(".eltr")
+            .join("logs")
+            .join("install")
+            .join(format!(
+                "{}-{}.log",
+                plugin.plugin_type.singular(),
+                plugin.name
+            ));
+        let result = |status| {
+            Box::new(InstallResult {
+                plugin: plugin.name.clone(),
+                kind: plugin.plugin_type.singular(),
+                status,
+                elapsed: started.elapsed(),
+            })
+        };
+        if !clean && is_installed(root, plugin) {
+            staging::sweep_if_idle(&home);
+            return Err(result(InstallStatus::UpToDate));
+        }
+        let lock = BuildLock::acquire(&home).map_err(|e| {
+            result(InstallStatus::Failed {
+                command: format!("lock {}", home.display()),
+                log: log.clone(),
+                tail: vec![e.to_string()],
+            })
+        })?;
+        // Another eltr may have finished this very install while we waited for the lock.
+        if !clean && is_installed(root, plugin) {
+            return Err(result(InstallStatus::UpToDate));
+        }
+        lock.sweep();
+        let _ = std::fs::remove_file(&log);
+        if let Some(dir) = log.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        // uv builds in a staging folder; pip, whose venvs cannot move, in place.
+        let build_dir = match tool {
+            Installer::Uv(_) => lock.new_dir(),
+            Installer::Pip => {
+                let _ = std::fs::remove_dir_all(&venv);
+                venv.clone()
+            }
+        };
+        let build = Build {
+            root,
+            plugin,
+            tool,
+            started,
+            venv,
+            build_dir,
+            log,
+            lock,
+        };
+        let create = build.create_step();
+        if !run_logged(&create, &build.log, root) {
+            return Err(Box::new(build.failed(shell_words::join(&create))));
+        }
+        Ok(build)
+    }
+
+    /// The `name==version` of every package the install would add, resolved by uv without
+    /// installing anything (`uv pip install --dry-run`); `None` with pip, or when uv's
+    /// answer cannot be read. The resolution is cached, so the install that follows does
+    /// not pay for it again.
+    pub fn packages(&self) -> Option<HashSet<String>> {
+        let Installer::Uv(_) = self.tool else {
+            return None;
+        };
+        let mut step = self.install_step();
+        step.insert(3, "--dry-run".into());
+        let out = Command::new(&step[0])
+            .args(&step[1..])
+            .current_dir(self.root)
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        // uv says "Would install N packages" then " + name==version" per package.
+        let text = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
+        let packages: HashSet<String> = text
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("+ "))
+            .map(|p| p.trim().to_ascii_lowercase())
+            .collect();
+        (!packages.is_empty()).then_some(packages)
+    }
+
+    /// Installs the plugin, writes the fingerprint and puts the venv in place.
+    pub fn finish(self) -> InstallResult {
+        let install = self.install_step();
+        if !run_logged(&install, &self.log, self.root) {
+            return self.failed(shell_words::join(&install));
+        }
+        let fingerprinted = std::fs::write(
+            self.build_dir.join(FINGERPRINT_FILE),
+            fingerprint(self.plugin),
+        );
+        if let Err(e) = fingerprinted {
+            return self.failed_with("write fingerprint".into(), vec![e.to_string()]);
+        }
+        if self.build_dir != self.venv {
+            if let Err(e) = staging::publish(&self.lock, &self.build_dir, &self.venv) {
+                let command = format!(
+                    "move {} to {}",
+                    self.build_dir.display(),
+                    self.venv.display()
+                );
+                return self.failed_with(command, vec![e.to_string()]);
+            }
+        }
+        self.result(InstallStatus::Installed)
+    }
+
+    fn result(&self, status: InstallStatus) -> InstallResult {
+        InstallResult {
+            plugin: self.plugin.name.clone(),
+            kind: self.plugin.plugin_type.singular(),
+            status,
+            elapsed: self.started.elapsed(),
+        }
+    }
+
+    /// A failed step: the half-built venv goes, the log's tail is kept for the report.
+    fn failed(&self, command: String) -> InstallResult {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(String::from).collect();
+        let tail = lines[lines.len().saturating_sub(LOG_TAIL)..].to_vec();
+        self.failed_with(command, tail)
+    }
+
+    fn failed_with(&self, command: String, tail: Vec<String>) -> InstallResult {
+        let _ = std::fs::remove_dir_all(&self.build_dir);
+        self.result(InstallStatus::Failed {
+            command,
+            log: self.log.clone(),
+            tail,
+        })
+    }
+
+    /// The command that makes an empty venv in the build folder.
+    fn create_step(&self) -> Vec<String> {
+        let python = python_of(self.plugin);
+        let dir = self.build_dir.display().to_string();
+        match self.tool {
+            Installer::Uv(uv) => words(&[
+                &uv.display().to_string(),
+                "venv",
+                "--quiet",
+                "--relocatable",
+                "--python",
+                &python,
+                &dir,
+            ]),
+            Installer::Pip => words(&[&python, "-m", "venv", &dir]),
+        }
+    }
+
+    /// The command that installs the plugin's `pip_url` into the build folder's venv.
+    fn install_step(&self) -> Vec<String> {
+        let pip_url = self.plugin.pip_url.as_deref().unwrap_or("");
+        let pip_args = shell_words::split(pip_url).unwrap_or_default();
+        let python = self
+            .build_dir
+            .join("bin")
+            .join("python")
+            .display()
+            .to_string();
+        let head = match self.tool {
+            Installer::Uv(uv) => {
+                let uv = uv.display().to_string();
+                words(&[&uv, "pip", "install", "--python", &python])
+            }
+            Installer::Pip => words(&[
+                &python,
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+            ]),
+        };
+        [head, pip_args].concat()
+    }
+}
+
+fn words(w: &[&str]) -> Vec<String> {
+    w.iter().map(|s| s.to_string()).collect()
+}
+
+/// Runs one installer step with its output appended to `log`.
+fn run_logged(step: &[String], log: &Path, cwd: &Path) -> bool {
+    use std::io::Write;
+    let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    else {
+        return false;
+    };
+    let _ = writeln!(file, "$ {}", shell_words::join(step));
+    let Ok(out) = file.try_clone() else {
+        return false;
+    };
+    let Ok(err) = file.try_clone() else {
+        return false;
+    };
+    let status = Command::new(&step[0])
+        .args(&step[1..])
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .status();
+    match status {
+        Ok(s) => s.success(),
+        Err(e) => {
+            let _ = writeln!(file, "cannot start {}: {e}", step[0]);
+            false
+        }
+    }
+}
