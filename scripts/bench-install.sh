@@ -36,9 +36,13 @@
 # Where eltr differs (each tool runs with its defaults)
 #   Meltano installs one plugin per CPU at a time; eltr twice as many, at least
 #   4 (an install mostly waits on the index and the disk, not the CPU), so the
-#   slowest plugin starts at once. eltr builds each venv relocatable in a
-#   staging folder and renames it into place; Meltano builds in place. Pass
-#   ELTR_INSTALL_ARGS="--parallelism $(nproc)" to time eltr at Meltano's width.
+#   slowest plugin starts at once; and it asks uv first (--dry-run) what each
+#   plugin would install, so a plugin sharing most packages with one being
+#   installed (the two postgres plugins here) waits and links them from uv's
+#   cache instead of unpacking the same wheels twice. eltr builds each venv
+#   relocatable in a staging folder and renames it into place; Meltano builds
+#   in place. Pass ELTR_INSTALL_ARGS="--parallelism $(nproc)" to time eltr at
+#   Meltano's width.
 #
 # How to run
 #   scripts/bench-install.sh                      # builds eltr with cargo --release
