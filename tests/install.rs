@@ -872,7 +872,15 @@ plugins:
 "#,
     );
     let root = tmp.path();
-    let run = eltr(root, &["--log-level", "debug", "install"], &[]);
+    // An empty uv cache: the first install takes long enough (downloads) for the second
+    // plugin's resolution, done at the same time, to find it still running.
+    let cache = common::empty_dir();
+    let cache_dir = cache.path().display().to_string();
+    let run = eltr(
+        root,
+        &["--log-level", "debug", "install"],
+        &[("UV_CACHE_DIR", &cache_dir)],
+    );
     run.success()
         .stderr_has("utility req-a: installed in")
         .stderr_has("utility req-b: installed in");

@@ -112,7 +112,11 @@ impl<'a> Build<'a> {
             return None;
         };
         let mut step = self.install_step();
-        step.insert(3, "--dry-run".into());
+        // After `uv pip install`; no colour codes in the lines to read.
+        step.splice(
+            3..3,
+            ["--dry-run".to_string(), "--color".into(), "never".into()],
+        );
         let out = Command::new(&step[0])
             .args(&step[1..])
             .current_dir(self.root)

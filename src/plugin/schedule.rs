@@ -7,7 +7,7 @@
 //! machine, writing those files twice is most of what an install costs.
 
 use super::build::Build;
-use super::install::{InstallResult, Installer, report_line};
+use super::install::{InstallResult, InstallStatus, Installer, report_line};
 use crate::project::ResolvedPlugin;
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
@@ -15,7 +15,8 @@ use std::sync::{Condvar, Mutex};
 
 /// A resolved build waiting for its turn, with the packages it would install.
 struct Ready<'a> {
-    plugin: &'a str,
+    id: usize,
+    plugin: &'a ResolvedPlugin,
     build: Build<'a>,
     packages: Option<HashSet<String>>,
     /// Whether the wait for an overlapping install was logged already.
@@ -23,34 +24,62 @@ struct Ready<'a> {
 }
 
 /// An install under way.
-struct Running {
-    plugin: String,
+struct Running<'a> {
+    id: usize,
+    plugin: &'a str,
     packages: Option<HashSet<String>>,
 }
 
 #[derive(Default)]
 struct State<'a> {
-    /// Plugins not started yet, in project order.
-    pending: VecDeque<&'a ResolvedPlugin>,
+    /// Plugins not started yet, with their position, in project order.
+    pending: VecDeque<(usize, &'a ResolvedPlugin)>,
     /// Builds whose venv exists and whose packages are known.
     ready: Vec<Ready<'a>>,
-    /// The installs running now.
-    running: Vec<Running>,
+    running: Vec<Running<'a>>,
     /// Builds between `pending` and `ready`.
     resolving: usize,
+    /// Packages finished installs put in uv's cache: nobody needs to wait for those.
+    cached: HashSet<String>,
     results: Vec<InstallResult>,
 }
 
-/// True when `wanted` should wait for an install of `busy`: they share at least a third
-/// of `wanted`'s packages (and more than a couple).
-fn overlaps(wanted: &Option<HashSet<String>>, busy: &Option<HashSet<String>>) -> bool {
+/// True when `wanted` should wait for an install of `busy`: of its packages not yet in
+/// uv's cache, they share at least a third (and more than a couple).
+fn overlaps(
+    wanted: &Option<HashSet<String>>,
+    busy: &Option<HashSet<String>>,
+    cached: &HashSet<String>,
+) -> bool {
     match (wanted, busy) {
         (Some(w), Some(b)) => {
-            let shared = w.intersection(b).count();
-            shared >= 3 && shared * 3 >= w.len()
+            let fresh = w.iter().filter(|p| !cached.contains(*p)).count();
+            let shared = w
+                .iter()
+                .filter(|p| !cached.contains(*p) && b.contains(*p))
+                .count();
+            shared >= 3 && shared * 3 >= fresh
         }
         _ => false,
     }
+}
+
+/// Runs one phase of a build; a panic in it becomes a failed result, so the other builds
+/// (and the threads waiting on this one) carry on.
+fn guarded<T>(plugin: &ResolvedPlugin, phase: impl FnOnce() -> T) -> Result<T, Box<InstallResult>> {
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(phase));
+    caught.map_err(|_| {
+        Box::new(InstallResult {
+            plugin: plugin.name.clone(),
+            kind: plugin.plugin_type.singular(),
+            status: InstallStatus::Failed {
+                command: "eltr's install of this plugin stopped on an internal error".into(),
+                log: Default::default(),
+                tail: Vec::new(),
+            },
+            elapsed: Default::default(),
+        })
+    })
 }
 
 /// Builds every plugin of `plugins`; returns one result per plugin, in finishing order.
@@ -63,7 +92,7 @@ pub fn run(
 ) -> Vec<InstallResult> {
     let resolve_first = matches!(tool, Installer::Uv(_)) && plugins.len() > 1 && workers > 1;
     let state = Mutex::new(State {
-        pending: plugins.iter().collect(),
+        pending: plugins.iter().enumerate().collect(),
         ..State::default()
     });
     let changed = Condvar::new();
@@ -75,9 +104,17 @@ pub fn run(
                 loop {
                     // An install that may run now (nothing overlapping is being installed).
                     let mut runnable = None;
-                    let State { ready, running, .. } = &mut *st;
+                    let State {
+                        ready,
+                        running,
+                        cached,
+                        ..
+                    } = &mut *st;
                     for (i, r) in ready.iter_mut().enumerate() {
-                        match running.iter().find(|b| overlaps(&r.packages, &b.packages)) {
+                        let busy = running
+                            .iter()
+                            .find(|b| overlaps(&r.packages, &b.packages, cached));
+                        match busy {
                             None => {
                                 runnable = Some(i);
                                 break;
@@ -86,7 +123,7 @@ pub fn run(
                                 r.waiting = true;
                                 tracing::debug!(
                                     "{}: waits for '{}', which installs most of the same packages",
-                                    r.plugin,
+                                    r.plugin.name,
                                     busy.plugin
                                 );
                             }
@@ -95,46 +132,51 @@ pub fn run(
                     }
                     if let Some(i) = runnable {
                         let Ready {
+                            id,
                             plugin,
                             build,
                             packages,
                             ..
                         } = st.ready.remove(i);
                         st.running.push(Running {
-                            plugin: plugin.to_string(),
+                            id,
+                            plugin: &plugin.name,
                             packages,
                         });
                         drop(st);
-                        let result = build.finish();
+                        let result = guarded(plugin, || build.finish()).unwrap_or_else(|e| *e);
                         report_line(&result);
                         st = lock();
-                        st.running.retain(|r| r.plugin != plugin);
+                        if let Some(at) = st.running.iter().position(|r| r.id == id) {
+                            let done = st.running.remove(at);
+                            if matches!(result.status, InstallStatus::Installed) {
+                                st.cached.extend(done.packages.into_iter().flatten());
+                            }
+                        }
                         st.results.push(result);
                         changed.notify_all();
                         continue;
                     }
-                    if let Some(plugin) = st.pending.pop_front() {
+                    if let Some((id, plugin)) = st.pending.pop_front() {
                         st.resolving += 1;
                         drop(st);
-                        let started = Build::start(root, plugin, clean, tool);
-                        let next = started.map(|build| {
-                            let packages = if resolve_first {
-                                build.packages()
-                            } else {
-                                None
-                            };
-                            Ready {
-                                plugin: &plugin.name,
-                                build,
-                                packages,
-                                waiting: false,
-                            }
+                        let next = guarded(plugin, || {
+                            Build::start(root, plugin, clean, tool).map(|build| {
+                                let packages = resolve_first.then(|| build.packages()).flatten();
+                                Ready {
+                                    id,
+                                    plugin,
+                                    build,
+                                    packages,
+                                    waiting: false,
+                                }
+                            })
                         });
                         st = lock();
                         st.resolving -= 1;
                         match next {
-                            Ok(ready) => st.ready.push(ready),
-                            Err(result) => {
+                            Ok(Ok(ready)) => st.ready.push(ready),
+                            Ok(Err(result)) | Err(result) => {
                                 report_line(&result);
                                 st.results.push(*result);
                             }
@@ -166,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn a_plugin_waits_only_for_one_sharing_a_third_of_its_packages() {
+    fn a_plugin_waits_only_for_one_sharing_a_third_of_its_uncached_packages() {
         let tap = set(&[
             "singer-sdk==1",
             "sqlalchemy==2",
@@ -175,12 +217,16 @@ mod tests {
         ]);
         let target = set(&["singer-sdk==1", "sqlalchemy==2", "psycopg==3", "faker==1"]);
         let jsonl = set(&["singer-python==5", "simplejson==3", "requests==2"]);
-        assert!(overlaps(&target, &tap));
+        let nothing = HashSet::new();
+        assert!(overlaps(&target, &tap, &nothing));
         assert!(
-            !overlaps(&jsonl, &tap),
-            "one shared package is not worth waiting for"
+            !overlaps(&jsonl, &tap, &nothing),
+            "one shared package is not worth a wait"
         );
-        assert!(!overlaps(&None, &tap));
-        assert!(!overlaps(&tap, &None));
+        assert!(!overlaps(&None, &tap, &nothing));
+        assert!(!overlaps(&tap, &None, &nothing));
+        // Once a finished install put the shared stack in the cache, nobody waits for it.
+        let cached: HashSet<String> = tap.clone().unwrap();
+        assert!(!overlaps(&target, &tap, &cached));
     }
 }
