@@ -586,8 +586,8 @@ fn plugin_variable(name: &str) -> bool {
 /// gives the same names and values: settings and extras under the child's name, its own
 /// namespace, the parent's name and namespace and `MELTANO_EXTRACT_…`, and to the target also
 /// the tap's. Left out, each a documented difference: values Meltano leaves unexpanded
-/// (`${A:-default}`, the root `env:`), settings only those expansions set, nested custom keys
-/// Meltano also exports leaf by leaf (`…_X_NESTED_A`), and eltr's `MELTANO_*_EXECUTABLE`.
+/// (`${A:-default}`, the root `env:`), settings only those expansions set, and eltr's
+/// `MELTANO_*_EXECUTABLE`.
 #[test]
 fn run_exports_the_plugin_variables_meltano_exports() {
     let project = fixture("precedence");
@@ -599,7 +599,6 @@ fn run_exports_the_plugin_variables_meltano_exports() {
         meltano
             .and_then(Value::as_str)
             .is_some_and(|v| v.contains("${"))
-            || name.ends_with("_X_NESTED_A")
             || name.ends_with("_X_ENVBLOCK_FROM_DOTENV")
             || name.ends_with("_EXECUTABLE")
     };

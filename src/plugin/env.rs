@@ -2,7 +2,7 @@
 //! them with, the project's compatibility variables, and its `env:` blocks.
 
 use crate::project::ResolvedPlugin;
-use crate::project::settings::env_stem;
+use crate::project::settings::{env_stem, flatten};
 use serde_json::Value;
 
 /// Meltano's verb for a plugin's type (`MELTANO_EXTRACT_…`).
@@ -31,9 +31,23 @@ pub fn setting_vars(plugin: &ResolvedPlugin) -> Vec<(String, String, bool)> {
             continue;
         }
         let text = env_text(&setting.value);
-        let key = env_stem(key);
+        let name = env_stem(key);
         for stem in &stems {
-            out.push((format!("{stem}_{key}"), text.clone(), setting.sensitive));
+            out.push((format!("{stem}_{name}"), text.clone(), setting.sensitive));
+        }
+        // An object's leaves go out one by one too (`x_nested: {a: 1}` also sets
+        // `…_X_NESTED_A`), as Meltano flattens them into settings of their own.
+        if let Value::Object(inner) = &setting.value {
+            for (path, leaf) in flatten(inner, &[]) {
+                if leaf.is_null() {
+                    continue;
+                }
+                let text = env_text(&leaf);
+                let name = env_stem(&format!("{key}.{path}"));
+                for stem in &stems {
+                    out.push((format!("{stem}_{name}"), text.clone(), setting.sensitive));
+                }
+            }
         }
     }
     out
