@@ -5,23 +5,10 @@ use crate::project::ResolvedPlugin;
 use crate::project::settings::{env_stem, flatten};
 use serde_json::Value;
 
-/// Meltano's verb for a plugin's type (`MELTANO_EXTRACT_…`).
-pub fn type_verb(plugin: &ResolvedPlugin) -> String {
-    plugin.plugin_type.env_verb()
-}
-
-/// The stems every setting and extra is exported under: the plugin's prefixes (name,
-/// namespace, its parents') then `MELTANO_<VERB>`.
-fn export_stems(plugin: &ResolvedPlugin) -> Vec<String> {
-    let mut stems: Vec<String> = plugin.env_prefixes.iter().map(|p| env_stem(p)).collect();
-    stems.push(format!("MELTANO_{}", type_verb(plugin)));
-    stems
-}
-
 /// `(variable, value, sensitive)` for every setting with a value: `<PREFIX>_<SETTING>` for
 /// each of the plugin's prefixes, then `MELTANO_<VERB>_<SETTING>`, in Meltano's order.
 pub fn setting_vars(plugin: &ResolvedPlugin) -> Vec<(String, String, bool)> {
-    let stems = export_stems(plugin);
+    let stems = plugin.export_stems();
     let mut out = Vec::new();
     let mut keys: Vec<&String> = plugin.config.keys().collect();
     keys.sort();
@@ -57,7 +44,7 @@ pub fn setting_vars(plugin: &ResolvedPlugin) -> Vec<(String, String, bool)> {
 /// `<PREFIX>__<EXTRA>` for each prefix and `MELTANO_<VERB>__<EXTRA>`. Loaders read the
 /// extractor's ones (`MELTANO_EXTRACT__LOAD_SCHEMA` names target-postgres's schema).
 pub fn extra_vars(plugin: &ResolvedPlugin) -> Vec<(String, String)> {
-    let stems = export_stems(plugin);
+    let stems = plugin.export_stems();
     let mut out = Vec::new();
     for (extra, value) in plugin.extras_with_defaults() {
         if value.is_null() {

@@ -256,11 +256,19 @@ impl ResolvedPlugin {
         out
     }
 
+    /// The stems every setting and extra is exported under (`<STEM>_<SETTING>`,
+    /// `<STEM>__<EXTRA>`): the plugin's prefixes (name, namespace, its parents'), then
+    /// `MELTANO_<VERB>`.
+    pub fn export_stems(&self) -> Vec<String> {
+        let mut stems: Vec<String> = self.env_prefixes.iter().map(|p| env_stem(p)).collect();
+        stems.push(format!("MELTANO_{}", self.plugin_type.env_verb()));
+        stems
+    }
+
     /// Expands `raw` against the plugin's environment and the variables its own settings are
     /// exported as (`$TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA`), as Meltano expands extras.
     fn expand_with_settings(&self, raw: &str) -> String {
-        let mut stems: Vec<String> = self.env_prefixes.iter().map(|p| env_stem(p)).collect();
-        stems.push(format!("MELTANO_{}", self.plugin_type.env_verb()));
+        let stems = self.export_stems();
         let setting = |name: &str| {
             self.config.iter().find_map(|(key, s)| {
                 let key = env_stem(key);
