@@ -12,3 +12,4 @@ pub mod project;
 pub mod pyjson;
 pub mod singer;
 pub mod state;
+pub mod vocab;
