@@ -1,1 +1,366 @@
-//! (being written)
+//! Deleting and replacing, confined. Every `remove_dir_all`, file removal and rename-over that
+//! eltr does goes through this module, which resolves the target's folder (symbolic links and
+//! `..` included) and refuses anything that is not strictly inside the folder eltr owns for
+//! that purpose: the project's `.eltr/` for run folders, logs, venvs and caches, the state
+//! store's base folder for state files. A name that slipped past validation still cannot make
+//! eltr delete a user's folder.
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// Why a confined operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfineError {
+    #[error("refusing to {action} {target}: it is not inside {owner}, the folder eltr owns")]
+    Outside {
+        action: &'static str,
+        target: PathBuf,
+        owner: PathBuf,
+    },
+    #[error("cannot {action} {target}: {error}")]
+    Io {
+        action: &'static str,
+        target: PathBuf,
+        error: io::Error,
+    },
+}
+
+/// Removes the folder (or file, or symbolic link) `target` and everything in it, if it is
+/// strictly inside `owner`. A target that does not exist is not an error. A symbolic link is
+/// removed, never followed.
+pub fn remove_tree(owner: &Path, target: &Path) -> Result<(), ConfineError> {
+    let action = "delete";
+    let Some(path) = inside(owner, target, action)? else {
+        return Ok(());
+    };
+    let result = match path.symlink_metadata() {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),
+        Ok(_) => std::fs::remove_file(&path),
+        Err(e) => Err(e),
+    };
+    ignore_missing(result, action, target)
+}
+
+/// Removes the file `target` if it is strictly inside `owner`; a missing file is not an error.
+pub fn remove_file(owner: &Path, target: &Path) -> Result<(), ConfineError> {
+    let action = "delete";
+    let Some(path) = inside(owner, target, action)? else {
+        return Ok(());
+    };
+    ignore_missing(std::fs::remove_file(&path), action, target)
+}
+
+/// Renames `from` to `to` (replacing a file or empty folder at `to`), both strictly inside
+/// `owner`.
+pub fn rename(owner: &Path, from: &Path, to: &Path) -> Result<(), ConfineError> {
+    let action = "rename";
+    let missing = |target: &Path| ConfineError::Io {
+        action,
+        target: target.to_path_buf(),
+        error: io::Error::from(io::ErrorKind::NotFound),
+    };
+    let from_path = inside(owner, from, action)?.ok_or_else(|| missing(from))?;
+    let to_path = inside(owner, to, action)?.ok_or_else(|| missing(to))?;
+    std::fs::rename(&from_path, &to_path).map_err(|error| ConfineError::Io {
+        action,
+        target: from.to_path_buf(),
+        error,
+    })
+}
+
+/// Swaps `a` and `b` in one atomic step (`renameat2(RENAME_EXCHANGE)`), both strictly inside
+/// `owner`. Fails with `Unsupported`-like errors on filesystems without the call; the caller
+/// then falls back to two renames.
+pub fn exchange(owner: &Path, a: &Path, b: &Path) -> Result<(), ConfineError> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let action = "swap";
+    let missing = |target: &Path| ConfineError::Io {
+        action,
+        target: target.to_path_buf(),
+        error: io::Error::from(io::ErrorKind::NotFound),
+    };
+    let a_path = inside(owner, a, action)?.ok_or_else(|| missing(a))?;
+    let b_path = inside(owner, b, action)?.ok_or_else(|| missing(b))?;
+    let c_string = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes()).map_err(|_| ConfineError::Io {
+            action,
+            target: p.to_path_buf(),
+            error: io::Error::from(io::ErrorKind::InvalidInput),
+        })
+    };
+    let (ca, cb) = (c_string(&a_path)?, c_string(&b_path)?);
+    // SAFETY: both pointers come from live, NUL-terminated CStrings that outlive the call;
+    // renameat2 only reads them. AT_FDCWD with absolute paths touches no descriptor of ours.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(ConfineError::Io {
+            action,
+            target: a.to_path_buf(),
+            error: io::Error::last_os_error(),
+        })
+    }
+}
+
+/// The real path of `target` when it is strictly inside `owner`; `None` when it (or `owner`)
+/// does not exist, so there is nothing to act on.
+fn inside(
+    owner: &Path,
+    target: &Path,
+    action: &'static str,
+) -> Result<Option<PathBuf>, ConfineError> {
+    let outside = || ConfineError::Outside {
+        action,
+        target: target.to_path_buf(),
+        owner: owner.to_path_buf(),
+    };
+    // The last component must be a plain name: `x/..` or `/` would name a folder above it.
+    let Some(Component::Normal(name)) = target.components().next_back() else {
+        return Err(outside());
+    };
+    let parent = target.parent().ok_or_else(outside)?;
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let real_owner = match std::fs::canonicalize(owner) {
+        Ok(p) => p,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => {
+            return Err(ConfineError::Io {
+                action,
+                target: owner.to_path_buf(),
+                error,
+            });
+        }
+    };
+    let real_parent = match std::fs::canonicalize(parent) {
+        Ok(p) => p,
+        // Nothing can exist under a folder that does not, but say so only when it would have
+        // been inside: a missing folder outside is still refused, never silently skipped.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return if lexically_inside(owner, target) {
+                Ok(None)
+            } else {
+                Err(outside())
+            };
+        }
+        Err(error) => {
+            return Err(ConfineError::Io {
+                action,
+                target: target.to_path_buf(),
+                error,
+            });
+        }
+    };
+    let real = real_parent.join(name);
+    if real.starts_with(&real_owner) && real != real_owner {
+        Ok(Some(real))
+    } else {
+        Err(outside())
+    }
+}
+
+/// `target` is below `owner` by its components alone, with no `..` anywhere after the owner.
+fn lexically_inside(owner: &Path, target: &Path) -> bool {
+    match target.strip_prefix(owner) {
+        Ok(rest) => {
+            !rest.as_os_str().is_empty()
+                && rest.components().all(|c| matches!(c, Component::Normal(_)))
+        }
+        Err(_) => false,
+    }
+}
+
+fn ignore_missing(
+    result: io::Result<()>,
+    action: &'static str,
+    target: &Path,
+) -> Result<(), ConfineError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(ConfineError::Io {
+            action,
+            target: target.to_path_buf(),
+            error,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    struct Tree {
+        _tmp: tempfile::TempDir,
+        top: PathBuf,
+        owner: PathBuf,
+        bystander: PathBuf,
+    }
+
+    /// `top/owner/` (eltr's) and `top/bystander/keep.txt` (the user's).
+    fn tree() -> Tree {
+        let tmp = tempfile::tempdir().unwrap();
+        let top = tmp.path().to_path_buf();
+        let owner = top.join("owner");
+        let bystander = top.join("bystander");
+        fs::create_dir_all(owner.join("run/x")).unwrap();
+        fs::create_dir_all(&bystander).unwrap();
+        fs::write(bystander.join("keep.txt"), "keep").unwrap();
+        Tree {
+            _tmp: tmp,
+            top,
+            owner,
+            bystander,
+        }
+    }
+
+    fn refused(result: Result<(), ConfineError>) -> bool {
+        matches!(result, Err(ConfineError::Outside { .. }))
+    }
+
+    #[test]
+    fn removes_inside() {
+        let t = tree();
+        remove_tree(&t.owner, &t.owner.join("run/x")).unwrap();
+        assert!(!t.owner.join("run/x").exists());
+        remove_tree(&t.owner, &t.owner.join("run/never-made")).unwrap();
+    }
+
+    #[test]
+    fn refuses_dot_dot() {
+        let t = tree();
+        assert!(refused(remove_tree(
+            &t.owner,
+            &t.owner.join("run/../../bystander")
+        )));
+        assert!(refused(remove_tree(&t.owner, &t.owner.join("run/x/.."))));
+        assert!(t.bystander.join("keep.txt").exists());
+    }
+
+    #[test]
+    fn refuses_absolute_outside() {
+        let t = tree();
+        assert!(refused(remove_tree(&t.owner, &t.bystander)));
+        assert!(refused(remove_tree(&t.owner, Path::new("/"))));
+        assert!(refused(remove_file(
+            &t.owner,
+            &t.bystander.join("keep.txt")
+        )));
+        assert!(t.bystander.join("keep.txt").exists());
+    }
+
+    #[test]
+    fn refuses_the_owner_itself() {
+        let t = tree();
+        assert!(refused(remove_tree(&t.owner, &t.owner)));
+        assert!(refused(remove_tree(&t.owner, &t.owner.join("."))));
+        assert!(t.owner.exists());
+    }
+
+    #[test]
+    fn refuses_through_a_symlinked_folder() {
+        let t = tree();
+        std::os::unix::fs::symlink(&t.bystander, t.owner.join("link")).unwrap();
+        assert!(refused(remove_tree(
+            &t.owner,
+            &t.owner.join("link/keep.txt")
+        )));
+        assert!(t.bystander.join("keep.txt").exists());
+    }
+
+    #[test]
+    fn a_symlink_itself_is_removed_not_followed() {
+        let t = tree();
+        std::os::unix::fs::symlink(&t.bystander, t.owner.join("link")).unwrap();
+        remove_tree(&t.owner, &t.owner.join("link")).unwrap();
+        assert!(t.bystander.join("keep.txt").exists());
+        assert!(!t.owner.join("link").exists());
+    }
+
+    #[test]
+    fn refuses_missing_folders_outside() {
+        let t = tree();
+        assert!(refused(remove_tree(&t.owner, &t.top.join("nowhere/x"))));
+    }
+
+    #[test]
+    fn rename_is_confined_both_ways() {
+        let t = tree();
+        assert!(refused(rename(&t.owner, &t.bystander, &t.owner.join("b"))));
+        assert!(refused(rename(
+            &t.owner,
+            &t.owner.join("run"),
+            &t.top.join("moved")
+        )));
+        rename(&t.owner, &t.owner.join("run"), &t.owner.join("run2")).unwrap();
+        assert!(t.owner.join("run2/x").exists());
+    }
+
+    #[test]
+    fn exchange_swaps_inside_only() {
+        let t = tree();
+        fs::create_dir_all(t.owner.join("a")).unwrap();
+        fs::write(t.owner.join("a/one"), "").unwrap();
+        fs::create_dir_all(t.owner.join("b")).unwrap();
+        if exchange(&t.owner, &t.owner.join("a"), &t.owner.join("b")).is_ok() {
+            assert!(t.owner.join("b/one").exists());
+        }
+        assert!(refused(exchange(
+            &t.owner,
+            &t.owner.join("a"),
+            &t.bystander
+        )));
+    }
+
+    #[test]
+    fn random_names_never_reach_outside() {
+        // A property test over generated relative names: whatever the name, the bystander
+        // survives and every deletion either stays inside or is refused.
+        let t = tree();
+        let parts = [
+            "..",
+            ".",
+            "x",
+            "run",
+            "/",
+            "bystander",
+            "owner",
+            "",
+            "a b",
+            "\u{0}",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..3000 {
+            let mut name = String::new();
+            for _ in 0..(seed % 6 + 1) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                name.push_str(parts[(seed % parts.len() as u64) as usize]);
+                if seed % 3 == 0 {
+                    name.push('/');
+                }
+            }
+            let target = t.owner.join("run").join(&name);
+            let _ = remove_tree(&t.owner, &target);
+            assert!(t.bystander.join("keep.txt").exists(), "{name:?}");
+            assert!(t.owner.exists(), "{name:?}");
+            fs::create_dir_all(t.owner.join("run")).unwrap();
+        }
+    }
+}
