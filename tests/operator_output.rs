@@ -76,7 +76,7 @@ fn json_logs_parse_line_by_line_with_run_and_state_ids() {
             "tap-two",
             "target-y",
             "--run-id",
-            "r-42",
+            "00000000-0000-4000-8000-000000000042",
         ],
         &[],
     );
@@ -90,7 +90,10 @@ fn json_logs_parse_line_by_line_with_run_and_state_ids() {
         );
         if v["plugin"].is_string() {
             plugin_lines += 1;
-            assert_eq!(v["run_id"], "r-42", "{line}");
+            assert_eq!(
+                v["run_id"], "00000000-0000-4000-8000-000000000042",
+                "{line}"
+            );
             assert_eq!(v["state_id"], "dev:tap-two-to-target-y", "{line}");
         }
     }
@@ -132,12 +135,18 @@ fn a_password_the_plugin_prints_is_masked_in_output_and_run_log() {
     let p = support::project("run-output");
     let run = eltr(
         &p.dir,
-        ["run", "tap-two", "target-y", "--run-id", "masked"],
+        [
+            "run",
+            "tap-two",
+            "target-y",
+            "--run-id",
+            "00000000-0000-4000-8000-00000000abcd",
+        ],
         &[],
     );
     run.success().stderr_has("connecting with password=*****");
     assert!(!run.stderr.contains(SECRET) && !run.stdout.contains(SECRET));
-    let log = p.path(".eltr/logs/dev:tap-two-to-target-y/masked.log");
+    let log = p.path(".eltr/logs/dev:tap-two-to-target-y/00000000-0000-4000-8000-00000000abcd.log");
     let text = std::fs::read_to_string(&log).expect("run log kept");
     assert!(text.contains("connecting with password=*****"), "{text}");
     assert!(!text.contains(SECRET));

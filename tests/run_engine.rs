@@ -482,7 +482,13 @@ fn second_concurrent_run_of_a_state_id_fails_fast_naming_the_holder_and_force_ta
     let p = project("run-slow");
     let mut first = spawn_eltr(
         &p.dir,
-        &["run", "--run-id", "holder-run-1", "tap-slow", "target-y"],
+        &[
+            "run",
+            "--run-id",
+            "00000000-0000-4000-8000-000000000001",
+            "tap-slow",
+            "target-y",
+        ],
         &[],
     );
     wait_for("the first run's stored state", LIMIT, || {
@@ -498,7 +504,7 @@ fn second_concurrent_run_of_a_state_id_fails_fast_naming_the_holder_and_force_ta
     let second = eltr(&p.dir, ["run", "tap-slow", "target-y"], &short);
     second
         .failure()
-        .stderr_has("holder-run-1")
+        .stderr_has("00000000-0000-4000-8000-000000000001")
         .stderr_has(&format!("pid {}", first.pid));
     assert_eq!(code(&second), Some(1));
     assert!(
@@ -515,7 +521,9 @@ fn second_concurrent_run_of_a_state_id_fails_fast_naming_the_holder_and_force_ta
             r#"{"singer_state": {}}"#,
         ],
     );
-    meddle.failure().stderr_has("holder-run-1");
+    meddle
+        .failure()
+        .stderr_has("00000000-0000-4000-8000-000000000001");
 
     let forced = eltr(&p.dir, ["run", "--force", "tap-slow", "target-y"], &short);
     forced.success();

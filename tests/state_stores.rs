@@ -722,7 +722,9 @@ struct Race {
 
 impl Race {
     fn start(p: &Project, n: usize) -> Race {
-        let run_ids: Vec<String> = (0..n).map(|i| format!("contender-{i}")).collect();
+        let run_ids: Vec<String> = (0..n)
+            .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
+            .collect();
         let start = Instant::now();
         let mut procs: Vec<_> = run_ids
             .iter()
@@ -845,7 +847,13 @@ fn live_run_keeps_its_lock_fresh_past_the_timeout(kind: Kind) {
     p.write_yml(Some(1.0));
     let mut first = spawn_eltr(
         &p.dir,
-        &["run", "--run-id", "long-run", "tap-slow", "target-y"],
+        &[
+            "run",
+            "--run-id",
+            "00000000-0000-4000-8000-00000000100a",
+            "tap-slow",
+            "target-y",
+        ],
         &[],
     );
     let lock = format!("{SLOW_ID}/lock");
@@ -864,7 +872,7 @@ fn live_run_keeps_its_lock_fresh_past_the_timeout(kind: Kind) {
         beat > started + 0.5 && read_at - beat < 1.0,
         "the heartbeat must be refreshed well within the 1 s timeout: {held}"
     );
-    assert_eq!(held["run_id"], "long-run");
+    assert_eq!(held["run_id"], "00000000-0000-4000-8000-00000000100a");
 
     p.eltr_within(
         &["run", "tap-slow", "target-y"],
@@ -927,7 +935,13 @@ fn run_whose_lock_is_forced_away_stops_saving_state(kind: Kind) {
     p.write_yml(Some(1.0));
     let mut first = spawn_eltr(
         &p.dir,
-        &["run", "--run-id", "first-run", "tap-slow", "target-y"],
+        &[
+            "run",
+            "--run-id",
+            "00000000-0000-4000-8000-00000000f125",
+            "tap-slow",
+            "target-y",
+        ],
         &[],
     );
     let state = format!("{SLOW_ID}/state.json");
@@ -940,7 +954,7 @@ fn run_whose_lock_is_forced_away_stops_saving_state(kind: Kind) {
             "run",
             "--force",
             "--run-id",
-            "forcing-run",
+            "00000000-0000-4000-8000-0000000f0c1e",
             "tap-slow",
             "target-y",
         ],

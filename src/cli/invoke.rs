@@ -22,9 +22,9 @@ pub struct InvokeArgs {
 /// Runs the plugin.
 pub fn run(global: &GlobalArgs, args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let ctx = global.open()?;
-    let run_id = super::run::new_run_id();
+    let run_id = crate::vocab::ident::RunId::new();
     let status =
-        crate::pipeline::command::invoke(&ctx, &args.plugin, args.args, &run_id, args.no_install)?;
+        crate::pipeline::command::invoke(&ctx, &args.plugin, args.args, run_id, args.no_install)?;
     Ok(match status.code() {
         Some(c) => ExitCode::from(c.clamp(0, 255) as u8),
         None => ExitCode::FAILURE,

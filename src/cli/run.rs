@@ -2,6 +2,7 @@
 
 use super::GlobalArgs;
 use crate::pipeline::{self, RunRequest, StateStrategy};
+use crate::vocab::ident::RunId;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 use std::process::ExitCode;
@@ -35,9 +36,9 @@ pub struct RunArgs {
     /// How confirmed states combine with the stored one.
     #[arg(long, value_enum, default_value_t, env = "ELTR_RUN_STATE_STRATEGY")]
     pub state_strategy: StateStrategy,
-    /// Identifier of this run (default: a new one).
-    #[arg(long, env = "ELTR_RUN_ID")]
-    pub run_id: Option<String>,
+    /// Identifier of this run, a UUID as in Meltano (default: a new one).
+    #[arg(long, env = "ELTR_RUN_ID", value_parser = parse_run_id)]
+    pub run_id: Option<RunId>,
     /// Stop the run after this many seconds.
     #[arg(long, value_name = "SECONDS", env = "ELTR_RUN_TIMEOUT")]
     pub timeout: Option<f64>,
@@ -70,7 +71,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
             .state_id_suffix
             .or_else(|| std::env::var("MELTANO_RUN_STATE_ID_SUFFIX").ok()),
         state_strategy: args.state_strategy,
-        run_id: args.run_id.unwrap_or_else(new_run_id),
+        run_id: args.run_id.unwrap_or_default(),
         timeout: args.timeout.map(Duration::from_secs_f64),
         no_install: args.no_install || meltano_flag("NO_INSTALL"),
         progress: args.progress,
@@ -96,15 +97,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// A run id unique enough to name run folders and lock holders: time, pid and a counter.
-pub fn new_run_id() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!(
-        "{:x}-{:x}-{:x}",
-        now.as_secs(),
-        now.subsec_nanos(),
-        std::process::id()
-    )
+/// `--run-id` is checked where it enters: it names folders, so only a UUID is accepted.
+fn parse_run_id(raw: &str) -> Result<RunId, String> {
+    RunId::parse(raw).map_err(|e| e.to_string())
 }

@@ -38,7 +38,7 @@ pub fn run(global: &GlobalArgs, args: SelectArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| vec!["*.*".into()]);
     let opts = PrepareOptions {
-        run_id: super::run::new_run_id(),
+        run_id: crate::vocab::ident::RunId::new(),
         refresh_catalog: args.refresh_catalog,
         with_catalog: false,
         ..PrepareOptions::default()

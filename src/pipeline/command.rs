@@ -4,6 +4,7 @@
 use super::{RunError, RunRequest};
 use crate::plugin::{PrepareOptions, describe_status, prepare};
 use crate::project::Context;
+use crate::vocab::ident::RunId;
 use serde_json::Value;
 use std::ffi::OsString;
 use std::process::ExitStatus;
@@ -25,7 +26,7 @@ pub fn run(
         })?,
         None => Vec::new(),
     };
-    let status = invoke(ctx, plugin, args, &req.run_id, req.no_install).map_err(fail)?;
+    let status = invoke(ctx, plugin, args, req.run_id, req.no_install).map_err(fail)?;
     if status.success() {
         Ok(())
     } else {
@@ -44,13 +45,13 @@ pub fn invoke(
     ctx: &Context,
     plugin: &str,
     args: Vec<OsString>,
-    run_id: &str,
+    run_id: RunId,
     no_install: bool,
 ) -> Result<ExitStatus, RunError> {
     let resolved = ctx.plugin(None, plugin)?;
     super::ensure_installed(ctx, &[&resolved], no_install)?;
     let opts = PrepareOptions {
-        run_id: run_id.to_string(),
+        run_id,
         with_catalog: args.is_empty(),
         ..PrepareOptions::default()
     };
@@ -63,7 +64,7 @@ pub fn invoke(
         .current_dir(&prepared.cwd);
     let status = cmd.status().map_err(|source| RunError::Spawn {
         kind: prepared.plugin.plugin_type.singular(),
-        name: prepared.plugin.name.clone(),
+        name: prepared.plugin.name.to_string(),
         program: prepared.program.display().to_string(),
         source,
     })?;

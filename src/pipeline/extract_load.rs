@@ -19,6 +19,7 @@ use crate::plugin::{
 };
 use crate::project::Context;
 use crate::state::{LockInfo, StateId, Store};
+use crate::vocab::ident::RunId;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{ChildStdout, ExitStatus, Stdio};
@@ -65,7 +66,7 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
         None
     } else {
         let policy = super::lock_policy(ctx, req.force).map_err(fail)?;
-        let info = LockInfo::for_this_process(&req.run_id);
+        let info = LockInfo::for_this_process(&req.run_id.to_string());
         Some(
             store
                 .lock(&state_id, &info, &policy)
@@ -82,7 +83,7 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
         let path = ctx.project.root.join(file);
         let text = std::fs::read(&path).map_err(|e| {
             fail(RunError::Plugin(crate::plugin::PluginError::RunFiles {
-                plugin: tap.name.clone(),
+                plugin: tap.name.to_string(),
                 path: path.display().to_string(),
                 error: e,
             }))
@@ -97,7 +98,7 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
 
     let extra_env = upstream;
     let opts = PrepareOptions {
-        run_id: req.run_id.clone(),
+        run_id: req.run_id,
         refresh_catalog: req.refresh_catalog || req.full_refresh,
         state: state_for_tap,
         with_catalog: true,
@@ -118,7 +119,7 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
     let mut mapper_ps = Vec::new();
     for (MapperStep { mapping, .. }, m) in mappers.iter().zip(mapper_plugins) {
         let o = PrepareOptions {
-            run_id: req.run_id.clone(),
+            run_id: req.run_id,
             extra_env: extra_env.clone(),
             mapping: mapping.clone(),
             ..PrepareOptions::default()
@@ -126,7 +127,7 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
         mapper_ps.push(prepare(ctx, m, &o).map_err(|e| fail(e.into()))?);
     }
     let target_opts = PrepareOptions {
-        run_id: req.run_id.clone(),
+        run_id: req.run_id,
         extra_env,
         ..PrepareOptions::default()
     };
@@ -162,9 +163,9 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
         state_id.to_string()
     };
     super::console::begin_block(
-        &req.run_id,
+        &req.run_id.to_string(),
         Some(&log_id),
-        open_run_log(ctx, &log_id, &req.run_id),
+        open_run_log(ctx, &log_id, req.run_id),
         secrets,
     );
     let metrics = Arc::new(Metrics::default());
@@ -207,7 +208,12 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
     drop(progress);
 
     let report = checkpointer.map(|c| c.finish()).unwrap_or_default();
-    let mut summary = BlockSummary::new(block.label(), &req.run_id, &hops, started.elapsed());
+    let mut summary = BlockSummary::new(
+        block.label(),
+        &req.run_id.to_string(),
+        &hops,
+        started.elapsed(),
+    );
     if !req.no_state_update {
         summary.state_id = Some(state_id.to_string());
         summary.store = Some(store.describe());
@@ -261,7 +267,7 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
 }
 
 /// Opens `.eltr/logs/<state_id>/<run_id>.log` for the block's full log.
-fn open_run_log(ctx: &Context, state_id: &str, run_id: &str) -> Option<std::fs::File> {
+fn open_run_log(ctx: &Context, state_id: &str, run_id: RunId) -> Option<std::fs::File> {
     let dir = ctx.project.root.join(".eltr").join("logs").join(state_id);
     std::fs::create_dir_all(&dir).ok()?;
     std::fs::File::create(dir.join(format!("{run_id}.log"))).ok()
@@ -317,7 +323,7 @@ impl Piped {
         let mut procs: Vec<Running> = Vec::new();
         let spawn_err = |p: &PreparedPlugin, source: std::io::Error| RunError::Spawn {
             kind: p.plugin.plugin_type.singular(),
-            name: p.plugin.name.clone(),
+            name: p.plugin.name.to_string(),
             program: p.program.display().to_string(),
             source,
         };

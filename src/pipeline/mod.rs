@@ -18,6 +18,7 @@ pub mod summary;
 
 use crate::project::Context;
 use crate::state::{StateError, Store};
+use crate::vocab::ident::RunId;
 use blocks::Block;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +43,7 @@ pub struct RunRequest {
     pub force: bool,
     pub state_id_suffix: Option<String>,
     pub state_strategy: StateStrategy,
-    pub run_id: String,
+    pub run_id: RunId,
     pub timeout: Option<Duration>,
     /// Do not install plugins whose virtualenv is missing.
     pub no_install: bool,

@@ -8,6 +8,7 @@ use super::install::{
 };
 use super::staging::{self, BuildLock};
 use crate::project::ResolvedPlugin;
+use crate::vocab::confine;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -41,6 +42,7 @@ impl<'a> Build<'a> {
         let started = Instant::now();
         let venv = venv_dir(root, plugin);
         let home = venv.parent().unwrap_or(root).to_path_buf();
+        let owner = crate::project::eltr_dir(root);
         let log = root
             .join(".eltr")
             .join("logs")
@@ -52,17 +54,17 @@ impl<'a> Build<'a> {
             ));
         let result = |status| {
             Box::new(InstallResult {
-                plugin: plugin.name.clone(),
+                plugin: plugin.name.to_string(),
                 kind: plugin.plugin_type.singular(),
                 status,
                 elapsed: started.elapsed(),
             })
         };
         if !clean && is_installed(root, plugin) {
-            staging::sweep_if_idle(&home);
+            staging::sweep_if_idle(&owner, &home);
             return Err(result(InstallStatus::UpToDate));
         }
-        let lock = BuildLock::acquire(&home).map_err(|e| {
+        let lock = BuildLock::acquire(&owner, &home).map_err(|e| {
             result(InstallStatus::Failed {
                 command: format!("lock {}", home.display()),
                 log: log.clone(),
@@ -74,7 +76,7 @@ impl<'a> Build<'a> {
             return Err(result(InstallStatus::UpToDate));
         }
         lock.sweep();
-        let _ = std::fs::remove_file(&log);
+        let _ = confine::remove_file(&owner, &log);
         if let Some(dir) = log.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
@@ -82,7 +84,13 @@ impl<'a> Build<'a> {
         let build_dir = match tool {
             Installer::Uv(_) => lock.new_dir(),
             Installer::Pip => {
-                let _ = std::fs::remove_dir_all(&venv);
+                if let Err(e) = confine::remove_tree(&owner, &venv) {
+                    return Err(result(InstallStatus::Failed {
+                        command: format!("delete {}", venv.display()),
+                        log: log.clone(),
+                        tail: vec![e.to_string()],
+                    }));
+                }
                 venv.clone()
             }
         };
@@ -164,7 +172,7 @@ impl<'a> Build<'a> {
 
     fn result(&self, status: InstallStatus) -> InstallResult {
         InstallResult {
-            plugin: self.plugin.name.clone(),
+            plugin: self.plugin.name.to_string(),
             kind: self.plugin.plugin_type.singular(),
             status,
             elapsed: self.started.elapsed(),
@@ -180,7 +188,10 @@ impl<'a> Build<'a> {
     }
 
     fn failed_with(&self, command: String, tail: Vec<String>) -> InstallResult {
-        let _ = std::fs::remove_dir_all(&self.build_dir);
+        if let Err(e) = confine::remove_tree(&crate::project::eltr_dir(self.root), &self.build_dir)
+        {
+            tracing::warn!("{e}");
+        }
         self.result(InstallStatus::Failed {
             command,
             log: self.log.clone(),

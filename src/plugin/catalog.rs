@@ -4,6 +4,7 @@
 use super::PluginError;
 use crate::project::ResolvedPlugin;
 use crate::singer::catalog::{Catalog, Rules};
+use crate::vocab::confine;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -33,7 +34,7 @@ pub fn prepare(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
         select_filter: x.select_filter.clone().unwrap_or_default(),
     };
     catalog.apply(&rules).map_err(|e| PluginError::Catalog {
-        plugin: input.plugin.name.clone(),
+        plugin: input.plugin.name.to_string(),
         message: e.to_string(),
     })?;
     Ok(catalog)
@@ -43,7 +44,7 @@ pub fn prepare(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
 fn raw_catalog(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
     let plugin = input.plugin;
     let bad = |message: String| PluginError::Catalog {
-        plugin: plugin.name.clone(),
+        plugin: plugin.name.to_string(),
         message,
     };
     if let Some(file) = &plugin.extras.catalog {
@@ -98,8 +99,9 @@ fn raw_catalog(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
     let catalog = parse(&output.stdout)
         .ok_or_else(|| bad("discovery printed no valid catalog JSON".into()))?;
     if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = crate::state::local::write_replacing(&dir.join(CACHE_FILE), &output.stdout, false);
-        let _ = crate::state::local::write_replacing(&dir.join(KEY_FILE), key.as_bytes(), false);
+        let owner = crate::project::eltr_dir(input.root);
+        let _ = confine::write_replacing(&owner, &dir.join(CACHE_FILE), &output.stdout, false);
+        let _ = confine::write_replacing(&owner, &dir.join(KEY_FILE), key.as_bytes(), false);
     }
     Ok(catalog)
 }

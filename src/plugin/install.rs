@@ -128,16 +128,16 @@ pub fn install(
         let kind = p.plugin_type.singular();
         if p.pip_url.is_none() {
             results.push(InstallResult {
-                plugin: p.name.clone(),
+                plugin: p.name.to_string(),
                 kind,
                 status: InstallStatus::NoPipUrl,
                 elapsed: Duration::ZERO,
             });
         } else if p.venv_owner != p.name {
             results.push(InstallResult {
-                plugin: p.name.clone(),
+                plugin: p.name.to_string(),
                 kind,
-                status: InstallStatus::Shared(p.venv_owner.clone()),
+                status: InstallStatus::Shared(p.venv_owner.to_string()),
                 elapsed: Duration::ZERO,
             });
             if owners.insert((p.plugin_type, p.venv_owner.clone())) {

@@ -8,6 +8,7 @@ use super::{PluginError, env};
 use crate::project::model::{MappingDef, PluginType};
 use crate::project::settings::deep_merge;
 use crate::project::{Context, ResolvedPlugin};
+use crate::vocab::ident::RunId;
 use serde_json::Value;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -15,7 +16,8 @@ use std::path::PathBuf;
 /// What a run asks of the preparation.
 #[derive(Debug, Default, Clone)]
 pub struct PrepareOptions {
-    pub run_id: String,
+    /// Names the run folder; exported as `MELTANO_RUN_ID`.
+    pub run_id: RunId,
     pub refresh_catalog: bool,
     /// The Singer state to hand an extractor (`None`: no `--state`).
     pub state: Option<Value>,
@@ -57,16 +59,16 @@ pub fn prepare(
     let program =
         executable::find(root, &plugin, path_var).ok_or_else(|| PluginError::NotFound {
             kind: plugin.plugin_type.singular().into(),
-            plugin: plugin.name.clone(),
+            plugin: plugin.name.to_string(),
             executable: plugin.executable.clone(),
             venv: executable::venv_dir(root, &plugin).display().to_string(),
         })?;
     let run_files = |error: std::io::Error, path: &std::path::Path| PluginError::RunFiles {
-        plugin: plugin.name.clone(),
+        plugin: plugin.name.to_string(),
         path: path.display().to_string(),
         error,
     };
-    let run_dir = RunDir::create(root, &plugin.name, &opts.run_id)
+    let run_dir = RunDir::create(root, &plugin.name, opts.run_id)
         .map_err(|e| run_files(e, &super::run_dir::plugin_dir(root, &plugin.name)))?;
 
     let mut config = Value::Object(plugin.config_object());
@@ -158,9 +160,7 @@ pub fn process_env(
     if let Some(e) = ctx.environment_name() {
         vars.insert("MELTANO_ENVIRONMENT".into(), e.to_string());
     }
-    if !opts.run_id.is_empty() {
-        vars.insert("MELTANO_RUN_ID".into(), opts.run_id.clone());
-    }
+    vars.insert("MELTANO_RUN_ID".into(), opts.run_id.to_string());
     // eltr's venv only once its install finished (it has a fingerprint); a venv
     // Meltano installed as it is.
     let ours = executable::venv_dir(root, plugin);

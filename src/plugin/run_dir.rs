@@ -2,6 +2,8 @@
 //! catalog and state files. Config files hold secrets: they are created 0600 and the folder
 //! is removed when the guard drops, on success, failure or panic alike.
 
+use crate::vocab::confine;
+use crate::vocab::ident::{Name, RunId};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -11,18 +13,21 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct RunDir {
     path: PathBuf,
+    /// The project's `.eltr/`, which the removal must stay inside.
+    owner: PathBuf,
 }
 
 impl RunDir {
     /// Creates `.eltr/run/<plugin>/<run_id>/` (0700).
-    pub fn create(root: &Path, plugin: &str, run_id: &str) -> std::io::Result<RunDir> {
-        sweep_dead_runs(&root.join(".eltr").join("run"));
-        let path = plugin_dir(root, plugin).join(run_id);
+    pub fn create(root: &Path, plugin: &Name, run_id: RunId) -> std::io::Result<RunDir> {
+        let owner = crate::project::eltr_dir(root);
+        sweep_dead_runs(&owner);
+        let path = plugin_dir(root, plugin).join(run_id.to_string());
         fs::create_dir_all(&path)?;
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o700))?;
         fs::write(path.join(OWNER_FILE), std::process::id().to_string())?;
-        Ok(RunDir { path })
+        Ok(RunDir { path, owner })
     }
 
     /// Writes a file readable by this user only.
@@ -46,7 +51,9 @@ impl RunDir {
 
 impl Drop for RunDir {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
+        if let Err(e) = confine::remove_tree(&self.owner, &self.path) {
+            tracing::warn!("{e}");
+        }
     }
 }
 
@@ -56,34 +63,36 @@ const OWNER_FILE: &str = "owner.pid";
 /// Removes the run folders (of every plugin) of processes that no longer exist: an eltr
 /// killed with -9 cannot clean up after itself, so the next command that prepares a plugin
 /// does, and config files never linger.
-fn sweep_dead_runs(run_root: &Path) {
-    let Ok(plugins) = fs::read_dir(run_root) else {
+fn sweep_dead_runs(owner: &Path) {
+    let Ok(plugins) = fs::read_dir(owner.join("run")) else {
         return;
     };
     for plugin in plugins.filter_map(|e| e.ok()) {
-        sweep_plugin(&plugin.path());
+        sweep_plugin(owner, &plugin.path());
     }
 }
 
-fn sweep_plugin(dir: &Path) {
+fn sweep_plugin(owner: &Path, dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.filter_map(|e| e.ok()) {
-        let owner = entry.path().join(OWNER_FILE);
-        let Some(pid) = fs::read_to_string(&owner)
+        let owner_file = entry.path().join(OWNER_FILE);
+        let Some(pid) = fs::read_to_string(&owner_file)
             .ok()
             .and_then(|s| s.trim().parse::<u32>().ok())
         else {
             continue;
         };
         if !crate::state::lock::pid_alive(pid) {
-            let _ = fs::remove_dir_all(entry.path());
+            if let Err(e) = confine::remove_tree(owner, &entry.path()) {
+                tracing::warn!("{e}");
+            }
         }
     }
 }
 
 /// The plugin's folder under `.eltr/run/`, which also holds its catalog cache.
-pub fn plugin_dir(root: &Path, plugin: &str) -> PathBuf {
-    root.join(".eltr").join("run").join(plugin)
+pub fn plugin_dir(root: &Path, plugin: &Name) -> PathBuf {
+    crate::project::eltr_dir(root).join("run").join(plugin)
 }

@@ -70,7 +70,7 @@ fn guarded<T>(plugin: &ResolvedPlugin, phase: impl FnOnce() -> T) -> Result<T, B
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(phase));
     caught.map_err(|_| {
         Box::new(InstallResult {
-            plugin: plugin.name.clone(),
+            plugin: plugin.name.to_string(),
             kind: plugin.plugin_type.singular(),
             status: InstallStatus::Failed {
                 command: "eltr's install of this plugin stopped on an internal error".into(),

@@ -5,7 +5,11 @@
 //! beside the venv (across processes and containers sharing the folder; the kernel drops it
 //! when the builder dies). Whoever holds that lock knows every staging folder it did not make
 //! itself is left over from a killed build, and removes it.
+//!
+//! Every deletion and rename here goes through `vocab::confine`, bounded by the project's
+//! `.eltr/` folder (the lock's `owner`).
 
+use crate::vocab::confine;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -27,14 +31,18 @@ static NEXT: AtomicU64 = AtomicU64::new(0);
 pub struct BuildLock {
     _file: File,
     home: PathBuf,
+    /// The folder eltr owns (`.eltr/`) that every deletion must stay inside.
+    owner: PathBuf,
 }
 
 impl BuildLock {
     /// Waits for the builder of `home` (the folder that holds `venv`), if any, to finish.
-    pub fn acquire(home: &Path) -> io::Result<BuildLock> {
+    pub fn acquire(owner: &Path, home: &Path) -> io::Result<BuildLock> {
         fs::create_dir_all(home)?;
         let file = open_lock(home)?;
         loop {
+            // SAFETY: `file` is open for the whole call, so its descriptor is valid; flock
+            // has no memory effects.
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
                 break;
             }
@@ -46,16 +54,19 @@ impl BuildLock {
         Ok(BuildLock {
             _file: file,
             home: home.to_path_buf(),
+            owner: owner.to_path_buf(),
         })
     }
 
     /// The lock if nobody builds in `home` right now.
-    fn try_acquire(home: &Path) -> Option<BuildLock> {
+    fn try_acquire(owner: &Path, home: &Path) -> Option<BuildLock> {
         let file = open_lock(home).ok()?;
+        // SAFETY: `file` is open for the whole call, so its descriptor is valid.
         let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
         taken.then(|| BuildLock {
             _file: file,
             home: home.to_path_buf(),
+            owner: owner.to_path_buf(),
         })
     }
 
@@ -68,7 +79,9 @@ impl BuildLock {
     /// Removes every staging and replaced folder: with the lock held, none is in use.
     pub fn sweep(&self) {
         for leftover in leftovers(&self.home) {
-            let _ = fs::remove_dir_all(leftover);
+            if let Err(e) = confine::remove_tree(&self.owner, &leftover) {
+                tracing::warn!("{e}");
+            }
         }
     }
 }
@@ -107,59 +120,48 @@ fn leftovers(home: &Path) -> Vec<PathBuf> {
 
 /// Removes what killed builds left in `home`, unless a build is running there. Cheap when
 /// there is nothing to remove (one directory read), so it runs even when the venv is current.
-pub fn sweep_if_idle(home: &Path) {
+pub fn sweep_if_idle(owner: &Path, home: &Path) {
     if leftovers(home).is_empty() {
         return;
     }
-    if let Some(lock) = BuildLock::try_acquire(home) {
+    if let Some(lock) = BuildLock::try_acquire(owner, home) {
         lock.sweep();
     }
 }
 
 /// Puts the finished venv in `staged` at `venv`. An existing venv is swapped out in one
 /// atomic step (`renameat2(RENAME_EXCHANGE)`), so `venv` never goes missing, then deleted.
-pub fn publish(_lock: &BuildLock, staged: &Path, venv: &Path) -> io::Result<()> {
+pub fn publish(lock: &BuildLock, staged: &Path, venv: &Path) -> io::Result<()> {
+    let owner = &lock.owner;
     if !venv.exists() {
-        return fs::rename(staged, venv);
+        return confine::rename(owner, staged, venv).map_err(io::Error::other);
     }
-    match exchange(staged, venv) {
+    match confine::exchange(owner, staged, venv) {
         Ok(()) => {
             // `staged` now holds the old venv.
-            let _ = fs::remove_dir_all(staged);
+            if let Err(e) = confine::remove_tree(owner, staged) {
+                tracing::warn!("{e}");
+            }
             Ok(())
         }
+        Err(confine::ConfineError::Outside { .. }) => Err(io::Error::other(format!(
+            "refusing to replace {}: it is outside {}",
+            venv.display(),
+            owner.display()
+        ))),
         Err(_) => {
             // A filesystem without RENAME_EXCHANGE: move the old one aside first.
             let old = unique(venv.parent().unwrap_or(Path::new(".")), REPLACED);
-            fs::rename(venv, &old)?;
-            if let Err(e) = fs::rename(staged, venv) {
-                let _ = fs::rename(&old, venv);
-                return Err(e);
+            confine::rename(owner, venv, &old).map_err(io::Error::other)?;
+            if let Err(e) = confine::rename(owner, staged, venv) {
+                let _ = confine::rename(owner, &old, venv);
+                return Err(io::Error::other(e));
             }
-            let _ = fs::remove_dir_all(&old);
+            if let Err(e) = confine::remove_tree(owner, &old) {
+                tracing::warn!("{e}");
+            }
             Ok(())
         }
-    }
-}
-
-fn exchange(a: &Path, b: &Path) -> io::Result<()> {
-    use std::ffi::CString;
-    let a = CString::new(a.as_os_str().as_bytes())?;
-    let b = CString::new(b.as_os_str().as_bytes())?;
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_renameat2,
-            libc::AT_FDCWD,
-            a.as_ptr(),
-            libc::AT_FDCWD,
-            b.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
     }
 }
 
@@ -170,12 +172,13 @@ mod tests {
     #[test]
     fn publish_swaps_in_the_new_venv_and_the_lock_holder_sweeps_leftovers() {
         let tmp = tempfile::tempdir().unwrap();
-        let home = tmp.path();
+        let owner = tmp.path();
+        let home = &owner.join("extractors/tap-x");
         let venv = home.join("venv");
         fs::create_dir_all(venv.join("bin")).unwrap();
         fs::write(venv.join("bin/old"), "").unwrap();
 
-        let lock = BuildLock::acquire(home).unwrap();
+        let lock = BuildLock::acquire(owner, home).unwrap();
         let staged = lock.new_dir();
         fs::create_dir_all(staged.join("bin")).unwrap();
         fs::write(staged.join("bin/new"), "").unwrap();
@@ -187,10 +190,10 @@ mod tests {
         // A killed build's folder: kept while a build holds the lock, swept once idle.
         let killed = home.join(format!("{BUILDING}1-0-0"));
         fs::create_dir_all(&killed).unwrap();
-        sweep_if_idle(home);
+        sweep_if_idle(owner, home);
         assert!(killed.is_dir(), "swept while a build held the lock");
         drop(lock);
-        sweep_if_idle(home);
+        sweep_if_idle(owner, home);
         assert!(!killed.exists());
         let mut left: Vec<_> = fs::read_dir(home)
             .unwrap()

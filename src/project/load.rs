@@ -1,8 +1,9 @@
 //! Finding the project root and merging the root file with its includes into one `Project`.
 
 use super::error::{ProjectError, Result};
-use super::model::{PluginType, ProjectFile, Sourced};
+use super::model::{Name, PluginDef, PluginType, ProjectFile, Sourced};
 use super::{Project, include, yaml};
+use crate::vocab::ident::NameKind;
 use indexmap::IndexMap;
 use std::path::{Path, PathBuf};
 
@@ -136,23 +137,52 @@ impl Merger {
                 return Err(ProjectError::at_key(path, &format!("{type_key}:"), message));
             };
             for def in defs {
-                let key = (plugin_type, def.name.clone());
+                check_plugin_names(path, &def)?;
+                let key = (plugin_type, def.name.to_string());
                 insert_unique(&mut p.plugins, key, def, path, plugin_type.singular())?;
             }
         }
         for env in doc.environments {
-            let name = env.name.clone();
+            check_name(path, NameKind::Environment, "name", &env.name)?;
+            for defs in env.config.plugins.values() {
+                for def in defs {
+                    check_plugin_names(path, def)?;
+                }
+            }
+            let name = env.name.to_string();
             insert_unique(&mut p.environments, name, env, path, "environment")?;
         }
         for job in doc.jobs {
-            let name = job.name.clone();
+            let name = job.name.to_string();
             insert_unique(&mut p.jobs, name, job, path, "job")?;
         }
         for schedule in doc.schedules {
-            let name = schedule.name.clone();
+            let name = schedule.name.to_string();
             insert_unique(&mut p.schedules, name, schedule, path, "schedule")?;
         }
         Ok(())
+    }
+}
+
+/// The rules of a plugin's name and variant that depend on the kind of name (the shared ones
+/// were checked while reading the YAML).
+fn check_plugin_names(path: &Path, def: &PluginDef) -> Result<()> {
+    check_name(path, NameKind::Plugin, "name", &def.name)?;
+    if let Some(variant) = &def.variant {
+        check_name(path, NameKind::Variant, "variant", variant)?;
+    }
+    Ok(())
+}
+
+/// Checks `value` of `key` as a name of `kind`; the error points at the line that sets it.
+fn check_name(path: &Path, kind: NameKind, key: &str, value: &str) -> Result<()> {
+    match Name::parse(kind, value) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let position = yaml::locate_key_value(&text, key, value);
+            Err(ProjectError::at(path, position, e.to_string()))
+        }
     }
 }
 

@@ -29,7 +29,13 @@ use vars::{VarOrigin, Vars};
 pub use resolve::{ResolvedPlugin, ResolvedSetting, SettingSource};
 
 /// What eltr prints instead of a sensitive value.
-pub const REDACTED: &str = "*****";
+pub use crate::vocab::mask::REDACTED;
+
+/// The folder of a project that eltr owns (venvs, run folders, logs, caches, local state):
+/// the only place its deletions may reach (`vocab::confine`).
+pub fn eltr_dir(root: &Path) -> PathBuf {
+    root.join(".eltr")
+}
 
 /// The merged project files, before any environment is applied.
 #[derive(Debug, Default)]

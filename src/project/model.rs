@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::path::PathBuf;
 
+pub use crate::vocab::ident::Name;
+
 /// A JSON object with its keys in file order.
 pub type Object = Map<String, Value>;
 
@@ -122,9 +124,9 @@ pub struct ProjectFile {
 }
 
 /// A plugin as written in a project file or a lockfile.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct PluginDef {
-    pub name: String,
+    pub name: Name,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherit_from: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,9 +212,9 @@ pub struct MappingDef {
 }
 
 /// An environment (`dev`, `prod`) that overlays config and env on the project.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct EnvironmentDef {
-    pub name: String,
+    pub name: Name,
     #[serde(default, deserialize_with = "env_map")]
     pub env: IndexMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -237,7 +239,7 @@ pub struct EnvironmentConfig {
 /// A job: a name for a list of tasks, each a block string or a list of them.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct JobDef {
-    pub name: String,
+    pub name: Name,
     #[serde(default)]
     pub tasks: Vec<Task>,
 }
@@ -263,7 +265,7 @@ impl Task {
 /// A schedule: a job (or a legacy extractor/loader pair) with an interval.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ScheduleDef {
-    pub name: String,
+    pub name: Name,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

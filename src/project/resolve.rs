@@ -4,7 +4,7 @@
 
 use super::error::{ProjectError, Result, did_you_mean};
 use super::lockfile;
-use super::model::{MappingDef, Object, PluginDef, PluginType, SettingDef, Sourced};
+use super::model::{MappingDef, Name, Object, PluginDef, PluginType, SettingDef, Sourced};
 use super::settings::{
     deep_merge, env_stem, extra_env_var, flatten, looks_secret, nest_into, parse_env_value,
     setting_env_var,
@@ -137,7 +137,7 @@ pub const DEFAULT_LOG_PARSER: &str = "singer-sdk";
 #[derive(Debug, Clone)]
 pub struct ResolvedPlugin {
     pub plugin_type: PluginType,
-    pub name: String,
+    pub name: Name,
     /// The file that defines it.
     pub source: PathBuf,
     pub inherit_from: Option<String>,
@@ -152,7 +152,7 @@ pub struct ResolvedPlugin {
     pub python: Option<String>,
     /// The plugin whose virtualenv this one runs from (itself, or the parent it inherits from
     /// when it has no `pip_url` of its own).
-    pub venv_owner: String,
+    pub venv_owner: Name,
     /// The `python` that virtualenv is built with: the owner's, so a child sharing its
     /// parent's venv fingerprints it exactly as the parent does.
     pub venv_python: Option<String>,
@@ -366,14 +366,14 @@ impl Context {
         chain: &mut Vec<String>,
     ) -> Result<ResolvedPlugin> {
         let def = &sourced.item;
-        if chain.contains(&def.name) {
-            chain.push(def.name.clone());
+        if chain.iter().any(|c| *c == *def.name) {
+            chain.push(def.name.to_string());
             return Err(ProjectError::InheritCycle {
                 path: sourced.source.clone(),
                 chain: chain.join(" -> "),
             });
         }
-        chain.push(def.name.clone());
+        chain.push(def.name.to_string());
 
         let parent = match &def.inherit_from {
             Some(parent_name) => {
@@ -382,14 +382,14 @@ impl Context {
                     return Err(ProjectError::MissingParent {
                         path: sourced.source.clone(),
                         kind: ptype.singular().to_string(),
-                        name: def.name.clone(),
+                        name: def.name.to_string(),
                         parent: parent_name.clone(),
                         hint: did_you_mean(
                             parent_name,
                             self.project
                                 .plugins
                                 .keys()
-                                .filter(|(t, n)| *t == ptype && *n != def.name)
+                                .filter(|(t, n)| *t == ptype && *n != *def.name)
                                 .map(|(_, n)| n.as_str()),
                         ),
                     });
@@ -418,13 +418,13 @@ impl Context {
         // A child's namespace is its own (declared, else from its name), not its parent's:
         // Meltano derives `load_schema` and `MELTANO_EXTRACTOR_NAMESPACE` from it.
         let namespace = base(|d| d.namespace.clone()).unwrap_or_else(|| def.name.replace('-', "_"));
-        let mut env_prefixes = vec![def.name.clone(), namespace.clone()];
+        let mut env_prefixes = vec![def.name.to_string(), namespace.clone()];
         env_prefixes.extend(parent.iter().flat_map(|p| p.env_prefixes.iter().cloned()));
         let mut seen = std::collections::HashSet::new();
         env_prefixes.retain(|p| seen.insert(super::settings::env_stem(p)));
         let executable = base(|d| d.executable.clone())
             .or_else(|| parent.as_ref().map(|p| p.executable.clone()))
-            .unwrap_or_else(|| def.name.clone());
+            .unwrap_or_else(|| def.name.to_string());
         let own_pip_url = def.pip_url.clone().or_else(|| {
             // A lockfile's pip_url belongs to the variant's own install, never to a child.
             if parent.is_none() {

@@ -150,6 +150,18 @@ pub fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
     })
 }
 
+/// 1-based line and column of the value of the first `key: value` line that sets `value`
+/// (plain or quoted), for values checked after parsing.
+pub fn locate_key_value(text: &str, key: &str, value: &str) -> Option<(usize, usize)> {
+    let key = format!("{key}:");
+    text.lines().enumerate().find_map(|(i, line)| {
+        let at = line.find(&key)?;
+        let rest = &line[at + key.len()..];
+        let value_at = rest.find(value)?;
+        Some((i + 1, at + key.len() + value_at + 1))
+    })
+}
+
 /// 1-based line and column of a byte offset.
 fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
     let before = &bytes[..offset.min(bytes.len())];

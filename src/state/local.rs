@@ -5,6 +5,7 @@
 use super::lock::{Heartbeat, LockInfo, LockPolicy};
 use super::{LockGuard, Result, StateError, StateId, Store};
 use crate::singer::state::StateDoc;
+use crate::vocab::confine;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
@@ -33,6 +34,13 @@ impl LocalStore {
     }
 }
 
+fn confined(path: &Path) -> impl FnOnce(confine::ConfineError) -> StateError + '_ {
+    move |e| StateError::Io {
+        path: path.to_path_buf(),
+        error: std::io::Error::other(e),
+    }
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     move |error| StateError::Io {
         path: path.to_path_buf(),
@@ -40,36 +48,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     }
 }
 
-/// Writes `bytes` to `path` so that readers only ever see the old or the new content, and
-/// the new content survives a crash of the machine: a temporary file in the same folder,
-/// fsync, rename, fsync of the folder.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_replacing(path, bytes, true)
-}
-
-/// The same without the fsyncs, for files that can be rebuilt (caches): readers still never
-/// see half a file.
-pub fn write_replacing(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
-    let dir = path.parent().expect("state paths have a parent");
-    fs::create_dir_all(dir).map_err(io(dir))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
-        std::process::id()
-    ));
-    let mut f = File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    if durable {
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    drop(f);
-    fs::rename(&tmp, path).map_err(io(path))?;
-    if durable {
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+/// Writes `bytes` to `path` inside `base` durably: readers see the old or the new content,
+/// and the new one survives a crash of the machine.
+pub fn write_atomic(base: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
+    confine::write_replacing(base, path, bytes, true).map_err(|e| StateError::Io {
+        path: path.to_path_buf(),
+        error: std::io::Error::other(e),
+    })
 }
 
 impl Store for LocalStore {
@@ -97,18 +82,14 @@ impl Store for LocalStore {
 
     fn set(&self, id: &StateId, doc: &StateDoc) -> Result<()> {
         let text = crate::pyjson::to_string(&doc.to_json());
-        write_atomic(&self.dir(id).join(STATE_FILE), text.as_bytes())
+        write_atomic(&self.base, &self.dir(id).join(STATE_FILE), text.as_bytes())
     }
 
     fn delete(&self, id: &StateId) -> Result<()> {
         let dir = self.dir(id);
         let path = dir.join(STATE_FILE);
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(io(&path)(e)),
-        }
-        let _ = fs::remove_dir(&dir);
+        confine::remove_file(&self.base, &path).map_err(confined(&path))?;
+        confine::remove_empty_dir(&self.base, &dir).map_err(confined(&dir))?;
         Ok(())
     }
 
@@ -157,7 +138,7 @@ impl Store for LocalStore {
                     );
                     // The holder keeps an flock on a file that is no longer the lock; it
                     // finds out before its next write (`still_held`).
-                    let _ = fs::remove_file(&path);
+                    confine::remove_file(&self.base, &path).map_err(confined(&path))?;
                     continue;
                 }
                 return Err(StateError::Locked {
@@ -198,6 +179,7 @@ impl Store for LocalStore {
             // No fsync: the flock is the lock; the JSON only names the holder.
             f.write_all(&body).map_err(io(&path))?;
             return Ok(Arc::new(LocalLock::start(
+                self.base.clone(),
                 path,
                 file,
                 ino,
@@ -215,6 +197,7 @@ impl Store for LocalStore {
 }
 
 fn try_flock(file: &File) -> bool {
+    // SAFETY: `file` is open for the whole call, so its descriptor is valid.
     unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
 }
 
@@ -234,6 +217,8 @@ fn read_holder(path: &Path) -> Option<LockInfo> {
 /// killed run never blocks the next one), plus the holder and a heartbeat in its JSON for
 /// people and for Meltano-style readers.
 struct LocalLock {
+    /// The store's base folder, which the lock's removal must stay inside.
+    base: PathBuf,
     path: PathBuf,
     _file: File,
     ino: u64,
@@ -242,7 +227,14 @@ struct LocalLock {
 }
 
 impl LocalLock {
-    fn start(path: PathBuf, file: File, ino: u64, info: LockInfo, timeout: Duration) -> LocalLock {
+    fn start(
+        base: PathBuf,
+        path: PathBuf,
+        file: File,
+        ino: u64,
+        info: LockInfo,
+        timeout: Duration,
+    ) -> LocalLock {
         let beat_path = path.clone();
         let run_id = info.run_id.clone();
         let heartbeat = Heartbeat::start(timeout, info, move |info| {
@@ -265,6 +257,7 @@ impl LocalLock {
             true
         });
         LocalLock {
+            base,
             path,
             _file: file,
             ino,
@@ -278,11 +271,7 @@ impl LocalLock {
             return Ok(());
         }
         if self.still_held() {
-            match fs::remove_file(&self.path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(io(&self.path)(e)),
-            }
+            confine::remove_file(&self.base, &self.path).map_err(confined(&self.path))?;
         }
         Ok(())
     }

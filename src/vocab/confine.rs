@@ -113,6 +113,68 @@ pub fn exchange(owner: &Path, a: &Path, b: &Path) -> Result<(), ConfineError> {
     }
 }
 
+/// Writes `bytes` to `path` (strictly inside `owner`) so that readers only ever see the old or
+/// the new content: a temporary file in the same folder, renamed over the old one. With
+/// `durable`, the data and the folder are fsynced, so the new content survives a crash of the
+/// machine (state); without, it is for files that can be rebuilt (caches).
+pub fn write_replacing(
+    owner: &Path,
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+) -> Result<(), ConfineError> {
+    use std::io::Write;
+    let action = "write";
+    let err = |target: &Path| {
+        let target = target.to_path_buf();
+        move |error| ConfineError::Io {
+            action,
+            target,
+            error,
+        }
+    };
+    if !lexically_inside(owner, path) {
+        return Err(ConfineError::Outside {
+            action,
+            target: path.to_path_buf(),
+            owner: owner.to_path_buf(),
+        });
+    }
+    let dir = path.parent().unwrap_or(owner);
+    std::fs::create_dir_all(dir).map_err(err(dir))?;
+    let real = inside(owner, path, action)?.ok_or_else(|| ConfineError::Io {
+        action,
+        target: path.to_path_buf(),
+        error: io::Error::from(io::ErrorKind::NotFound),
+    })?;
+    let real_dir = real.parent().unwrap_or(owner);
+    let file_name = real.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = real_dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).map_err(err(&tmp))?;
+    f.write_all(bytes).map_err(err(&tmp))?;
+    if durable {
+        f.sync_all().map_err(err(&tmp))?;
+    }
+    drop(f);
+    std::fs::rename(&tmp, &real).map_err(err(path))?;
+    if durable {
+        if let Ok(d) = std::fs::File::open(real_dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Removes the folder `target` if it is empty and strictly inside `owner`; a folder that is
+/// missing or not empty is left as it is.
+pub fn remove_empty_dir(owner: &Path, target: &Path) -> Result<(), ConfineError> {
+    let Some(path) = inside(owner, target, "delete")? else {
+        return Ok(());
+    };
+    let _ = std::fs::remove_dir(path);
+    Ok(())
+}
+
 /// The real path of `target` when it is strictly inside `owner`; `None` when it (or `owner`)
 /// does not exist, so there is nothing to act on.
 fn inside(
