@@ -17,6 +17,10 @@ pub struct CompileArgs {
 /// Prints the resolved project.
 pub fn run(global: &GlobalArgs, args: CompileArgs) -> anyhow::Result<ExitCode> {
     let ctx = global.open()?;
-    print_json(&project::compile::compile(&ctx, args.show_secrets)?)?;
+    let doc = project::compile::compile(&ctx, args.show_secrets)?;
+    match args.show_secrets {
+        true => super::output::print_json_unmasked(&doc)?,
+        false => print_json(&doc)?,
+    }
     Ok(ExitCode::SUCCESS)
 }

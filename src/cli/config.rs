@@ -72,19 +72,26 @@ pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<ExitCode> {
                     .filter(|f| !f.is_empty()),
                 show_secrets: args.show_secrets,
             };
-            print!("{}", render_list(&plugin, &view))
+            let text = render_list(&plugin, &view);
+            match view.show_secrets {
+                true => super::output::print_raw(&text)?,
+                false => super::output::print_masked(&text)?,
+            }
         }
         _ if args.extras => print_json(&extras_json(&plugin))?,
         _ if args.format == ConfigFormat::Env => {
-            print!("{}", render_env(&plugin, args.show_secrets))
+            let text = render_env(&plugin, args.show_secrets);
+            match args.show_secrets {
+                true => super::output::print_raw(&text)?,
+                false => super::output::print_masked(&text)?,
+            }
         }
         _ => {
-            let config = if args.show_secrets {
-                plugin.config_object()
+            if args.show_secrets {
+                super::output::print_json_unmasked(&Value::Object(plugin.config_object()))?
             } else {
-                plugin.redacted_config_object()
-            };
-            print_json(&Value::Object(config))?
+                print_json(&Value::Object(plugin.redacted_config_object()))?
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -50,7 +50,7 @@ pub fn run(global: &GlobalArgs, args: JobArgs) -> anyhow::Result<ExitCode> {
         }))?,
         (Format::Text, _) => {
             for j in jobs {
-                println!("{}: {}", j.name, py_repr(&json!(j.tasks)));
+                super::output::print_line(&format!("{}: {}", j.name, py_repr(&json!(j.tasks))))?;
             }
         }
     }

@@ -73,10 +73,13 @@ impl GlobalArgs {
         }
     }
 
-    /// Opens the project for a command.
+    /// Opens the project for a command; from here on every line printed is masked with what
+    /// the project's masker learns.
     pub fn open(&self) -> anyhow::Result<Context> {
         let cwd = std::env::current_dir()?;
-        Ok(project::open(&self.open_options(), &cwd)?)
+        let ctx = project::open(&self.open_options(), &cwd)?;
+        crate::pipeline::console::set_masker(ctx.masker.clone());
+        Ok(ctx)
     }
 }
 
@@ -124,24 +127,22 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Prints a failed command's error chain on stderr, one cause per line, or as one JSON log
 /// line (causes under `caused_by`) when logs are JSON, so log shippers see the failure too.
 pub fn report(err: &anyhow::Error) {
+    let masked = |e: &dyn std::fmt::Display| crate::pipeline::console::mask(&e.to_string());
     if logging::json_lines() {
         let causes: Vec<serde_json::Value> = err
             .chain()
             .skip(1)
-            .map(|c| serde_json::Value::String(c.to_string()))
+            .map(|c| serde_json::Value::String(masked(c)))
             .collect();
         let mut other = serde_json::Map::new();
         if !causes.is_empty() {
             other.insert("caused_by".into(), serde_json::Value::Array(causes));
         }
-        eprintln!(
-            "{}",
-            logging::json_line("error", None, err.to_string(), other)
-        );
+        eprintln!("{}", logging::json_line("error", None, masked(err), other));
         return;
     }
-    eprintln!("error: {err}");
+    eprintln!("error: {}", masked(err));
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", masked(cause));
     }
 }

@@ -84,7 +84,8 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
             "error": outcome.error.as_ref().map(|e| e.to_string()),
             "blocks": outcome.blocks,
         });
-        std::fs::write(path, serde_json::to_vec_pretty(&doc)?)
+        let text = crate::pipeline::console::mask(&serde_json::to_string_pretty(&doc)?);
+        std::fs::write(path, text)
             .map_err(|e| anyhow::anyhow!("cannot write the summary to {}: {e}", path.display()))?;
     }
     match outcome.error {

@@ -59,22 +59,22 @@ pub fn run(global: &GlobalArgs, args: ScheduleArgs) -> anyhow::Result<ExitCode> 
         }}))?,
         Format::Text => {
             for (s, job) in &jobs {
-                println!(
+                super::output::print_line(&format!(
                     "[{}] job {}: {} → {}",
                     s.interval.as_deref().unwrap_or(""),
                     s.name,
                     job["name"].as_str().unwrap_or(""),
                     py_repr(&job["tasks"])
-                );
+                ))?;
             }
             for s in &elts {
-                println!(
+                super::output::print_line(&format!(
                     "[{}] elt {}: {} → {} x transforms",
                     s.interval.as_deref().unwrap_or(""),
                     s.name,
                     s.extractor.as_deref().unwrap_or(""),
                     s.loader.as_deref().unwrap_or("")
-                );
+                ))?;
             }
         }
     }

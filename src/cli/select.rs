@@ -52,6 +52,7 @@ pub fn run(global: &GlobalArgs, args: SelectArgs) -> anyhow::Result<ExitCode> {
         env: &prepared.env,
         config_file: &config_file,
         refresh: args.refresh_catalog,
+        masker: &ctx.masker,
     })?;
     let mut rows = catalog.property_statuses();
     rows.sort_by(|a, b| (&a.stream, &a.property).cmp(&(&b.stream, &b.property)));
@@ -66,14 +67,14 @@ pub fn run(global: &GlobalArgs, args: SelectArgs) -> anyhow::Result<ExitCode> {
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Legend:\n\tselected\n\texcluded\n\tautomatic\n\tunsupported\n");
-    println!("Enabled patterns:");
+    super::output::print_line("Legend:\n\tselected\n\texcluded\n\tautomatic\n\tunsupported\n")?;
+    super::output::print_line("Enabled patterns:")?;
     for p in &patterns {
-        println!("\t{p}");
+        super::output::print_line(&format!("\t{p}"))?;
     }
-    println!("\nSelected properties:");
+    super::output::print_line("\nSelected properties:")?;
     for r in selected {
-        println!("\t[{:<11}] {}.{}", r.status, r.stream, r.property);
+        super::output::print_line(&format!("\t[{:<11}] {}.{}", r.status, r.stream, r.property))?;
     }
     Ok(ExitCode::SUCCESS)
 }

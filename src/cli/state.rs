@@ -102,14 +102,14 @@ pub fn run(global: &GlobalArgs, args: StateArgs) -> anyhow::Result<ExitCode> {
                 tracing::info!("No state IDs found.");
             }
             for i in ids {
-                println!("{i}");
+                super::output::print_line(i.as_str())?;
             }
         }
         StateAction::Get { state_id, format } => {
             let state = ops::get(store, &id(&state_id)?)?;
             match format {
-                GetFormat::Json => println!("{}", serde_json::to_string(&state)?),
-                GetFormat::Pretty => println!("{}", serde_json::to_string_pretty(&state)?),
+                GetFormat::Json => super::output::print_line(&serde_json::to_string(&state)?)?,
+                GetFormat::Pretty => super::output::print_json(&state)?,
             }
         }
         StateAction::Set {

@@ -3,10 +3,11 @@
 //! (`.eltr/logs/<state_id>/<run_id>.log`). Also the run context (run id, state id) stamped on
 //! JSON log lines, and the secrets masked in every line.
 
+use crate::vocab::mask::Masker;
 use indicatif::ProgressBar;
 use std::fs::File;
 use std::io::Write;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// What the log lines of the current block are stamped with, and where they are copied.
 #[derive(Default)]
@@ -15,7 +16,8 @@ struct Console {
     run_log: Option<File>,
     run_id: Option<String>,
     state_id: Option<String>,
-    secrets: Vec<String>,
+    /// The project's masker: every line printed goes through it.
+    masker: Arc<Masker>,
 }
 
 fn console() -> &'static Mutex<Console> {
@@ -33,7 +35,7 @@ fn with<T>(f: impl FnOnce(&mut Console) -> T) -> T {
 pub fn emit(bytes: &[u8]) {
     with(|c| {
         let text = String::from_utf8_lossy(bytes);
-        let masked = crate::plugin::mask(&text, &c.secrets);
+        let masked = c.masker.mask(&text);
         if let Some(f) = c.run_log.as_mut() {
             let _ = f.write_all(masked.as_bytes());
         }
@@ -60,22 +62,34 @@ pub fn context() -> (Option<String>, Option<String>) {
     with(|c| (c.run_id.clone(), c.state_id.clone()))
 }
 
-/// Starts a block: its ids, its run log file and the secrets to mask.
-pub fn begin_block(
-    run_id: &str,
-    state_id: Option<&str>,
-    log_file: Option<File>,
-    secrets: Vec<String>,
-) {
+/// Masks every line printed from now on with `masker` (the opened project's, which learns
+/// each secret as plugins and the state backend are resolved).
+pub fn set_masker(masker: Arc<Masker>) {
+    with(|c| c.masker = masker);
+}
+
+/// `text` with every secret known so far masked: for what is printed outside the log, such
+/// as data on stdout and the final error.
+pub fn mask(text: &str) -> String {
+    let masker = with(|c| c.masker.clone());
+    masker.mask(text).into_owned()
+}
+
+/// The masker every printed line goes through.
+pub fn masker() -> Arc<Masker> {
+    with(|c| c.masker.clone())
+}
+
+/// Starts a block: its ids and its run log file.
+pub fn begin_block(run_id: &str, state_id: Option<&str>, log_file: Option<File>) {
     with(|c| {
         c.run_id = Some(run_id.to_string());
         c.state_id = state_id.map(String::from);
         c.run_log = log_file;
-        c.secrets = secrets;
     });
 }
 
-/// Ends a block: closes its run log, keeps masking its secrets (a summary may follow).
+/// Ends a block: closes its run log.
 pub fn end_block() {
     with(|c| {
         if let Some(mut f) = c.run_log.take() {

@@ -15,11 +15,12 @@ use crate::plugin::prepare::describe_vars;
 use crate::plugin::{
     PrepareOptions, PreparedPlugin, describe_status,
     env::{extra_vars, setting_vars},
-    mask, prepare,
+    prepare,
 };
 use crate::project::Context;
 use crate::state::{LockInfo, StateId, Store};
 use crate::vocab::ident::RunId;
+use crate::vocab::mask::Masker;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{ChildStdout, ExitStatus, Stdio};
@@ -150,13 +151,8 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
         )
     });
 
-    // Everything said from here on is stamped with the block's ids, copied to its run log
-    // and masked with every secret of its plugins.
-    let secrets: Vec<String> = std::iter::once(&tap_p)
-        .chain(mapper_ps.iter())
-        .chain(std::iter::once(&target_p))
-        .flat_map(|p| p.secrets.iter().cloned())
-        .collect();
+    // Everything said from here on is stamped with the block's ids and copied to its run
+    // log (masked, as every line is).
     let log_id = if req.no_state_update {
         format!("{extractor}-to-{loader}")
     } else {
@@ -166,7 +162,6 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
         &req.run_id.to_string(),
         Some(&log_id),
         open_run_log(ctx, &log_id, req.run_id),
-        secrets,
     );
     let metrics = Arc::new(Metrics::default());
     let first_hop = Arc::new(LiveCounters::default());
@@ -376,10 +371,10 @@ impl Piped {
         }
         let last = procs.last_mut().expect("a block has a target");
         let out = last.child.stdout.take().expect("stdout is piped");
-        let secrets = target.secrets.clone();
+        let masker = target.masker.clone();
         let name = target.plugin.name.clone();
         let target_reader = Some(std::thread::spawn(move || {
-            read_target_states(out, checkpointer, &name, &secrets)
+            read_target_states(out, checkpointer, &name, &masker)
         }));
         Ok(Piped {
             procs,
@@ -429,7 +424,7 @@ fn read_target_states(
     out: ChildStdout,
     checkpointer: Option<Arc<Checkpointer>>,
     name: &str,
-    secrets: &[String],
+    masker: &Masker,
 ) {
     let mut reader = BufReader::with_capacity(64 * 1024, out);
     let mut line = Vec::new();
@@ -465,7 +460,7 @@ fn read_target_states(
                 }
             }
             _ => {
-                let shown: String = mask(text, secrets).chars().take(200).collect();
+                let shown: String = masker.mask(text).chars().take(200).collect();
                 tracing::warn!(
                     "{name} printed a line on stdout that is not a JSON state; ignored: {shown}"
                 );

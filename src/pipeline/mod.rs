@@ -131,7 +131,7 @@ pub fn run(ctx: &Context, req: &RunRequest) -> RunOutcome {
     };
     if req.dry_run {
         for b in &blocks {
-            eprintln!("would run: {}", b.label());
+            console::println(&format!("would run: {}", b.label()));
         }
         return outcome;
     }

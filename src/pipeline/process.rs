@@ -2,7 +2,8 @@
 //! name (secrets masked), the last lines kept for the error message if the process fails.
 
 use super::metrics::{Metrics, readable};
-use crate::plugin::{PreparedPlugin, mask};
+use crate::plugin::PreparedPlugin;
+use crate::vocab::mask::Masker;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -58,7 +59,7 @@ pub fn spawn(p: &PreparedPlugin, stdio: Stdio2, metrics: Arc<Metrics>) -> std::i
     let stderr_thread = Some(follow_stderr(
         stderr,
         p.plugin.name.to_string(),
-        p.secrets.clone(),
+        p.masker.clone(),
         tail.clone(),
         metrics,
     ));
@@ -76,7 +77,7 @@ pub fn spawn(p: &PreparedPlugin, stdio: Stdio2, metrics: Arc<Metrics>) -> std::i
 fn follow_stderr(
     stderr: ChildStderr,
     name: String,
-    secrets: Vec<String>,
+    masker: Arc<Masker>,
     tail: Arc<Mutex<VecDeque<String>>>,
     metrics: Arc<Metrics>,
 ) -> JoinHandle<()> {
@@ -92,7 +93,9 @@ fn follow_stderr(
             // Cap absurd lines so a plugin dumping megabytes on stderr cannot bloat memory.
             raw.truncate(16 * 1024);
             let text = String::from_utf8_lossy(&raw);
-            let line = mask(text.trim_end_matches(['\n', '\r']), &secrets);
+            let line = masker
+                .mask(text.trim_end_matches(['\n', '\r']))
+                .into_owned();
             metrics.observe(&name, &line);
             let shown = readable(&line).unwrap_or_else(|| line.clone());
             tracing::info!(target: "eltr::plugin", plugin = %name, "{shown}");

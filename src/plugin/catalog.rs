@@ -21,6 +21,8 @@ pub struct DiscoverInput<'a> {
     pub env: &'a [(String, String)],
     pub config_file: &'a Path,
     pub refresh: bool,
+    /// Masks the discovery's stderr tail in errors.
+    pub masker: &'a crate::vocab::mask::Masker,
 }
 
 /// The catalog with the plugin's rules applied.
@@ -93,7 +95,7 @@ fn raw_catalog(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
         return Err(bad(format!(
             "discovery failed ({}):\n{}",
             super::describe_status(output.status),
-            super::mask(&tail.join("\n"), &plugin.secrets())
+            input.masker.mask(&tail.join("\n"))
         )));
     }
     let catalog = parse(&output.stdout)

@@ -46,14 +46,3 @@ pub fn describe_status(status: std::process::ExitStatus) -> String {
         _ => "unknown status".into(),
     }
 }
-
-/// Replaces every secret in `text` with the mask.
-pub fn mask(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
-    for s in secrets.iter().filter(|s| s.len() >= 3) {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), crate::project::REDACTED);
-        }
-    }
-    out
-}

@@ -9,9 +9,11 @@ use crate::project::model::{MappingDef, PluginType};
 use crate::project::settings::deep_merge;
 use crate::project::{Context, ResolvedPlugin};
 use crate::vocab::ident::RunId;
+use crate::vocab::mask::Masker;
 use serde_json::Value;
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What a run asks of the preparation.
 #[derive(Debug, Default, Clone)]
@@ -36,7 +38,8 @@ pub struct PreparedPlugin {
     pub program: PathBuf,
     pub args: Vec<OsString>,
     pub env: Vec<(String, String)>,
-    pub secrets: Vec<String>,
+    /// The project's masker, which knows this plugin's secrets (and every other one).
+    pub masker: Arc<Masker>,
     /// Streams the catalog selects (extractors with a catalog).
     pub selected_streams: Option<Vec<String>>,
     /// Plugins run from the project root, as under Meltano (relative paths in configs work).
@@ -94,6 +97,7 @@ pub fn prepare(
                 env: &env,
                 config_file: &config_file,
                 refresh: opts.refresh_catalog,
+                masker: &ctx.masker,
             })?;
             selected_streams = Some(catalog.selected_streams());
             let file = run_dir
@@ -118,13 +122,12 @@ pub fn prepare(
         }
     }
 
-    let secrets = plugin.secrets();
     Ok(PreparedPlugin {
         plugin,
         program,
         args,
         env,
-        secrets,
+        masker: ctx.masker.clone(),
         selected_streams,
         cwd: root.clone(),
         run_dir,

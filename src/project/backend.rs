@@ -28,6 +28,14 @@ const KNOWN: [&str; 9] = [
     "gcs.application_credentials",
 ];
 
+/// A backend setting that holds a credential.
+fn is_credential(key: &str) -> bool {
+    looks_secret(key)
+        || key.ends_with("connection_string")
+        || key.ends_with("application_credentials")
+        || key.ends_with("credentials_json")
+}
+
 impl StateBackendSettings {
     /// Resolves the settings: project file, then the environment's `state_backend`, then
     /// variables (ELTR_ before MELTANO_).
@@ -58,7 +66,26 @@ impl StateBackendSettings {
                 }
             }
         }
-        Ok(StateBackendSettings { values })
+        let settings = StateBackendSettings { values };
+        ctx.masker.add_all(settings.secrets());
+        Ok(settings)
+    }
+
+    /// The values of credentials: keys, secrets, connection strings, and each key or
+    /// signature inside a connection string (a store's error may print just that part).
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.values
+            .iter()
+            .filter(|(k, _)| is_credential(k))
+            .flat_map(|(_, v)| {
+                let parts = v.split(';').filter_map(|part| {
+                    let (key, value) = part.split_once('=')?;
+                    let key = key.trim().to_ascii_lowercase();
+                    (key.contains("key") || key.contains("signature") || key.contains("secret"))
+                        .then_some(value)
+                });
+                std::iter::once(v.as_str()).chain(parts)
+            })
     }
 
     /// One setting's value.
@@ -73,7 +100,7 @@ impl StateBackendSettings {
     pub fn to_json(&self, show_secrets: bool) -> Value {
         let mut out = Object::new();
         for (k, v) in &self.values {
-            let masked = !show_secrets && (looks_secret(k) || k.ends_with("connection_string"));
+            let masked = !show_secrets && is_credential(k);
             let value = if masked {
                 REDACTED.to_string()
             } else {

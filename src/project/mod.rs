@@ -18,12 +18,14 @@ pub mod settings;
 pub mod vars;
 pub mod yaml;
 
+use crate::vocab::mask::Masker;
 use error::{ProjectError, Result, did_you_mean};
 use indexmap::{IndexMap, IndexSet};
 use model::{EnvironmentDef, JobDef, Object, PluginDef, PluginType, ScheduleDef, Sourced};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use vars::{VarOrigin, Vars};
 
 pub use resolve::{ResolvedPlugin, ResolvedSetting, SettingSource};
@@ -140,6 +142,8 @@ pub struct Context {
     pub environment: Option<Sourced<EnvironmentDef>>,
     pub vars: Vars,
     pub strict_env: bool,
+    /// Learns every sensitive value as it is resolved; shared with whatever prints.
+    pub masker: Arc<Masker>,
     warned: RefCell<IndexSet<String>>,
     base_env: std::cell::OnceCell<std::sync::Arc<VarMap>>,
 }
@@ -214,11 +218,23 @@ impl Context {
             },
             None => None,
         };
+        let masker = Arc::new(Masker::new());
+        masker.add_all(vars.secret_looking_values());
+        let env_blocks = std::iter::once(&project.env)
+            .chain(project.environments.values().map(|e| &e.item.env))
+            .chain(project.schedules.values().map(|s| &s.item.env));
+        masker.add_all(env_blocks.flat_map(|block| {
+            block
+                .iter()
+                .filter(|(k, _)| settings::looks_secret(k))
+                .map(|(_, v)| v.as_str())
+        }));
         Ok(Context {
             project,
             environment,
             vars,
             strict_env,
+            masker,
             warned: RefCell::new(IndexSet::new()),
             base_env: std::cell::OnceCell::new(),
         })

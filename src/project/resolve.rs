@@ -327,7 +327,10 @@ impl Context {
         upstream: &[(String, String)],
     ) -> Result<ResolvedPlugin> {
         let (ptype, def) = self.find_def(plugin_type, name)?;
-        self.resolve(ptype, def, upstream, &mut Vec::new())
+        let plugin = self.resolve(ptype, def, upstream, &mut Vec::new())?;
+        self.masker
+            .add_all(plugin.secrets().iter().map(String::as_str));
+        Ok(plugin)
     }
 
     /// Finds a plugin definition by name, with a "did you mean" hint when it is unknown.
@@ -738,9 +741,9 @@ impl Context {
                     value,
                     source,
                     env_var: env_names[0].clone(),
-                    sensitive: decl
-                        .is_some_and(|d| d.sensitive || d.kind.as_deref() == Some("password"))
-                        || looks_secret(&key),
+                    sensitive: decl.is_some_and(|d| {
+                        d.sensitive || matches!(d.kind.as_deref(), Some("password" | "oauth"))
+                    }) || looks_secret(&key),
                     declared: decl.is_some(),
                     kind,
                     raw,

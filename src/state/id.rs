@@ -4,6 +4,9 @@
 use super::{Result, StateError};
 use std::fmt;
 
+/// Meltano keeps state ids in a `VARCHAR(900)` column.
+pub const MAX_STATE_ID_BYTES: usize = 900;
+
 /// A validated state id; safe to use as a folder or object name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StateId(String);
@@ -12,14 +15,20 @@ impl StateId {
     /// Accepts an id given by a user (`eltr state get ID`).
     pub fn parse(id: &str) -> Result<StateId> {
         let bad = |reason: &str| StateError::BadId {
-            id: id.to_string(),
+            id: crate::vocab::ident::shown(id),
             reason: reason.to_string(),
         };
         if id.is_empty() {
             return Err(bad("it is empty"));
         }
-        if id.contains('/') || id.contains('\\') || id.contains('\0') {
+        if id.len() > MAX_STATE_ID_BYTES {
+            return Err(bad("it is longer than 900 bytes (Meltano's limit)"));
+        }
+        if id.contains('/') || id.contains('\\') {
             return Err(bad("it contains a path separator"));
+        }
+        if id.chars().any(char::is_control) {
+            return Err(bad("it contains a control character (newline, tab, NUL…)"));
         }
         if id.starts_with('.') {
             return Err(bad("it starts with a dot"));
@@ -94,5 +103,9 @@ mod tests {
     fn path_tricks_are_rejected() {
         assert!(StateId::parse("../x").is_err());
         assert!(StateId::parse("a/b").is_err());
+        assert!(StateId::parse("a\nb").is_err());
+        assert!(StateId::parse("a\0b").is_err());
+        assert!(StateId::parse(&"x".repeat(901)).is_err());
+        assert!(StateId::parse("dev:tap-a-to-target-b:blue").is_ok());
     }
 }

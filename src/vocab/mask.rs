@@ -20,12 +20,20 @@ pub const REDACTED: &str = "*****";
 pub const MIN_SECRET_BYTES: usize = 3;
 
 /// Hides known secrets in text. Cheap to clone behind an `Arc`; safe to share across threads.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Masker {
     inner: RwLock<Inner>,
 }
 
-#[derive(Debug, Default)]
+/// Says how many secrets it knows, never which.
+impl std::fmt::Debug for Masker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let known = self.inner.read().map(|i| i.known.len()).unwrap_or(0);
+        write!(f, "Masker {{ {known} secrets }}")
+    }
+}
+
+#[derive(Default)]
 struct Inner {
     /// Every secret learned, as given (to skip ones already known).
     known: Vec<String>,
@@ -118,11 +126,13 @@ impl Masker {
 /// The forms a secret may be printed in, each at least [`MIN_SECRET_BYTES`] long.
 pub fn forms(secret: &str) -> Vec<String> {
     let json = json_escaped(secret, false);
+    let json_ascii = json_escaped(secret, true);
     let mut all = vec![
         secret.to_string(),
-        json.clone(),
-        json_escaped(secret, true),
         json_escaped(&json, false),
+        json_escaped(&json_ascii, false),
+        json,
+        json_ascii,
         percent_encoded(secret),
     ];
     // repr() of a text holding `'` but no `"` quotes it with `"`, leaving `'` unescaped;
