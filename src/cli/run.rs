@@ -57,8 +57,7 @@ pub struct RunArgs {
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     let ctx = global.open()?;
     let meltano_flag = |name: &str| {
-        std::env::var(format!("MELTANO_RUN_{name}"))
-            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+        std::env::var(format!("MELTANO_RUN_{name}")).is_ok_and(|v| crate::vocab::truth::truthy(&v))
     };
     let req = RunRequest {
         words: args.words,

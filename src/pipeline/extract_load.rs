@@ -89,7 +89,14 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
                 error: e,
             }))
         })?;
-        serde_json::from_slice::<Value>(&text).ok()
+        let state = serde_json::from_slice::<Value>(&text).map_err(|e| {
+            fail(RunError::Plugin(crate::plugin::PluginError::BadStateFile {
+                plugin: tap.name.to_string(),
+                path: path.display().to_string(),
+                message: e.to_string(),
+            }))
+        })?;
+        Some(state)
     } else {
         stored.singer_state()
     };

@@ -60,6 +60,13 @@ impl<'a> Build<'a> {
                 elapsed: started.elapsed(),
             })
         };
+        if let Some(problem) = pip_url_problem(plugin) {
+            return Err(result(InstallStatus::Failed {
+                command: "read pip_url".into(),
+                log: log.clone(),
+                tail: vec![problem],
+            }));
+        }
         if !clean && is_installed(root, plugin) {
             staging::sweep_if_idle(&owner, &home);
             return Err(result(InstallStatus::UpToDate));
@@ -220,6 +227,7 @@ impl<'a> Build<'a> {
     /// The command that installs the plugin's `pip_url` into the build folder's venv.
     fn install_step(&self) -> Vec<String> {
         let pip_url = self.plugin.pip_url.as_deref().unwrap_or("");
+        // Checked in `start`: a pip_url that cannot be split never gets this far.
         let pip_args = shell_words::split(pip_url).unwrap_or_default();
         let python = self
             .build_dir
@@ -279,4 +287,21 @@ fn run_logged(step: &[String], log: &Path, cwd: &Path) -> bool {
             false
         }
     }
+}
+
+/// Why the plugin's `pip_url` cannot be split into pip arguments (an unbalanced quote), with
+/// the file and line that set it; `None` when it can.
+fn pip_url_problem(plugin: &ResolvedPlugin) -> Option<String> {
+    let url = plugin.pip_url.as_deref()?;
+    let error = shell_words::split(url).err()?;
+    let text = std::fs::read_to_string(&plugin.source).unwrap_or_default();
+    let place = match crate::project::yaml::locate_key_value(&text, "pip_url", "") {
+        Some((line, column)) => format!("{}:{line}:{column}", plugin.source.display()),
+        None => plugin.source.display().to_string(),
+    };
+    Some(format!(
+        "{place}: pip_url of {} '{}' cannot be split into pip arguments ({error}); check its quotes",
+        plugin.plugin_type.singular(),
+        plugin.name
+    ))
 }

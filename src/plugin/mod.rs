@@ -29,6 +29,14 @@ pub enum PluginError {
     },
     #[error("catalog of extractor '{plugin}': {message}")]
     Catalog { plugin: String, message: String },
+    #[error(
+        "{plugin}: the state file {path} named by its `state` extra is not valid JSON: {message}"
+    )]
+    BadStateFile {
+        plugin: String,
+        path: String,
+        message: String,
+    },
     #[error("{plugin}: cannot write its run files in {path}: {error}")]
     RunFiles {
         plugin: String,

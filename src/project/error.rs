@@ -85,6 +85,14 @@ pub enum ProjectError {
         message: String,
     },
 
+    #[error("variable {var}{origin}: {message}")]
+    BadVariable {
+        var: String,
+        /// " (from .env)" and the like.
+        origin: String,
+        message: String,
+    },
+
     #[error(
         "environment variable '{var}' used in {context} is not set (strict env mode: set it, or give a default with ${{{var}:-default}})"
     )]

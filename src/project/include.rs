@@ -96,15 +96,35 @@ fn matches(root: &Path, root_file: &Path, pattern: &str) -> Result<Vec<PathBuf>>
             Vec::new()
         });
     }
-    let mut found: Vec<PathBuf> = walkdir::WalkDir::new(&start)
+    let walk = walkdir::WalkDir::new(&start)
         .follow_links(true)
         .into_iter()
         .filter_entry(|e| {
             e.depth() == 0
                 || !(e.file_type().is_dir()
                     && SKIPPED_DIRS.contains(&e.file_name().to_string_lossy().as_ref()))
-        })
-        .filter_map(|e| e.ok())
+        });
+    // A folder that cannot be read (permissions, a symbolic link loop or one pointing
+    // nowhere) may hide plugin files: say so rather than load a project with parts missing.
+    let mut entries = Vec::new();
+    for entry in walk {
+        let entry = entry.map_err(|e| ProjectError::Io {
+            path: e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| start.clone()),
+            error: std::io::Error::other(format!(
+                "cannot read it while looking for include_paths pattern '{pattern}' of {}: {}",
+                root_file.display(),
+                e.io_error()
+                    .map(|io| io.to_string())
+                    .unwrap_or_else(|| "a symbolic link loop".into())
+            )),
+        })?;
+        entries.push(entry);
+    }
+    let mut found: Vec<PathBuf> = entries
+        .into_iter()
         .filter(|e| !e.file_type().is_dir())
         .filter(|e| {
             e.path()

@@ -138,6 +138,7 @@ impl Merger {
             };
             for def in defs {
                 check_plugin_names(path, &def)?;
+                warn_unknown_keys(path, plugin_type, &def);
                 let key = (plugin_type, def.name.to_string());
                 insert_unique(&mut p.plugins, key, def, path, plugin_type.singular())?;
             }
@@ -161,6 +162,87 @@ impl Merger {
             insert_unique(&mut p.schedules, name, schedule, path, "schedule")?;
         }
         Ok(())
+    }
+}
+
+/// Every key Meltano's schema and Meltano Hub's definitions give a plugin. Meltano keeps any
+/// other key as a custom extra, so an unknown key is not an error; but it is far more often a
+/// typo (`pip_ulr`) that silently drops a setting, so it gets a warning naming the line and
+/// the closest known key.
+const KNOWN_PLUGIN_KEYS: &[&str] = &[
+    "name",
+    "inherit_from",
+    "variant",
+    "pip_url",
+    "namespace",
+    "executable",
+    "python",
+    "config",
+    "settings",
+    "capabilities",
+    "env",
+    "commands",
+    "select",
+    "select_filter",
+    "metadata",
+    "schema",
+    "catalog",
+    "state",
+    "use_cached_catalog",
+    "load_schema",
+    "dialect",
+    "target_schema",
+    "log_parser",
+    "mappings",
+    "label",
+    "logo_url",
+    "description",
+    "docs",
+    "repo",
+    "ext_repo",
+    "keywords",
+    "maintenance_status",
+    "domain_url",
+    "settings_group_validation",
+    "hidden",
+    "update",
+    "requires",
+    "requires_meltano",
+    "container_spec",
+    "annotations",
+    "original_name",
+    "supported_python_versions",
+    "default_variant",
+    "plugin_type",
+    "quality",
+    "usage",
+    "prereq",
+    "next_steps",
+    "settings_preamble",
+];
+
+/// Warns about each key of a plugin definition that no Meltano plugin has.
+fn warn_unknown_keys(path: &Path, plugin_type: PluginType, def: &PluginDef) {
+    let unknown: Vec<&String> = def
+        .other
+        .keys()
+        .filter(|k| !k.starts_with('_') && !KNOWN_PLUGIN_KEYS.contains(&k.as_str()))
+        .collect();
+    if unknown.is_empty() {
+        return;
+    }
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    for key in unknown {
+        let place = match yaml::locate_key(&text, key) {
+            Some((line, column)) => format!("{}:{line}:{column}", path.display()),
+            None => path.display().to_string(),
+        };
+        tracing::warn!(
+            "{place}: unknown key '{}' in {plugin_type} '{}'{}; it is kept as a custom extra",
+            crate::vocab::ident::shown(key),
+            def.name,
+            super::error::did_you_mean(key, KNOWN_PLUGIN_KEYS.iter().copied())
+        );
     }
 }
 

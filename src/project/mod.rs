@@ -176,7 +176,10 @@ impl Context {
         let strict_env = options.strict_env
             || ["ELTR_STRICT_ENV", "MELTANO_FF_STRICT_ENV_VAR_MODE"]
                 .iter()
-                .any(|v| vars.get(v).is_some_and(|(s, _)| is_truthy(s)));
+                .any(|v| {
+                    vars.get(v)
+                        .is_some_and(|(s, _)| crate::vocab::truth::truthy(s))
+                });
         let chosen = if options.no_environment {
             None
         } else {
@@ -398,11 +401,4 @@ impl Context {
             .map(|(t, n)| self.plugin(Some(*t), n))
             .collect()
     }
-}
-
-fn is_truthy(s: &str) -> bool {
-    matches!(
-        s.trim().to_ascii_lowercase().as_str(),
-        "1" | "true" | "yes" | "on"
-    )
 }

@@ -806,21 +806,60 @@ impl Context {
                 .iter()
                 .find_map(|stem| env.get(&extra_env_var(stem, extra)))
         };
-        let json_var = |extra: &str| -> Option<Value> {
-            from_env(extra)
-                .map(|e| serde_json::from_str(&e.value).unwrap_or(Value::String(e.value.clone())))
+        // A value that is not what the extra needs is an error naming the variable: read
+        // as nothing, it would silently select every stream or drop metadata.
+        let bad = |extra: &str, expected: &str| {
+            let var = [def.name.as_str(), namespace]
+                .iter()
+                .map(|stem| extra_env_var(stem, extra))
+                .find(|v| env.get(v).is_some())
+                .unwrap_or_default();
+            let origin = match env.get(&var).map(|e| &e.origin) {
+                Some(EnvOrigin::Var(VarOrigin::DotEnv)) => " (from .env)".to_string(),
+                _ => String::new(),
+            };
+            ProjectError::BadVariable {
+                var,
+                origin,
+                message: format!("expected {expected}"),
+            }
         };
-        let string_list = |v: Value| -> Option<Vec<String>> { serde_json::from_value(v).ok() };
-        if let Some(v) = json_var("select").and_then(string_list) {
+        let json_var = |extra: &str, expected: &str| -> Result<Option<Value>> {
+            match from_env(extra) {
+                None => Ok(None),
+                Some(e) => serde_json::from_str(&e.value)
+                    .map(Some)
+                    .map_err(|_| bad(extra, expected)),
+            }
+        };
+        let string_list = |extra: &str| -> Result<Option<Vec<String>>> {
+            const EXPECTED: &str =
+                r#"a JSON list of strings, such as '["orders.*", "!orders.secret"]'"#;
+            match json_var(extra, EXPECTED)? {
+                None => Ok(None),
+                Some(v) => serde_json::from_value(v)
+                    .map(Some)
+                    .map_err(|_| bad(extra, EXPECTED)),
+            }
+        };
+        let object = |extra: &str| -> Result<Option<Value>> {
+            const EXPECTED: &str =
+                r#"a JSON object, such as '{"orders": {"replication-method": "INCREMENTAL"}}'"#;
+            match json_var(extra, EXPECTED)? {
+                Some(v) if !v.is_object() => Err(bad(extra, EXPECTED)),
+                v => Ok(v),
+            }
+        };
+        if let Some(v) = string_list("select")? {
             x.select = Some(v);
         }
-        if let Some(v) = json_var("select_filter").and_then(string_list) {
+        if let Some(v) = string_list("select_filter")? {
             x.select_filter = Some(v);
         }
-        if let Some(v) = json_var("metadata") {
+        if let Some(v) = object("metadata")? {
             merge_object(&mut x.metadata, v.as_object());
         }
-        if let Some(v) = json_var("schema") {
+        if let Some(v) = object("schema")? {
             merge_object(&mut x.schema, v.as_object());
         }
         for (extra, slot) in [
@@ -835,8 +874,10 @@ impl Context {
                 *slot = Some(e.value.clone());
             }
         }
-        if let Some(Value::Bool(b)) = json_var("use_cached_catalog") {
-            x.use_cached_catalog = Some(b);
+        if let Some(e) = from_env("use_cached_catalog") {
+            let parsed = crate::vocab::truth::parse(&e.value);
+            x.use_cached_catalog =
+                Some(parsed.ok_or_else(|| bad("use_cached_catalog", "true or false"))?);
         }
         Ok(x)
     }

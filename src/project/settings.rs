@@ -43,10 +43,9 @@ pub fn parse_env_value(kind: Option<&str>, text: &str) -> Value {
             .ok()
             .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
             .unwrap_or_else(|| Value::String(text.into())),
-        Some("boolean") => match text.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "y" | "on" | "t" => Value::Bool(true),
-            "false" | "0" | "no" | "n" | "off" | "f" | "" => Value::Bool(false),
-            _ => Value::String(text.into()),
+        Some("boolean") => match crate::vocab::truth::parse(text) {
+            Some(b) => Value::Bool(b),
+            None => Value::String(text.into()),
         },
         Some("object") | Some("array") => {
             serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.into()))

@@ -150,6 +150,19 @@ pub fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
     })
 }
 
+/// 1-based line and column of the first mapping key `key:` (also as the first key of a list
+/// item, `- key:`), for keys found unknown after parsing.
+pub fn locate_key(text: &str, key: &str) -> Option<(usize, usize)> {
+    let needle = format!("{key}:");
+    text.lines().enumerate().find_map(|(i, line)| {
+        let trimmed = line.trim_start();
+        let item = trimmed.strip_prefix("- ").map(str::trim_start);
+        let rest = item.unwrap_or(trimmed);
+        rest.starts_with(&needle)
+            .then(|| (i + 1, line.len() - rest.len() + 1))
+    })
+}
+
 /// 1-based line and column of the value of the first `key: value` line that sets `value`
 /// (plain or quoted), for values checked after parsing.
 pub fn locate_key_value(text: &str, key: &str, value: &str) -> Option<(usize, usize)> {

@@ -6,3 +6,4 @@ pub mod confine;
 pub mod ident;
 pub mod mask;
 pub mod number;
+pub mod truth;
