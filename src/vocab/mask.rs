@@ -123,29 +123,34 @@ impl Masker {
     }
 }
 
-/// The forms a secret may be printed in, each at least [`MIN_SECRET_BYTES`] long.
+/// The forms a secret may be printed in, each at least [`MIN_SECRET_BYTES`] long: the text
+/// as written, percent-encoded, or inside a Python `repr()` / `ascii()`; each of those as is,
+/// JSON-escaped (raw or ASCII-only non-ASCII) and JSON-escaped twice (a log line holding a
+/// JSON document, a structured log message holding a repr).
 pub fn forms(secret: &str) -> Vec<String> {
-    let json = json_escaped(secret, false);
-    let json_ascii = json_escaped(secret, true);
-    let mut all = vec![
-        secret.to_string(),
-        json_escaped(&json, false),
-        json_escaped(&json_ascii, false),
-        json,
-        json_ascii,
-        percent_encoded(secret),
-    ];
+    let mut bases = vec![secret.to_string(), percent_encoded(secret)];
     // repr() of a text holding `'` but no `"` quotes it with `"`, leaving `'` unescaped;
     // otherwise it is quoted with `'`, escaped inside.
     for ascii_only in [false, true] {
         for escape_quote in [false, true] {
-            all.push(python_repr_body(secret, ascii_only, escape_quote));
+            bases.push(python_repr_body(secret, ascii_only, escape_quote));
         }
     }
     let mut out: Vec<String> = Vec::new();
-    for form in all {
-        if form.len() >= MIN_SECRET_BYTES && !out.contains(&form) {
-            out.push(form);
+    for base in bases {
+        let json = json_escaped(&base, false);
+        let json_ascii = json_escaped(&base, true);
+        let layered = [
+            json_escaped(&json, false),
+            json_escaped(&json_ascii, false),
+            json,
+            json_ascii,
+            base,
+        ];
+        for form in layered {
+            if form.len() >= MIN_SECRET_BYTES && !out.contains(&form) {
+                out.push(form);
+            }
         }
     }
     out
