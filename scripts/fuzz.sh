@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(project_loader singer_scan)
+[ ${#targets[@]} -gt 0 ] || targets=(project_loader singer_scan identifiers masker)
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR=never
 start=$(date +%s)

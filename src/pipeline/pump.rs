@@ -88,9 +88,12 @@ fn splice_loop(
     buf: &mut [u8],
 ) -> bool {
     let mut side = [0 as libc::c_int; 2];
+    // SAFETY: `side` is a live array of two ints, exactly what pipe2 writes into.
     if unsafe { libc::pipe2(side.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return false;
     }
+    // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else; the
+    // OwnedFds take them over and close them once.
     let side = unsafe {
         use std::os::fd::FromRawFd;
         (
@@ -100,11 +103,13 @@ fn splice_loop(
     };
     let (side_r, side_w) = (side.0.as_raw_fd(), side.1.as_raw_fd());
     grow_pipe(side_w);
+    // SAFETY: `side_w` is open (owned by `side` above); F_GETPIPE_SZ only reads its size.
     let side_room = unsafe { libc::fcntl(side_w, libc::F_GETPIPE_SZ) }.max(4096) as usize;
     let want = side_room.min(buf.len());
     let mut first = true;
     loop {
         let t = Instant::now();
+        // SAFETY: both descriptors stay open for the call; tee touches no memory of ours.
         let n = unsafe { libc::tee(rfd, side_w, want, 0) };
         if n < 0 {
             let e = std::io::Error::last_os_error();
@@ -134,6 +139,8 @@ fn splice_loop(
         let t = Instant::now();
         let mut left = n;
         while left > 0 {
+            // SAFETY: both descriptors stay open for the call; null offsets mean "the file
+            // position", so no pointer of ours is read or written.
             let m = unsafe {
                 libc::splice(
                     rfd,
@@ -323,6 +330,7 @@ impl LineScanner {
 
 fn grow_pipe(fd: RawFd) {
     // Larger pipe buffers mean fewer wake-ups per megabyte; failure is harmless.
+    // SAFETY: fcntl on a descriptor the caller keeps open; no memory is passed.
     unsafe {
         libc::fcntl(fd, libc::F_SETPIPE_SZ, PIPE_SIZE);
     }
@@ -330,6 +338,7 @@ fn grow_pipe(fd: RawFd) {
 
 fn read_fd(fd: RawFd, buf: &mut [u8]) -> std::io::Result<usize> {
     loop {
+        // SAFETY: `buf` is a live, writable slice of exactly `buf.len()` bytes.
         let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
         if n >= 0 {
             return Ok(n as usize);
@@ -343,6 +352,7 @@ fn read_fd(fd: RawFd, buf: &mut [u8]) -> std::io::Result<usize> {
 
 fn write_all_fd(fd: RawFd, mut data: &[u8]) -> std::io::Result<()> {
     while !data.is_empty() {
+        // SAFETY: `data` is a live slice of exactly `data.len()` readable bytes.
         let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
         if n < 0 {
             let e = std::io::Error::last_os_error();

@@ -105,6 +105,7 @@ impl LockInfo {
 /// True while a process with this pid exists (it may belong to another user).
 pub(crate) fn pid_alive(pid: u32) -> bool {
     // Signal 0 checks for existence; EPERM still means the process exists.
+    // SAFETY: kill with signal 0 sends nothing and touches no memory.
     let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
