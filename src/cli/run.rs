@@ -3,6 +3,7 @@
 use super::GlobalArgs;
 use crate::pipeline::{self, RunRequest, StateStrategy};
 use crate::vocab::ident::RunId;
+use crate::vocab::number;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 use std::process::ExitCode;
@@ -39,9 +40,15 @@ pub struct RunArgs {
     /// Identifier of this run, a UUID as in Meltano (default: a new one).
     #[arg(long, env = "ELTR_RUN_ID", value_parser = parse_run_id)]
     pub run_id: Option<RunId>,
-    /// Stop the run after this many seconds.
-    #[arg(long, value_name = "SECONDS", env = "ELTR_RUN_TIMEOUT")]
-    pub timeout: Option<f64>,
+    /// Stop the run after this many seconds (more than 0, at most a year).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "ELTR_RUN_TIMEOUT",
+        allow_negative_numbers = true,
+        value_parser = timeout_seconds
+    )]
+    pub timeout: Option<Duration>,
     /// Live progress on stderr: when it is a terminal (auto), always or never.
     #[arg(long, value_enum, default_value_t, env = "ELTR_RUN_PROGRESS")]
     pub progress: crate::pipeline::progress::ProgressMode,
@@ -71,7 +78,15 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
             .or_else(|| std::env::var("MELTANO_RUN_STATE_ID_SUFFIX").ok()),
         state_strategy: args.state_strategy,
         run_id: args.run_id.unwrap_or_default(),
-        timeout: args.timeout.map(Duration::from_secs_f64),
+        timeout: match args.timeout {
+            Some(t) => Some(t),
+            // Meltano's variable takes whole seconds; fractions are accepted here as on the flag.
+            None => std::env::var("MELTANO_RUN_TIMEOUT")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| number::positive_seconds("MELTANO_RUN_TIMEOUT", &v))
+                .transpose()?,
+        },
         no_install: args.no_install || meltano_flag("NO_INSTALL"),
         progress: args.progress,
     };
@@ -100,4 +115,10 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
 /// `--run-id` is checked where it enters: it names folders, so only a UUID is accepted.
 fn parse_run_id(raw: &str) -> Result<RunId, String> {
     RunId::parse(raw).map_err(|e| e.to_string())
+}
+
+/// `--timeout` (or `ELTR_RUN_TIMEOUT`): clap prints the error, after the flag and the value,
+/// and exits 2.
+fn timeout_seconds(raw: &str) -> Result<Duration, number::Problem> {
+    number::positive_seconds("--timeout", raw).map_err(|e| e.problem)
 }
