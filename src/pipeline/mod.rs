@@ -62,6 +62,8 @@ pub enum RunError {
     Plugin(#[from] crate::plugin::PluginError),
     #[error(transparent)]
     State(#[from] StateError),
+    #[error(transparent)]
+    Number(#[from] crate::vocab::number::NumberError),
     #[error("cannot start {kind} '{name}' ({program}): {source}")]
     Spawn {
         kind: &'static str,
@@ -122,6 +124,10 @@ pub fn run(ctx: &Context, req: &RunRequest) -> RunOutcome {
     // blocks must still clean up (config files, lock) and exit 130/143.
     let sup = signals::supervisor();
     let mut outcome = RunOutcome::default();
+    if let Err(e) = signals::grace_setting() {
+        outcome.error = Some(e.into());
+        return outcome;
+    }
     let blocks = match blocks::parse(ctx, &req.words) {
         Ok(b) => b,
         Err(e) => {
@@ -235,9 +241,7 @@ pub fn open_store(ctx: &Context) -> Result<Arc<dyn Store>, RunError> {
 pub fn lock_policy(ctx: &Context, force: bool) -> Result<crate::state::LockPolicy, RunError> {
     let settings = crate::project::backend::StateBackendSettings::resolve(ctx)?;
     let timeout = settings
-        .get("lock_timeout_seconds")
-        .and_then(|s| s.parse::<f64>().ok())
-        .map(Duration::from_secs_f64)
+        .seconds(ctx, "lock_timeout_seconds")?
         .unwrap_or(Duration::from_secs(
             crate::state::lock::DEFAULT_LOCK_TIMEOUT_SECONDS,
         ));

@@ -2,18 +2,30 @@
 //! process groups of the running plugins; a child that ignores them is killed after a grace
 //! period. The run then checkpoints and exits 130 or 143.
 
+use crate::vocab::number::{self, NumberError};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-/// Grace period between SIGTERM and SIGKILL (`ELTR_KILL_GRACE_SECONDS`, default 10).
+/// The variable that sets the grace period between SIGTERM and SIGKILL.
+pub const GRACE_VAR: &str = "ELTR_KILL_GRACE_SECONDS";
+
+const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// The grace period `ELTR_KILL_GRACE_SECONDS` asks for (default 10 s), checked. A run checks
+/// it before it starts anything, so a bad value is an error then, not a surprise in the
+/// middle of stopping the plugins.
+pub fn grace_setting() -> Result<Duration, NumberError> {
+    match std::env::var_os(GRACE_VAR) {
+        Some(v) if !v.is_empty() => number::seconds(GRACE_VAR, &v.to_string_lossy()),
+        _ => Ok(DEFAULT_GRACE),
+    }
+}
+
+/// Grace period between SIGTERM and SIGKILL.
 pub fn grace() -> Duration {
-    std::env::var("ELTR_KILL_GRACE_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .map(Duration::from_secs_f64)
-        .unwrap_or(Duration::from_secs(10))
+    grace_setting().unwrap_or(DEFAULT_GRACE)
 }
 
 /// The running children and how the run was stopped, shared with the signal thread.

@@ -97,6 +97,9 @@ pub enum ProjectError {
         "environment variable '{var}' used in {context} is not set (strict env mode: set it, or give a default with ${{{var}:-default}})"
     )]
     MissingVar { var: String, context: String },
+
+    #[error(transparent)]
+    Number(#[from] crate::vocab::number::NumberError),
 }
 
 impl ProjectError {
