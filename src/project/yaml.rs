@@ -46,8 +46,95 @@ pub fn parse<T: DeserializeOwned + Default>(path: &Path, bytes: &[u8]) -> Result
     };
     // The untyped parse rejects duplicate keys (`host: a` then `host: b` in one map), which
     // the typed parse below would silently resolve to the last one.
-    serde_norway::from_str::<serde_norway::Value>(text).map_err(located)?;
+    let untyped = serde_norway::from_str::<serde_norway::Value>(text).map_err(located)?;
+    check_finite(path, text, &untyped)?;
     serde_norway::from_str(text).map_err(located)
+}
+
+/// `.nan` and `.inf` are YAML numbers that JSON cannot hold: read into a setting they would
+/// silently become null (an unset lock timeout, a config key dropped). They are refused where
+/// they are written, with the hint to quote them when text is meant.
+fn check_finite(path: &Path, text: &str, doc: &serde_norway::Value) -> Result<()> {
+    let mut keys = Vec::new();
+    let Some(bad) = non_finite(doc, &mut keys) else {
+        return Ok(());
+    };
+    let mut name = String::new();
+    for key in &keys {
+        match key {
+            Key::Map(k) if name.is_empty() => name.push_str(k),
+            Key::Map(k) => name.push_str(&format!(".{k}")),
+            Key::Item(k, _) => name.push_str(&format!("[{k}]")),
+        }
+    }
+    let message = format!(
+        "{name}: {bad} is not a finite number; write a number, or quote it ('{bad}') if it is text"
+    );
+    Err(ProjectError::at(path, locate_path(text, &keys), message))
+}
+
+/// A step down a YAML document: a mapping key, or a list item (by its `name`, else its index;
+/// true when named).
+enum Key {
+    Map(String),
+    Item(String, bool),
+}
+
+/// The first non-finite number in `value` (as YAML writes it), and the keys leading to it.
+fn non_finite(value: &serde_norway::Value, keys: &mut Vec<Key>) -> Option<&'static str> {
+    use serde_norway::Value;
+    let mut below = |key: Key, v: &Value| {
+        keys.push(key);
+        let found = non_finite(v, keys);
+        if found.is_none() {
+            keys.pop();
+        }
+        found
+    };
+    match value {
+        Value::Number(n) if n.is_nan() => Some(".nan"),
+        Value::Number(n) if n.is_infinite() => Some(match n.as_f64() {
+            Some(f) if f < 0.0 => "-.inf",
+            _ => ".inf",
+        }),
+        Value::Sequence(items) => items.iter().enumerate().find_map(|(i, v)| {
+            let name = v.get("name").and_then(Value::as_str);
+            let label = name.map_or(i.to_string(), String::from);
+            below(Key::Item(label, name.is_some()), v)
+        }),
+        Value::Mapping(map) => map.iter().find_map(|(k, v)| {
+            let key = match k {
+                Value::String(s) => s.clone(),
+                other => serde_norway::to_string(other).unwrap_or_default(),
+            };
+            below(Key::Map(key.trim().to_string()), v)
+        }),
+        Value::Tagged(t) => non_finite(&t.value, keys),
+        _ => None,
+    }
+}
+
+/// 1-based line and column of the last of `keys`, each looked for below the one before (a
+/// list item by its `name:` line).
+fn locate_path(text: &str, keys: &[Key]) -> Option<(usize, usize)> {
+    let mut from = 0;
+    let mut found = None;
+    for key in keys {
+        let needle = match key {
+            Key::Map(k) => format!("{k}:"),
+            Key::Item(name, true) => format!("name: {name}"),
+            Key::Item(_, false) => continue,
+        };
+        let (i, column) = text.lines().enumerate().skip(from).find_map(|(i, line)| {
+            let t = line.trim_start();
+            let item = t.strip_prefix("- ").map(str::trim_start).unwrap_or(t);
+            item.starts_with(&needle)
+                .then(|| (i, line.len() - item.len() + 1))
+        })?;
+        from = i + 1;
+        found = Some((i + 1, column));
+    }
+    found
 }
 
 /// Deepest `[`/`{` nesting accepted. Real project files nest a handful of levels; thousands
@@ -236,6 +323,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("nested more than"), "{err}");
+    }
+
+    #[test]
+    fn non_finite_numbers_are_refused_where_they_are_written() {
+        let text = b"version: 1\nstate_backend:\n  uri: x\n  lock_timeout_seconds: .nan\n";
+        let err = parse::<ProjectFile>(Path::new("m.yml"), text)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "m.yml:4:3: state_backend.lock_timeout_seconds: .nan is not a finite number; write a number, or quote it ('.nan') if it is text"
+        );
+        let text = b"plugins:\n  extractors:\n  - name: t\n    config:\n      low: -.inf\n";
+        let err = parse::<ProjectFile>(Path::new("m.yml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("m.yml:5:7: plugins.extractors[t].config.low: -.inf is not"),
+            "{err}"
+        );
+        let quoted: ProjectFile = parse(Path::new("m.yml"), b"env:\n  A: '.nan'\n").unwrap();
+        assert_eq!(quoted.env["A"], ".nan");
     }
 
     #[test]
