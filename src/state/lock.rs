@@ -62,6 +62,10 @@ impl LockInfo {
             return Some(info);
         }
         let t: f64 = std::str::from_utf8(bytes).ok()?.trim().parse().ok()?;
+        // "nan" or "inf" would make the lock never stale: such a body is unreadable.
+        if !t.is_finite() {
+            return None;
+        }
         Some(LockInfo {
             host: "unknown (a Meltano lock)".into(),
             pid: 0,
