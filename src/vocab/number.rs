@@ -13,7 +13,7 @@ pub const MAX_SECONDS: u64 = 365 * 24 * 3600;
 /// A number that is not an acceptable duration: which setting, the text it was given, and
 /// what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{what}: '{}' {problem}", shown(value))]
+#[error("{what}: '{}': {problem}", shown(value))]
 pub struct NumberError {
     /// The setting, as the user knows it (`--timeout`, `ELTR_KILL_GRACE_SECONDS`,
     /// `meltano.yml:12:5: state_backend.lock_timeout_seconds`).
@@ -26,15 +26,15 @@ pub struct NumberError {
 /// What is wrong with a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Problem {
-    #[error("is not a number of seconds")]
+    #[error("not a number of seconds")]
     NotANumber,
-    #[error("is not a finite number")]
+    #[error("not a finite number")]
     NotFinite,
-    #[error("is negative; expected 0 or more seconds")]
+    #[error("negative; expected 0 or more seconds")]
     Negative,
-    #[error("is not a positive number of seconds")]
+    #[error("expected more than 0 seconds")]
     NotPositive,
-    #[error("is more than a year; at most {MAX_SECONDS} seconds are accepted")]
+    #[error("more than a year; at most {MAX_SECONDS} seconds are accepted")]
     TooLarge,
 }
 
@@ -71,11 +71,11 @@ pub fn parse_seconds(what: &str, raw: &str, zero: Zero) -> Result<Duration, Numb
     if !n.is_finite() {
         return Err(fail(Problem::NotFinite));
     }
+    if n <= 0.0 && zero == Zero::Refused {
+        return Err(fail(Problem::NotPositive));
+    }
     if n < 0.0 {
         return Err(fail(Problem::Negative));
-    }
-    if n == 0.0 && zero == Zero::Refused {
-        return Err(fail(Problem::NotPositive));
     }
     if n > MAX_SECONDS as f64 {
         return Err(fail(Problem::TooLarge));
@@ -101,7 +101,11 @@ pub fn seconds_value(what: &str, value: &Value, zero: Zero) -> Result<Duration, 
 /// The value as an error shows it: on one line, and not endless.
 fn shown(value: &str) -> String {
     const MAX_CHARS: usize = 40;
-    let mut out: String = value.chars().take(MAX_CHARS).flat_map(char::escape_debug).collect();
+    let mut out: String = value
+        .chars()
+        .take(MAX_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
     if value.chars().nth(MAX_CHARS).is_some() {
         out.push('…');
     }
@@ -113,7 +117,9 @@ mod tests {
     use super::*;
 
     fn problem(raw: &str, zero: Zero) -> Option<Problem> {
-        parse_seconds("--timeout", raw, zero).err().map(|e| e.problem)
+        parse_seconds("--timeout", raw, zero)
+            .err()
+            .map(|e| e.problem)
     }
 
     #[test]
@@ -146,6 +152,7 @@ mod tests {
         }
         assert_eq!(problem("0", Zero::Refused), Some(Problem::NotPositive));
         assert_eq!(problem("0.0", Zero::Refused), Some(Problem::NotPositive));
+        assert_eq!(problem("-1", Zero::Refused), Some(Problem::NotPositive));
         assert_eq!(problem("0.5", Zero::Refused), None);
     }
 
@@ -154,12 +161,12 @@ mod tests {
         let e = positive_seconds("--timeout", "-1").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "--timeout: '-1' is negative; expected 0 or more seconds"
+            "--timeout: '-1': expected more than 0 seconds"
         );
         let e = seconds("ELTR_KILL_GRACE_SECONDS", "a\nb").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "ELTR_KILL_GRACE_SECONDS: 'a\\nb' is not a number of seconds"
+            "ELTR_KILL_GRACE_SECONDS: 'a\\nb': not a number of seconds"
         );
         let long = "9".repeat(500);
         let shown = seconds("x", &long).unwrap_err().to_string();
