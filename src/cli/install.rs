@@ -18,9 +18,19 @@ pub struct InstallArgs {
     /// Rebuild venvs even when they are up to date.
     #[arg(long)]
     pub clean: bool,
-    /// Installs run at once (default: twice the CPUs, at least 4).
-    #[arg(long, value_name = "N")]
+    /// Installs run at once (default: twice the CPUs, at least 4; at most 1024).
+    #[arg(long, value_name = "N", value_parser = parallelism)]
     pub parallelism: Option<usize>,
+}
+
+/// The most installs run at once: each is a thread and a process.
+const MAX_PARALLELISM: u64 = 1024;
+
+/// `--parallelism`: clap prints the error and exits 2.
+fn parallelism(raw: &str) -> Result<usize, crate::vocab::number::Problem> {
+    crate::vocab::number::count("--parallelism", raw, MAX_PARALLELISM)
+        .map(|n| n as usize)
+        .map_err(|e| e.problem)
 }
 
 /// Installs the plugins; fails if any plugin failed.

@@ -98,7 +98,8 @@ pub fn run(
     let changed = Condvar::new();
     let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
     std::thread::scope(|s| {
-        for _ in 0..workers.max(1) {
+        // More workers than plugins would only idle (and each is a thread).
+        for _ in 0..workers.clamp(1, plugins.len().max(1)) {
             s.spawn(|| {
                 let mut st = lock();
                 loop {

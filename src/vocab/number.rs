@@ -1,5 +1,5 @@
 //! Numbers users hand eltr (flags, variables, project settings), checked once where they are
-//! read: finite, not negative, below a sane bound. A bad one is a `NumberError` naming the
+//! read: finite, not negative, below a sane bound (seconds, counts). A bad one is a `NumberError` naming the
 //! setting and the value; nothing downstream can panic on it (`Duration::from_secs_f64`
 //! panics on NaN, negative and huge input).
 
@@ -36,6 +36,12 @@ pub enum Problem {
     NotPositive,
     #[error("more than a year; at most {MAX_SECONDS} seconds are accepted")]
     TooLarge,
+    #[error("not a whole number")]
+    NotAWholeNumber,
+    #[error("expected 1 or more")]
+    Zero,
+    #[error("more than {0}, the most accepted")]
+    TooMany(u64),
 }
 
 /// Whether 0 is an acceptable duration for a setting.
@@ -82,6 +88,25 @@ pub fn parse_seconds(what: &str, raw: &str, zero: Zero) -> Result<Duration, Numb
     }
     // In range, finite and not negative: the conversion cannot panic.
     Ok(Duration::from_secs_f64(n))
+}
+
+/// Parses a count of things (`--parallelism`): a whole number from 1 to `max`.
+pub fn count(what: &str, raw: &str, max: u64) -> Result<u64, NumberError> {
+    let fail = |problem| NumberError {
+        what: what.to_string(),
+        value: raw.to_string(),
+        problem,
+    };
+    let text = raw.trim();
+    if !text.bytes().all(|b| b.is_ascii_digit()) || text.is_empty() {
+        return Err(fail(Problem::NotAWholeNumber));
+    }
+    // Digits only: the parse fails only when the number does not fit, i.e. is too many.
+    match text.parse::<u64>() {
+        Ok(0) => Err(fail(Problem::Zero)),
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(fail(Problem::TooMany(max))),
+    }
 }
 
 /// Parses seconds written in a JSON or YAML document: a number, or text holding one.
@@ -171,6 +196,19 @@ mod tests {
         let long = "9".repeat(500);
         let shown = seconds("x", &long).unwrap_err().to_string();
         assert!(shown.len() < 120 && shown.contains('…'), "{shown}");
+    }
+
+    #[test]
+    fn counts_are_whole_numbers_from_one_to_the_limit() {
+        assert_eq!(count("--parallelism", " 8 ", 64), Ok(8));
+        assert_eq!(count("--parallelism", "64", 64), Ok(64));
+        let problem = |raw: &str| count("--parallelism", raw, 64).unwrap_err().problem;
+        assert_eq!(problem("0"), Problem::Zero);
+        assert_eq!(problem("65"), Problem::TooMany(64));
+        assert_eq!(problem("99999999999999999999999"), Problem::TooMany(64));
+        for raw in ["", "-1", "+1", "1.5", "1e3", "NaN", "x"] {
+            assert_eq!(problem(raw), Problem::NotAWholeNumber, "{raw:?}");
+        }
     }
 
     #[test]
