@@ -135,7 +135,11 @@ impl RemoteStore {
                     .map_err(|e| remote_err(&label, e))?,
             ),
             "azure" | "az" | "abfs" => Arc::new(
-                azure(bucket, settings)?
+                azure(bucket, settings)
+                    .map_err(|message| StateError::Remote {
+                        store: label.clone(),
+                        message,
+                    })?
                     .build()
                     .map_err(|e| remote_err(&label, e))?,
             ),
@@ -306,7 +310,11 @@ impl ConnectionString {
     }
 }
 
-fn azure(container: &str, s: &StateBackendSettings) -> Result<MicrosoftAzureBuilder> {
+/// The Azure client the settings describe, or what is wrong with them.
+fn azure(
+    container: &str,
+    s: &StateBackendSettings,
+) -> std::result::Result<MicrosoftAzureBuilder, String> {
     let mut b = MicrosoftAzureBuilder::from_env()
         .with_container_name(container)
         .with_retry(retry_config())
@@ -334,8 +342,14 @@ fn azure(container: &str, s: &StateBackendSettings) -> Result<MicrosoftAzureBuil
                 .trim_start_matches('?')
                 .split('&')
                 .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_string(), percent_decode(v)))
-                .collect::<Vec<_>>();
+                .map(|(k, v)| match percent_decode(v) {
+                    Some(v) => Ok((k.to_string(), v)),
+                    // The value is a credential: only its name is shown.
+                    None => Err(format!(
+                        "the SharedAccessSignature of the connection string has a percent-escape in '{k}' that does not decode to text"
+                    )),
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?;
             b = b.with_sas_authorization(pairs);
         }
     }
@@ -355,14 +369,19 @@ fn azure(container: &str, s: &StateBackendSettings) -> Result<MicrosoftAzureBuil
     Ok(b)
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes the percent-escapes of a query value (`%3A` is `:`; a `%` not followed by two hex
+/// digits stays as written). The escapes are decoded as bytes and the result checked as a
+/// whole: an escape may hold one byte of a multi-byte character (`%C3%A9` is `é`), and one
+/// that leaves a character unfinished (`%C3` alone) makes the value `None`, not a guess.
+fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
+    let hex = |b: u8| char::from(b).to_digit(16);
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
+            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((high * 16 + low) as u8);
                 i += 3;
                 continue;
             }
@@ -370,7 +389,7 @@ fn percent_decode(s: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out).ok()
 }
 
 impl Store for RemoteStore {
@@ -631,7 +650,58 @@ mod tests {
 
     #[test]
     fn sas_values_are_percent_decoded() {
-        assert_eq!(percent_decode("2024-01-01T00%3A00Z"), "2024-01-01T00:00Z");
-        assert_eq!(percent_decode("a%2"), "a%2");
+        let decoded = |s: &str| percent_decode(s);
+        assert_eq!(
+            decoded("2024-01-01T00%3A00Z").as_deref(),
+            Some("2024-01-01T00:00Z")
+        );
+        assert_eq!(decoded("a%2").as_deref(), Some("a%2"));
+        assert_eq!(decoded("%").as_deref(), Some("%"));
+        assert_eq!(decoded("%zz%4").as_deref(), Some("%zz%4"));
+        assert_eq!(decoded("sig%2Bx%3d%3D").as_deref(), Some("sig+x=="));
+        assert_eq!(decoded("caf%C3%A9").as_deref(), Some("café"));
+        assert_eq!(decoded("%E2%82%AC").as_deref(), Some("€"));
+        // A `%` next to a multi-byte character is not an escape, and is not cut in two.
+        assert_eq!(decoded("%é").as_deref(), Some("%é"));
+        assert_eq!(decoded("%aé").as_deref(), Some("%aé"));
+        assert_eq!(decoded("é%").as_deref(), Some("é%"));
+    }
+
+    #[test]
+    fn an_escape_that_splits_a_character_is_refused() {
+        for s in ["%C3", "%C3%", "%E2%82", "x%FFy", "%C3%28", "%ED%A0%80"] {
+            assert_eq!(percent_decode(s), None, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn any_text_decodes_without_panicking() {
+        // Random short strings over `%`, hex digits and multi-byte characters: every result is
+        // either `None` or valid text, and unescaped text comes back unchanged.
+        let pieces = [
+            "%", "C3", "A9", "E2", "82", "f", "0", "é", "€", "𝄞", "z", "%2", "\u{0}",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..50_000 {
+            let len = next() % 10;
+            let text: String = (0..len)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            let decoded = percent_decode(&text);
+            if !text.contains('%') {
+                assert_eq!(decoded.as_deref(), Some(text.as_str()));
+            }
+        }
+        for _ in 0..20_000 {
+            let bytes: Vec<u8> = (0..next() % 12).map(|_| next() as u8).collect();
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = percent_decode(&text);
+        }
     }
 }
