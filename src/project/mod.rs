@@ -395,10 +395,6 @@ impl Context {
 
     /// Every plugin, resolved, in project order.
     pub fn all_plugins(&self) -> Result<Vec<ResolvedPlugin>> {
-        self.project
-            .plugins
-            .keys()
-            .map(|(t, n)| self.plugin(Some(*t), n))
-            .collect()
+        self.resolve_all()
     }
 }

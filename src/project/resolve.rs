@@ -15,6 +15,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 /// The layer a setting's value came from, highest first in precedence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -146,7 +147,7 @@ pub struct ResolvedPlugin {
     /// Prefixes the plugin's settings and extras are exported under (`<PREFIX>_<SETTING>`,
     /// `<PREFIX>__<EXTRA>`): its name, its namespace, then its parent's prefixes, as Meltano
     /// exports them (a tap built on the parent's code reads the parent's names).
-    pub env_prefixes: Vec<String>,
+    pub env_prefixes: EnvPrefixes,
     pub executable: String,
     pub pip_url: Option<String>,
     pub python: Option<String>,
@@ -305,6 +306,52 @@ impl ResolvedPlugin {
     }
 }
 
+/// A plugin's env prefixes: its own (name, namespace), then its parent's. The parent's are
+/// shared, not copied: in a chain thousands deep, copies would make memory and time grow with
+/// the square of its length.
+#[derive(Debug, Clone)]
+pub struct EnvPrefixes(std::sync::Arc<PrefixNode>);
+
+#[derive(Debug)]
+struct PrefixNode {
+    own: Vec<String>,
+    parent: Option<EnvPrefixes>,
+}
+
+impl EnvPrefixes {
+    /// `own` over the parent's prefixes.
+    fn over(own: Vec<String>, parent: Option<&EnvPrefixes>) -> EnvPrefixes {
+        let parent = parent.cloned();
+        EnvPrefixes(std::sync::Arc::new(PrefixNode { own, parent }))
+    }
+
+    /// Each prefix once (the first of those with the same variable stem), the plugin's own
+    /// first, then its ancestors' up the chain.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let mut seen = std::collections::HashSet::new();
+        std::iter::successors(Some(&*self.0), |n| n.parent.as_ref().map(|p| &*p.0))
+            .flat_map(|n| n.own.iter().map(String::as_str))
+            .filter(move |p| seen.insert(env_stem(p)))
+    }
+}
+
+impl Drop for PrefixNode {
+    /// Unlinks the chain in a loop: dropping the last plugin of a long chain would otherwise
+    /// recurse once per ancestor.
+    fn drop(&mut self) {
+        let mut next = self.parent.take();
+        while let Some(EnvPrefixes(node)) = next {
+            next = match std::sync::Arc::try_unwrap(node) {
+                Ok(mut node) => node.parent.take(),
+                Err(_) => None,
+            };
+        }
+    }
+}
+
+/// Plugins already resolved, by type and name.
+type Resolved = std::collections::HashMap<(PluginType, String), Rc<ResolvedPlugin>>;
+
 /// Extractor capabilities assumed when neither the project nor a lockfile declares any.
 const DEFAULT_EXTRACTOR_CAPABILITIES: [&str; 3] = ["catalog", "discover", "state"];
 
@@ -327,10 +374,32 @@ impl Context {
         upstream: &[(String, String)],
     ) -> Result<ResolvedPlugin> {
         let (ptype, def) = self.find_def(plugin_type, name)?;
-        let plugin = self.resolve(ptype, def, upstream, &mut Vec::new())?;
+        let mut done = Resolved::default();
+        let resolved = self.resolve(ptype, def, upstream, &mut done)?;
+        drop(done);
+        let plugin = Rc::unwrap_or_clone(resolved);
         self.masker
             .add_all(plugin.secrets().iter().map(String::as_str));
         Ok(plugin)
+    }
+
+    /// Every plugin, resolved, in project order; the ancestors a chain of `inherit_from`
+    /// shares are resolved once, so the time is linear in the chain's length.
+    pub fn resolve_all(&self) -> Result<Vec<ResolvedPlugin>> {
+        let mut done = Resolved::default();
+        let all = self
+            .project
+            .plugins
+            .iter()
+            .map(|((ptype, _), def)| self.resolve(*ptype, def, &[], &mut done))
+            .collect::<Result<Vec<_>>>()?;
+        drop(done);
+        let all: Vec<ResolvedPlugin> = all.into_iter().map(Rc::unwrap_or_clone).collect();
+        for plugin in &all {
+            self.masker
+                .add_all(plugin.secrets().iter().map(String::as_str));
+        }
+        Ok(all)
     }
 
     /// Finds a plugin definition by name, with a "did you mean" hint when it is unknown.
@@ -361,47 +430,77 @@ impl Context {
         }
     }
 
+    /// Resolves `sourced` after the plugins it inherits from, from the root of its chain
+    /// down. The chain is walked in a loop, not by recursion, so a chain thousands deep
+    /// cannot overflow the stack; `done` holds the plugins already resolved (against the same
+    /// `upstream`), where the walk stops, so resolving every plugin of a chain resolves each
+    /// once.
     fn resolve(
         &self,
         ptype: PluginType,
         sourced: &Sourced<PluginDef>,
         upstream: &[(String, String)],
-        chain: &mut Vec<String>,
+        done: &mut Resolved,
+    ) -> Result<Rc<ResolvedPlugin>> {
+        let key = |name: &str| (ptype, name.to_string());
+        if let Some(resolved) = done.get(&key(&sourced.item.name)) {
+            return Ok(resolved.clone());
+        }
+        // From the plugin up to its root, or to the first ancestor already resolved.
+        let mut chain = vec![sourced];
+        let mut seen = std::collections::HashSet::from([sourced.item.name.as_str()]);
+        let mut parent = None;
+        while let Some(parent_name) = &chain[chain.len() - 1].item.inherit_from {
+            let child = chain[chain.len() - 1];
+            if let Some(resolved) = done.get(&key(parent_name)) {
+                parent = Some(resolved.clone());
+                break;
+            }
+            let Some(parent_def) = self.project.plugins.get(&key(parent_name)) else {
+                let name = child.item.name.as_str();
+                return Err(ProjectError::MissingParent {
+                    path: child.source.clone(),
+                    kind: ptype.singular().to_string(),
+                    name: name.to_string(),
+                    parent: parent_name.clone(),
+                    hint: did_you_mean(
+                        parent_name,
+                        self.project
+                            .plugins
+                            .keys()
+                            .filter(|(t, n)| *t == ptype && n.as_str() != name)
+                            .map(|(_, n)| n.as_str()),
+                    ),
+                });
+            };
+            if !seen.insert(parent_name) {
+                let mut names: Vec<&str> = chain.iter().map(|d| d.item.name.as_str()).collect();
+                names.push(parent_name);
+                return Err(ProjectError::InheritCycle {
+                    path: parent_def.source.clone(),
+                    chain: names.join(" -> "),
+                });
+            }
+            chain.push(parent_def);
+        }
+        for def in chain.into_iter().rev() {
+            let resolved = self.resolve_one(ptype, def, upstream, parent.as_deref())?;
+            let resolved = Rc::new(resolved);
+            done.insert(key(&def.item.name), resolved.clone());
+            parent = Some(resolved);
+        }
+        Ok(parent.expect("the chain holds at least the plugin itself"))
+    }
+
+    /// Resolves one plugin over its resolved parent.
+    fn resolve_one(
+        &self,
+        ptype: PluginType,
+        sourced: &Sourced<PluginDef>,
+        upstream: &[(String, String)],
+        parent: Option<&ResolvedPlugin>,
     ) -> Result<ResolvedPlugin> {
         let def = &sourced.item;
-        if chain.iter().any(|c| *c == *def.name) {
-            chain.push(def.name.to_string());
-            return Err(ProjectError::InheritCycle {
-                path: sourced.source.clone(),
-                chain: chain.join(" -> "),
-            });
-        }
-        chain.push(def.name.to_string());
-
-        let parent = match &def.inherit_from {
-            Some(parent_name) => {
-                let key = (ptype, parent_name.clone());
-                let Some(parent_def) = self.project.plugins.get(&key) else {
-                    return Err(ProjectError::MissingParent {
-                        path: sourced.source.clone(),
-                        kind: ptype.singular().to_string(),
-                        name: def.name.to_string(),
-                        parent: parent_name.clone(),
-                        hint: did_you_mean(
-                            parent_name,
-                            self.project
-                                .plugins
-                                .keys()
-                                .filter(|(t, n)| *t == ptype && *n != *def.name)
-                                .map(|(_, n)| n.as_str()),
-                        ),
-                    });
-                };
-                Some(self.resolve(ptype, parent_def, upstream, chain)?)
-            }
-            None => None,
-        };
-
         let locked = match &def.variant {
             Some(variant) => lockfile::read(
                 &self.project.root,
@@ -421,12 +520,10 @@ impl Context {
         // A child's namespace is its own (declared, else from its name), not its parent's:
         // Meltano derives `load_schema` and `MELTANO_EXTRACTOR_NAMESPACE` from it.
         let namespace = base(|d| d.namespace.clone()).unwrap_or_else(|| def.name.replace('-', "_"));
-        let mut env_prefixes = vec![def.name.to_string(), namespace.clone()];
-        env_prefixes.extend(parent.iter().flat_map(|p| p.env_prefixes.iter().cloned()));
-        let mut seen = std::collections::HashSet::new();
-        env_prefixes.retain(|p| seen.insert(super::settings::env_stem(p)));
+        let own_prefixes = vec![def.name.to_string(), namespace.clone()];
+        let env_prefixes = EnvPrefixes::over(own_prefixes, parent.map(|p| &p.env_prefixes));
         let executable = base(|d| d.executable.clone())
-            .or_else(|| parent.as_ref().map(|p| p.executable.clone()))
+            .or_else(|| parent.map(|p| p.executable.clone()))
             .unwrap_or_else(|| def.name.to_string());
         let own_pip_url = def.pip_url.clone().or_else(|| {
             // A lockfile's pip_url belongs to the variant's own install, never to a child.
@@ -460,7 +557,7 @@ impl Context {
             .capabilities
             .clone()
             .or_else(|| locked.as_ref().and_then(|l| l.capabilities.clone()))
-            .or_else(|| parent.as_ref().map(|p| p.capabilities.clone()))
+            .or_else(|| parent.map(|p| p.capabilities.clone()))
             .unwrap_or_else(|| {
                 if ptype == PluginType::Extractors {
                     tracing::debug!(
@@ -482,15 +579,15 @@ impl Context {
         };
         let settings_group_validation = hub_field("settings_group_validation")
             .and_then(|v| serde_json::from_value::<Vec<Vec<String>>>(v).ok())
-            .or_else(|| parent.as_ref().map(|p| p.settings_group_validation.clone()))
+            .or_else(|| parent.map(|p| p.settings_group_validation.clone()))
             .unwrap_or_default();
         let docs = hub_field("docs")
             .and_then(|v| v.as_str().map(String::from))
-            .or_else(|| parent.as_ref().and_then(|p| p.docs.clone()));
+            .or_else(|| parent.and_then(|p| p.docs.clone()));
 
         let overlay = self.environment_overlay(ptype, &def.name);
         let mut env = self.plugin_env(
-            parent.as_ref().map(|p| &p.env),
+            parent.map(|p| &p.env),
             upstream,
             def.env.as_ref(),
             overlay.and_then(|o| o.env.as_ref()),
@@ -501,7 +598,7 @@ impl Context {
         let variant = def
             .variant
             .clone()
-            .or_else(|| parent.as_ref().and_then(|p| p.variant.clone()));
+            .or_else(|| parent.and_then(|p| p.variant.clone()));
         let about = PluginFacts {
             plugin_type: ptype,
             name: &def.name,
@@ -518,7 +615,7 @@ impl Context {
             &def.name,
             &namespace,
             &settings,
-            parent.as_ref(),
+            parent,
             def.config.as_ref(),
             overlay.and_then(|o| o.config.as_ref()),
             &env,
@@ -526,7 +623,7 @@ impl Context {
         )?;
 
         let extras = self.resolve_extras(
-            parent.as_ref(),
+            parent,
             [locked.as_ref(), Some(def), overlay],
             &namespace,
             &env,
@@ -544,8 +641,7 @@ impl Context {
             commands.insert(k.clone(), v.clone());
         }
 
-        let pip_url = match own_pip_url.or_else(|| parent.as_ref().and_then(|p| p.pip_url.clone()))
-        {
+        let pip_url = match own_pip_url.or_else(|| parent.and_then(|p| p.pip_url.clone())) {
             Some(url) => Some(self.expand_str(&url, &env, &sourced.source, "pip_url")?),
             None => None,
         };
@@ -553,9 +649,8 @@ impl Context {
         let python = def
             .python
             .clone()
-            .or_else(|| parent.as_ref().and_then(|p| p.python.clone()))
+            .or_else(|| parent.and_then(|p| p.python.clone()))
             .or_else(|| self.project.python.clone());
-        chain.pop();
         Ok(ResolvedPlugin {
             plugin_type: ptype,
             name: def.name.clone(),
