@@ -1,9 +1,11 @@
 //! The shared vocabulary of every layer: validated identifiers, the secret masker, confined
-//! file operations and checked numbers. It depends on nothing else in the crate, so any layer
-//! may use it without an arrow pointing back up the data path (DESIGN.md §2).
+//! file operations, checked numbers and bounded line reading. It depends on nothing else in
+//! the crate, so any layer may use it without an arrow pointing back up the data path
+//! (DESIGN.md §2).
 
 pub mod confine;
 pub mod ident;
+pub mod lines;
 pub mod mask;
 pub mod number;
 pub mod truth;
