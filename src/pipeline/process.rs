@@ -3,9 +3,10 @@
 
 use super::metrics::{Metrics, readable};
 use crate::plugin::PreparedPlugin;
+use crate::vocab::lines::{BoundedLines, LOG_LINE_CAP};
 use crate::vocab::mask::Masker;
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -82,20 +83,16 @@ fn follow_stderr(
     metrics: Arc<Metrics>,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut reader = BufReader::with_capacity(64 * 1024, stderr);
-        let mut raw = Vec::new();
-        loop {
-            raw.clear();
-            match reader.read_until(b'\n', &mut raw) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            // Cap absurd lines so a plugin dumping megabytes on stderr cannot bloat memory.
-            raw.truncate(16 * 1024);
-            let text = String::from_utf8_lossy(&raw);
-            let line = masker
-                .mask(text.trim_end_matches(['\n', '\r']))
-                .into_owned();
+        // A plugin dumping megabytes on stderr without a newline must not bloat eltr: each
+        // line is cut as it is read, and the log shows where.
+        let reader = BufReader::with_capacity(64 * 1024, stderr);
+        let mut lines = BoundedLines::new(reader, LOG_LINE_CAP);
+        while let Ok(Some(raw)) = lines.next_line() {
+            let line = match raw.parts() {
+                (text, None) => masker.mask(&text).into_owned(),
+                // A secret the cut split in two is hidden too.
+                (text, Some(marker)) => masker.mask_cut(&text).into_owned() + &marker,
+            };
             metrics.observe(&name, &line);
             let shown = readable(&line).unwrap_or_else(|| line.clone());
             tracing::info!(target: "eltr::plugin", plugin = %name, "{shown}");

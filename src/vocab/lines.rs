@@ -84,9 +84,17 @@ impl Line<'_> {
     }
 
     /// The line as text for people: invalid UTF-8 replaced, a trailing `\r` removed, and, if
-    /// it was cut, ` … [cut: N bytes]` where the rest was (a character the cut split is
-    /// dropped whole, and counted).
+    /// it was cut, ` … [cut: N bytes]` where the rest was.
     pub fn to_text(&self) -> String {
+        let (mut text, marker) = self.parts();
+        text.push_str(&marker.unwrap_or_default());
+        text
+    }
+
+    /// The kept part as text, and the marker that says what was cut (if anything), apart: a
+    /// masker must see where the line ends early (a secret cut in two leaves its beginning
+    /// there). A character the cut split is dropped whole, and counted.
+    pub fn parts(&self) -> (String, Option<String>) {
         let mut kept = self.kept;
         let mut cut = self.cut;
         if cut > 0 {
@@ -99,11 +107,8 @@ impl Line<'_> {
         } else if let Some(stripped) = kept.strip_suffix(b"\r") {
             kept = stripped;
         }
-        let mut text = String::from_utf8_lossy(kept).into_owned();
-        if cut > 0 {
-            text.push_str(&format!(" … [cut: {cut} bytes]"));
-        }
-        text
+        let text = String::from_utf8_lossy(kept).into_owned();
+        (text, (cut > 0).then(|| format!(" … [cut: {cut} bytes]")))
     }
 }
 
@@ -156,6 +161,12 @@ mod tests {
         // "é" is C3 A9: the cut left only C3, which goes with the rest.
         assert_eq!(line(b"ab\xC3", 10), "ab … [cut: 11 bytes]");
         assert_eq!(line(b"a\xFFb", 0), "a\u{FFFD}b");
+        let parts = Line {
+            kept: b"ab\xC3",
+            cut: 1,
+        }
+        .parts();
+        assert_eq!(parts, ("ab".into(), Some(" … [cut: 2 bytes]".into())));
     }
 
     #[test]
@@ -203,6 +214,7 @@ mod tests {
                 assert_eq!(&kept[..], &whole[..n]);
                 assert_eq!(*cut as usize, whole.len() - n);
                 let _ = Line { kept, cut: *cut }.to_text();
+                let _ = Line { kept, cut: *cut }.parts();
             }
         }
     }
