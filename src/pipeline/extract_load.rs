@@ -20,9 +20,10 @@ use crate::plugin::{
 use crate::project::Context;
 use crate::state::{LockInfo, StateId, Store};
 use crate::vocab::ident::RunId;
+use crate::vocab::lines::BoundedLines;
 use crate::vocab::mask::Masker;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::process::{ChildStdout, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -206,7 +207,7 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
     });
     let exits = piped.wait();
     drop(watchdog);
-    let hops = piped.join_hops();
+    let (hops, unread_state) = piped.join_hops();
     drop(progress);
 
     let report = checkpointer.map(|c| c.finish()).unwrap_or_default();
@@ -255,10 +256,13 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
     let statuses: Vec<ExitStatus> = exits.iter().map(|e| e.status).collect();
     let error = blame(&mut piped.procs, &statuses, &hops, req);
     let error = error.or_else(|| {
-        report.error.map(|message| RunError::StateSave {
-            store: store.describe(),
-            message,
-        })
+        report
+            .error
+            .or(unread_state)
+            .map(|message| RunError::StateSave {
+                store: store.describe(),
+                message,
+            })
     });
     super::console::println(&summary.render());
     super::console::end_block();
@@ -305,7 +309,8 @@ struct Piped {
     /// tap, mappers…, target
     procs: Vec<Running>,
     hops: Vec<std::thread::JoinHandle<PumpStats>>,
-    target_reader: Option<std::thread::JoinHandle<()>>,
+    /// Ends with the error of a state too long to read, if the target printed one.
+    target_reader: Option<std::thread::JoinHandle<Option<String>>>,
 }
 
 impl Piped {
@@ -414,36 +419,58 @@ impl Piped {
         exits
     }
 
-    fn join_hops(&mut self) -> Vec<PumpStats> {
+    /// What each hop carried, and the error of a state the target printed that was too
+    /// long to read.
+    fn join_hops(&mut self) -> (Vec<PumpStats>, Option<String>) {
         let hops = std::mem::take(&mut self.hops)
             .into_iter()
             .map(|h| h.join().unwrap_or_default())
             .collect();
-        if let Some(r) = self.target_reader.take() {
-            let _ = r.join();
-        }
-        hops
+        let unread_state = self
+            .target_reader
+            .take()
+            .and_then(|r| r.join().ok().flatten());
+        (hops, unread_state)
     }
 }
 
-/// Reads the target's stdout: each JSON object line is a state the target confirms.
+/// The longest line read from the target's stdout. A state is one JSON line and may be big
+/// (bookmarks of thousands of streams or partitions), but not without end.
+const STATE_LINE_CAP: usize = 64 << 20;
+
+/// Reads the target's stdout: each JSON object line is a state the target confirms. Returns
+/// an error when a state was too long to read: its bookmarks are not saved, and the run must
+/// not pretend they were.
 fn read_target_states(
     out: ChildStdout,
     checkpointer: Option<Arc<Checkpointer>>,
     name: &str,
     masker: &Masker,
-) {
-    let mut reader = BufReader::with_capacity(64 * 1024, out);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+) -> Option<String> {
+    let reader = BufReader::with_capacity(64 * 1024, out);
+    let mut lines = BoundedLines::new(reader, STATE_LINE_CAP);
+    let mut unread_state = None;
+    // Read to the end whatever happens, so the target never blocks on a full pipe.
+    while let Ok(Some(line)) = lines.next_line() {
+        if line.was_cut() {
+            let size = line.kept.len() as u64 + line.cut;
+            let limit = STATE_LINE_CAP >> 20;
+            if checkpointer.is_some() && line.kept.trim_ascii_start().starts_with(b"{") {
+                let message = format!(
+                    "loader '{name}' printed a state of {size} bytes on stdout, more than the {limit} MiB eltr reads; that state was not saved"
+                );
+                tracing::error!("{message}");
+                unread_state.get_or_insert(message);
+            } else {
+                tracing::warn!(
+                    "{name} printed a line of {size} bytes on stdout, more than the {limit} MiB eltr reads; ignored"
+                );
+            }
+            continue;
         }
         // A state is stored exactly as the target wrote it: a line that is not UTF-8 is not a
         // state (repairing it would store a bookmark the target never sent).
-        let Ok(text) = std::str::from_utf8(&line) else {
+        let Ok(text) = std::str::from_utf8(line.kept) else {
             tracing::warn!("{name} printed a line on stdout that is not UTF-8; ignored");
             continue;
         };
@@ -474,6 +501,7 @@ fn read_target_states(
             }
         }
     }
+    unread_state
 }
 
 /// Picks the error of a block. If a process closed its input early, the first such process
