@@ -5,7 +5,10 @@ use super::PluginError;
 use crate::project::ResolvedPlugin;
 use crate::singer::catalog::{Catalog, Rules};
 use crate::vocab::confine;
+use crate::vocab::lines::{BoundedLines, LOG_LINE_CAP};
 use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
+use std::io::{BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -76,6 +79,12 @@ fn raw_catalog(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
     tracing::info!("discovering the catalog of '{}'", plugin.name);
     let output = run_discovery(input)
         .map_err(|e| bad(format!("cannot run {}: {e}", input.program.display())))?;
+    if output.too_big {
+        return Err(bad(format!(
+            "discovery printed more than {} MiB on stdout; that is not a catalog eltr reads (set `catalog:` to a catalog file instead)",
+            CATALOG_CAP >> 20
+        )));
+    }
     if let Some(sig) = crate::pipeline::signals::supervisor().received() {
         return Err(bad(format!(
             "discovery was interrupted by {}",
@@ -83,19 +92,19 @@ fn raw_catalog(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
         )));
     }
     if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr
-            .lines()
-            .rev()
-            .take(20)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
+        // A line the reader cut may end with the first half of a secret: `mask_cut` hides it.
+        let tail: Vec<String> = output
+            .stderr_tail
+            .iter()
+            .map(|(text, cut)| match cut {
+                None => input.masker.mask(text).into_owned(),
+                Some(marker) => input.masker.mask_cut(text).into_owned() + marker,
+            })
             .collect();
         return Err(bad(format!(
             "discovery failed ({}):\n{}",
             super::describe_status(output.status),
-            input.masker.mask(&tail.join("\n"))
+            tail.join("\n")
         )));
     }
     let catalog = parse(&output.stdout)
@@ -108,9 +117,27 @@ fn raw_catalog(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
     Ok(catalog)
 }
 
+/// The most discovery may print on stdout. Real catalogs are megabytes; this bounds what a
+/// runaway extractor can make eltr hold.
+const CATALOG_CAP: u64 = 256 << 20;
+
+/// Lines of discovery's stderr kept for the error message.
+const STDERR_TAIL: usize = 20;
+
+/// What a discovery run left: its status, the catalog text, the end of its stderr.
+struct Discovery {
+    status: std::process::ExitStatus,
+    stdout: Vec<u8>,
+    /// Stdout went past `CATALOG_CAP`; the extractor was killed.
+    too_big: bool,
+    /// The last lines, each as its kept text and the marker of what was cut.
+    stderr_tail: Vec<(String, Option<String>)>,
+}
+
 /// Runs `tap --config FILE --discover` in its own process group, known to the supervisor so
-/// a SIGTERM to eltr stops it too.
-fn run_discovery(input: &DiscoverInput<'_>) -> std::io::Result<std::process::Output> {
+/// a SIGTERM to eltr stops it too. Its stderr is read in bounded lines and only the last few
+/// kept; its stdout up to `CATALOG_CAP`.
+fn run_discovery(input: &DiscoverInput<'_>) -> std::io::Result<Discovery> {
     use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(input.program);
     cmd.arg("--config")
@@ -128,13 +155,43 @@ fn run_discovery(input: &DiscoverInput<'_>) -> std::io::Result<std::process::Out
             Ok(())
         });
     }
-    let child = cmd.spawn()?;
+    let mut child = cmd.spawn()?;
     let sup = crate::pipeline::signals::supervisor();
     let pid = child.id() as i32;
     sup.register(pid, false);
-    let out = child.wait_with_output();
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let tail = std::thread::spawn(move || {
+        let mut lines = BoundedLines::new(BufReader::new(stderr), LOG_LINE_CAP);
+        let mut tail = VecDeque::with_capacity(STDERR_TAIL);
+        while let Ok(Some(line)) = lines.next_line() {
+            if tail.len() == STDERR_TAIL {
+                tail.pop_front();
+            }
+            tail.push_back(line.parts());
+        }
+        Vec::from(tail)
+    });
+    let mut stdout = Vec::new();
+    let read = (child.stdout.take().expect("stdout is piped"))
+        .take(CATALOG_CAP + 1)
+        .read_to_end(&mut stdout);
+    let too_big = stdout.len() as u64 > CATALOG_CAP;
+    if too_big {
+        stdout = Vec::new();
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+    let status = child.wait();
     sup.unregister(pid);
-    out
+    let stderr_tail = tail.join().unwrap_or_default();
+    read?;
+    Ok(Discovery {
+        status: status?,
+        stdout,
+        too_big,
+        stderr_tail,
+    })
 }
 
 fn parse(bytes: &[u8]) -> Option<Catalog> {
