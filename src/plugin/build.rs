@@ -9,6 +9,7 @@ use super::install::{
 use super::staging::{self, BuildLock};
 use crate::project::ResolvedPlugin;
 use crate::vocab::confine;
+use crate::vocab::lines::{BoundedLines, LOG_LINE_CAP};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -132,22 +133,21 @@ impl<'a> Build<'a> {
             3..3,
             ["--dry-run".to_string(), "--color".into(), "never".into()],
         );
-        let out = Command::new(&step[0])
+        let mut child = Command::new(&step[0])
             .args(&step[1..])
             .current_dir(self.root)
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .ok()?;
-        if !out.status.success() {
+        let stderr = child.stderr.take()?;
+        let from_stderr = std::thread::spawn(move || listed_packages(stderr));
+        let mut packages = child.stdout.take().map(listed_packages).unwrap_or_default();
+        packages.extend(from_stderr.join().unwrap_or_default());
+        if !child.wait().ok()?.success() {
             return None;
         }
-        // uv says "Would install N packages" then " + name==version" per package.
-        let text = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
-        let packages: HashSet<String> = text
-            .lines()
-            .filter_map(|l| l.trim_start().strip_prefix("+ "))
-            .map(|p| p.trim().to_ascii_lowercase())
-            .collect();
         (!packages.is_empty()).then_some(packages)
     }
 
@@ -188,10 +188,18 @@ impl<'a> Build<'a> {
 
     /// A failed step: the half-built venv goes, the log's tail is kept for the report.
     fn failed(&self, command: String) -> InstallResult {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<String> = text.lines().map(String::from).collect();
-        let tail = lines[lines.len().saturating_sub(LOG_TAIL)..].to_vec();
-        self.failed_with(command, tail)
+        // The log may be huge (a build dumping megabytes): it is read in bounded lines.
+        let mut tail = std::collections::VecDeque::with_capacity(LOG_TAIL);
+        if let Ok(file) = std::fs::File::open(&self.log) {
+            let mut lines = BoundedLines::new(std::io::BufReader::new(file), LOG_LINE_CAP);
+            while let Ok(Some(line)) = lines.next_line() {
+                if tail.len() == LOG_TAIL {
+                    tail.pop_front();
+                }
+                tail.push_back(line.to_text());
+            }
+        }
+        self.failed_with(command, tail.into())
     }
 
     fn failed_with(&self, command: String, tail: Vec<String>) -> InstallResult {
@@ -254,6 +262,20 @@ impl<'a> Build<'a> {
 
 fn words(w: &[&str]) -> Vec<String> {
     w.iter().map(|s| s.to_string()).collect()
+}
+
+/// The packages uv's `--dry-run` lists ("Would install N packages", then " + name==version"
+/// per package), read in bounded lines.
+fn listed_packages(out: impl std::io::Read) -> HashSet<String> {
+    let mut lines = BoundedLines::new(std::io::BufReader::new(out), LOG_LINE_CAP);
+    let mut packages = HashSet::new();
+    while let Ok(Some(line)) = lines.next_line() {
+        let text = line.to_text();
+        if let Some(p) = text.trim_start().strip_prefix("+ ") {
+            packages.insert(p.trim().to_ascii_lowercase());
+        }
+    }
+    packages
 }
 
 /// Runs one installer step with its output appended to `log`.
