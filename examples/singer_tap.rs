@@ -50,6 +50,11 @@
 //!   `env NAME=<unset>` when it is not set.
 //! * `stderr_lines` — write this many `log line <i>` lines to stderr before the records (for
 //!   tests of stderr handling under load).
+//! * `stderr_bytes_without_newline` — before the records, write this many `x` bytes to stderr
+//!   as one line (a newline only at the end): a plugin flooding stderr.
+//! * `discover_stderr_bytes_without_newline` — the same, in `--discover`, before the catalog.
+//! * `state_padding_bytes` — every STATE value gets a top-level `"padding"` string of this many
+//!   `x`s (a big state).
 //!
 //! # Output
 //!
@@ -343,6 +348,24 @@ impl State {
     }
 }
 
+/// Writes `n` bytes of `x` to stderr, then one newline (nothing when `n` is 0).
+fn stderr_flood(n: u64) {
+    if n == 0 {
+        return;
+    }
+    let chunk = vec![b'x'; CHUNK];
+    let mut err = io::stderr().lock();
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(CHUNK as u64) as usize;
+        if let Err(e) = err.write_all(&chunk[..k]) {
+            die(1, &format!("fatal: stderr write error: {e}"));
+        }
+        left -= k as u64;
+    }
+    let _ = err.write_all(b"\n").and_then(|()| err.flush());
+}
+
 #[inline]
 fn push_u64(buf: &mut Vec<u8>, mut n: u64) {
     let mut tmp = [0u8; 20];
@@ -414,6 +437,7 @@ fn main() {
         .unwrap_or_else(|| vec!["items".to_string()]);
 
     if args.discover {
+        stderr_flood(cfg.u64("discover_stderr_bytes_without_newline", 0));
         let catalog = serde_json::to_string_pretty(&discover(&streams)).expect("serialize");
         let mut out = io::stdout().lock();
         if let Err(e) = writeln!(out, "{catalog}").and_then(|()| out.flush()) {
@@ -533,6 +557,12 @@ fn main() {
         }
     }
 
+    let padding = cfg.u64("state_padding_bytes", 0) as usize;
+    if padding > 0 {
+        extra_top.push_str(r#","padding":""#);
+        extra_top.extend(std::iter::repeat_n('x', padding));
+        extra_top.push('"');
+    }
     // State tracker: input order first, then our streams in emission order.
     let mut st = State {
         entries: Vec::new(),
@@ -559,6 +589,7 @@ fn main() {
     for i in 0..stderr_lines {
         eprintln!("log line {i}");
     }
+    stderr_flood(cfg.u64("stderr_bytes_without_newline", 0));
 
     // SAFETY: fd 1 is open for the life of the process; ManuallyDrop keeps it open.
     let fd = ManuallyDrop::new(unsafe { File::from_raw_fd(1) });
