@@ -26,6 +26,10 @@ const MAX_RSS: u64 = 100 << 20;
 
 /// Runs `eltr ARGS` in the project (environment: `PATH` and `HOME` only) to its end; returns
 /// what it did and its peak resident memory in bytes.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped with wait4, which also reports its memory"
+)]
 fn eltr_measured(p: &TempProject, args: &[&str]) -> (Run, u64) {
     let mut cmd = Command::new(eltr_bin());
     cmd.current_dir(&p.dir)

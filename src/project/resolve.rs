@@ -261,7 +261,7 @@ impl ResolvedPlugin {
     /// `<STEM>__<EXTRA>`): the plugin's prefixes (name, namespace, its parents'), then
     /// `MELTANO_<VERB>`.
     pub fn export_stems(&self) -> Vec<String> {
-        let mut stems: Vec<String> = self.env_prefixes.iter().map(|p| env_stem(p)).collect();
+        let mut stems: Vec<String> = self.env_prefixes.iter().map(env_stem).collect();
         stems.push(format!("MELTANO_{}", self.plugin_type.env_verb()));
         stems
     }
