@@ -758,15 +758,88 @@ fn no_state_update_leaves_a_stored_state_untouched() {
 fn dry_run_spawns_nothing_and_lists_the_blocks() {
     let p = project("run-basic");
     let r = run(&p, &["run", "--dry-run", "daily"]);
-    r.success()
-        .stderr_has("tap-x → target-y")
-        .stderr_has("tap-x → upper-name → target-y");
+    r.success();
+    // The plan is what the command was asked to print: stdout.
+    for label in [
+        "block 1: tap-x → target-y",
+        "block 2: tap-x → upper-name → target-y",
+    ] {
+        assert!(r.stdout.contains(label), "{label:?} not in:\n{}", r.stdout);
+    }
     assert!(!p.path("out").exists(), "no target ran");
     assert!(!p.path(".eltr/state").exists(), "no state written");
     assert!(
         !p.path(".eltr/run/tap-x/tap.properties.json").exists(),
         "no discovery ran"
     );
+}
+
+#[test]
+fn dry_run_prints_the_plan_as_json() {
+    let p = project("run-basic");
+    let r = run(
+        &p,
+        &[
+            "run",
+            "--dry-run",
+            "--format",
+            "json",
+            "--run-id",
+            "0b6f1c1e-6f5c-4e4b-9d0a-1a2b3c4d5e6f",
+            "daily",
+        ],
+    );
+    r.success();
+    let plan = r.json();
+    assert_eq!(plan["run_id"], "0b6f1c1e-6f5c-4e4b-9d0a-1a2b3c4d5e6f");
+    let blocks = plan["blocks"].as_array().expect("blocks");
+    assert_eq!(blocks.len(), 2, "{plan:#}");
+    let second = &blocks[1];
+    assert_eq!(second["kind"], "extract_load");
+    assert_eq!(second["state_id"], "dev:tap-x-to-target-y");
+    assert_eq!(second["state"]["read"], "store");
+    assert_eq!(second["state"]["write"], true);
+    assert_eq!(second["state"]["strategy"], "overwrite");
+    assert!(
+        second["state"]["lock"]["timeout_seconds"].is_number(),
+        "{second:#}"
+    );
+    let roles: Vec<&str> = second["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["extractor", "mapper", "loader"]);
+    assert_eq!(second["plugins"][1]["mapping"], "upper-name");
+    assert!(
+        plan["store"].as_str().unwrap().starts_with("local "),
+        "{plan:#}"
+    );
+    assert!(!p.path(".eltr/state").exists(), "planning wrote state");
+    assert!(!p.path(".eltr/run").exists(), "planning prepared plugins");
+}
+
+#[test]
+fn a_full_refresh_plan_reads_no_state_and_merges() {
+    let p = project("run-basic");
+    let r = run(
+        &p,
+        &[
+            "run",
+            "--dry-run",
+            "--format",
+            "json",
+            "--full-refresh",
+            "tap-x",
+            "target-y",
+        ],
+    );
+    r.success();
+    let block = &r.json()["blocks"][0];
+    assert_eq!(block["state"]["read"], serde_json::Value::Null);
+    assert_eq!(block["state"]["strategy"], "merge");
+    assert_eq!(block["refresh_catalog"], true);
 }
 
 // ---------------------------------------------------------------------------------------------

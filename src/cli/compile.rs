@@ -1,7 +1,6 @@
 //! `eltr compile`: the whole resolved project as JSON, for review and for tools.
 
-use super::GlobalArgs;
-use super::output::print_json;
+use super::Call;
 use crate::project;
 use clap::Args;
 use std::process::ExitCode;
@@ -15,12 +14,12 @@ pub struct CompileArgs {
 }
 
 /// Prints the resolved project.
-pub fn run(global: &GlobalArgs, args: CompileArgs) -> anyhow::Result<ExitCode> {
-    let ctx = global.open()?;
+pub fn run(call: &Call<'_>, args: CompileArgs) -> anyhow::Result<ExitCode> {
+    let ctx = call.open()?;
     let doc = project::compile::compile(&ctx, args.show_secrets)?;
     match args.show_secrets {
-        true => super::output::print_json_unmasked(&doc)?,
-        false => print_json(&doc)?,
+        true => call.print_json_unmasked(&doc)?,
+        false => call.print_json(&doc)?,
     }
     Ok(ExitCode::SUCCESS)
 }

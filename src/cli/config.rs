@@ -1,8 +1,7 @@
 //! `eltr config print PLUGIN` / `eltr config list PLUGIN` (also `eltr config PLUGIN print`, the
 //! older Meltano word order): a plugin's resolved settings, secrets masked.
 
-use super::GlobalArgs;
-use super::output::print_json;
+use super::Call;
 use crate::project::model::{PluginType, SettingDef};
 use crate::project::{REDACTED, ResolvedPlugin, SettingSource};
 use anyhow::bail;
@@ -46,7 +45,7 @@ pub enum ConfigFormat {
 }
 
 /// Runs `eltr config`.
-pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<ExitCode> {
+pub fn run(call: &Call<'_>, args: ConfigArgs) -> anyhow::Result<ExitCode> {
     let (action, name) = match args.words.as_slice() {
         [a, p] if a == "print" || a == "list" => (a.as_str(), p.as_str()),
         [p, a] if a == "print" || a == "list" => (a.as_str(), p.as_str()),
@@ -59,7 +58,7 @@ pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let ctx = global.open()?;
+    let ctx = call.open()?;
     let plugin = ctx.plugin(plugin_type, name)?;
     match action {
         "list" => {
@@ -74,23 +73,23 @@ pub fn run(global: &GlobalArgs, args: ConfigArgs) -> anyhow::Result<ExitCode> {
             };
             let text = render_list(&plugin, &view);
             match view.show_secrets {
-                true => super::output::print_raw(&text)?,
-                false => super::output::print_masked(&text)?,
+                true => call.print_raw(&text)?,
+                false => call.print_masked(&text)?,
             }
         }
-        _ if args.extras => print_json(&extras_json(&plugin))?,
+        _ if args.extras => call.print_json(&extras_json(&plugin))?,
         _ if args.format == ConfigFormat::Env => {
             let text = render_env(&plugin, args.show_secrets);
             match args.show_secrets {
-                true => super::output::print_raw(&text)?,
-                false => super::output::print_masked(&text)?,
+                true => call.print_raw(&text)?,
+                false => call.print_masked(&text)?,
             }
         }
         _ => {
             if args.show_secrets {
-                super::output::print_json_unmasked(&Value::Object(plugin.config_object()))?
+                call.print_json_unmasked(&Value::Object(plugin.config_object()))?
             } else {
-                print_json(&Value::Object(plugin.redacted_config_object()))?
+                call.print_json(&Value::Object(plugin.redacted_config_object()))?
             }
         }
     }

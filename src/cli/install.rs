@@ -1,6 +1,6 @@
 //! `eltr install [PLUGIN…]`: build the virtualenvs of the project's plugins.
 
-use super::GlobalArgs;
+use super::Call;
 use crate::plugin::install::{InstallOptions, InstallStatus, install};
 use crate::project::model::PluginType;
 use anyhow::anyhow;
@@ -34,8 +34,8 @@ fn parallelism(raw: &str) -> Result<usize, crate::vocab::number::Problem> {
 }
 
 /// Installs the plugins; fails if any plugin failed.
-pub fn run(global: &GlobalArgs, args: InstallArgs) -> anyhow::Result<ExitCode> {
-    let ctx = global.open()?;
+pub fn run(call: &Call<'_>, args: InstallArgs) -> anyhow::Result<ExitCode> {
+    let ctx = call.open()?;
     let ptype = match &args.plugin_type {
         Some(t) => Some(PluginType::parse(t).ok_or_else(|| anyhow!("unknown plugin type '{t}'"))?),
         None => None,

@@ -1,7 +1,10 @@
 //! `eltr invoke PLUGIN [ARGS…]`: one plugin with its config and environment, stdio passed
 //! through, exit code passed back.
 
-use super::GlobalArgs;
+use super::Call;
+use crate::pipeline::command::Invocation;
+use crate::vocab::ident::RunId;
+use crate::vocab::supervisor::Supervisor;
 use clap::Args;
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -20,11 +23,15 @@ pub struct InvokeArgs {
 }
 
 /// Runs the plugin.
-pub fn run(global: &GlobalArgs, args: InvokeArgs) -> anyhow::Result<ExitCode> {
-    let ctx = global.open()?;
-    let run_id = crate::vocab::ident::RunId::new();
-    let status =
-        crate::pipeline::command::invoke(&ctx, &args.plugin, args.args, run_id, args.no_install)?;
+pub fn run(call: &Call<'_>, args: InvokeArgs) -> anyhow::Result<ExitCode> {
+    let ctx = call.open()?;
+    let plugin = ctx.plugin(None, &args.plugin)?;
+    let how = Invocation {
+        run_id: RunId::new(),
+        install_missing: !args.no_install,
+        supervisor: Supervisor::quiet(crate::pipeline::signals::grace()),
+    };
+    let status = crate::pipeline::command::invoke(&ctx, plugin, args.args, &how)?;
     Ok(match status.code() {
         Some(c) => ExitCode::from(c.clamp(0, 255) as u8),
         None => ExitCode::FAILURE,

@@ -1,8 +1,8 @@
 //! `eltr job list [NAME] [--format json]`, printed as Meltano prints it.
 
-use super::GlobalArgs;
+use super::Call;
 use super::config::py_repr;
-use super::output::{Format, print_json};
+use super::output::Format;
 use crate::project::error::did_you_mean;
 use crate::project::model::JobDef;
 use anyhow::bail;
@@ -30,8 +30,8 @@ pub enum JobAction {
 }
 
 /// Runs `eltr job`.
-pub fn run(global: &GlobalArgs, args: JobArgs) -> anyhow::Result<ExitCode> {
-    let ctx = global.open()?;
+pub fn run(call: &Call<'_>, args: JobArgs) -> anyhow::Result<ExitCode> {
+    let ctx = call.open()?;
     let JobAction::List { name, format } = args.action;
     let jobs: Vec<&JobDef> = match &name {
         Some(n) => match ctx.project.jobs.get(n) {
@@ -44,13 +44,13 @@ pub fn run(global: &GlobalArgs, args: JobArgs) -> anyhow::Result<ExitCode> {
         None => ctx.project.jobs.values().map(|j| &j.item).collect(),
     };
     match (format, name.is_some()) {
-        (Format::Json, true) => print_json(&job_json(jobs[0]))?,
-        (Format::Json, false) => print_json(&json!({
+        (Format::Json, true) => call.print_json(&job_json(jobs[0]))?,
+        (Format::Json, false) => call.print_json(&json!({
             "jobs": jobs.iter().map(|j| job_json(j)).collect::<Vec<_>>()
         }))?,
         (Format::Text, _) => {
             for j in jobs {
-                super::output::print_line(&format!("{}: {}", j.name, py_repr(&json!(j.tasks))))?;
+                call.print_line(&format!("{}: {}", j.name, py_repr(&json!(j.tasks))))?;
             }
         }
     }

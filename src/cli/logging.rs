@@ -3,10 +3,10 @@
 //! with secrets masked (see `pipeline::console`).
 
 use super::GlobalArgs;
-use crate::pipeline::console;
+use crate::pipeline::console::Console;
 use serde_json::{Map, Value};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
@@ -23,16 +23,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// Whether `init` chose JSON lines, for output written outside `tracing` (the final error).
-static JSON_LINES: AtomicBool = AtomicBool::new(false);
-
-/// True when log lines are JSON objects.
-pub fn json_lines() -> bool {
-    JSON_LINES.load(Ordering::Relaxed)
-}
-
 /// One JSON log line: the same keys for every event, so a log shipper needs one parser.
 pub fn json_line(
+    console: &Console,
     level: &str,
     plugin: Option<String>,
     message: String,
@@ -40,7 +33,7 @@ pub fn json_line(
 ) -> Value {
     let mut time = String::new();
     let _ = SystemTime.format_time(&mut Writer::new(&mut time));
-    let (run_id, state_id) = console::context();
+    let (run_id, state_id) = console.context();
     let mut o = Map::new();
     o.insert("timestamp".into(), Value::String(time));
     o.insert("level".into(), Value::String(level.to_ascii_lowercase()));
@@ -58,9 +51,14 @@ pub fn json_line(
     Value::Object(o)
 }
 
-/// Installs the global subscriber. `--log-level`, else `ELTR_LOG_LEVEL` /
-/// `MELTANO_CLI_LOG_LEVEL`, else `info`.
-pub fn init(global: &GlobalArgs) {
+/// Whether `--log-format` asks for JSON lines: `main` makes the console with it.
+pub fn wants_json(global: &GlobalArgs) -> bool {
+    global.log_format == LogFormat::Json
+}
+
+/// Installs the subscriber that writes through `console`. `--log-level`, else
+/// `ELTR_LOG_LEVEL` / `MELTANO_CLI_LOG_LEVEL`, else `info`.
+pub fn init(global: &GlobalArgs, console: Arc<Console>) {
     let level = global
         .log_level
         .clone()
@@ -69,27 +67,26 @@ pub fn init(global: &GlobalArgs) {
         .unwrap_or_else(|| "info".into());
     let filter =
         EnvFilter::try_new(format!("eltr={level}")).unwrap_or_else(|_| EnvFilter::new("eltr=info"));
-    let json = global.log_format == LogFormat::Json;
-    JSON_LINES.store(json, Ordering::Relaxed);
+    let json = console.json_lines();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(ConsoleWriter)
-        .event_format(LineFormat { json })
+        .with_writer(ConsoleWriter(console.clone()))
+        .event_format(LineFormat { json, console })
         .init();
 }
 
 /// Hands each formatted event to the console in one piece.
-struct ConsoleWriter;
+struct ConsoleWriter(Arc<Console>);
 
 impl<'a> MakeWriter<'a> for ConsoleWriter {
     type Writer = EventBuffer;
     fn make_writer(&'a self) -> EventBuffer {
-        EventBuffer(Vec::with_capacity(256))
+        EventBuffer(Vec::with_capacity(256), self.0.clone())
     }
 }
 
 /// One event's bytes, emitted when dropped.
-struct EventBuffer(Vec<u8>);
+struct EventBuffer(Vec<u8>, Arc<Console>);
 
 impl std::io::Write for EventBuffer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -104,7 +101,7 @@ impl std::io::Write for EventBuffer {
 impl Drop for EventBuffer {
     fn drop(&mut self) {
         if !self.0.is_empty() {
-            console::emit(&self.0);
+            self.1.emit(&self.0);
         }
     }
 }
@@ -112,6 +109,8 @@ impl Drop for EventBuffer {
 /// eltr's line format: `LEVEL plugin | message` as text, or a flat JSON object.
 struct LineFormat {
     json: bool,
+    /// For the run and state ids stamped on JSON lines.
+    console: Arc<Console>,
 }
 
 /// The fields of one event.
@@ -154,7 +153,7 @@ where
         event.record(&mut f);
         let level = event.metadata().level().as_str();
         if self.json {
-            let line = json_line(level, f.plugin, f.message, f.other);
+            let line = json_line(&self.console, level, f.plugin, f.message, f.other);
             writeln!(writer, "{line}")
         } else {
             write!(writer, "{level:>5} ")?;

@@ -14,10 +14,12 @@ pub mod schedule;
 pub mod select;
 pub mod state;
 
+use crate::pipeline::console::Console;
 use crate::project::{self, Context, OpenOptions};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// eltr runs Singer taps and targets from a Meltano-style project, fast, and keeps their state.
 #[derive(Debug, Parser)]
@@ -72,13 +74,22 @@ impl GlobalArgs {
             strict_env: self.strict_env,
         }
     }
+}
 
-    /// Opens the project for a command; from here on every line printed is masked with what
-    /// the project's masker learns.
+/// What a command runs with: the global options and the console everything it prints goes
+/// through (made by `main`, handed down; never a global).
+pub struct Call<'a> {
+    pub global: &'a GlobalArgs,
+    pub console: &'a Arc<Console>,
+}
+
+impl Call<'_> {
+    /// Opens the project for the command; from here on every line printed is masked with
+    /// what the project's masker learns.
     pub fn open(&self) -> anyhow::Result<Context> {
         let cwd = std::env::current_dir()?;
-        let ctx = project::open(&self.open_options(), &cwd)?;
-        crate::pipeline::console::set_masker(ctx.masker.clone());
+        let ctx = project::open(&self.global.open_options(), &cwd)?;
+        self.console.set_masker(ctx.masker.clone());
         Ok(ctx)
     }
 }
@@ -108,27 +119,31 @@ pub enum Command {
     State(state::StateArgs),
 }
 
-/// Runs the parsed command.
-pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Runs the parsed command, printing through `console`.
+pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
+    let call = &Call {
+        global: &cli.global,
+        console,
+    };
     match cli.command {
-        Command::Compile(args) => compile::run(&cli.global, args),
-        Command::Config(args) => config::run(&cli.global, args),
-        Command::Job(args) => job::run(&cli.global, args),
-        Command::Schedule(args) => schedule::run(&cli.global, args),
+        Command::Compile(args) => compile::run(call, args),
+        Command::Config(args) => config::run(call, args),
+        Command::Job(args) => job::run(call, args),
+        Command::Schedule(args) => schedule::run(call, args),
         Command::Init(args) => init::run(args),
-        Command::Install(args) => install::run(&cli.global, args),
-        Command::Run(args) => run::run(&cli.global, args),
-        Command::Invoke(args) => invoke::run(&cli.global, args),
-        Command::Select(args) => select::run(&cli.global, args),
-        Command::State(args) => state::run(&cli.global, args),
+        Command::Install(args) => install::run(call, args),
+        Command::Run(args) => run::run(call, args),
+        Command::Invoke(args) => invoke::run(call, args),
+        Command::Select(args) => select::run(call, args),
+        Command::State(args) => state::run(call, args),
     }
 }
 
 /// Prints a failed command's error chain on stderr, one cause per line, or as one JSON log
 /// line (causes under `caused_by`) when logs are JSON, so log shippers see the failure too.
-pub fn report(err: &anyhow::Error) {
-    let masked = |e: &dyn std::fmt::Display| crate::pipeline::console::mask(&e.to_string());
-    if logging::json_lines() {
+pub fn report(err: &anyhow::Error, console: &Console) {
+    let masked = |e: &dyn std::fmt::Display| console.mask(&e.to_string());
+    if console.json_lines() {
         let causes: Vec<serde_json::Value> = err
             .chain()
             .skip(1)
@@ -138,7 +153,10 @@ pub fn report(err: &anyhow::Error) {
         if !causes.is_empty() {
             other.insert("caused_by".into(), serde_json::Value::Array(causes));
         }
-        eprintln!("{}", logging::json_line("error", None, masked(err), other));
+        eprintln!(
+            "{}",
+            logging::json_line(console, "error", None, masked(err), other)
+        );
         return;
     }
     eprintln!("error: {}", masked(err));

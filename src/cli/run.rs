@@ -1,7 +1,8 @@
 //! `eltr run BLOCK…`: flags into a `RunRequest`, the outcome into an exit code.
 
-use super::GlobalArgs;
-use crate::pipeline::{self, RunRequest, StateStrategy};
+use super::Call;
+use super::output::Format;
+use crate::pipeline::{self, RunOutcome, RunRequest, Session, StateStrategy};
 use crate::vocab::ident::RunId;
 use crate::vocab::number;
 use clap::builder::BoolishValueParser;
@@ -52,6 +53,9 @@ pub struct RunArgs {
     /// Live progress on stderr: when it is a terminal (auto), always or never.
     #[arg(long, value_enum, default_value_t, env = "ELTR_RUN_PROGRESS")]
     pub progress: crate::pipeline::progress::ProgressMode,
+    /// How `--dry-run` prints the plan.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
     /// Write the run summary (records per stream, timings, bottleneck, state) as JSON here.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<std::path::PathBuf>,
@@ -60,13 +64,53 @@ pub struct RunArgs {
     pub no_install: bool,
 }
 
-/// Runs the blocks.
-pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let ctx = global.open()?;
+/// Plans the run, prints the plan (`--dry-run`) or executes it.
+pub fn run(call: &Call<'_>, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let ctx = call.open()?;
+    let summary_json = args.summary_json.clone();
+    let format = args.format;
+    let req = request(args)?;
+    let outcome = match pipeline::plan::plan(&ctx, &req) {
+        Ok(plan) if req.dry_run => {
+            match format {
+                Format::Json => call.print_json(&plan.to_json())?,
+                Format::Text => call.print_masked(&plan.render())?,
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Ok(plan) => match Session::listening(call.console.clone()) {
+            Ok(session) => pipeline::execute(&session, &ctx, &plan),
+            Err(e) => RunOutcome::failed(e),
+        },
+        Err(e) => RunOutcome::failed(e),
+    };
+    if let Some(path) = &summary_json {
+        let doc = serde_json::json!({
+            "run_id": req.run_id,
+            "success": outcome.error.is_none(),
+            "error": outcome.error.as_ref().map(|e| e.to_string()),
+            "blocks": outcome.blocks,
+        });
+        let text = call.console.mask(&serde_json::to_string_pretty(&doc)?);
+        std::fs::write(path, text)
+            .map_err(|e| anyhow::anyhow!("cannot write the summary to {}: {e}", path.display()))?;
+    }
+    match outcome.error {
+        None => Ok(ExitCode::SUCCESS),
+        Some(e) => {
+            let code = e.exit_code();
+            super::report(&anyhow::Error::new(e), call.console);
+            Ok(ExitCode::from(code))
+        }
+    }
+}
+
+/// The request the flags (and Meltano's `MELTANO_RUN_*` variables) describe.
+fn request(args: RunArgs) -> anyhow::Result<RunRequest> {
     let meltano_flag = |name: &str| {
         std::env::var(format!("MELTANO_RUN_{name}")).is_ok_and(|v| crate::vocab::truth::truthy(&v))
     };
-    let req = RunRequest {
+    Ok(RunRequest {
         words: args.words,
         dry_run: args.dry_run || meltano_flag("DRY_RUN"),
         full_refresh: args.full_refresh || meltano_flag("FULL_REFRESH"),
@@ -89,27 +133,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
         },
         no_install: args.no_install || meltano_flag("NO_INSTALL"),
         progress: args.progress,
-    };
-    let outcome = pipeline::run(&ctx, &req);
-    if let Some(path) = &args.summary_json {
-        let doc = serde_json::json!({
-            "run_id": req.run_id,
-            "success": outcome.error.is_none(),
-            "error": outcome.error.as_ref().map(|e| e.to_string()),
-            "blocks": outcome.blocks,
-        });
-        let text = crate::pipeline::console::mask(&serde_json::to_string_pretty(&doc)?);
-        std::fs::write(path, text)
-            .map_err(|e| anyhow::anyhow!("cannot write the summary to {}: {e}", path.display()))?;
-    }
-    match outcome.error {
-        None => Ok(ExitCode::SUCCESS),
-        Some(e) => {
-            let code = e.exit_code();
-            super::report(&anyhow::Error::new(e));
-            Ok(ExitCode::from(code))
-        }
-    }
+    })
 }
 
 /// `--run-id` is checked where it enters: it names folders, so only a UUID is accepted.

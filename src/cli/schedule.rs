@@ -1,9 +1,9 @@
 //! `eltr schedule list [--format json]`, in Meltano's shapes: job schedules and legacy
 //! extractor/loader ("elt") schedules, each with its cron expression.
 
-use super::GlobalArgs;
+use super::Call;
 use super::config::py_repr;
-use super::output::{Format, print_json};
+use super::output::Format;
 use crate::project::model::ScheduleDef;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -27,8 +27,8 @@ pub enum ScheduleAction {
 }
 
 /// Runs `eltr schedule`.
-pub fn run(global: &GlobalArgs, args: ScheduleArgs) -> anyhow::Result<ExitCode> {
-    let ctx = global.open()?;
+pub fn run(call: &Call<'_>, args: ScheduleArgs) -> anyhow::Result<ExitCode> {
+    let ctx = call.open()?;
     let ScheduleAction::List { format } = args.action;
     let mut jobs = Vec::new();
     let mut elts = Vec::new();
@@ -47,7 +47,7 @@ pub fn run(global: &GlobalArgs, args: ScheduleArgs) -> anyhow::Result<ExitCode> 
         }
     }
     match format {
-        Format::Json => print_json(&json!({"schedules": {
+        Format::Json => call.print_json(&json!({"schedules": {
             "job": jobs.iter().map(|(s, job)| json!({
                 "name": s.name,
                 "interval": s.interval,
@@ -59,7 +59,7 @@ pub fn run(global: &GlobalArgs, args: ScheduleArgs) -> anyhow::Result<ExitCode> 
         }}))?,
         Format::Text => {
             for (s, job) in &jobs {
-                super::output::print_line(&format!(
+                call.print_line(&format!(
                     "[{}] job {}: {} → {}",
                     s.interval.as_deref().unwrap_or(""),
                     s.name,
@@ -68,7 +68,7 @@ pub fn run(global: &GlobalArgs, args: ScheduleArgs) -> anyhow::Result<ExitCode> 
                 ))?;
             }
             for s in &elts {
-                super::output::print_line(&format!(
+                call.print_line(&format!(
                     "[{}] elt {}: {} → {} x transforms",
                     s.interval.as_deref().unwrap_or(""),
                     s.name,

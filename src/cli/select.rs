@@ -1,10 +1,10 @@
 //! `eltr select EXTRACTOR --list [--all] [--json]`: which streams and properties the
 //! extractor's rules select, from its (cached or discovered) catalog.
 
-use super::GlobalArgs;
-use super::output::print_json;
+use super::Call;
 use crate::plugin::{PrepareOptions, prepare};
 use crate::project::model::PluginType;
+use crate::vocab::supervisor::Supervisor;
 use clap::Args;
 use serde_json::json;
 use std::process::ExitCode;
@@ -29,14 +29,15 @@ pub struct SelectArgs {
 }
 
 /// Prints the selection.
-pub fn run(global: &GlobalArgs, args: SelectArgs) -> anyhow::Result<ExitCode> {
-    let ctx = global.open()?;
+pub fn run(call: &Call<'_>, args: SelectArgs) -> anyhow::Result<ExitCode> {
+    let ctx = call.open()?;
     let plugin = ctx.plugin(Some(PluginType::Extractors), &args.extractor)?;
     let patterns = plugin
         .extras
         .select
         .clone()
         .unwrap_or_else(|| vec!["*.*".into()]);
+    let supervisor = Supervisor::quiet(crate::pipeline::signals::grace());
     let opts = PrepareOptions {
         run_id: crate::vocab::ident::RunId::new(),
         refresh_catalog: args.refresh_catalog,
@@ -53,6 +54,7 @@ pub fn run(global: &GlobalArgs, args: SelectArgs) -> anyhow::Result<ExitCode> {
         config_file: &config_file,
         refresh: args.refresh_catalog,
         masker: &ctx.masker,
+        supervisor: &supervisor,
     })?;
     let mut rows = catalog.property_statuses();
     rows.sort_by(|a, b| (&a.stream, &a.property).cmp(&(&b.stream, &b.property)));
@@ -61,20 +63,20 @@ pub fn run(global: &GlobalArgs, args: SelectArgs) -> anyhow::Result<ExitCode> {
         .filter(|r| args.all || r.status != "excluded")
         .collect();
     if args.json {
-        print_json(&json!({
+        call.print_json(&json!({
             "enabled_patterns": patterns,
             "streams": selected.iter().map(|r| json!({"stream": r.stream, "property": r.property, "selection": r.status})).collect::<Vec<_>>(),
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    super::output::print_line("Legend:\n\tselected\n\texcluded\n\tautomatic\n\tunsupported\n")?;
-    super::output::print_line("Enabled patterns:")?;
+    call.print_line("Legend:\n\tselected\n\texcluded\n\tautomatic\n\tunsupported\n")?;
+    call.print_line("Enabled patterns:")?;
     for p in &patterns {
-        super::output::print_line(&format!("\t{p}"))?;
+        call.print_line(&format!("\t{p}"))?;
     }
-    super::output::print_line("\nSelected properties:")?;
+    call.print_line("\nSelected properties:")?;
     for r in selected {
-        super::output::print_line(&format!("\t[{:<11}] {}.{}", r.status, r.stream, r.property))?;
+        call.print_line(&format!("\t[{:<11}] {}.{}", r.status, r.stream, r.property))?;
     }
     Ok(ExitCode::SUCCESS)
 }

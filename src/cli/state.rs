@@ -1,6 +1,6 @@
 //! `eltr state list|get|set|merge|copy|move|clear`, printed as Meltano prints them.
 
-use super::GlobalArgs;
+use super::Call;
 use crate::pipeline::{lock_policy, open_store};
 use crate::state::{StateId, ops};
 use anyhow::{Context as _, bail};
@@ -90,8 +90,8 @@ pub enum GetFormat {
 }
 
 /// Runs `eltr state`.
-pub fn run(global: &GlobalArgs, args: StateArgs) -> anyhow::Result<ExitCode> {
-    let ctx = global.open()?;
+pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
+    let ctx = call.open()?;
     let store = open_store(&ctx)?;
     let store = store.as_ref();
     let id = |s: &str| StateId::parse(s);
@@ -102,14 +102,14 @@ pub fn run(global: &GlobalArgs, args: StateArgs) -> anyhow::Result<ExitCode> {
                 tracing::info!("No state IDs found.");
             }
             for i in ids {
-                super::output::print_line(i.as_str())?;
+                call.print_line(i.as_str())?;
             }
         }
         StateAction::Get { state_id, format } => {
             let state = ops::get(store, &id(&state_id)?)?;
             match format {
-                GetFormat::Json => super::output::print_line(&serde_json::to_string(&state)?)?,
-                GetFormat::Pretty => super::output::print_json(&state)?,
+                GetFormat::Json => call.print_line(&serde_json::to_string(&state)?)?,
+                GetFormat::Pretty => call.print_json(&state)?,
             }
         }
         StateAction::Set {

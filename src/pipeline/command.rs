@@ -1,61 +1,79 @@
 //! A block that runs one plugin on its own (`utility`, `plugin:command`), and `eltr invoke`:
 //! the plugin with its config and environment, stdio passed through.
 
-use super::{RunError, RunRequest};
+use super::plan::Plan;
+use super::{RunError, Session};
 use crate::plugin::{PrepareOptions, describe_status, prepare};
-use crate::project::Context;
+use crate::project::{Context, ResolvedPlugin};
 use crate::vocab::ident::RunId;
+use crate::vocab::supervisor::Supervisor;
 use serde_json::Value;
 use std::ffi::OsString;
 use std::process::ExitStatus;
+use std::sync::Arc;
 
 /// Runs `plugin` (or one of its `commands:`) as a block.
 pub fn run(
+    session: &Session,
     ctx: &Context,
-    req: &RunRequest,
-    plugin: &str,
+    plan: &Plan,
+    plugin: &ResolvedPlugin,
     command: Option<&str>,
 ) -> Result<(), super::BlockFailure> {
     let fail = |e: RunError| Box::new((None, e));
-    let resolved = ctx.plugin(None, plugin).map_err(|e| fail(e.into()))?;
     let args = match command {
-        Some(name) => command_args(&resolved.commands, name).ok_or_else(|| {
+        Some(name) => command_args(&plugin.commands, name).ok_or_else(|| {
             fail(RunError::Blocks(super::blocks::BlockError(format!(
-                "plugin '{plugin}' has no command '{name}'"
+                "plugin '{}' has no command '{name}'",
+                plugin.name
             ))))
         })?,
         None => Vec::new(),
     };
-    let status = invoke(ctx, plugin, args, req.run_id, req.no_install).map_err(fail)?;
+    let request = Invocation {
+        run_id: plan.run_id,
+        install_missing: plan.install_missing,
+        supervisor: session.supervisor.clone(),
+    };
+    let status = invoke(ctx, plugin.clone(), args, &request).map_err(fail)?;
     if status.success() {
         Ok(())
     } else {
         Err(fail(RunError::PluginFailed {
-            kind: resolved.plugin_type.singular(),
-            name: plugin.to_string(),
+            kind: plugin.plugin_type.singular(),
+            name: plugin.name.to_string(),
             status: describe_status(status),
             tail: String::new(),
         }))
     }
 }
 
+/// How `invoke` runs a plugin.
+pub struct Invocation {
+    pub run_id: RunId,
+    /// Install the plugin first if its virtualenv is missing.
+    pub install_missing: bool,
+    pub supervisor: Arc<Supervisor>,
+}
+
 /// Runs a plugin with its config file and environment, extra `args` appended, stdin, stdout
 /// and stderr inherited. Returns its exit status.
 pub fn invoke(
     ctx: &Context,
-    plugin: &str,
+    plugin: ResolvedPlugin,
     args: Vec<OsString>,
-    run_id: RunId,
-    no_install: bool,
+    how: &Invocation,
 ) -> Result<ExitStatus, RunError> {
-    let resolved = ctx.plugin(None, plugin)?;
-    super::ensure_installed(ctx, &[&resolved], no_install)?;
+    if how.install_missing {
+        super::ensure_installed(ctx, &[&plugin])?;
+    }
     let opts = PrepareOptions {
-        run_id,
+        run_id: how.run_id,
         with_catalog: args.is_empty(),
+        supervisor: how.supervisor.clone(),
         ..PrepareOptions::default()
     };
-    let prepared = prepare(ctx, resolved, &opts)?;
+    let prepared = prepare(ctx, plugin, &opts)?;
     let mut cmd = std::process::Command::new(&prepared.program);
     cmd.args(&prepared.args)
         .args(&args)

@@ -2,181 +2,94 @@
 //! target piped through eltr, checkpoint every state the target confirms, and decide which
 //! process to blame if it goes wrong.
 
-use super::blocks::{Block, MapperStep};
 use super::checkpoint::Checkpointer;
 use super::metrics::Metrics;
+use super::plan::{ExtractLoadPlan, Plan, StateSource};
 use super::process::{Exit, Running, Stdio2, spawn};
 use super::progress::Progress;
 use super::pump::{LiveCounters, PumpStats, pump};
-use super::signals::{signal_name, supervisor};
 use super::summary::{BlockSummary, ProcessSummary};
-use super::{RunError, RunRequest, StateStrategy};
-use crate::plugin::prepare::describe_vars;
-use crate::plugin::{
-    PrepareOptions, PreparedPlugin, describe_status,
-    env::{extra_vars, setting_vars},
-    prepare,
-};
-use crate::project::Context;
-use crate::state::{LockInfo, StateId, Store};
+use super::{RunError, Session};
+use crate::plugin::{PluginError, PrepareOptions, PreparedPlugin, describe_status, prepare};
+use crate::project::model::MappingDef;
+use crate::project::{Context, ResolvedPlugin};
+use crate::singer::state::StateDoc;
+use crate::state::{LockGuard, LockInfo, Store};
 use crate::vocab::ident::RunId;
 use crate::vocab::lines::BoundedLines;
 use crate::vocab::mask::Masker;
+use crate::vocab::supervisor::{signal_group, signal_name};
 use serde_json::Value;
 use std::io::BufReader;
 use std::process::{ChildStdout, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 type BlockResult = Result<Option<BlockSummary>, super::BlockFailure>;
 
-/// Runs one `extractor [mapper…] loader` block.
-pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>) -> BlockResult {
-    let Block::ExtractLoad {
-        extractor,
-        mappers,
-        loader,
-    } = block
-    else {
-        unreachable!("extract_load::run is only called with extract-load blocks");
-    };
+/// The plugins of a block, prepared (config files written, catalog built), in data order.
+struct Prepared {
+    tap: PreparedPlugin,
+    mappers: Vec<PreparedPlugin>,
+    target: PreparedPlugin,
+}
+
+/// Runs one planned `extractor [mapper…] loader` block: install what is missing, lock the
+/// state, hand the tap its bookmarks, pipe the plugins, checkpoint, summarise.
+pub fn run(session: &Session, ctx: &Context, plan: &Plan, el: &ExtractLoadPlan) -> BlockResult {
     let fail = |e: RunError| Box::new((None, e));
     let started = Instant::now();
-
-    let tap = ctx.plugin(None, extractor).map_err(|e| fail(e.into()))?;
-    // What mappers and the target learn of the tap, in their config and in their process env.
-    let mut upstream = describe_vars(&tap);
-    upstream.extend(setting_vars(&tap).into_iter().map(|(k, v, _)| (k, v)));
-    upstream.extend(extra_vars(&tap));
-    let target = ctx
-        .plugin_with_upstream(None, loader, &upstream)
-        .map_err(|e| fail(e.into()))?;
-    let state_id = state_id(ctx, req, extractor, loader).map_err(fail)?;
-    let mut mapper_plugins = Vec::new();
-    for m in mappers {
-        let mapper = ctx.plugin_with_upstream(None, &m.plugin, &upstream);
-        mapper_plugins.push(mapper.map_err(|e| fail(e.into()))?);
+    if plan.install_missing {
+        let all: Vec<&ResolvedPlugin> = el.plugins().into_iter().map(|(_, p)| p).collect();
+        super::ensure_installed(ctx, &all).map_err(fail)?;
     }
-    let all: Vec<&crate::project::ResolvedPlugin> = std::iter::once(&tap)
-        .chain(mapper_plugins.iter())
-        .chain(std::iter::once(&target))
-        .collect();
-    super::ensure_installed(ctx, &all, req.no_install).map_err(fail)?;
-
-    let lock = if req.no_state_update {
-        None
-    } else {
-        let policy = super::lock_policy(ctx, req.force).map_err(fail)?;
-        let info = LockInfo::for_this_process(&req.run_id.to_string());
-        Some(
-            store
-                .lock(&state_id, &info, &policy)
-                .map_err(|e| fail(e.into()))?,
-        )
+    let store = plan
+        .store
+        .clone()
+        .filter(|_| el.state.write || matches!(el.state.read, StateSource::Store));
+    let lock = take_lock(plan, el, store.as_deref()).map_err(fail)?;
+    let stored = match &store {
+        Some(s) => s
+            .get(&el.state_id)
+            .map_err(|e| fail(e.into()))?
+            .unwrap_or_default(),
+        None => StateDoc::default(),
     };
-    let stored = store
-        .get(&state_id)
-        .map_err(|e| fail(e.into()))?
-        .unwrap_or_default();
-    let state_for_tap = if req.full_refresh || req.no_state_update {
-        None
-    } else if let Some(file) = &tap.extras.state {
-        let path = ctx.project.root.join(file);
-        let text = std::fs::read(&path).map_err(|e| {
-            fail(RunError::Plugin(crate::plugin::PluginError::RunFiles {
-                plugin: tap.name.to_string(),
-                path: path.display().to_string(),
-                error: e,
-            }))
-        })?;
-        let state = serde_json::from_slice::<Value>(&text).map_err(|e| {
-            fail(RunError::Plugin(crate::plugin::PluginError::BadStateFile {
-                plugin: tap.name.to_string(),
-                path: path.display().to_string(),
-                message: e.to_string(),
-            }))
-        })?;
-        Some(state)
-    } else {
-        stored.singer_state()
-    };
+    let state_for_tap = state_for_tap(el, &stored).map_err(fail)?;
     if state_for_tap.is_some() {
-        tracing::info!("resuming '{state_id}' from its stored state");
+        tracing::info!("resuming '{}' from its stored state", el.state_id);
     }
-
-    let extra_env = upstream;
-    let opts = PrepareOptions {
-        run_id: req.run_id,
-        refresh_catalog: req.refresh_catalog || req.full_refresh,
-        state: state_for_tap,
-        with_catalog: true,
-        ..PrepareOptions::default()
-    };
-    let tap_p = prepare(ctx, tap, &opts).map_err(|e| fail(e.into()))?;
-    if tap_p
-        .selected_streams
-        .as_ref()
-        .is_some_and(|s| s.is_empty())
-    {
-        tracing::warn!(
-            "the catalog of '{}' selects no stream; check its `select` patterns (`eltr select {} --list --all`)",
-            tap_p.plugin.name,
-            tap_p.plugin.name
-        );
-    }
-    let mut mapper_ps = Vec::new();
-    for (MapperStep { mapping, .. }, m) in mappers.iter().zip(mapper_plugins) {
-        let o = PrepareOptions {
-            run_id: req.run_id,
-            extra_env: extra_env.clone(),
-            mapping: mapping.clone(),
-            ..PrepareOptions::default()
-        };
-        mapper_ps.push(prepare(ctx, m, &o).map_err(|e| fail(e.into()))?);
-    }
-    let target_opts = PrepareOptions {
-        run_id: req.run_id,
-        extra_env,
-        ..PrepareOptions::default()
-    };
-    let target_p = prepare(ctx, target, &target_opts).map_err(|e| fail(e.into()))?;
-
+    let prepared = prepare_all(session, ctx, plan, el, state_for_tap).map_err(fail)?;
     // A signal that arrived while the plugins were being prepared stops the block here,
     // before anything is spawned (the guards remove the run files and the lock).
-    if let Some(e) = super::interrupted() {
+    if let Some(e) = super::interrupted(session) {
         return Err(fail(e));
     }
-    let merge = req.state_strategy == StateStrategy::Merge
-        || (req.state_strategy == StateStrategy::Auto && req.full_refresh);
-    let checkpointer = (!req.no_state_update).then(|| {
-        Checkpointer::start(
+    let checkpointer = match (&store, el.state.write) {
+        (Some(store), true) => Some(Checkpointer::start(
             store.clone(),
-            state_id.clone(),
-            stored.clone(),
-            merge,
+            el.state_id.clone(),
+            stored,
+            el.state.merge,
             lock.clone(),
-        )
-    });
+        )),
+        _ => None,
+    };
 
     // Everything said from here on is stamped with the block's ids and copied to its run
     // log (masked, as every line is).
-    let log_id = if req.no_state_update {
-        format!("{extractor}-to-{loader}")
-    } else {
-        state_id.to_string()
-    };
-    super::console::begin_block(
-        &req.run_id.to_string(),
-        Some(&log_id),
-        open_run_log(ctx, &log_id, req.run_id),
+    let console = &session.console;
+    console.begin_block(
+        &plan.run_id.to_string(),
+        Some(&el.log_id),
+        open_run_log(ctx, &el.log_id, plan.run_id),
     );
     let metrics = Arc::new(Metrics::default());
     let first_hop = Arc::new(LiveCounters::default());
     let piped = Piped::start(
-        &tap_p,
-        &mapper_ps,
-        &target_p,
+        session,
+        &prepared,
         checkpointer.clone(),
         metrics.clone(),
         first_hop.clone(),
@@ -184,51 +97,168 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
     let mut piped = match piped {
         Ok(p) => p,
         Err(e) => {
-            super::console::end_block();
+            console.end_block();
             return Err(fail(e));
         }
     };
-    let progress = req.progress.enabled().then(|| {
+    let progress = plan.progress.then(|| {
         let confirmed = checkpointer
             .as_ref()
             .map(|c| c.confirmed.clone())
             .unwrap_or_default();
-        Progress::start(block.label(), first_hop.clone(), confirmed)
+        Progress::start(
+            console.clone(),
+            el.label.clone(),
+            first_hop.clone(),
+            confirmed,
+        )
     });
-    let watchdog = req.timeout.map(|t| {
-        let (done, wait) = mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(t) {
-                tracing::error!("timed out after {t:?}; stopping the plugins");
-                supervisor().time_out();
-            }
-        });
-        done
-    });
-    let exits = piped.wait();
+    let watchdog = plan.timeout.map(|t| start_watchdog(session, t));
+    let exits = piped.wait(session);
     drop(watchdog);
     let (hops, unread_state) = piped.join_hops();
     drop(progress);
 
     let report = checkpointer.map(|c| c.finish()).unwrap_or_default();
-    let mut summary = BlockSummary::new(
-        block.label(),
-        &req.run_id.to_string(),
-        &hops,
-        started.elapsed(),
-    );
-    if !req.no_state_update {
-        summary.state_id = Some(state_id.to_string());
-        summary.store = Some(store.describe());
+    let mut summary = summarise(plan, el, &piped, &exits, &hops, started);
+    if el.state.write {
+        summary.state_id = Some(el.state_id.to_string());
+        summary.store = store.as_ref().map(|s| s.describe());
     }
     summary.states_confirmed = report.confirmed;
     summary.state_writes = report.writes;
     summary.last_state = report.last_confirmed.clone();
     summary.metrics = metrics.totals();
+
+    let statuses: Vec<ExitStatus> = exits.iter().map(|e| e.status).collect();
+    let error = blame(session, &mut piped.procs, &statuses, &hops, plan.timeout);
+    let error = error.or_else(|| {
+        report
+            .error
+            .or(unread_state)
+            .map(|message| RunError::StateSave {
+                store: store.as_ref().map(|s| s.describe()).unwrap_or_default(),
+                message,
+            })
+    });
+    console.println(&summary.render());
+    console.end_block();
+    match error {
+        Some(e) => Err(Box::new((Some(summary), e))),
+        None => Ok(Some(summary)),
+    }
+}
+
+/// Takes the block's state lock, when it writes state.
+fn take_lock(
+    plan: &Plan,
+    el: &ExtractLoadPlan,
+    store: Option<&dyn Store>,
+) -> Result<Option<Arc<dyn LockGuard>>, RunError> {
+    let (Some(policy), Some(store)) = (&el.state.lock, store) else {
+        return Ok(None);
+    };
+    let info = LockInfo::for_this_process(&plan.run_id.to_string());
+    Ok(Some(store.lock(&el.state_id, &info, policy)?))
+}
+
+/// The Singer state the extractor starts from: nothing, the stored one, or the file its
+/// `state` extra names (which must be valid JSON: a bad one is an error, not a full refresh).
+fn state_for_tap(el: &ExtractLoadPlan, stored: &StateDoc) -> Result<Option<Value>, RunError> {
+    let path = match &el.state.read {
+        StateSource::Nothing => return Ok(None),
+        StateSource::Store => return Ok(stored.singer_state()),
+        StateSource::File(path) => path,
+    };
+    let plugin = el.extractor.name.to_string();
+    let text = std::fs::read(path).map_err(|error| PluginError::RunFiles {
+        plugin: plugin.clone(),
+        path: path.display().to_string(),
+        error,
+    })?;
+    let state = serde_json::from_slice::<Value>(&text).map_err(|e| PluginError::BadStateFile {
+        plugin,
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(Some(state))
+}
+
+/// Prepares every plugin of the block: config files, the extractor's catalog and state.
+fn prepare_all(
+    session: &Session,
+    ctx: &Context,
+    plan: &Plan,
+    el: &ExtractLoadPlan,
+    state: Option<Value>,
+) -> Result<Prepared, RunError> {
+    let opts = PrepareOptions {
+        run_id: plan.run_id,
+        refresh_catalog: el.refresh_catalog,
+        state,
+        with_catalog: true,
+        supervisor: session.supervisor.clone(),
+        ..PrepareOptions::default()
+    };
+    let tap = prepare(ctx, el.extractor.clone(), &opts)?;
+    if tap.selected_streams.as_ref().is_some_and(|s| s.is_empty()) {
+        tracing::warn!(
+            "the catalog of '{}' selects no stream; check its `select` patterns (`eltr select {} --list --all`)",
+            tap.plugin.name,
+            tap.plugin.name
+        );
+    }
+    let downstream = |mapping: Option<MappingDef>| PrepareOptions {
+        run_id: plan.run_id,
+        extra_env: el.upstream.clone(),
+        mapping,
+        supervisor: session.supervisor.clone(),
+        ..PrepareOptions::default()
+    };
+    let mut mappers = Vec::with_capacity(el.mappers.len());
+    for (mapper, mapping) in &el.mappers {
+        mappers.push(prepare(ctx, mapper.clone(), &downstream(mapping.clone()))?);
+    }
+    let target = prepare(ctx, el.loader.clone(), &downstream(None))?;
+    Ok(Prepared {
+        tap,
+        mappers,
+        target,
+    })
+}
+
+/// Stops the plugins when `limit` passes; dropping the returned sender cancels it.
+fn start_watchdog(session: &Session, limit: Duration) -> mpsc::Sender<()> {
+    let (done, wait) = mpsc::channel::<()>();
+    let supervisor = session.supervisor.clone();
+    std::thread::spawn(move || {
+        if let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(limit) {
+            tracing::error!("timed out after {limit:?}; stopping the plugins");
+            supervisor.time_out();
+        }
+    });
+    done
+}
+
+/// The block's summary from what its processes and hops did.
+fn summarise(
+    plan: &Plan,
+    el: &ExtractLoadPlan,
+    piped: &Piped,
+    exits: &[Exit],
+    hops: &[PumpStats],
+    started: Instant,
+) -> BlockSummary {
+    let mut summary = BlockSummary::new(
+        el.label.clone(),
+        &plan.run_id.to_string(),
+        hops,
+        started.elapsed(),
+    );
     summary.processes = piped
         .procs
         .iter()
-        .zip(&exits)
+        .zip(exits)
         .map(|(p, e)| ProcessSummary {
             name: p.name.clone(),
             kind: p.kind,
@@ -243,65 +273,25 @@ pub fn run(ctx: &Context, req: &RunRequest, block: &Block, store: Arc<dyn Store>
         let tail = last.wall.saturating_sub(first.wall);
         summary.waited_on_loader += tail.as_secs_f64();
         summary.verdict = super::summary::verdict(
-            std::time::Duration::from_secs_f64(summary.waited_on_extractor),
-            std::time::Duration::from_secs_f64(summary.waited_on_loader),
+            Duration::from_secs_f64(summary.waited_on_extractor),
+            Duration::from_secs_f64(summary.waited_on_loader),
         );
     }
-    for hop in &hops {
+    for hop in hops {
         if hop.not_json_lines > 0 {
             tracing::warn!("{} lines on the pipe were not JSON", hop.not_json_lines);
         }
     }
-
-    let statuses: Vec<ExitStatus> = exits.iter().map(|e| e.status).collect();
-    let error = blame(&mut piped.procs, &statuses, &hops, req);
-    let error = error.or_else(|| {
-        report
-            .error
-            .or(unread_state)
-            .map(|message| RunError::StateSave {
-                store: store.describe(),
-                message,
-            })
-    });
-    super::console::println(&summary.render());
-    super::console::end_block();
-    match error {
-        Some(e) => Err(Box::new((Some(summary), e))),
-        None => Ok(Some(summary)),
-    }
+    summary
 }
 
-/// Opens `.eltr/logs/<state_id>/<run_id>.log` for the block's full log.
-fn open_run_log(ctx: &Context, state_id: &str, run_id: RunId) -> Option<std::fs::File> {
-    let dir = ctx.project.root.join(".eltr").join("logs").join(state_id);
+/// Opens `.eltr/logs/<log_id>/<run_id>.log` for the block's full log.
+fn open_run_log(ctx: &Context, log_id: &str, run_id: RunId) -> Option<std::fs::File> {
+    let dir = crate::project::eltr_dir(&ctx.project.root)
+        .join("logs")
+        .join(log_id);
     std::fs::create_dir_all(&dir).ok()?;
     std::fs::File::create(dir.join(format!("{run_id}.log"))).ok()
-}
-
-/// `{environment}:{extractor}-to-{loader}[:{suffix}]`, the suffix from the command line or
-/// the environment's `state_id_suffix`.
-fn state_id(ctx: &Context, req: &RunRequest, tap: &str, target: &str) -> Result<StateId, RunError> {
-    let suffix = match &req.state_id_suffix {
-        Some(s) => Some(s.clone()),
-        None => match ctx
-            .environment
-            .as_ref()
-            .and_then(|e| e.item.state_id_suffix.clone())
-        {
-            Some(raw) => {
-                let env = ctx.project_env()?;
-                Some(ctx.expand_str(&raw, &env, &ctx.project.root_file, "state_id_suffix")?)
-            }
-            None => None,
-        },
-    };
-    Ok(StateId::for_pipeline(
-        ctx.environment_name(),
-        tap,
-        target,
-        suffix.as_deref(),
-    )?)
 }
 
 /// The running processes of a block and the threads between them.
@@ -315,16 +305,16 @@ struct Piped {
 
 impl Piped {
     fn start(
-        tap: &PreparedPlugin,
-        mappers: &[PreparedPlugin],
-        target: &PreparedPlugin,
+        session: &Session,
+        prepared: &Prepared,
         checkpointer: Option<Arc<Checkpointer>>,
         metrics: Arc<Metrics>,
         first_hop: Arc<LiveCounters>,
     ) -> Result<Piped, RunError> {
-        let sup = supervisor();
-        let order: Vec<&PreparedPlugin> = std::iter::once(tap)
-            .chain(mappers)
+        let sup = &session.supervisor;
+        let target = &prepared.target;
+        let order: Vec<&PreparedPlugin> = std::iter::once(&prepared.tap)
+            .chain(&prepared.mappers)
             .chain(std::iter::once(target))
             .collect();
         let mut procs: Vec<Running> = Vec::new();
@@ -354,7 +344,7 @@ impl Piped {
                 }
                 Err(e) => {
                     for r in &mut procs {
-                        super::process::signal_group(r.pid, libc::SIGKILL);
+                        signal_group(r.pid, libc::SIGKILL);
                         let _ = r.child.wait();
                         sup.unregister(r.pid);
                     }
@@ -376,7 +366,7 @@ impl Piped {
                 let stats = pump(from, to, live);
                 if stats.downstream_closed {
                     // The next process stopped reading: stop the producer too.
-                    super::process::signal_group(upstream, libc::SIGTERM);
+                    signal_group(upstream, libc::SIGTERM);
                 }
                 stats
             }));
@@ -396,8 +386,8 @@ impl Piped {
     }
 
     /// Waits for every process, in data order.
-    fn wait(&mut self) -> Vec<Exit> {
-        let sup = supervisor();
+    fn wait(&mut self, session: &Session) -> Vec<Exit> {
+        let sup = &session.supervisor;
         let mut exits = Vec::new();
         for p in &mut self.procs {
             let exit = p.wait().unwrap_or_else(|e| {
@@ -508,12 +498,13 @@ fn read_target_states(
 /// is to blame (its producers were stopped because of it); otherwise the most upstream
 /// process that failed.
 fn blame(
+    session: &Session,
     procs: &mut [Running],
     statuses: &[ExitStatus],
     hops: &[PumpStats],
-    req: &RunRequest,
+    timeout: Option<Duration>,
 ) -> Option<RunError> {
-    let sup = supervisor();
+    let sup = &session.supervisor;
     if let Some(sig) = sup.received() {
         return Some(RunError::Interrupted {
             signal: signal_name(sig),
@@ -521,7 +512,7 @@ fn blame(
         });
     }
     if sup.timed_out() {
-        return Some(RunError::TimedOut(req.timeout.unwrap_or_default()));
+        return Some(RunError::TimedOut(timeout.unwrap_or_default()));
     }
     let failed = |p: &mut Running, status: ExitStatus| RunError::PluginFailed {
         kind: p.kind,

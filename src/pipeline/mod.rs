@@ -1,8 +1,9 @@
 //! Running blocks: spawning the plugins of each block, piping them together through eltr,
 //! supervising them (exit codes, signals, timeouts) and checkpointing the target's STATE.
 //!
-//! Takes a `Context` and a `RunRequest`; hands back a `RunOutcome`. The command layer only
-//! formats it.
+//! `plan::plan` turns a `Context` and a `RunRequest` into a `Plan` without running anything;
+//! `execute` runs a plan with a `Session` (the console and the run's supervisor, passed down,
+//! never found in globals) and hands back a `RunOutcome`. The command layer only formats it.
 
 pub mod blocks;
 pub mod checkpoint;
@@ -10,6 +11,7 @@ pub mod command;
 pub mod console;
 pub mod extract_load;
 pub mod metrics;
+pub mod plan;
 pub mod process;
 pub mod progress;
 pub mod pump;
@@ -19,9 +21,31 @@ pub mod summary;
 use crate::project::Context;
 use crate::state::{StateError, Store};
 use crate::vocab::ident::RunId;
-use blocks::Block;
+use crate::vocab::supervisor::{Supervisor, signal_name};
+use console::Console;
+use plan::{Plan, PlannedBlock};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What a run executes with, handed down to everything that prints or spawns.
+#[derive(Clone)]
+pub struct Session {
+    /// Where lines go (stderr and the block's run log), masked.
+    pub console: Arc<Console>,
+    /// The run's children and how the run was stopped.
+    pub supervisor: Arc<Supervisor>,
+}
+
+impl Session {
+    /// A session whose supervisor handles SIGINT and SIGTERM, with the checked grace period.
+    pub fn listening(console: Arc<Console>) -> Result<Session, RunError> {
+        let grace = signals::grace_setting()?;
+        Ok(Session {
+            console,
+            supervisor: Supervisor::listening(grace),
+        })
+    }
+}
 
 /// How to treat the states a target confirms (DESIGN.md §5).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -118,45 +142,28 @@ pub struct RunOutcome {
     pub error: Option<RunError>,
 }
 
-/// Runs the blocks named by the request, in order; the first failure stops the run.
-pub fn run(ctx: &Context, req: &RunRequest) -> RunOutcome {
-    // Handle SIGINT/SIGTERM from the start: a signal during catalog discovery or between
-    // blocks must still clean up (config files, lock) and exit 130/143.
-    let sup = signals::supervisor();
+impl RunOutcome {
+    /// A run that stopped before its first block.
+    pub fn failed(error: RunError) -> RunOutcome {
+        RunOutcome {
+            blocks: Vec::new(),
+            error: Some(error),
+        }
+    }
+}
+
+/// Runs the blocks of `plan` in order; the first failure stops the run.
+pub fn execute(session: &Session, ctx: &Context, plan: &Plan) -> RunOutcome {
     let mut outcome = RunOutcome::default();
-    if let Err(e) = signals::grace_setting() {
-        outcome.error = Some(e.into());
-        return outcome;
-    }
-    let blocks = match blocks::parse(ctx, &req.words) {
-        Ok(b) => b,
-        Err(e) => {
-            outcome.error = Some(e.into());
-            return outcome;
-        }
-    };
-    if req.dry_run {
-        for b in &blocks {
-            console::println(&format!("would run: {}", b.label()));
-        }
-        return outcome;
-    }
-    let store: Arc<dyn Store> = match open_store(ctx) {
-        Ok(s) => s,
-        Err(e) => {
-            outcome.error = Some(e);
-            return outcome;
-        }
-    };
-    for block in &blocks {
-        if let Some(e) = interrupted() {
+    for block in &plan.blocks {
+        if let Some(e) = interrupted(session) {
             outcome.error = Some(e);
             break;
         }
         let result = match block {
-            Block::ExtractLoad { .. } => extract_load::run(ctx, req, block, store.clone()),
-            Block::Command { plugin, command } => {
-                command::run(ctx, req, plugin, command.as_deref()).map(|_| None)
+            PlannedBlock::ExtractLoad(el) => extract_load::run(session, ctx, plan, el),
+            PlannedBlock::Command { plugin, command } => {
+                command::run(session, ctx, plan, plugin, command.as_deref()).map(|_| None)
             }
         };
         match result {
@@ -164,23 +171,23 @@ pub fn run(ctx: &Context, req: &RunRequest) -> RunOutcome {
             Ok(None) => {}
             Err(failure) => {
                 let (summary, e) = *failure;
-                let e = interrupted().unwrap_or(e);
+                let e = interrupted(session).unwrap_or(e);
                 outcome.blocks.extend(summary);
                 outcome.error = Some(e);
                 break;
             }
         }
     }
-    let _ = sup;
     outcome
 }
 
 /// The error of a run stopped by a signal, if one arrived.
-pub fn interrupted() -> Option<RunError> {
-    signals::supervisor()
+pub fn interrupted(session: &Session) -> Option<RunError> {
+    session
+        .supervisor
         .received()
         .map(|sig| RunError::Interrupted {
-            signal: signals::signal_name(sig),
+            signal: signal_name(sig),
             code: (128 + sig) as u8,
         })
 }
@@ -190,12 +197,8 @@ pub fn interrupted() -> Option<RunError> {
 pub fn ensure_installed(
     ctx: &Context,
     plugins: &[&crate::project::ResolvedPlugin],
-    no_install: bool,
 ) -> Result<(), RunError> {
     use crate::plugin::install::{InstallOptions, InstallStatus, install, is_installed};
-    if no_install {
-        return Ok(());
-    }
     let root = &ctx.project.root;
     let missing: Vec<_> = plugins
         .iter()

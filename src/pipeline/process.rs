@@ -5,9 +5,9 @@ use super::metrics::{Metrics, readable};
 use crate::plugin::PreparedPlugin;
 use crate::vocab::lines::{BoundedLines, LOG_LINE_CAP};
 use crate::vocab::mask::Masker;
+use crate::vocab::supervisor::own_process_group;
 use std::collections::VecDeque;
 use std::io::BufReader;
-use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -44,15 +44,7 @@ pub fn spawn(p: &PreparedPlugin, stdio: Stdio2, metrics: Arc<Metrics>) -> std::i
         .stdin(stdio.stdin)
         .stdout(stdio.stdout)
         .stderr(Stdio::piped());
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setpgid(0, 0);
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            // Restore default dispositions eltr may have changed.
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-            Ok(())
-        });
-    }
+    own_process_group(&mut cmd);
     let mut child = cmd.spawn()?;
     let pid = child.id() as i32;
     let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
@@ -164,12 +156,5 @@ impl Running {
             wall: self.started.elapsed(),
             cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
         })
-    }
-}
-
-/// Sends `signal` to a process group (the plugin and anything it started).
-pub fn signal_group(pid: i32, signal: libc::c_int) {
-    unsafe {
-        libc::kill(-pid, signal);
     }
 }

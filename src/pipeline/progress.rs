@@ -2,6 +2,7 @@
 //! elapsed time and states confirmed, redrawn a few times a second from counters the pump
 //! publishes once per chunk (so the display costs the data path nothing per record).
 
+use super::console::Console;
 use super::pump::LiveCounters;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::Arc;
@@ -42,7 +43,12 @@ impl Progress {
     /// Starts drawing `label` with the counters of the first hop and the confirmed-state count.
     /// On a terminal: a live line redrawn five times a second. Elsewhere (`--progress always`
     /// into a log): a plain line every few seconds.
-    pub fn start(label: String, live: Arc<LiveCounters>, confirmed: Arc<AtomicU64>) -> Progress {
+    pub fn start(
+        console: Arc<Console>,
+        label: String,
+        live: Arc<LiveCounters>,
+        confirmed: Arc<AtomicU64>,
+    ) -> Progress {
         use std::io::IsTerminal;
         let pb = std::io::stderr().is_terminal().then(|| {
             let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(5));
@@ -50,7 +56,7 @@ impl Progress {
                 ProgressStyle::with_template("{spinner} {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
-            super::console::set_progress(Some(pb.clone()));
+            console.set_progress(Some(pb.clone()));
             pb
         });
         let (stop, stopped) = mpsc::channel::<()>();
@@ -93,7 +99,7 @@ impl Progress {
                         pb.tick();
                     }
                     None if done || last_line.elapsed() >= Duration::from_secs(5) => {
-                        super::console::println(&format!("progress: {message}"));
+                        console.println(&format!("progress: {message}"));
                         last_line = Instant::now();
                     }
                     None => {}
@@ -103,7 +109,7 @@ impl Progress {
                 }
             }
             if pb.is_some() {
-                super::console::set_progress(None);
+                console.set_progress(None);
             }
         });
         Progress {

@@ -6,6 +6,7 @@ use crate::project::ResolvedPlugin;
 use crate::singer::catalog::{Catalog, Rules};
 use crate::vocab::confine;
 use crate::vocab::lines::{BoundedLines, LOG_LINE_CAP};
+use crate::vocab::supervisor::{Supervisor, own_process_group, signal_name};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::io::{BufReader, Read};
@@ -26,6 +27,8 @@ pub struct DiscoverInput<'a> {
     pub refresh: bool,
     /// Masks the discovery's stderr tail in errors.
     pub masker: &'a crate::vocab::mask::Masker,
+    /// The run's supervisor: a signal stops the discovery too.
+    pub supervisor: &'a std::sync::Arc<Supervisor>,
 }
 
 /// The catalog with the plugin's rules applied.
@@ -85,10 +88,10 @@ fn raw_catalog(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
             CATALOG_CAP >> 20
         )));
     }
-    if let Some(sig) = crate::pipeline::signals::supervisor().received() {
+    if let Some(sig) = input.supervisor.received() {
         return Err(bad(format!(
             "discovery was interrupted by {}",
-            crate::pipeline::signals::signal_name(sig)
+            signal_name(sig)
         )));
     }
     if !output.status.success() {
@@ -138,7 +141,6 @@ struct Discovery {
 /// a SIGTERM to eltr stops it too. Its stderr is read in bounded lines and only the last few
 /// kept; its stdout up to `CATALOG_CAP`.
 fn run_discovery(input: &DiscoverInput<'_>) -> std::io::Result<Discovery> {
-    use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(input.program);
     cmd.arg("--config")
         .arg(input.config_file)
@@ -148,15 +150,9 @@ fn run_discovery(input: &DiscoverInput<'_>) -> std::io::Result<Discovery> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setpgid(0, 0);
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
+    own_process_group(&mut cmd);
     let mut child = cmd.spawn()?;
-    let sup = crate::pipeline::signals::supervisor();
+    let sup = input.supervisor;
     let pid = child.id() as i32;
     sup.register(pid, false);
     let stderr = child.stderr.take().expect("stderr is piped");

@@ -10,6 +10,7 @@ use crate::project::settings::deep_merge;
 use crate::project::{Context, ResolvedPlugin};
 use crate::vocab::ident::RunId;
 use crate::vocab::mask::Masker;
+use crate::vocab::supervisor::Supervisor;
 use serde_json::Value;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -29,6 +30,8 @@ pub struct PrepareOptions {
     pub mapping: Option<MappingDef>,
     /// Extractors only: build the catalog (false for `invoke`, which passes its own args).
     pub with_catalog: bool,
+    /// Watches the discovery process, so a signal stops it too.
+    pub supervisor: Arc<Supervisor>,
 }
 
 /// A plugin ready to spawn. Its run files live as long as it does.
@@ -98,6 +101,7 @@ pub fn prepare(
                 config_file: &config_file,
                 refresh: opts.refresh_catalog,
                 masker: &ctx.masker,
+                supervisor: &opts.supervisor,
             })?;
             selected_streams = Some(catalog.selected_streams());
             let file = run_dir

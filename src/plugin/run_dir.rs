@@ -84,7 +84,7 @@ fn sweep_plugin(owner: &Path, dir: &Path) {
         else {
             continue;
         };
-        if !crate::state::lock::pid_alive(pid) {
+        if !crate::vocab::supervisor::pid_alive(pid) {
             if let Err(e) = confine::remove_tree(owner, &entry.path()) {
                 tracing::warn!("{e}");
             }

@@ -93,7 +93,7 @@ impl LockInfo {
         if now() - self.heartbeat_at > policy.timeout.as_secs_f64() {
             return true;
         }
-        self.pid != 0 && self.host == hostname() && !pid_alive(self.pid)
+        self.pid != 0 && self.host == hostname() && !crate::vocab::supervisor::pid_alive(self.pid)
     }
 
     /// "run R (pid P on host H, started T)" for messages.
@@ -104,14 +104,6 @@ impl LockInfo {
             self.run_id, self.pid, self.host, age
         )
     }
-}
-
-/// True while a process with this pid exists (it may belong to another user).
-pub(crate) fn pid_alive(pid: u32) -> bool {
-    // Signal 0 checks for existence; EPERM still means the process exists.
-    // SAFETY: kill with signal 0 sends nothing and touches no memory.
-    let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// A background thread that refreshes a lock's heartbeat every `every` until stopped, or until

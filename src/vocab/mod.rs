@@ -8,4 +8,5 @@ pub mod ident;
 pub mod lines;
 pub mod mask;
 pub mod number;
+pub mod supervisor;
 pub mod truth;
