@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
                 "a JSON object line was scanned as not JSON"
             );
         }
-        let written = eltr::pyjson::to_string(&value);
+        let written = eltr::vocab::pyjson::to_string(&value);
         let back: Value = serde_json::from_str(&written)
             .unwrap_or_else(|e| panic!("pyjson wrote invalid JSON ({e}): {written}"));
         // Compared with serde_json's own output read back the same way: this checks what

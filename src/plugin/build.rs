@@ -2,11 +2,9 @@
 //! the plugin's build lock, make an empty venv), `packages` (ask uv what it would install,
 //! without installing), `finish` (install, fingerprint, move into place).
 
-use super::executable::venv_dir;
-use super::install::{
-    FINGERPRINT_FILE, InstallResult, InstallStatus, Installer, fingerprint, is_installed, python_of,
-};
+use super::installer::{InstallResult, InstallStatus, Installer};
 use super::staging::{self, BuildLock};
+use super::venv::{FINGERPRINT_FILE, fingerprint, is_installed, python_of, venv_dir};
 use crate::project::ResolvedPlugin;
 use crate::vocab::confine;
 use crate::vocab::lines::{BoundedLines, LOG_LINE_CAP};
@@ -317,7 +315,7 @@ fn pip_url_problem(plugin: &ResolvedPlugin) -> Option<String> {
     let url = plugin.pip_url.as_deref()?;
     let error = shell_words::split(url).err()?;
     let text = std::fs::read_to_string(&plugin.source).unwrap_or_default();
-    let place = match crate::project::yaml::locate_key_value(&text, "pip_url", "") {
+    let place = match crate::project::position::locate_key_value(&text, "pip_url", "") {
         Some((line, column)) => format!("{}:{line}:{column}", plugin.source.display()),
         None => plugin.source.display().to_string(),
     };

@@ -2,6 +2,7 @@
 //! them with, the project's compatibility variables, and its `env:` blocks.
 
 use crate::project::ResolvedPlugin;
+pub use crate::project::settings::env_text;
 use crate::project::settings::{env_stem, flatten};
 use serde_json::Value;
 
@@ -57,13 +58,4 @@ pub fn extra_vars(plugin: &ResolvedPlugin) -> Vec<(String, String)> {
         }
     }
     out
-}
-
-/// A setting value as an environment variable's text: strings as they are, everything else
-/// as Python's `json.dumps` writes it (Meltano's format, which plugins parse).
-pub fn env_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => crate::pyjson::to_string(other),
-    }
 }

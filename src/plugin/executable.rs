@@ -1,24 +1,9 @@
 //! Finding the program to start for a plugin: its virtualenv (eltr's, or one Meltano already
 //! installed), a project-relative path, or the PATH.
 
+use super::venv::{FINGERPRINT_FILE, meltano_venv_dir, venv_dir};
 use crate::project::ResolvedPlugin;
 use std::path::{Path, PathBuf};
-
-/// The virtualenv folder eltr installs a plugin into.
-pub fn venv_dir(root: &Path, plugin: &ResolvedPlugin) -> PathBuf {
-    root.join(".eltr")
-        .join(plugin.plugin_type.key())
-        .join(&plugin.venv_owner)
-        .join("venv")
-}
-
-/// The virtualenv Meltano would have made, used when eltr has not installed the plugin.
-pub fn meltano_venv_dir(root: &Path, plugin: &ResolvedPlugin) -> PathBuf {
-    root.join(".meltano")
-        .join(plugin.plugin_type.key())
-        .join(&plugin.venv_owner)
-        .join("venv")
-}
 
 /// Where the plugin's program is, if it can be found.
 pub fn find(root: &Path, plugin: &ResolvedPlugin, path_var: Option<&str>) -> Option<PathBuf> {
@@ -26,9 +11,7 @@ pub fn find(root: &Path, plugin: &ResolvedPlugin, path_var: Option<&str>) -> Opt
     // eltr's own venv counts only once its install finished (it has a fingerprint);
     // a venv Meltano installed is used as it is.
     let ours = venv_dir(root, plugin);
-    if ours.join(super::install::FINGERPRINT_FILE).is_file()
-        && is_executable(&ours.join("bin").join(exe))
-    {
+    if ours.join(FINGERPRINT_FILE).is_file() && is_executable(&ours.join("bin").join(exe)) {
         return Some(ours.join("bin").join(exe));
     }
     let meltanos = meltano_venv_dir(root, plugin).join("bin").join(exe);

@@ -8,10 +8,12 @@ pub mod catalog;
 pub mod env;
 pub mod executable;
 pub mod install;
+pub mod installer;
 pub mod prepare;
 pub mod run_dir;
 pub mod schedule;
 pub mod staging;
+pub mod venv;
 
 pub use prepare::{PrepareOptions, PreparedPlugin, prepare};
 

@@ -67,7 +67,7 @@ pub fn prepare(
             kind: plugin.plugin_type.singular().into(),
             plugin: plugin.name.to_string(),
             executable: plugin.executable.clone(),
-            venv: executable::venv_dir(root, &plugin).display().to_string(),
+            venv: super::venv::venv_dir(root, &plugin).display().to_string(),
         })?;
     let run_files = |error: std::io::Error, path: &std::path::Path| PluginError::RunFiles {
         plugin: plugin.name.to_string(),
@@ -170,10 +170,10 @@ pub fn process_env(
     vars.insert("MELTANO_RUN_ID".into(), opts.run_id.to_string());
     // eltr's venv only once its install finished (it has a fingerprint); a venv
     // Meltano installed as it is.
-    let ours = executable::venv_dir(root, plugin);
-    let ours_ready = ours.join(super::install::FINGERPRINT_FILE).is_file();
-    for venv in [ours, executable::meltano_venv_dir(root, plugin)] {
-        let usable = if venv == executable::venv_dir(root, plugin) {
+    let ours = super::venv::venv_dir(root, plugin);
+    let ours_ready = ours.join(super::venv::FINGERPRINT_FILE).is_file();
+    for venv in [ours, super::venv::meltano_venv_dir(root, plugin)] {
+        let usable = if venv == super::venv::venv_dir(root, plugin) {
             ours_ready
         } else {
             true

@@ -7,7 +7,7 @@
 //! machine, writing those files twice is most of what an install costs.
 
 use super::build::Build;
-use super::install::{InstallResult, InstallStatus, Installer, report_line};
+use super::installer::{InstallResult, InstallStatus, Installer, report_line};
 use crate::project::ResolvedPlugin;
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;

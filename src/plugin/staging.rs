@@ -25,6 +25,8 @@ const REPLACED: &str = "venv.replaced-";
 /// The file builders lock, next to the venv.
 const LOCK_FILE: &str = "install.lock";
 
+/// Makes staging names unique within this process (with the pid and the time). A counter,
+/// not run state: nothing reads it back.
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 /// The right to build the venv in one folder; released when dropped.

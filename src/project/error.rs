@@ -127,7 +127,7 @@ impl ProjectError {
     /// the YAML library no longer knows positions).
     pub fn at_key(path: &std::path::Path, key: &str, message: String) -> ProjectError {
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        ProjectError::at(path, super::yaml::locate(&text, key), message)
+        ProjectError::at(path, super::position::locate(&text, key), message)
     }
 }
 

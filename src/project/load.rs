@@ -2,7 +2,7 @@
 
 use super::error::{ProjectError, Result};
 use super::model::{Name, PluginDef, PluginType, ProjectFile, Sourced};
-use super::{Project, include, yaml};
+use super::{Project, include, position, yaml};
 use crate::vocab::ident::NameKind;
 use indexmap::IndexMap;
 use std::path::{Path, PathBuf};
@@ -233,7 +233,7 @@ fn warn_unknown_keys(path: &Path, plugin_type: PluginType, def: &PluginDef) {
     }
     let text = std::fs::read_to_string(path).unwrap_or_default();
     for key in unknown {
-        let place = match yaml::locate_key(&text, key) {
+        let place = match position::locate_key(&text, key) {
             Some((line, column)) => format!("{}:{line}:{column}", path.display()),
             None => path.display().to_string(),
         };
@@ -262,7 +262,7 @@ fn check_name(path: &Path, kind: NameKind, key: &str, value: &str) -> Result<()>
         Ok(_) => Ok(()),
         Err(e) => {
             let text = std::fs::read_to_string(path).unwrap_or_default();
-            let position = yaml::locate_key_value(&text, key, value);
+            let position = position::locate_key_value(&text, key, value);
             Err(ProjectError::at(path, position, e.to_string()))
         }
     }

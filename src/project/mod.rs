@@ -13,6 +13,7 @@ pub mod include;
 pub mod load;
 pub mod lockfile;
 pub mod model;
+pub mod position;
 pub mod resolve;
 pub mod settings;
 pub mod vars;

@@ -277,7 +277,7 @@ impl ResolvedPlugin {
                 match &s.value {
                     Value::Null => None,
                     Value::String(v) if named => Some(v.clone()),
-                    v if named => Some(crate::pyjson::to_string(v)),
+                    v if named => Some(crate::vocab::pyjson::to_string(v)),
                     _ => None,
                 }
             })
@@ -827,7 +827,7 @@ impl Context {
             });
             let value = match value {
                 Value::String(_) | Value::Null => value,
-                other if stringify => Value::String(crate::plugin::env::env_text(&other)),
+                other if stringify => Value::String(super::settings::env_text(&other)),
                 other => other,
             };
             out.insert(

@@ -105,20 +105,14 @@ pub fn nest_into(target: &mut Object, key: &str, value: Value) {
     }
 }
 
-/// Deep-merges `over` into `base`: objects recursively, anything else replaced.
-pub fn deep_merge(base: &mut Value, over: &Value) {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                match b.get_mut(k) {
-                    Some(existing) => deep_merge(existing, v),
-                    None => {
-                        b.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (b, o) => *b = o.clone(),
+pub use crate::vocab::json::deep_merge;
+
+/// A setting value as an environment variable's text: strings as they are, everything else
+/// as Python's `json.dumps` writes it (Meltano's format, which plugins parse).
+pub fn env_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => crate::vocab::pyjson::to_string(other),
     }
 }
 

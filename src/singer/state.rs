@@ -91,7 +91,7 @@ impl StateDoc {
 
 /// Deep merge: objects recursively, anything else replaced by `over`.
 pub fn merge(base: &mut Value, over: &Value) {
-    crate::project::settings::deep_merge(base, over)
+    crate::vocab::json::deep_merge(base, over)
 }
 
 #[cfg(test)]

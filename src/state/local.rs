@@ -81,7 +81,7 @@ impl Store for LocalStore {
     }
 
     fn set(&self, id: &StateId, doc: &StateDoc) -> Result<()> {
-        let text = crate::pyjson::to_string(&doc.to_json());
+        let text = crate::vocab::pyjson::to_string(&doc.to_json());
         write_atomic(&self.base, &self.dir(id).join(STATE_FILE), text.as_bytes())
     }
 

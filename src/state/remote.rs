@@ -421,7 +421,7 @@ impl Store for RemoteStore {
     }
 
     fn set(&self, id: &StateId, doc: &StateDoc) -> Result<()> {
-        let body = crate::pyjson::to_string(&doc.to_json()).into_bytes();
+        let body = crate::vocab::pyjson::to_string(&doc.to_json()).into_bytes();
         self.put(&self.path(id, "state.json"), body, PutMode::Overwrite)
             .map(|_| ())
             .map_err(|e| self.err(e))

@@ -5,8 +5,10 @@
 
 pub mod confine;
 pub mod ident;
+pub mod json;
 pub mod lines;
 pub mod mask;
 pub mod number;
+pub mod pyjson;
 pub mod supervisor;
 pub mod truth;
