@@ -151,21 +151,20 @@ fn split_top(s: &str) -> Vec<&str> {
 fn target(
     path: &str,
     from: &[String],
-    is_mod_file: bool,
     files: &BTreeMap<Vec<String>, PathBuf>,
 ) -> Option<Vec<String>> {
     let mut parts: Vec<&str> = path.split("::").filter(|p| !p.is_empty()).collect();
     let mut base: Vec<String> = match parts.first() {
         Some(&"crate") => Vec::new(),
         Some(&"super") => {
-            // `super` of `a/b.rs` is `a`; of `a/mod.rs` (module `a`) it is the crate.
+            // `super` of `a/b.rs` (module `a::b`) is `a`; of `a/mod.rs` (module `a`) it is
+            // the crate: popping one part per `super` gives both.
             let mut m = from.to_vec();
             let mut ups = 0;
             while parts.get(ups) == Some(&"super") {
                 ups += 1;
             }
-            let drop = if is_mod_file { ups } else { ups };
-            for _ in 0..drop {
+            for _ in 0..ups {
                 m.pop();
             }
             parts.drain(..ups - 1);
@@ -192,13 +191,12 @@ fn aliased_paths(
     code: &str,
     imported: &[String],
     from: &[String],
-    is_mod_file: bool,
     files: &BTreeMap<Vec<String>, PathBuf>,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for path in imported {
         let path = path.trim_end_matches("::self");
-        let Some(module) = target(path, from, is_mod_file, files) else {
+        let Some(module) = target(path, from, files) else {
             continue;
         };
         let alias = path.rsplit("::").next().unwrap_or("");
@@ -234,15 +232,9 @@ fn arrows() -> BTreeMap<(Vec<String>, Vec<String>), String> {
         let is_mod_file = path.file_name().is_some_and(|n| n == "mod.rs");
         let code = code_of(path);
         let mut named_paths = paths_in(&code);
-        named_paths.extend(aliased_paths(
-            &code,
-            &named_paths,
-            module,
-            is_mod_file,
-            &files,
-        ));
+        named_paths.extend(aliased_paths(&code, &named_paths, module, &files));
         for named in named_paths {
-            let Some(to) = target(&named, module, is_mod_file, &files) else {
+            let Some(to) = target(&named, module, &files) else {
                 continue;
             };
             // A module's own face (`mod.rs` re-exporting its parts) is not an arrow.
