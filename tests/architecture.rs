@@ -355,3 +355,30 @@ fn no_static_holds_run_state() {
         found.join("\n")
     );
 }
+
+#[test]
+fn every_unsafe_block_says_why_it_is_sound() {
+    let mut bare = Vec::new();
+    for path in modules().values() {
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let is_unsafe = code
+                .split(|c: char| !c.is_alphanumeric() && c != '_')
+                .any(|w| w == "unsafe")
+                && !code.contains('"');
+            let said = lines[i.saturating_sub(4)..i]
+                .iter()
+                .any(|l| l.contains("SAFETY:"));
+            if is_unsafe && !said {
+                bare.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        bare.is_empty(),
+        "unsafe without a SAFETY: comment:\n{}",
+        bare.join("\n")
+    );
+}

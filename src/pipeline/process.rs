@@ -138,8 +138,11 @@ impl Running {
     pub fn wait(&mut self) -> std::io::Result<Exit> {
         use std::os::unix::process::ExitStatusExt;
         let mut status: libc::c_int = 0;
+        // SAFETY: rusage is plain integers and timevals, for which all-zero bytes are valid.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         loop {
+            // SAFETY: both out-pointers are to live locals of the right types; wait4 writes
+            // only through them.
             let r = unsafe { libc::wait4(self.pid, &mut status, 0, &mut usage) };
             if r == self.pid {
                 break;

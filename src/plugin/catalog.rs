@@ -6,7 +6,7 @@ use crate::project::ResolvedPlugin;
 use crate::singer::catalog::{Catalog, Rules};
 use crate::vocab::confine;
 use crate::vocab::lines::{BoundedLines, LOG_LINE_CAP};
-use crate::vocab::supervisor::{Supervisor, own_process_group, signal_name};
+use crate::vocab::supervisor::{Supervisor, own_process_group, signal_group, signal_name};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::io::{BufReader, Read};
@@ -174,9 +174,7 @@ fn run_discovery(input: &DiscoverInput<'_>) -> std::io::Result<Discovery> {
     let too_big = stdout.len() as u64 > CATALOG_CAP;
     if too_big {
         stdout = Vec::new();
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
+        signal_group(pid, libc::SIGKILL);
     }
     let status = child.wait();
     sup.unregister(pid);
