@@ -10,6 +10,7 @@ pub mod compile;
 pub mod error;
 pub mod expand;
 pub mod include;
+pub mod layers;
 pub mod load;
 pub mod lockfile;
 pub mod model;

@@ -3,12 +3,11 @@
 //! came from. The result, a `ResolvedPlugin`, is what every command downstream works from.
 
 use super::error::{ProjectError, Result, did_you_mean};
+use super::layers::ConfigLayers;
+pub use super::layers::{ResolvedSetting, SettingSource};
 use super::lockfile;
 use super::model::{MappingDef, Name, Object, PluginDef, PluginType, SettingDef, Sourced};
-use super::settings::{
-    deep_merge, env_stem, extra_env_var, flatten, looks_secret, nest_into, parse_env_value,
-    setting_env_var,
-};
+use super::settings::{deep_merge, env_stem, extra_env_var, nest_into, setting_env_var};
 use super::vars::VarOrigin;
 use super::{Context, EnvEntry, EnvMap, EnvOrigin};
 use indexmap::IndexMap;
@@ -16,53 +15,6 @@ use serde::Serialize;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::rc::Rc;
-
-/// The layer a setting's value came from, highest first in precedence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SettingSource {
-    /// A variable of the process environment or an `env:` block.
-    Env,
-    /// The project's `.env` file.
-    Dotenv,
-    /// The active environment's `config.plugins` overlay.
-    Environment,
-    /// The plugin's own `config:`.
-    Project,
-    /// The `inherit_from` parent's resolved value.
-    Inherited,
-    /// The setting's declared `value`.
-    Default,
-}
-
-impl SettingSource {
-    /// The label shown by `config list`.
-    pub fn label(self) -> &'static str {
-        match self {
-            SettingSource::Env => "environment variable",
-            SettingSource::Dotenv => ".env file",
-            SettingSource::Environment => "active environment",
-            SettingSource::Project => "project file",
-            SettingSource::Inherited => "inherited",
-            SettingSource::Default => "default",
-        }
-    }
-}
-
-/// One setting's resolved value.
-#[derive(Debug, Clone)]
-pub struct ResolvedSetting {
-    pub value: Value,
-    pub source: SettingSource,
-    /// The variable a user sets to override this value.
-    pub env_var: String,
-    pub sensitive: bool,
-    /// False for config keys the plugin does not declare as settings (custom keys).
-    pub declared: bool,
-    pub kind: Option<String>,
-    /// The value as written, before `${VAR}` expansion, when it differs (for `config list`).
-    pub raw: Option<Value>,
-}
 
 /// Catalog and state extras of an extractor (and `mappings` of a mapper), after inheritance
 /// and the environment overlay.
@@ -611,16 +563,16 @@ impl Context {
             env.insert(name, EnvEntry { value, origin });
         }
 
-        let config = self.resolve_config(
-            &def.name,
-            &namespace,
-            &settings,
+        let config = self.resolve_config(&ConfigLayers {
+            plugin: &def.name,
+            namespace: &namespace,
+            settings: &settings,
             parent,
-            def.config.as_ref(),
-            overlay.and_then(|o| o.config.as_ref()),
-            &env,
-            &sourced.source,
-        )?;
+            own: def.config.as_ref(),
+            overlay: overlay.and_then(|o| o.config.as_ref()),
+            env: &env,
+            file: &sourced.source,
+        })?;
 
         let extras = self.resolve_extras(
             parent,
@@ -732,120 +684,6 @@ impl Context {
             self.apply_block(&mut env, block, EnvOrigin::Environment, file)?;
         }
         Ok(env)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn resolve_config(
-        &self,
-        name: &str,
-        namespace: &str,
-        settings: &[SettingDef],
-        parent: Option<&ResolvedPlugin>,
-        own: Option<&Object>,
-        overlay: Option<&Object>,
-        env: &EnvMap,
-        file: &std::path::Path,
-    ) -> Result<IndexMap<String, ResolvedSetting>> {
-        // Each key's winning (value, layer, raw text), lowest layer first.
-        type Layered = (Value, SettingSource, Option<Value>);
-        let mut values: IndexMap<String, Layered> = IndexMap::new();
-        for s in settings {
-            if let Some(v) = &s.value {
-                // Defaults are expanded too (`$MELTANO_EXTRACT__LOAD_SCHEMA` and friends).
-                let context = format!("default of setting '{}' of '{name}'", s.name);
-                if let Some(expanded) = self.expand_value(v, env, &context)? {
-                    let raw = (&expanded != v).then(|| v.clone());
-                    values.insert(s.name.clone(), (expanded, SettingSource::Default, raw));
-                }
-            }
-        }
-        if let Some(p) = parent {
-            for (k, s) in &p.config {
-                let source = match s.source {
-                    SettingSource::Default => SettingSource::Default,
-                    _ => SettingSource::Inherited,
-                };
-                values.insert(k.clone(), (s.value.clone(), source, s.raw.clone()));
-            }
-        }
-        for (layer, source) in [
-            (own, SettingSource::Project),
-            (overlay, SettingSource::Environment),
-        ] {
-            let Some(obj) = layer else { continue };
-            for (key, value) in flatten(obj, settings) {
-                let context = format!("{} config '{key}' of '{name}'", file.display());
-                let kind = settings
-                    .iter()
-                    .find(|s| s.name == key)
-                    .and_then(|s| s.kind.as_deref());
-                // Values are cast to the setting's kind, as Meltano does (`port: ${PORT}` is
-                // an integer once expanded).
-                let expanded = self.expand_value(&value, env, &context)?.map(|v| match v {
-                    Value::String(text) if kind.is_some() => parse_env_value(kind, &text),
-                    other => other,
-                });
-                let raw = (expanded.as_ref() != Some(&value)).then(|| value.clone());
-                // A value that expanded to nothing is dropped, but `config list` still shows
-                // where it was written.
-                values.insert(key, (expanded.unwrap_or(Value::Null), source, raw));
-            }
-        }
-
-        let mut out = IndexMap::new();
-        // Declared settings first, in declaration order, then custom keys in file order.
-        let mut keys: Vec<String> = settings.iter().map(|s| s.name.clone()).collect();
-        keys.extend(
-            values
-                .keys()
-                .filter(|k| !keys.contains(k))
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
-        for key in keys {
-            let decl = settings.iter().find(|s| s.name == key);
-            let kind = decl.and_then(|d| d.kind.clone());
-            let env_names = setting_env_names(name, namespace, &key, decl);
-            let from_env = env_names.iter().find_map(|n| env.get(n).map(|e| (n, e)));
-            let resolved = match from_env {
-                Some((_, entry)) => Some((
-                    parse_env_value(kind.as_deref(), &entry.value),
-                    match entry.origin {
-                        EnvOrigin::Var(VarOrigin::DotEnv) => SettingSource::Dotenv,
-                        _ => SettingSource::Env,
-                    },
-                    None,
-                )),
-                None => values.shift_remove(&key),
-            };
-            let Some((value, source, raw)) = resolved else {
-                continue;
-            };
-            // `value_post_processor: stringify` hands the plugin text, whatever the kind.
-            let stringify = decl.is_some_and(|d| {
-                d.other.get("value_post_processor") == Some(&Value::String("stringify".into()))
-            });
-            let value = match value {
-                Value::String(_) | Value::Null => value,
-                other if stringify => Value::String(super::settings::env_text(&other)),
-                other => other,
-            };
-            out.insert(
-                key.clone(),
-                ResolvedSetting {
-                    value,
-                    source,
-                    env_var: env_names[0].clone(),
-                    sensitive: decl.is_some_and(|d| {
-                        d.sensitive || matches!(d.kind.as_deref(), Some("password" | "oauth"))
-                    }) || looks_secret(&key),
-                    declared: decl.is_some(),
-                    kind,
-                    raw,
-                },
-            );
-        }
-        Ok(out)
     }
 
     fn resolve_extras(

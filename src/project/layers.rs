@@ -1,0 +1,259 @@
+//! A plugin's settings in one layered merge. Each layer offers values for some settings; the
+//! layers are listed once, in Meltano's precedence (lowest first), and the highest layer that
+//! has a value wins. Every value remembers its layer, which `config list` shows.
+//!
+//! | layer            | where the value comes from                                   |
+//! |------------------|--------------------------------------------------------------|
+//! | default          | the setting's declared `value` (expanded)                      |
+//! | inherited        | the `inherit_from` parent's resolved value                     |
+//! | project file     | the plugin's own `config:` (expanded, cast to the kind)       |
+//! | environment      | the active environment's `config.plugins` overlay              |
+//! | variables        | `<PLUGIN>_<SETTING>` and friends: process, `env:` blocks, `.env` |
+
+use super::error::Result;
+use super::model::{Object, SettingDef};
+use super::resolve::{ResolvedPlugin, setting_env_names};
+use super::settings::{env_text, flatten, looks_secret, parse_env_value};
+use super::vars::VarOrigin;
+use super::{Context, EnvMap, EnvOrigin};
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::Value;
+use std::path::Path;
+
+/// The layer a setting's value came from, highest first in precedence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingSource {
+    /// A variable of the process environment or an `env:` block.
+    Env,
+    /// The project's `.env` file.
+    Dotenv,
+    /// The active environment's `config.plugins` overlay.
+    Environment,
+    /// The plugin's own `config:`.
+    Project,
+    /// The `inherit_from` parent's resolved value.
+    Inherited,
+    /// The setting's declared `value`.
+    Default,
+}
+
+impl SettingSource {
+    /// The label shown by `config list`.
+    pub fn label(self) -> &'static str {
+        match self {
+            SettingSource::Env => "environment variable",
+            SettingSource::Dotenv => ".env file",
+            SettingSource::Environment => "active environment",
+            SettingSource::Project => "project file",
+            SettingSource::Inherited => "inherited",
+            SettingSource::Default => "default",
+        }
+    }
+}
+
+/// One setting's resolved value.
+#[derive(Debug, Clone)]
+pub struct ResolvedSetting {
+    pub value: Value,
+    pub source: SettingSource,
+    /// The variable a user sets to override this value.
+    pub env_var: String,
+    pub sensitive: bool,
+    /// False for config keys the plugin does not declare as settings (custom keys).
+    pub declared: bool,
+    pub kind: Option<String>,
+    /// The value as written, before `${VAR}` expansion, when it differs (for `config list`).
+    pub raw: Option<Value>,
+}
+
+/// Everything a plugin's settings are resolved from.
+pub struct ConfigLayers<'a> {
+    pub plugin: &'a str,
+    pub namespace: &'a str,
+    /// Declared settings (lockfile, then the project's), in declaration order.
+    pub settings: &'a [SettingDef],
+    pub parent: Option<&'a ResolvedPlugin>,
+    pub own: Option<&'a Object>,
+    pub overlay: Option<&'a Object>,
+    /// The plugin's variables: process, `env:` blocks and `.env`.
+    pub env: &'a EnvMap,
+    /// The file that defines the plugin (for messages).
+    pub file: &'a Path,
+}
+
+/// One layer's value for one setting.
+struct Candidate {
+    value: Value,
+    source: SettingSource,
+    /// The value as written, when expansion changed it.
+    raw: Option<Value>,
+}
+
+/// A layer: the values it offers, by setting name.
+type Layer = Vec<(String, Candidate)>;
+
+impl Context {
+    /// Resolves every setting with a value: declared settings first, in declaration order,
+    /// then custom keys in the order they are written.
+    pub(super) fn resolve_config(
+        &self,
+        l: &ConfigLayers<'_>,
+    ) -> Result<IndexMap<String, ResolvedSetting>> {
+        let mut layers = vec![
+            self.default_layer(l)?,
+            inherited_layer(l),
+            self.file_layer(l, l.own, SettingSource::Project)?,
+            self.file_layer(l, l.overlay, SettingSource::Environment)?,
+        ];
+        let keys = ordered_keys(l.settings, &layers);
+        layers.push(variables_layer(l, &keys));
+        let mut winners: IndexMap<String, Candidate> = IndexMap::new();
+        for layer in layers {
+            for (key, candidate) in layer {
+                winners.insert(key, candidate);
+            }
+        }
+        Ok(keys
+            .into_iter()
+            .filter_map(|key| {
+                let candidate = winners.shift_remove(&key)?;
+                Some((key.clone(), finish(l, &key, candidate)))
+            })
+            .collect())
+    }
+
+    /// Declared defaults, expanded (`$MELTANO_EXTRACT__LOAD_SCHEMA` and friends).
+    fn default_layer(&self, l: &ConfigLayers<'_>) -> Result<Layer> {
+        let mut out = Layer::new();
+        for s in l.settings {
+            let Some(v) = &s.value else { continue };
+            let context = format!("default of setting '{}' of '{}'", s.name, l.plugin);
+            if let Some(expanded) = self.expand_value(v, l.env, &context)? {
+                let raw = (&expanded != v).then(|| v.clone());
+                out.push((
+                    s.name.clone(),
+                    candidate(expanded, SettingSource::Default, raw),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A `config:` object of the project file or the environment overlay, flattened to
+    /// dotted names, expanded and cast to each setting's kind, as Meltano does (`port:
+    /// ${PORT}` is an integer once expanded). A value that expands to nothing is kept as
+    /// null: dropped from the plugin's config, but `config list` still shows where it was
+    /// written.
+    fn file_layer(
+        &self,
+        l: &ConfigLayers<'_>,
+        object: Option<&Object>,
+        source: SettingSource,
+    ) -> Result<Layer> {
+        let Some(object) = object else {
+            return Ok(Layer::new());
+        };
+        let mut out = Layer::new();
+        for (key, value) in flatten(object, l.settings) {
+            let context = format!("{} config '{key}' of '{}'", l.file.display(), l.plugin);
+            let kind = l
+                .settings
+                .iter()
+                .find(|s| s.name == key)
+                .and_then(|s| s.kind.as_deref());
+            let expanded = self
+                .expand_value(&value, l.env, &context)?
+                .map(|v| match v {
+                    Value::String(text) if kind.is_some() => parse_env_value(kind, &text),
+                    other => other,
+                });
+            let raw = (expanded.as_ref() != Some(&value)).then(|| value.clone());
+            out.push((key, candidate(expanded.unwrap_or(Value::Null), source, raw)));
+        }
+        Ok(out)
+    }
+}
+
+fn candidate(value: Value, source: SettingSource, raw: Option<Value>) -> Candidate {
+    Candidate { value, source, raw }
+}
+
+/// The parent's resolved values; its defaults stay defaults.
+fn inherited_layer(l: &ConfigLayers<'_>) -> Layer {
+    let Some(parent) = l.parent else {
+        return Layer::new();
+    };
+    parent
+        .config
+        .iter()
+        .map(|(k, s)| {
+            let source = match s.source {
+                SettingSource::Default => SettingSource::Default,
+                _ => SettingSource::Inherited,
+            };
+            (k.clone(), candidate(s.value.clone(), source, s.raw.clone()))
+        })
+        .collect()
+}
+
+/// The variable of each setting, first name found (the setting's own `env:`, then
+/// `<PLUGIN>_<SETTING>`, then `<NAMESPACE>_<SETTING>`), cast to the setting's kind.
+fn variables_layer(l: &ConfigLayers<'_>, keys: &[String]) -> Layer {
+    let mut out = Layer::new();
+    for key in keys {
+        let decl = l.settings.iter().find(|s| &s.name == key);
+        let names = setting_env_names(l.plugin, l.namespace, key, decl);
+        let Some(entry) = names.iter().find_map(|n| l.env.get(n)) else {
+            continue;
+        };
+        let source = match entry.origin {
+            EnvOrigin::Var(VarOrigin::DotEnv) => SettingSource::Dotenv,
+            _ => SettingSource::Env,
+        };
+        let kind = decl.and_then(|d| d.kind.as_deref());
+        let value = parse_env_value(kind, &entry.value);
+        out.push((key.clone(), candidate(value, source, None)));
+    }
+    out
+}
+
+/// Declared settings in declaration order, then every other key in the order the layers
+/// first offer it.
+fn ordered_keys(settings: &[SettingDef], layers: &[Layer]) -> Vec<String> {
+    let mut keys: Vec<String> = settings.iter().map(|s| s.name.clone()).collect();
+    for (key, _) in layers.iter().flatten() {
+        if !keys.contains(key) {
+            keys.push(key.clone());
+        }
+    }
+    keys
+}
+
+/// The winning value with what `config list` and the masker need to know about it.
+fn finish(l: &ConfigLayers<'_>, key: &str, winner: Candidate) -> ResolvedSetting {
+    let decl = l.settings.iter().find(|s| s.name == key);
+    let kind = decl.and_then(|d| d.kind.clone());
+    let env_names = setting_env_names(l.plugin, l.namespace, key, decl);
+    // `value_post_processor: stringify` hands the plugin text, whatever the kind.
+    let stringify = decl.is_some_and(|d| {
+        d.other.get("value_post_processor") == Some(&Value::String("stringify".into()))
+    });
+    let value = match winner.value {
+        v @ (Value::String(_) | Value::Null) => v,
+        other if stringify => Value::String(env_text(&other)),
+        other => other,
+    };
+    ResolvedSetting {
+        value,
+        source: winner.source,
+        env_var: env_names[0].clone(),
+        sensitive: decl.is_some_and(|d| {
+            d.sensitive || matches!(d.kind.as_deref(), Some("password" | "oauth"))
+        }) || looks_secret(key),
+        declared: decl.is_some(),
+        kind,
+        raw: winner.raw,
+    }
+}
