@@ -1,6 +1,6 @@
 //! eltr: a Meltano-compatible orchestrator for Singer taps and targets.
 //!
-//! The crate is laid out along the data path of `eltr run` (see DESIGN.md §1): `project` loads
+//! The crate is laid out along the data path of `eltr run` (see ARCHITECTURE.md): `project` loads
 //! and resolves the project files, `plugin` turns a resolved plugin into something runnable,
 //! `singer` understands the messages on the wire, `pipeline` spawns and pipes the processes and
 //! `state` keeps the bookmarks. `cli` holds one thin module per command on top of them.

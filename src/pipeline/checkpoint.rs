@@ -38,7 +38,7 @@ pub struct Checkpointer {
 
 impl Checkpointer {
     /// Starts the writer. `initial` is the stored document at the start of the run; `merge`
-    /// chooses merge-into-partial over overwrite (DESIGN.md §5).
+    /// chooses merge-into-partial over overwrite (ARCHITECTURE.md).
     pub fn start(
         store: Arc<dyn Store>,
         id: StateId,

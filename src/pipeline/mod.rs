@@ -47,7 +47,7 @@ impl Session {
     }
 }
 
-/// How to treat the states a target confirms (DESIGN.md §5).
+/// How to treat the states a target confirms (ARCHITECTURE.md).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum StateStrategy {
     #[default]

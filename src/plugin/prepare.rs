@@ -1,5 +1,5 @@
 //! Preparing one plugin process: program, arguments, environment and run files (config
-//! 0600, catalog, state), per DESIGN.md §4.
+//! 0600, catalog, state).
 
 use super::catalog::{self, DiscoverInput};
 use super::executable;

@@ -1,5 +1,5 @@
 //! The project: finding the root file, reading it with its `include_paths`, and resolving
-//! plugins, environments and settings exactly as Meltano does (DESIGN.md §3).
+//! plugins, environments and settings exactly as Meltano does.
 //!
 //! Hands on a `Context` (the merged, immutable `Project` plus the active environment and the
 //! variables it is resolved against) and, from it, `ResolvedPlugin`s. It never spawns a

@@ -1,7 +1,7 @@
 //! The shared vocabulary of every layer: validated identifiers, the secret masker, confined
 //! file operations, checked numbers and bounded line reading. It depends on nothing else in
 //! the crate, so any layer may use it without an arrow pointing back up the data path
-//! (DESIGN.md §2).
+//! (ARCHITECTURE.md).
 
 pub mod confine;
 pub mod ident;
