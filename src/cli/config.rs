@@ -222,7 +222,7 @@ fn setting_line(
     decl: Option<&SettingDef>,
     view: &ListView,
 ) -> String {
-    let env_vars = crate::project::resolve::setting_env_names(&p.name, &p.namespace, name, decl);
+    let env_vars = crate::project::settings::setting_env_names(&p.name, &p.namespace, name, decl);
     let groups = &p.settings_group_validation;
     let mut line = name.to_string();
     let in_groups: Vec<String> = (1..=groups.len())

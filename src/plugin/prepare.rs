@@ -194,7 +194,7 @@ pub fn process_env(
 /// `MELTANO_EXTRACTOR_NAME`-style variables describing a plugin; loaders also receive the
 /// extractor's (some targets derive their schema from it).
 pub fn describe_vars(plugin: &ResolvedPlugin) -> Vec<(String, String)> {
-    crate::project::resolve::PluginFacts {
+    crate::project::resolved::PluginFacts {
         plugin_type: plugin.plugin_type,
         name: &plugin.name,
         namespace: &plugin.namespace,

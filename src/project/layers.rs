@@ -12,61 +12,13 @@
 
 use super::error::Result;
 use super::model::{Object, SettingDef};
-use super::resolve::{ResolvedPlugin, setting_env_names};
-use super::settings::{env_text, flatten, looks_secret, parse_env_value};
+use super::resolved::{ResolvedPlugin, ResolvedSetting, SettingSource};
+use super::settings::{env_text, flatten, looks_secret, parse_env_value, setting_env_names};
 use super::vars::VarOrigin;
 use super::{Context, EnvMap, EnvOrigin};
 use indexmap::IndexMap;
-use serde::Serialize;
 use serde_json::Value;
 use std::path::Path;
-
-/// The layer a setting's value came from, highest first in precedence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SettingSource {
-    /// A variable of the process environment or an `env:` block.
-    Env,
-    /// The project's `.env` file.
-    Dotenv,
-    /// The active environment's `config.plugins` overlay.
-    Environment,
-    /// The plugin's own `config:`.
-    Project,
-    /// The `inherit_from` parent's resolved value.
-    Inherited,
-    /// The setting's declared `value`.
-    Default,
-}
-
-impl SettingSource {
-    /// The label shown by `config list`.
-    pub fn label(self) -> &'static str {
-        match self {
-            SettingSource::Env => "environment variable",
-            SettingSource::Dotenv => ".env file",
-            SettingSource::Environment => "active environment",
-            SettingSource::Project => "project file",
-            SettingSource::Inherited => "inherited",
-            SettingSource::Default => "default",
-        }
-    }
-}
-
-/// One setting's resolved value.
-#[derive(Debug, Clone)]
-pub struct ResolvedSetting {
-    pub value: Value,
-    pub source: SettingSource,
-    /// The variable a user sets to override this value.
-    pub env_var: String,
-    pub sensitive: bool,
-    /// False for config keys the plugin does not declare as settings (custom keys).
-    pub declared: bool,
-    pub kind: Option<String>,
-    /// The value as written, before `${VAR}` expansion, when it differs (for `config list`).
-    pub raw: Option<Value>,
-}
 
 /// Everything a plugin's settings are resolved from.
 pub struct ConfigLayers<'a> {

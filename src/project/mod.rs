@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod compile;
+pub mod definition;
 pub mod error;
 pub mod expand;
 pub mod include;
@@ -16,6 +17,7 @@ pub mod lockfile;
 pub mod model;
 pub mod position;
 pub mod resolve;
+pub mod resolved;
 pub mod settings;
 pub mod vars;
 pub mod yaml;

@@ -132,6 +132,31 @@ pub fn looks_secret(setting: &str) -> bool {
     .any(|w| lower.contains(w))
 }
 
+/// The variables that override a setting, in the order they are consulted: the setting's own
+/// `env:` name, then `<PLUGIN_NAME>_<SETTING>`, then `<NAMESPACE>_<SETTING>`. An inheriting
+/// child has a namespace of its own, so it never reads its parent's variables: those reach it
+/// through the parent's value, below its own config (Meltano 4.4).
+pub fn setting_env_names(
+    name: &str,
+    namespace: &str,
+    setting: &str,
+    decl: Option<&SettingDef>,
+) -> Vec<String> {
+    let mut names = Vec::with_capacity(3);
+    if let Some(custom) = decl.and_then(|d| d.env.clone()) {
+        names.push(custom);
+    }
+    names.push(setting_env_var(name, setting));
+    let ns = setting_env_var(namespace, setting);
+    if !names.contains(&ns) {
+        names.push(ns);
+    }
+    for alias in decl.map(|d| d.aliases.as_slice()).unwrap_or_default() {
+        names.push(setting_env_var(name, alias));
+    }
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
