@@ -10,6 +10,7 @@ pub mod compile;
 pub mod definition;
 pub mod error;
 pub mod expand;
+pub mod extras;
 pub mod include;
 pub mod layers;
 pub mod load;

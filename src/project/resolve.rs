@@ -5,15 +5,12 @@
 use super::definition::Definition;
 use super::error::{ProjectError, Result, did_you_mean};
 use super::layers::ConfigLayers;
-use super::model::{Object, PluginDef, PluginType, Sourced};
+use super::model::{PluginDef, PluginType, Sourced};
 pub use super::resolved::{
     EnvPrefixes, Extras, PluginFacts, ResolvedPlugin, ResolvedSetting, SettingSource,
 };
-use super::settings::{deep_merge, extra_env_var};
-use super::vars::VarOrigin;
 use super::{Context, EnvEntry, EnvMap, EnvOrigin};
 use indexmap::IndexMap;
-use serde_json::Value;
 use std::rc::Rc;
 
 /// Plugins already resolved, by type and name.
@@ -316,143 +313,5 @@ impl Context {
             self.apply_block(&mut env, block, EnvOrigin::Environment, file)?;
         }
         Ok(env)
-    }
-
-    fn resolve_extras(
-        &self,
-        parent: Option<&ResolvedPlugin>,
-        layers: [Option<&PluginDef>; 3],
-        namespace: &str,
-        env: &EnvMap,
-    ) -> Result<Extras> {
-        let [locked, def, overlay] = layers;
-        let def = def.expect("a plugin's own definition is always a layer");
-        let mut x = parent.map(|p| p.extras.clone()).unwrap_or_default();
-        // The lockfile (the Hub's definition) under the project's, under the environment's.
-        for layer in locked.into_iter().chain([def]).chain(overlay) {
-            if let Some(s) = &layer.select {
-                x.select = Some(s.clone());
-            }
-            if let Some(s) = &layer.select_filter {
-                x.select_filter = Some(s.clone());
-            }
-            merge_object(&mut x.metadata, layer.metadata.as_ref());
-            merge_object(&mut x.schema, layer.schema.as_ref());
-            if let Some(c) = &layer.catalog {
-                x.catalog = Some(c.clone());
-            }
-            if let Some(s) = &layer.state {
-                x.state = Some(s.clone());
-            }
-            if let Some(u) = layer.use_cached_catalog {
-                x.use_cached_catalog = Some(u);
-            }
-            for (value, slot) in [
-                (&layer.load_schema, &mut x.load_schema),
-                (&layer.dialect, &mut x.dialect),
-                (&layer.log_parser, &mut x.log_parser),
-            ] {
-                if let Some(v) = value {
-                    let context = format!("extra of '{}'", def.name);
-                    *slot = Some(self.expand_str(v, env, std::path::Path::new(""), &context)?);
-                }
-            }
-            if let Some(m) = &layer.mappings {
-                x.mappings = Some(m.clone());
-            }
-            if let Some(t) = &layer.target_schema {
-                x.target_schema = Some(t.clone());
-            }
-        }
-        // `TAP_X__SELECT='["a.*"]'` and friends override everything, as in Meltano: the
-        // plugin's name first, then its namespace.
-        let from_env = |extra: &str| {
-            [def.name.as_str(), namespace]
-                .iter()
-                .find_map(|stem| env.get(&extra_env_var(stem, extra)))
-        };
-        // A value that is not what the extra needs is an error naming the variable: read
-        // as nothing, it would silently select every stream or drop metadata.
-        let bad = |extra: &str, expected: &str| {
-            let var = [def.name.as_str(), namespace]
-                .iter()
-                .map(|stem| extra_env_var(stem, extra))
-                .find(|v| env.get(v).is_some())
-                .unwrap_or_default();
-            let origin = match env.get(&var).map(|e| &e.origin) {
-                Some(EnvOrigin::Var(VarOrigin::DotEnv)) => " (from .env)".to_string(),
-                _ => String::new(),
-            };
-            ProjectError::BadVariable {
-                var,
-                origin,
-                message: format!("expected {expected}"),
-            }
-        };
-        let json_var = |extra: &str, expected: &str| -> Result<Option<Value>> {
-            match from_env(extra) {
-                None => Ok(None),
-                Some(e) => serde_json::from_str(&e.value)
-                    .map(Some)
-                    .map_err(|_| bad(extra, expected)),
-            }
-        };
-        let string_list = |extra: &str| -> Result<Option<Vec<String>>> {
-            const EXPECTED: &str =
-                r#"a JSON list of strings, such as '["orders.*", "!orders.secret"]'"#;
-            match json_var(extra, EXPECTED)? {
-                None => Ok(None),
-                Some(v) => serde_json::from_value(v)
-                    .map(Some)
-                    .map_err(|_| bad(extra, EXPECTED)),
-            }
-        };
-        let object = |extra: &str| -> Result<Option<Value>> {
-            const EXPECTED: &str =
-                r#"a JSON object, such as '{"orders": {"replication-method": "INCREMENTAL"}}'"#;
-            match json_var(extra, EXPECTED)? {
-                Some(v) if !v.is_object() => Err(bad(extra, EXPECTED)),
-                v => Ok(v),
-            }
-        };
-        if let Some(v) = string_list("select")? {
-            x.select = Some(v);
-        }
-        if let Some(v) = string_list("select_filter")? {
-            x.select_filter = Some(v);
-        }
-        if let Some(v) = object("metadata")? {
-            merge_object(&mut x.metadata, v.as_object());
-        }
-        if let Some(v) = object("schema")? {
-            merge_object(&mut x.schema, v.as_object());
-        }
-        for (extra, slot) in [
-            ("catalog", &mut x.catalog),
-            ("state", &mut x.state),
-            ("load_schema", &mut x.load_schema),
-            ("dialect", &mut x.dialect),
-            ("log_parser", &mut x.log_parser),
-            ("target_schema", &mut x.target_schema),
-        ] {
-            if let Some(e) = from_env(extra) {
-                *slot = Some(e.value.clone());
-            }
-        }
-        if let Some(e) = from_env("use_cached_catalog") {
-            let parsed = crate::vocab::truth::parse(&e.value);
-            x.use_cached_catalog =
-                Some(parsed.ok_or_else(|| bad("use_cached_catalog", "true or false"))?);
-        }
-        Ok(x)
-    }
-}
-
-fn merge_object(slot: &mut Option<Value>, layer: Option<&Object>) {
-    let Some(layer) = layer else { return };
-    let layer = Value::Object(layer.clone());
-    match slot {
-        Some(existing) => deep_merge(existing, &layer),
-        None => *slot = Some(layer),
     }
 }
