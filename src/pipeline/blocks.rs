@@ -58,21 +58,44 @@ impl Block {
 
 /// A block list that cannot be built; the message says which word and why.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BlockError(pub String);
+pub enum BlockError {
+    #[error("'{0}' is both a job and a plugin; rename one of them")]
+    JobAndPlugin(String),
+    #[error("mapping '{0}' must follow an extractor")]
+    MappingFirst(String),
+    #[error("mapper '{0}' must follow an extractor")]
+    MapperFirst(String),
+    #[error("loader '{0}' has no extractor before it")]
+    LoaderFirst(String),
+    #[error("extractor '{extractor}' is not followed by a loader before '{next}'")]
+    NoLoaderBefore { extractor: String, next: String },
+    #[error("extractor '{0}' has no loader after it")]
+    NoLoader(String),
+    #[error("nothing to run")]
+    Nothing,
+    #[error("unknown plugin or job '{name}'{hint}")]
+    Unknown { name: String, hint: String },
+    #[error("plugin '{plugin}' has no command '{command}'")]
+    NoCommand { plugin: String, command: String },
+}
 
 /// Parses the words of `eltr run`.
 pub fn parse(ctx: &Context, words: &[String]) -> Result<Vec<Block>, BlockError> {
+    let mut grouper = Grouper::default();
+    for word in expand_jobs(ctx, words)? {
+        grouper.push(ctx, word)?;
+    }
+    grouper.finish()
+}
+
+/// The words with each job name replaced by its tasks' words.
+fn expand_jobs(ctx: &Context, words: &[String]) -> Result<Vec<String>, BlockError> {
     let mut expanded = Vec::new();
     for word in words {
         let is_plugin =
             ctx.project.plugins.keys().any(|(_, n)| n == word) || mapping(ctx, word).is_some();
         match ctx.project.jobs.get(word) {
-            Some(_) if is_plugin => {
-                return Err(BlockError(format!(
-                    "'{word}' is both a job and a plugin; rename one of them"
-                )));
-            }
+            Some(_) if is_plugin => return Err(BlockError::JobAndPlugin(word.clone())),
             Some(job) => {
                 for task in &job.item.tasks {
                     for block in task.blocks() {
@@ -83,81 +106,95 @@ pub fn parse(ctx: &Context, words: &[String]) -> Result<Vec<Block>, BlockError> 
             None => expanded.push(word.clone()),
         }
     }
+    Ok(expanded)
+}
 
-    let mut blocks = Vec::new();
-    let mut open: Option<(String, Vec<MapperStep>)> = None;
-    for word in expanded {
+/// Groups words into blocks: an extractor opens a block, mappers and mappings join it, a
+/// loader closes it; anything else is a block of its own.
+#[derive(Default)]
+struct Grouper {
+    blocks: Vec<Block>,
+    /// The open block's extractor and mappers.
+    open: Option<(String, Vec<MapperStep>)>,
+}
+
+impl Grouper {
+    fn push(&mut self, ctx: &Context, word: String) -> Result<(), BlockError> {
         let (name, command) = match word.split_once(':') {
             Some((p, c)) => (p.to_string(), Some(c.to_string())),
             None => (word.clone(), None),
         };
         if let Some((mapper, def)) = mapping(ctx, &name) {
-            let Some((_, mappers)) = open.as_mut() else {
-                return Err(BlockError(format!(
-                    "mapping '{name}' must follow an extractor"
-                )));
-            };
-            mappers.push(MapperStep {
+            return self.join(MapperStep {
                 plugin: mapper,
                 mapping: Some(def),
             });
-            continue;
         }
-        let ptype = plugin_type(ctx, &name)?;
-        match (ptype, command) {
+        match (plugin_type(ctx, &name)?, command) {
             (PluginType::Extractors, None) => {
-                if let Some((tap, _)) = &open {
-                    return Err(BlockError(format!(
-                        "extractor '{tap}' is not followed by a loader before '{name}'"
-                    )));
-                }
-                open = Some((name, Vec::new()));
+                self.refuse_open(&name)?;
+                self.open = Some((name, Vec::new()));
             }
-            (PluginType::Mappers, None) => match open.as_mut() {
-                Some((_, mappers)) => mappers.push(MapperStep {
-                    plugin: name,
-                    mapping: None,
-                }),
-                None => {
-                    return Err(BlockError(format!(
-                        "mapper '{name}' must follow an extractor"
-                    )));
-                }
-            },
-            (PluginType::Loaders, None) => match open.take() {
-                Some((extractor, mappers)) => blocks.push(Block::ExtractLoad {
+            (PluginType::Mappers, None) => self.join(MapperStep {
+                plugin: name,
+                mapping: None,
+            })?,
+            (PluginType::Loaders, None) => {
+                let (extractor, mappers) = self
+                    .open
+                    .take()
+                    .ok_or(BlockError::LoaderFirst(name.clone()))?;
+                self.blocks.push(Block::ExtractLoad {
                     extractor,
                     mappers,
                     loader: name,
-                }),
-                None => {
-                    return Err(BlockError(format!(
-                        "loader '{name}' has no extractor before it"
-                    )));
-                }
-            },
+                });
+            }
             (_, command) => {
-                if let Some((tap, _)) = &open {
-                    return Err(BlockError(format!(
-                        "extractor '{tap}' is not followed by a loader before '{word}'"
-                    )));
-                }
-                blocks.push(Block::Command {
+                self.refuse_open(&word)?;
+                self.blocks.push(Block::Command {
                     plugin: name,
                     command,
                 });
             }
         }
+        Ok(())
     }
-    if let Some((tap, _)) = open {
-        return Err(BlockError(format!(
-            "extractor '{tap}' has no loader after it"
-        )));
+
+    /// Adds a mapper (or mapping) to the open block.
+    fn join(&mut self, step: MapperStep) -> Result<(), BlockError> {
+        match self.open.as_mut() {
+            Some((_, mappers)) => {
+                mappers.push(step);
+                Ok(())
+            }
+            None => Err(match step.mapping {
+                Some(m) => BlockError::MappingFirst(m.name),
+                None => BlockError::MapperFirst(step.plugin),
+            }),
+        }
     }
-    if blocks.is_empty() {
-        return Err(BlockError("nothing to run".into()));
+
+    /// An error if a block is open: `next` cannot start before it has a loader.
+    fn refuse_open(&self, next: &str) -> Result<(), BlockError> {
+        match &self.open {
+            Some((extractor, _)) => Err(BlockError::NoLoaderBefore {
+                extractor: extractor.clone(),
+                next: next.to_string(),
+            }),
+            None => Ok(()),
+        }
     }
-    Ok(blocks)
+
+    fn finish(self) -> Result<Vec<Block>, BlockError> {
+        if let Some((extractor, _)) = self.open {
+            return Err(BlockError::NoLoader(extractor));
+        }
+        if self.blocks.is_empty() {
+            return Err(BlockError::Nothing);
+        }
+        Ok(self.blocks)
+    }
 }
 
 fn plugin_type(ctx: &Context, name: &str) -> Result<PluginType, BlockError> {
@@ -168,10 +205,10 @@ fn plugin_type(ctx: &Context, name: &str) -> Result<PluginType, BlockError> {
             .keys()
             .map(|(_, n)| n.as_str())
             .chain(ctx.project.jobs.keys().map(String::as_str));
-        BlockError(format!(
-            "unknown plugin or job '{name}'{}",
-            did_you_mean(name, candidates)
-        ))
+        BlockError::Unknown {
+            name: name.to_string(),
+            hint: did_you_mean(name, candidates),
+        }
     })
 }
 

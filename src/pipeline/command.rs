@@ -23,10 +23,10 @@ pub fn run(
     let fail = |e: RunError| Box::new((None, e));
     let args = match command {
         Some(name) => command_args(&plugin.commands, name).ok_or_else(|| {
-            fail(RunError::Blocks(super::blocks::BlockError(format!(
-                "plugin '{}' has no command '{name}'",
-                plugin.name
-            ))))
+            fail(RunError::Blocks(super::blocks::BlockError::NoCommand {
+                plugin: plugin.name.to_string(),
+                command: name.to_string(),
+            }))
         })?,
         None => Vec::new(),
     };
