@@ -38,45 +38,8 @@ struct Prepared {
 /// Runs one planned `extractor [mapper…] loader` block: install what is missing, lock the
 /// state, hand the tap its bookmarks, pipe the plugins, checkpoint, summarise.
 pub fn run(session: &Session, ctx: &Context, plan: &Plan, el: &ExtractLoadPlan) -> BlockResult {
-    let fail = |e: RunError| Box::new((None, e));
     let started = Instant::now();
-    if plan.install_missing {
-        let all: Vec<&ResolvedPlugin> = el.plugins().into_iter().map(|(_, p)| p).collect();
-        super::ensure_installed(ctx, &all).map_err(fail)?;
-    }
-    let store = plan
-        .store
-        .clone()
-        .filter(|_| el.state.write || matches!(el.state.read, StateSource::Store));
-    let lock = take_lock(plan, el, store.as_deref()).map_err(fail)?;
-    let stored = match &store {
-        Some(s) => s
-            .get(&el.state_id)
-            .map_err(|e| fail(e.into()))?
-            .unwrap_or_default(),
-        None => StateDoc::default(),
-    };
-    let state_for_tap = state_for_tap(el, &stored).map_err(fail)?;
-    if state_for_tap.is_some() {
-        tracing::info!("resuming '{}' from its stored state", el.state_id);
-    }
-    let prepared = prepare_all(session, ctx, plan, el, state_for_tap).map_err(fail)?;
-    // A signal that arrived while the plugins were being prepared stops the block here,
-    // before anything is spawned (the guards remove the run files and the lock).
-    if let Some(e) = super::interrupted(session) {
-        return Err(fail(e));
-    }
-    let checkpointer = match (&store, el.state.write) {
-        (Some(store), true) => Some(Checkpointer::start(
-            store.clone(),
-            el.state_id.clone(),
-            stored,
-            el.state.merge,
-            lock.clone(),
-        )),
-        _ => None,
-    };
-
+    let ready = get_ready(session, ctx, plan, el).map_err(|e| Box::new((None, e)))?;
     // Everything said from here on is stamped with the block's ids and copied to its run
     // log (masked, as every line is).
     let console = &session.console;
@@ -85,33 +48,93 @@ pub fn run(session: &Session, ctx: &Context, plan: &Plan, el: &ExtractLoadPlan) 
         Some(&el.log_id),
         open_run_log(ctx, &el.log_id, plan.run_id),
     );
+    let result = pipe(session, plan, el, ready, started);
+    console.end_block();
+    result
+}
+
+/// A block whose plugins are installed and prepared, its state locked and read.
+struct Ready {
+    /// The store, when the block reads or writes state there.
+    store: Option<Arc<dyn Store>>,
+    prepared: Prepared,
+    /// Saves the states the target confirms, when the block writes state.
+    checkpointer: Option<Arc<Checkpointer>>,
+}
+
+/// Everything before the first process starts. The run folders and the lock are guards: an
+/// error (or a signal that arrived meanwhile) drops them, removing the files and the lock.
+fn get_ready(
+    session: &Session,
+    ctx: &Context,
+    plan: &Plan,
+    el: &ExtractLoadPlan,
+) -> Result<Ready, RunError> {
+    if plan.install_missing {
+        let all: Vec<&ResolvedPlugin> = el.plugins().into_iter().map(|(_, p)| p).collect();
+        super::ensure_installed(ctx, &all)?;
+    }
+    let store = plan
+        .store
+        .clone()
+        .filter(|_| el.state.write || matches!(el.state.read, StateSource::Store));
+    let lock = take_lock(plan, el, store.as_deref())?;
+    let stored = match &store {
+        Some(s) => s.get(&el.state_id)?.unwrap_or_default(),
+        None => StateDoc::default(),
+    };
+    let state_for_tap = state_for_tap(el, &stored)?;
+    if state_for_tap.is_some() {
+        tracing::info!("resuming '{}' from its stored state", el.state_id);
+    }
+    let prepared = prepare_all(session, ctx, plan, el, state_for_tap)?;
+    if let Some(e) = super::interrupted(session) {
+        return Err(e);
+    }
+    let checkpointer = match (&store, el.state.write) {
+        (Some(store), true) => Some(Checkpointer::start(
+            store.clone(),
+            el.state_id.clone(),
+            stored,
+            el.state.merge,
+            lock,
+        )),
+        _ => None,
+    };
+    Ok(Ready {
+        store,
+        prepared,
+        checkpointer,
+    })
+}
+
+/// Spawns and pipes the plugins, waits for them (under the timeout, with progress), and
+/// turns what happened into the block's summary and error.
+fn pipe(
+    session: &Session,
+    plan: &Plan,
+    el: &ExtractLoadPlan,
+    ready: Ready,
+    started: Instant,
+) -> BlockResult {
     let metrics = Arc::new(Metrics::default());
     let first_hop = Arc::new(LiveCounters::default());
-    let piped = Piped::start(
+    let checkpointer = ready.checkpointer;
+    let mut piped = Piped::start(
         session,
-        &prepared,
+        &ready.prepared,
         checkpointer.clone(),
         metrics.clone(),
         first_hop.clone(),
-    );
-    let mut piped = match piped {
-        Ok(p) => p,
-        Err(e) => {
-            console.end_block();
-            return Err(fail(e));
-        }
-    };
+    )
+    .map_err(|e| Box::new((None, e)))?;
     let progress = plan.progress.then(|| {
         let confirmed = checkpointer
             .as_ref()
             .map(|c| c.confirmed.clone())
             .unwrap_or_default();
-        Progress::start(
-            console.clone(),
-            el.label.clone(),
-            first_hop.clone(),
-            confirmed,
-        )
+        let label = el.label.clone();
+        Progress::start(session.console.clone(), label, first_hop, confirmed)
     });
     let watchdog = plan.timeout.map(|t| start_watchdog(session, t));
     let exits = piped.wait(session);
@@ -120,10 +143,11 @@ pub fn run(session: &Session, ctx: &Context, plan: &Plan, el: &ExtractLoadPlan) 
     drop(progress);
 
     let report = checkpointer.map(|c| c.finish()).unwrap_or_default();
+    let store_name = ready.store.as_ref().map(|s| s.describe());
     let mut summary = summarise(plan, el, &piped, &exits, &hops, started);
     if el.state.write {
         summary.state_id = Some(el.state_id.to_string());
-        summary.store = store.as_ref().map(|s| s.describe());
+        summary.store = store_name.clone();
     }
     summary.states_confirmed = report.confirmed;
     summary.state_writes = report.writes;
@@ -133,16 +157,13 @@ pub fn run(session: &Session, ctx: &Context, plan: &Plan, el: &ExtractLoadPlan) 
     let statuses: Vec<ExitStatus> = exits.iter().map(|e| e.status).collect();
     let error = blame(session, &mut piped.procs, &statuses, &hops, plan.timeout);
     let error = error.or_else(|| {
-        report
-            .error
-            .or(unread_state)
-            .map(|message| RunError::StateSave {
-                store: store.as_ref().map(|s| s.describe()).unwrap_or_default(),
-                message,
-            })
+        let message = report.error.or(unread_state)?;
+        Some(RunError::StateSave {
+            store: store_name.unwrap_or_default(),
+            message,
+        })
     });
-    console.println(&summary.render());
-    console.end_block();
+    session.console.println(&summary.render());
     match error {
         Some(e) => Err(Box::new((Some(summary), e))),
         None => Ok(Some(summary)),
