@@ -27,7 +27,7 @@ mod stores;
 #[path = "common/run.rs"]
 mod support;
 
-use common::{Run, eltr, empty_dir};
+use common::{Run, eltr, empty_dir, wait_until};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -37,7 +37,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use stores::{Kind, free_port, per_store, required_var, unique};
-use support::{examples_dir, files_under, spawn_eltr, wait_for};
+use support::{examples_dir, files_under, spawn_eltr};
 use tempfile::TempDir;
 
 /// Ceiling for any single eltr command; a healthy one takes about a second.
@@ -493,6 +493,25 @@ impl Project {
         Some(b)
     }
 
+    /// True when `id` has no lock, or one whose heartbeat is older than `timeout` seconds.
+    fn lock_is_stale(&self, id: &str, timeout: f64) -> bool {
+        let Some(bytes) = self.store.lock(id) else {
+            return true;
+        };
+        let lock: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            panic!(
+                "lock of {id} is not eltr's JSON ({e}): {:?}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        let beat = lock["heartbeat_at"].as_f64().expect("heartbeat_at");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        now - beat > timeout
+    }
+
     #[track_caller]
     fn assert_no_lock(&self, id: &str) {
         let lock = self.store.lock(id);
@@ -779,6 +798,9 @@ fn kill9_case(kind: Kind, seed: u64) -> String {
     let delay = Duration::from_millis(rng.range(0, 1300));
 
     let bg = spawn_eltr(&p.dir, &["run", "tap-long", "target-y"], &[]);
+    // The kill lands after a random delay, not on an event: the moment is what this test
+    // draws at random (before, during and after checkpoints), so there is nothing to wait for.
+    // Meanwhile the run's files are checked to be private.
     let t0 = Instant::now();
     let mut private_files = 0;
     while t0.elapsed() < delay {
@@ -820,19 +842,22 @@ fn kill9_case(kind: Kind, seed: u64) -> String {
         .last()
         .map_or(0, |max| max.saturating_sub(stored.unwrap_or(base)));
 
-    // The next run: not blocked by the dead run's lock (or only until the 1 s stale timeout),
-    // resumes from the stored bookmark and sweeps the dead run's files.
+    // The next run: not blocked by the dead run's lock (or only until the lock is stale: its
+    // heartbeat older than the 1 s timeout), resumes from the stored bookmark and sweeps the
+    // dead run's files.
     let resumed = Instant::now();
-    let mut second = p.eltr(
-        &["run", "tap-long", "target-y"],
-        &[("SINGER_TAP_RECORDS", "3")],
-    );
-    if !second.status.success() && second.stderr.contains("is locked by") {
-        std::thread::sleep(Duration::from_millis(1500));
-        second = p.eltr(
+    let next_run = || {
+        p.eltr(
             &["run", "tap-long", "target-y"],
             &[("SINGER_TAP_RECORDS", "3")],
-        );
+        )
+    };
+    let mut second = next_run();
+    if !second.status.success() && second.stderr.contains("is locked by") {
+        wait_until(LIMIT, "the dead run's lock to go stale", || {
+            p.lock_is_stale(LONG_ID, 1.0)
+        });
+        second = next_run();
     }
     let waited = resumed.elapsed();
     second.success();
@@ -1100,14 +1125,15 @@ fn fault_case(kind: Kind, s: &Scenario) -> String {
     match s.during {
         During::Nothing => {}
         During::SigtermEltr => {
-            wait_for("a first stored state", LIMIT, || {
+            // A stored state means the plugins run, and so have set up their signal
+            // handling (the stubborn tap ignores SIGTERM before it sends anything).
+            wait_until(LIMIT, "a first stored state", || {
                 p.store.state(&id).is_some()
             });
-            std::thread::sleep(Duration::from_millis(300));
             bg.signal(libc::SIGTERM);
         }
         During::KillPlugin(program) => {
-            wait_for("a first stored state", LIMIT, || {
+            wait_until(LIMIT, "a first stored state", || {
                 p.store.state(&id).is_some()
             });
             let victims: Vec<(i32, String)> = p
@@ -1418,11 +1444,18 @@ fn start_fault_run(p: &Project, summary: &Path) -> (support::Background, u64) {
         &[],
     );
     let mut first = None;
-    wait_for("a first stored state", LIMIT, || {
+    wait_until(LIMIT, "a first stored state", || {
         first = p.bookmark(FAULT_ID);
         first.is_some_and(|b| b >= 20)
     });
     (bg, first.unwrap())
+}
+
+/// Waits until the run has found the store down: a checkpoint write failed and is retried.
+fn wait_for_a_failed_write(bg: &support::Background) {
+    wait_until(LIMIT, "the run to find the store down", || {
+        bg.stderr_so_far().contains("state write failed")
+    });
 }
 
 fn summary_of(path: &Path) -> Value {
@@ -1431,8 +1464,9 @@ fn summary_of(path: &Path) -> Value {
     serde_json::from_str::<Value>(&text).unwrap()["blocks"][0].clone()
 }
 
-/// The run goes on while the store is down for about a second and a half; checkpoints are
-/// retried, so the run succeeds and the last bookmark is stored. Azurite keeps its data on
+/// The run goes on while the store is down (from the moment a checkpoint write fails until the
+/// emulator has restarted); checkpoints are retried, so the run succeeds and the last bookmark
+/// is stored. Azurite keeps its data on
 /// disk, so this is a store outage and nothing else.
 #[test]
 fn store_azure_down_then_back_the_run_succeeds_with_the_last_bookmark() {
@@ -1442,7 +1476,7 @@ fn store_azure_down_then_back_the_run_succeeds_with_the_last_bookmark() {
     let summary = p.dir.join("summary.json");
     let (bg, before) = start_fault_run(&p, &summary);
     emu.stop();
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_a_failed_write(&bg);
     emu.start();
     let r = bg.finish(LIMIT);
     fault_run();
@@ -1452,7 +1486,7 @@ fn store_azure_down_then_back_the_run_succeeds_with_the_last_bookmark() {
     p.assert_no_lock(FAULT_ID);
     let s = summary_of(&summary);
     eprintln!(
-        "[reliability] Azure down ~1.5 s after bookmark {before}: run ok, {} states confirmed, {} writes",
+        "[reliability] Azure down after bookmark {before}: run ok, {} states confirmed, {} writes",
         s["states_confirmed"], s["state_writes"]
     );
     p.assert_no_run_files("a store outage");
@@ -1504,7 +1538,7 @@ fn store_azure_stays_down_the_run_fails_naming_the_store_and_keeps_the_checkpoin
     p.assert_secret_kept();
 }
 
-/// moto is stopped in the middle of a run and started again a second and a half later. moto
+/// moto is stopped in the middle of a run and started again once a checkpoint write failed. moto
 /// keeps everything in memory: after the restart the bucket, the state and the run's lock are
 /// gone (the test creates the bucket again at once), so this is a store that lost its data,
 /// not only an outage. The run must end with a clear outcome (success with the last bookmark,
@@ -1518,7 +1552,7 @@ fn store_s3_moto_restarted_mid_run_empty() {
     let summary = p.dir.join("summary.json");
     let (bg, before) = start_fault_run(&p, &summary);
     emu.stop();
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_a_failed_write(&bg);
     emu.start();
     s3_create_bucket(&emu.endpoint(), "eltr-fault");
     let r = bg.finish(LIMIT);
@@ -1638,7 +1672,7 @@ fn assert_store_down_error(r: &Run, store: &str, hint: &str) {
 fn kill9_of_eltr_leaves_no_stubborn_plugin_running() {
     let p = Project::new(Kind::Local, "stubborn-orphan", None);
     let bg = spawn_eltr(&p.dir, &["run", "tap-stubborn", "target-y"], &[]);
-    wait_for("the stubborn tap's state", LIMIT, || {
+    wait_until(LIMIT, "the stubborn tap's state", || {
         p.store.state("dev:tap-stubborn-to-target-y").is_some()
     });
     bg.signal(libc::SIGKILL);
@@ -1650,6 +1684,8 @@ fn kill9_of_eltr_leaves_no_stubborn_plugin_running() {
     // dead run's folder (config file included).
     let sweep = eltr(&p.dir, ["select", "tap-stubborn", "--list"], &[]);
     p.keep(&sweep);
+    sweep.success();
+    p.assert_no_run_files("the command after a kill -9");
     p.assert_secret_kept();
 }
 

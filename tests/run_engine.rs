@@ -7,13 +7,13 @@ mod common;
 #[path = "common/run.rs"]
 mod support;
 
-use common::{Run, TempProject, eltr};
+use common::{Run, TempProject, eltr, wait_until};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
 use support::{
     completed_bookmark, files_under, meltano_doc, output_ids, output_records, project, spawn_eltr,
-    state_path, stored_json, stored_text, wait_for,
+    state_path, stored_json, stored_text,
 };
 
 /// Generous ceiling for anything a test waits on; a healthy run takes well under a second.
@@ -396,14 +396,14 @@ fn config_files_are_private_while_the_run_is_in_progress() {
             .find(|f| f.file_name().is_some_and(|n| n == file))
     };
     let mut found = Vec::new();
-    wait_for("the run's config files", LIMIT, || {
+    wait_until(LIMIT, "the run's config files", || {
         found = [("tap-slow", "extractor.json"), ("target-y", "loader.json")]
             .iter()
             .filter_map(|(plugin, file)| find(plugin, file))
             .collect();
         found.len() == 2
     });
-    wait_for("a first stored state", LIMIT, || {
+    wait_until(LIMIT, "a first stored state", || {
         state_path(&p, "dev:tap-slow-to-target-y").is_file()
     });
     for f in &found {
@@ -429,7 +429,7 @@ fn config_files_are_private_while_the_run_is_in_progress() {
 /// the finished run.
 fn interrupt_slow_run(p: &TempProject, sig: libc::c_int) -> Run {
     let bg = spawn_eltr(&p.dir, &["run", "tap-slow", "target-y"], &[]);
-    wait_for("a first stored state", LIMIT, || {
+    wait_until(LIMIT, "a first stored state", || {
         state_path(p, "dev:tap-slow-to-target-y").is_file()
     });
     bg.signal(sig);
@@ -491,7 +491,7 @@ fn second_concurrent_run_of_a_state_id_fails_fast_naming_the_holder_and_force_ta
         ],
         &[],
     );
-    wait_for("the first run's stored state", LIMIT, || {
+    wait_until(LIMIT, "the first run's stored state", || {
         state_path(&p, "dev:tap-slow-to-target-y").is_file()
     });
     assert!(
@@ -533,14 +533,16 @@ fn second_concurrent_run_of_a_state_id_fails_fast_naming_the_holder_and_force_ta
         forced.stderr
     );
 
+    // The first run, its lock taken, still stops as an interrupted run does.
     first.signal(libc::SIGTERM);
-    first.finish(LIMIT);
+    let first = first.finish(LIMIT);
+    assert_eq!(code(&first), Some(143), "stderr:\n{}", first.stderr);
 }
 
 /// Waits until eltr prepares `plugin` (its run folder holds its config file).
 fn wait_until_preparing(p: &TempProject, plugin: &str) {
     let dir = p.path(".eltr/run").join(plugin);
-    wait_for(&format!("eltr to prepare {plugin}"), LIMIT, || {
+    wait_until(LIMIT, &format!("eltr to prepare {plugin}"), || {
         files_under(&dir)
             .iter()
             .any(|f| f.file_name().is_some_and(|n| n == "extractor.json"))
@@ -611,11 +613,11 @@ fn sigterm_between_blocks_starts_no_further_block() {
 fn lock_of_a_killed_run_is_taken_over_without_force() {
     let p = project("run-slow");
     let bg = spawn_eltr(&p.dir, &["run", "tap-slow", "target-y"], &[]);
-    wait_for("a first stored state", LIMIT, || {
+    wait_until(LIMIT, "a first stored state", || {
         state_path(&p, "dev:tap-slow-to-target-y").is_file()
     });
     bg.signal(libc::SIGKILL);
-    bg.finish(LIMIT);
+    bg.finish(LIMIT).killed_by(libc::SIGKILL);
     assert!(
         p.path(".eltr/state/dev:tap-slow-to-target-y/lock")
             .is_file()

@@ -19,7 +19,7 @@ mod stores;
 #[path = "common/run.rs"]
 mod support;
 
-use common::{Run, empty_dir, fixture_source, golden_text};
+use common::{Run, empty_dir, fixture_source, golden_text, wait_until};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -857,19 +857,27 @@ fn live_run_keeps_its_lock_fresh_past_the_timeout(kind: Kind) {
         &[],
     );
     let lock = format!("{SLOW_ID}/lock");
-    support::wait_for("the first run's lock", LIMIT, || {
-        p.store.get(&lock).is_some()
+    // Wait until the run has outlived the 1 s timeout: its lock's heartbeat (refreshed every
+    // 1/3 s) is then more than 1 s after its start, where a lock without heartbeat would be
+    // stale. The slow tap runs for 3 s, so the run is still going.
+    let mut held = Value::Null;
+    wait_until(LIMIT, "a heartbeat past the 1 s lock timeout", || {
+        let Some(text) = p.store.get(&lock) else {
+            assert!(
+                first.running(),
+                "the first run ended before taking its lock"
+            );
+            return false;
+        };
+        held = serde_json::from_str(&text).expect("eltr's lock object is JSON");
+        let started = held["started_at"].as_f64().expect("started_at");
+        let beat = held["heartbeat_at"].as_f64().expect("heartbeat_at");
+        beat > started + 1.0
     });
-    // Past the 1 s timeout, with time left before the slow tap ends (3 s).
-    std::thread::sleep(Duration::from_millis(1500));
     assert!(first.running(), "the first run must still run (3 s)");
-    let read_at = now();
-    let held: Value = serde_json::from_str(&p.store.get(&lock).expect("lock still held"))
-        .expect("eltr's lock object is JSON");
-    let started = held["started_at"].as_f64().expect("started_at");
-    let beat = held["heartbeat_at"].as_f64().expect("heartbeat_at");
+    let beat = held["heartbeat_at"].as_f64().unwrap();
     assert!(
-        beat > started + 0.5 && read_at - beat < 1.0,
+        now() - beat < 1.0,
         "the heartbeat must be refreshed well within the 1 s timeout: {held}"
     );
     assert_eq!(held["run_id"], "00000000-0000-4000-8000-00000000100a");
@@ -895,11 +903,11 @@ fn lock_of_a_killed_run_is_taken_over_without_force(kind: Kind) {
     let p = Project::new(kind, "killed");
     let first = spawn_eltr(&p.dir, &["run", "tap-slow", "target-y"], &[]);
     let state = format!("{SLOW_ID}/state.json");
-    support::wait_for("a first saved state", LIMIT, || {
+    wait_until(LIMIT, "a first saved state", || {
         p.store.get(&state).is_some()
     });
     first.signal(libc::SIGKILL);
-    first.finish(LIMIT);
+    first.finish(LIMIT).killed_by(libc::SIGKILL);
     assert!(
         p.store.get(&format!("{SLOW_ID}/lock")).is_some(),
         "a killed run cannot release its lock"
@@ -945,7 +953,7 @@ fn run_whose_lock_is_forced_away_stops_saving_state(kind: Kind) {
         &[],
     );
     let state = format!("{SLOW_ID}/state.json");
-    support::wait_for("a first saved state", LIMIT, || {
+    wait_until(LIMIT, "a first saved state", || {
         p.store.get(&state).is_some()
     });
     // 30 records at 20 ms: the forcing run lasts well past the first run's next heartbeat.

@@ -8,6 +8,7 @@ use serde_json::Value;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
+use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 /// The `eltr` binary Cargo built for this test run.
@@ -77,8 +78,25 @@ fn copy_dir(src: &Path, dst: &Path) {
     }
 }
 
+/// Waits for an event another process causes (a file appears, a line is printed, a process
+/// ends): polls `cond` every 20 ms until it holds, and panics naming `what` once `within` has
+/// passed. Tests wait with this, never with a fixed sleep: a fixed sleep is too short on a
+/// loaded machine and wasted time on an idle one.
+#[track_caller]
+pub fn wait_until(within: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < within,
+            "gave up waiting for {what} after {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// What one run of `eltr` did.
 #[derive(Debug)]
+#[must_use = "a test checks what the run did"]
 pub struct Run {
     pub status: ExitStatus,
     pub stdout: String,
@@ -110,6 +128,21 @@ impl Run {
             "expected failure: {}\nstdout:\n{}\nstderr:\n{}",
             self.command,
             self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// Asserts the process died of signal `sig` (it did not exit on its own).
+    #[track_caller]
+    pub fn killed_by(&self, sig: i32) -> &Self {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            self.status.signal(),
+            Some(sig),
+            "expected death by signal {sig}: {}\nstatus: {}\nstderr:\n{}",
+            self.command,
+            self.status,
             self.stderr
         );
         self

@@ -131,16 +131,6 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Polls `cond` every 20 ms until it holds; panics with `what` after `limit`.
-#[track_caller]
-pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < limit, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// An `eltr` started in the background, its stdout and stderr going to files. Dropping it
 /// kills the process (SIGKILL) if it is still running, so a failed test leaves nothing behind.
 pub struct Background {
