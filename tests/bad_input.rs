@@ -109,11 +109,7 @@ fn project_problems(p: &TempProject, file: &str, at: At, says: &str) -> Vec<Stri
         if took >= QUICK {
             problem(format!("took {took:?} to reject bad input"));
         }
-        let errors: Vec<&str> = r
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("error:"))
-            .collect();
+        let errors = r.error_lines();
         let [line] = errors[..] else {
             problem(format!("{} `error:` lines, expected one", errors.len()));
             continue;

@@ -27,7 +27,7 @@ mod stores;
 #[path = "common/run.rs"]
 mod support;
 
-use common::{Run, eltr, empty_dir, wait_until};
+use common::{Run, eltr, empty_dir, project_dir, wait_until};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -403,9 +403,7 @@ struct Project {
 
 impl Project {
     fn new(kind: Kind, test: &str, lock_timeout_seconds: Option<f64>) -> Project {
-        let tmp = empty_dir();
-        let dir = tmp.path().join("project");
-        std::fs::create_dir_all(&dir).unwrap();
+        let (tmp, dir) = project_dir();
         let store = Store::new(kind, test, &dir);
         Project::with_store(tmp, dir, store, lock_timeout_seconds)
     }
@@ -667,10 +665,6 @@ fn tap_got(bookmark: u64) -> String {
     format!(r#"state: {{"bookmarks":{{"items":{{"replication_key_value":{bookmark}}}}}}}"#)
 }
 
-fn code(r: &Run) -> Option<i32> {
-    r.status.code()
-}
-
 fn state_doc(bookmark: u64) -> String {
     format!(
         r#"{{"singer_state": {{"bookmarks": {{"items": {{"replication_key_value": {bookmark}}}}}}}}}"#
@@ -805,7 +799,7 @@ fn kill9_case(kind: Kind, seed: u64) -> String {
     p.keep(&first);
     let completed = first.status.success();
     assert!(
-        completed || first.status.code().is_none(),
+        completed || first.code().is_none(),
         "eltr must have died of the signal, or finished before it: {}\n{}",
         first.status,
         first.stderr
@@ -1147,7 +1141,7 @@ fn fault_case(kind: Kind, s: &Scenario) -> String {
     p.keep(&r);
     let what = format!("{} on {}", s.name, kind_name(kind));
     assert_eq!(
-        code(&r),
+        r.code(),
         Some(s.expect.code),
         "{what}: exit status {}; stderr:\n{}",
         r.status,
@@ -1165,11 +1159,7 @@ fn fault_case(kind: Kind, s: &Scenario) -> String {
         "{what}: eltr panicked:\n{}",
         r.stderr
     );
-    let error_lines: Vec<&str> = r
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("error:"))
-        .collect();
+    let error_lines = r.error_lines();
     assert_eq!(
         error_lines.len(),
         1,
@@ -1209,7 +1199,7 @@ fn fault_case(kind: Kind, s: &Scenario) -> String {
     format!(
         "{:60} exit {:?} in {took:.1?}, bookmark {b:?}",
         s.name,
-        code(&r)
+        r.code()
     )
 }
 
@@ -1405,9 +1395,7 @@ const FAULT_ID: &str = "dev:tap-fault-to-target-y";
 /// A project whose state lives in `emu`, under a fresh prefix of the `eltr-fault` bucket or
 /// container (created here).
 fn project_on(emu: &Emulator, test: &str) -> Project {
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
+    let (tmp, dir) = project_dir();
     let prefix = format!("reliability/{}", unique(test));
     let store = if emu.what == "moto" {
         s3_create_bucket(&emu.endpoint(), "eltr-fault");
@@ -1555,15 +1543,11 @@ fn store_s3_moto_restarted_mid_run_empty() {
     p.keep(&r);
     let s = summary_of(&summary);
     let stored = p.bookmark(FAULT_ID);
-    let errors: Vec<&str> = r
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("error:"))
-        .collect();
+    let errors = r.error_lines();
     eprintln!(
         "[reliability] moto restarted (empty) after bookmark {before}: exit {:?}, stored \
          {stored:?}, {} confirmed, {} writes; error: {errors:?}",
-        code(&r),
+        r.code(),
         s["states_confirmed"],
         s["state_writes"],
     );
@@ -1576,7 +1560,7 @@ fn store_s3_moto_restarted_mid_run_empty() {
     if r.status.success() {
         assert_eq!(stored, Some(300), "stderr:\n{}", r.stderr);
     } else {
-        assert_eq!(code(&r), Some(1), "stderr:\n{}", r.stderr);
+        r.exits(1);
         assert_eq!(errors.len(), 1, "one `error:` line expected:\n{}", r.stderr);
         assert!(
             errors[0].contains(&p.store.uri()),
@@ -1637,12 +1621,8 @@ fn store_s3_stays_down_the_run_fails_naming_the_store() {
 /// naming the store and what to check, no dump.
 #[track_caller]
 fn assert_store_down_error(r: &Run, store: &str, hint: &str) {
-    assert_eq!(code(r), Some(1), "stderr:\n{}", r.stderr);
-    let errors: Vec<&str> = r
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("error:"))
-        .collect();
+    r.exits(1);
+    let errors = r.error_lines();
     assert_eq!(errors.len(), 1, "one `error:` line expected:\n{}", r.stderr);
     let line = errors[0];
     assert!(line.len() < 400, "error line too long: {line}");

@@ -23,10 +23,6 @@ fn run(p: &TempProject, args: &[&str]) -> Run {
     eltr(&p.dir, args, &[])
 }
 
-fn code(r: &Run) -> Option<i32> {
-    r.status.code()
-}
-
 #[track_caller]
 fn assert_stderr_lacks(r: &Run, needle: &str) {
     assert!(
@@ -223,11 +219,10 @@ fn state_id_suffix_with_a_colon_is_rejected() {
 fn tap_crash_names_the_extractor_and_keeps_the_last_confirmed_state() {
     let p = project("run-failures");
     let r = run(&p, &["run", "tap-crash", "target-y"]);
-    r.failure()
+    r.exits(1)
         .stderr_has("extractor 'tap-crash'")
         .stderr_has("exit code 3")
         .stderr_has("fatal: simulated crash");
-    assert_eq!(code(&r), Some(1), "stderr:\n{}", r.stderr);
     // STATE after records 3 and 6, crash after record 7: the last confirmed bookmark is 6.
     assert_eq!(
         stored_text(&p, "dev:tap-crash-to-target-y"),
@@ -250,10 +245,9 @@ fn tap_crash_before_any_state_keeps_the_previous_state() {
     )
     .success();
     let r = run(&p, &["run", "tap-crash-early", "target-y"]);
-    r.failure()
+    r.exits(1)
         .stderr_has("extractor 'tap-crash-early'")
         .stderr_has("fatal: simulated crash");
-    assert_eq!(code(&r), Some(1));
     assert_eq!(
         stored_text(&p, "dev:tap-crash-early-to-target-y"),
         meltano_doc("items", 100),
@@ -265,11 +259,10 @@ fn tap_crash_before_any_state_keeps_the_previous_state() {
 fn target_crash_names_the_loader_and_keeps_the_last_confirmed_state() {
     let p = project("run-failures");
     let r = run(&p, &["run", "tap-x", "target-crash"]);
-    r.failure()
+    r.exits(1)
         .stderr_has("loader 'target-crash'")
         .stderr_has("exit code 4")
         .stderr_has("fatal: target exploded");
-    assert_eq!(code(&r), Some(1), "stderr:\n{}", r.stderr);
     // tap-x: STATE after records 2 and 4; the target dies on record 5.
     assert_eq!(
         stored_text(&p, "dev:tap-x-to-target-crash"),
@@ -296,11 +289,10 @@ fn states_the_target_did_not_confirm_are_never_stored() {
 fn mapper_crash_names_the_mapper() {
     let p = project("run-failures");
     let r = run(&p, &["run", "tap-ten", "mapper-crash", "target-y"]);
-    r.failure()
+    r.exits(1)
         .stderr_has("mapper 'mapper-crash'")
         .stderr_has("exit code 5")
         .stderr_has("fatal: mapper crashed");
-    assert_eq!(code(&r), Some(1));
     // The mapper passed record 1, its STATE and record 2, then died.
     assert_eq!(
         stored_text(&p, "dev:tap-ten-to-target-y"),
@@ -313,10 +305,9 @@ fn mapper_crash_names_the_mapper() {
 fn loader_exiting_successfully_before_the_extractor_finished_fails_the_run() {
     let p = project("run-failures");
     let r = run(&p, &["run", "tap-trickle", "target-early"]);
-    r.failure()
+    r.exits(1)
         .stderr_has("target-early")
         .stderr_has("before the extractor finished");
-    assert_eq!(code(&r), Some(1), "stderr:\n{}", r.stderr);
     assert_eq!(output_ids(&p, "items"), vec![1, 2, 3]);
     // The target confirmed the states after records 1 and 2, then left before the third.
     assert_eq!(
@@ -330,19 +321,17 @@ fn loader_exiting_successfully_before_the_extractor_finished_fails_the_run() {
 fn garbage_line_from_the_tap_fails_the_loader_which_is_named_with_its_stderr() {
     let p = project("run-failures");
     let r = run(&p, &["run", "tap-garbage", "target-y"]);
-    r.failure()
+    r.exits(1)
         .stderr_has("loader 'target-y'")
         .stderr_has("exit code 2")
         .stderr_has("invalid JSON line: this is not json {garbage");
-    assert_eq!(code(&r), Some(1));
 }
 
 #[test]
 fn timeout_stops_a_hanging_tap() {
     let p = project("run-failures");
     let r = run(&p, &["run", "--timeout", "1", "tap-hang", "target-y"]);
-    r.failure().stderr_has("timed out");
-    assert_eq!(code(&r), Some(1), "stderr:\n{}", r.stderr);
+    r.exits(1).stderr_has("timed out");
     assert_eq!(output_ids(&p, "items"), vec![1, 2]);
     assert_no_run_files_left(&p, "a timeout");
 }
@@ -440,8 +429,7 @@ fn interrupt_slow_run(p: &TempProject, sig: libc::c_int) -> Run {
 fn sigterm_exits_143_and_keeps_the_last_confirmed_state() {
     let p = project("run-slow");
     let r = interrupt_slow_run(&p, libc::SIGTERM);
-    assert_eq!(code(&r), Some(143), "stderr:\n{}", r.stderr);
-    r.stderr_has("SIGTERM");
+    r.exits(143).stderr_has("SIGTERM");
     // A STATE follows every record, so the target's k-th confirmed state is bookmark k.
     let confirmed = states_received_by_target(&r);
     assert!(confirmed > 0);
@@ -467,8 +455,7 @@ fn sigterm_exits_143_and_keeps_the_last_confirmed_state() {
 fn sigint_exits_130_and_keeps_the_last_confirmed_state() {
     let p = project("run-slow");
     let r = interrupt_slow_run(&p, libc::SIGINT);
-    assert_eq!(code(&r), Some(130), "stderr:\n{}", r.stderr);
-    r.stderr_has("SIGINT");
+    r.exits(130).stderr_has("SIGINT");
     let doc = stored_json(&p, "dev:tap-slow-to-target-y");
     assert_eq!(
         completed_bookmark(&doc, "items"),
@@ -503,10 +490,9 @@ fn second_concurrent_run_of_a_state_id_fails_fast_naming_the_holder_and_force_ta
     let short = [("SINGER_TAP_RECORDS", "3")];
     let second = eltr(&p.dir, ["run", "tap-slow", "target-y"], &short);
     second
-        .failure()
+        .exits(1)
         .stderr_has("00000000-0000-4000-8000-000000000001")
         .stderr_has(&format!("pid {}", first.pid));
-    assert_eq!(code(&second), Some(1));
     assert!(
         first.running(),
         "the second run must fail while the first still runs (not wait for it)"
@@ -536,7 +522,7 @@ fn second_concurrent_run_of_a_state_id_fails_fast_naming_the_holder_and_force_ta
     // The first run, its lock taken, still stops as an interrupted run does.
     first.signal(libc::SIGTERM);
     let first = first.finish(LIMIT);
-    assert_eq!(code(&first), Some(143), "stderr:\n{}", first.stderr);
+    first.exits(143);
 }
 
 /// Waits until eltr prepares `plugin` (its run folder holds its config file).
@@ -558,7 +544,7 @@ fn sigterm_while_the_first_block_is_prepared_exits_143_and_leaves_nothing_behind
     bg.signal(libc::SIGTERM);
     let r = bg.finish(LIMIT);
     let mut problems = Vec::new();
-    if code(&r) != Some(143) {
+    if r.code() != Some(143) {
         problems.push(format!(
             "eltr must exit 143 (not die of the signal); status: {}",
             r.status
@@ -593,7 +579,7 @@ fn sigterm_between_blocks_starts_no_further_block() {
     wait_until_preparing(&p, "tap-slow-discover");
     bg.signal(libc::SIGTERM);
     let r = bg.finish(LIMIT);
-    assert_eq!(code(&r), Some(143), "stderr:\n{}", r.stderr);
+    r.exits(143);
     assert_eq!(
         stored_text(&p, "dev:tap-x-to-target-y"),
         meltano_doc("items", 5),
@@ -945,7 +931,7 @@ fn invoke_discover_prints_the_catalog_on_stdout() {
 fn invoke_passes_the_plugin_exit_code_back() {
     let p = project("run-basic");
     let r = run(&p, &["invoke", "tap-x", "--no-such-flag"]);
-    assert_eq!(code(&r), Some(2), "stderr:\n{}", r.stderr);
+    r.exits(2);
 }
 
 #[test]

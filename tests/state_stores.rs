@@ -19,7 +19,7 @@ mod stores;
 #[path = "common/run.rs"]
 mod support;
 
-use common::{Run, empty_dir, fixture_source, golden_text, wait_until};
+use common::{Run, fixture_source, golden_text, project_dir, wait_until};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -397,10 +397,14 @@ struct Project {
 
 impl Project {
     fn new(kind: Kind, test: &str) -> Project {
-        let tmp = empty_dir();
-        let dir = tmp.path().join("project");
-        std::fs::create_dir_all(&dir).unwrap();
+        let (tmp, dir) = project_dir();
         let store = Store::new(kind, test, &dir);
+        Project::with_store(tmp, dir, store)
+    }
+
+    /// A project in a new temporary folder whose state lives in `store` (a remote one).
+    fn on(store: Store) -> Project {
+        let (tmp, dir) = project_dir();
         Project::with_store(tmp, dir, store)
     }
 
@@ -517,11 +521,7 @@ fn one_line_error_problem(r: &Run, store: &str, hints: &[&str]) -> Option<String
     if r.status.success() {
         return problem(format!("exited 0 (stdout: {:?})", r.stdout));
     }
-    let errors: Vec<&str> = r
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("error:"))
-        .collect();
+    let errors = r.error_lines();
     if errors.len() != 1 {
         return problem(format!("{} `error:` lines, expected one", errors.len()));
     }
@@ -1157,9 +1157,7 @@ fn meltano_project(kind: Kind, test: &str) -> Project {
     if kind != Kind::Local {
         return Project::new(kind, test);
     }
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
+    let (tmp, dir) = project_dir();
     let store = Store::file_uri(dir.join(".meltano/state"));
     Project::with_store(tmp, dir, store)
 }
@@ -1301,38 +1299,27 @@ const UNREACHABLE_HINTS: &[&str] = &["reach", "connect", "endpoint"];
 fn s3_missing_bucket_fails_with_one_line_naming_the_uri() {
     let endpoint = required_var("ELTR_TEST_S3_ENDPOINT");
     let bucket = unique("eltr-no-such-bucket");
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Store::s3_in(&endpoint, &bucket, "missing_bucket");
-    let name = store.name.clone();
-    let p = Project::with_store(tmp, dir, store);
-    assert_every_command_fails(&p, &name, MISSING_HINTS, &[]);
+    let p = Project::on(Store::s3_in(&endpoint, &bucket, "missing_bucket"));
+    assert_every_command_fails(&p, &p.store.name, MISSING_HINTS, &[]);
 }
 
 #[test]
 fn s3_unreachable_endpoint_fails_within_30s() {
     let bucket = required_var("ELTR_TEST_S3_BUCKET");
     let endpoint = format!("http://127.0.0.1:{}", closed_port());
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Store::s3_in(&endpoint, &bucket, "unreachable");
-    let name = store.name.clone();
-    let p = Project::with_store(tmp, dir, store);
-    assert_every_command_fails(&p, &name, UNREACHABLE_HINTS, &[]);
+    let p = Project::on(Store::s3_in(&endpoint, &bucket, "unreachable"));
+    assert_every_command_fails(&p, &p.store.name, UNREACHABLE_HINTS, &[]);
 }
 
 #[test]
 fn azure_missing_container_fails_with_one_line_naming_the_uri() {
     let conn = required_var("ELTR_TEST_AZURE_CONNECTION_STRING");
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Store::azure_in(&conn, &unique("no-such-container"), "missing_container");
-    let name = store.name.clone();
-    let p = Project::with_store(tmp, dir, store);
-    assert_every_command_fails(&p, &name, MISSING_HINTS, &[]);
+    let p = Project::on(Store::azure_in(
+        &conn,
+        &unique("no-such-container"),
+        "missing_container",
+    ));
+    assert_every_command_fails(&p, &p.store.name, MISSING_HINTS, &[]);
 }
 
 #[test]
@@ -1350,13 +1337,8 @@ fn azure_unreachable_endpoint_fails_within_30s() {
         })
         .collect::<Vec<_>>()
         .join(";");
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Store::azure_in(&conn, &container, "unreachable");
-    let name = store.name.clone();
-    let p = Project::with_store(tmp, dir, store);
-    assert_every_command_fails(&p, &name, UNREACHABLE_HINTS, &[]);
+    let p = Project::on(Store::azure_in(&conn, &container, "unreachable"));
+    assert_every_command_fails(&p, &p.store.name, UNREACHABLE_HINTS, &[]);
 }
 
 #[test]
@@ -1379,10 +1361,7 @@ fn azure_wrong_account_key_fails_and_keeps_the_state() {
         .join(";");
     let mut bad = s.clone();
     bad.backend.remove("azure");
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
-    let bad_project = Project::with_store(tmp, dir, bad);
+    let bad_project = Project::on(bad);
     assert_every_command_fails(
         &bad_project,
         &s.name,
@@ -1400,9 +1379,7 @@ fn azure_wrong_account_key_fails_and_keeps_the_state() {
 
 #[test]
 fn local_store_in_an_unusable_folder_fails_with_one_line() {
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
+    let (tmp, dir) = project_dir();
     // The store's folder would have to be inside a regular file.
     let blocker = dir.join("not-a-folder");
     std::fs::write(&blocker, "x").unwrap();
@@ -1467,14 +1444,11 @@ fn s3_checkpoint_puts_are_throttled_to_one_a_second() {
         versioning.err()
     );
 
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
     let store = Store::s3_in(&endpoint, &bucket, "checkpoint_puts");
     let Raw::S3 { prefix, .. } = store.raw.clone() else {
         unreachable!()
     };
-    let p = Project::with_store(tmp, dir, store);
+    let p = Project::on(store);
     let puts_of = |id: &str| -> u64 {
         let key = format!("{prefix}/{id}/state.json");
         let list = tool(
@@ -1517,12 +1491,9 @@ fn s3_checkpoint_puts_are_throttled_to_one_a_second() {
 /// `vars` only, and checks it landed in `store`.
 #[track_caller]
 fn assert_configured_by_vars(store: &Store, vars: &[(&str, &str)]) {
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
     let mut bare = store.clone();
     bare.backend.clear();
-    let p = Project::with_store(tmp, dir, bare);
+    let p = Project::on(bare);
     p.eltr_within(
         &[
             "state",

@@ -59,6 +59,31 @@ pub fn empty_dir() -> TempDir {
     tempfile::tempdir().expect("create temp dir")
 }
 
+/// A temporary folder holding an empty `project` folder, and that folder's path.
+pub fn project_dir() -> (TempDir, PathBuf) {
+    let tmp = empty_dir();
+    let dir = tmp.path().join("project");
+    std::fs::create_dir_all(&dir).expect("create the project folder");
+    (tmp, dir)
+}
+
+/// The folder of the virtualenvs `scripts/test-env.sh` builds (`ELTR_TEST_VENV`, set by
+/// `scripts/test.sh`, else `target/test-tools/venvs`); panics (never skips) when `target-jsonl`
+/// is not installed there.
+pub fn test_venvs() -> PathBuf {
+    let dir = std::env::var_os("ELTR_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/venvs")
+        });
+    assert!(
+        dir.join("target-jsonl/bin/target-jsonl").is_file(),
+        "the PyPI plugins are not installed in {}; run the suite with scripts/test.sh",
+        dir.display()
+    );
+    dir.canonicalize().expect("venv folder")
+}
+
 fn copy_dir(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).expect("create fixture copy");
     for entry in std::fs::read_dir(src).expect("read fixture folder") {
@@ -131,6 +156,34 @@ impl Run {
             self.stderr
         );
         self
+    }
+
+    /// The exit code (`None` when a signal ended the process).
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// Asserts the run exited with `code` and returns it.
+    #[track_caller]
+    pub fn exits(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.status.code(),
+            Some(code),
+            "expected exit code {code}: {}\nstatus: {}\nstdout:\n{}\nstderr:\n{}",
+            self.command,
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// The `error:` lines of stderr.
+    pub fn error_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .collect()
     }
 
     /// Asserts the process died of signal `sig` (it did not exit on its own).
