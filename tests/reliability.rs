@@ -30,13 +30,16 @@ mod support;
 use common::{Run, eltr, empty_dir, project_dir, wait_until};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use stores::{Kind, free_port, per_store, required_var, unique};
+// Where a project's stored objects are, read without eltr.
+use stores::Raw as Store;
+use stores::{
+    Kind, azure_create_container, free_port, per_store, required_var, s3_create_bucket, unique,
+};
 use support::{examples_dir, files_under, spawn_eltr};
 use tempfile::TempDir;
 
@@ -79,23 +82,6 @@ impl Rng {
 // ---------------------------------------------------------------------------------------------
 // Stores, read without eltr
 // ---------------------------------------------------------------------------------------------
-
-/// Where the stored objects are, and how the project names the store.
-#[derive(Debug, Clone)]
-enum Store {
-    /// The project's default `.eltr/state` folder.
-    Local(PathBuf),
-    S3 {
-        endpoint: String,
-        bucket: String,
-        prefix: String,
-    },
-    Azure {
-        conn: String,
-        container: String,
-        prefix: String,
-    },
-}
 
 impl Store {
     /// The shared emulator's store of `kind` under a fresh prefix, for a project in `dir`.
@@ -150,23 +136,6 @@ impl Store {
         (b != json!({})).then_some(b)
     }
 
-    /// Reads `{prefix}/{key}` directly (`None` when it does not exist).
-    fn get(&self, key: &str) -> Option<Vec<u8>> {
-        match self {
-            Store::Local(base) => std::fs::read(base.join(key)).ok(),
-            Store::S3 {
-                endpoint,
-                bucket,
-                prefix,
-            } => s3_get(endpoint, bucket, &format!("{prefix}/{key}")),
-            Store::Azure {
-                conn,
-                container,
-                prefix,
-            } => azure_get(conn, container, &format!("{prefix}/{key}")),
-        }
-    }
-
     fn state(&self, id: &str) -> Option<Vec<u8>> {
         self.get(&format!("{id}/state.json"))
     }
@@ -174,149 +143,6 @@ impl Store {
     fn lock(&self, id: &str) -> Option<Vec<u8>> {
         self.get(&format!("{id}/lock"))
     }
-}
-
-/// GET of one object from an S3 endpoint with a signed request (moto refuses unsigned ones).
-fn s3_get(endpoint: &str, bucket: &str, key: &str) -> Option<Vec<u8>> {
-    let url = format!("{endpoint}/{bucket}/{key}");
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--max-time",
-            "20",
-            "--aws-sigv4",
-            "aws:amz:us-east-1:s3",
-            "--user",
-            "testing:testing",
-            "-w",
-            "\n%{http_code}",
-        ])
-        .arg(&url)
-        .output()
-        .expect("run curl");
-    assert!(
-        out.status.success(),
-        "GET {url}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = out.stdout;
-    let nl = text.iter().rposition(|&b| b == b'\n').expect("status line");
-    let (body, code) = (&text[..nl], String::from_utf8_lossy(&text[nl + 1..]));
-    match code.as_ref() {
-        "200" => Some(body.to_vec()),
-        "404" => None,
-        other => panic!("GET {url}: HTTP {other}: {}", String::from_utf8_lossy(body)),
-    }
-}
-
-/// Creates a bucket at an S3 endpoint.
-fn s3_create_bucket(endpoint: &str, bucket: &str) {
-    let out = Command::new("curl")
-        .args(["-sSf", "-X", "PUT", "-o", "/dev/null"])
-        .arg(format!("{endpoint}/{bucket}"))
-        .output()
-        .expect("run curl");
-    assert!(
-        out.status.success(),
-        "create bucket {bucket}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// One long-lived Python (the emulator venv has `azure-storage-blob`) answering blob requests
-/// line by line: starting Python for each read would cost more than the runs under test.
-const AZURE_HELPER: &str = r#"
-import sys
-from azure.core.exceptions import ResourceNotFoundError, ResourceExistsError
-from azure.storage.blob import BlobServiceClient
-clients = {}
-for line in sys.stdin:
-    op, conn, container, name = line.rstrip("\n").split("\t")
-    c = clients.get((conn, container))
-    if c is None:
-        service = BlobServiceClient.from_connection_string(conn, retry_total=2)
-        c = clients[(conn, container)] = service.get_container_client(container)
-    try:
-        if op == "get":
-            try:
-                out = "200\t" + c.download_blob(name).readall().hex()
-            except ResourceNotFoundError:
-                out = "404\t"
-        elif op == "create-container":
-            try:
-                c.create_container()
-            except ResourceExistsError:
-                pass
-            out = "200\t"
-        else:
-            out = "500\t" + ("unknown op " + op).encode().hex()
-    except Exception as e:
-        out = "500\t" + repr(e).encode().hex()
-    print(out, flush=True)
-"#;
-
-struct AzureHelper {
-    _child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-static AZURE: Mutex<Option<AzureHelper>> = Mutex::new(None);
-
-fn azure_call(op: &str, conn: &str, container: &str, name: &str) -> (u16, Vec<u8>) {
-    let mut guard = AZURE.lock().unwrap_or_else(|e| e.into_inner());
-    let helper = guard.get_or_insert_with(|| {
-        let py = PathBuf::from(required_var("ELTR_TEST_VENV")).join("emulators/bin/python");
-        assert!(py.is_file(), "{} does not exist", py.display());
-        let mut child = Command::new(py)
-            .args(["-c", AZURE_HELPER])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the Azure helper");
-        AzureHelper {
-            stdin: child.stdin.take().unwrap(),
-            stdout: BufReader::new(child.stdout.take().unwrap()),
-            _child: child,
-        }
-    });
-    writeln!(helper.stdin, "{op}\t{conn}\t{container}\t{name}").expect("Azure helper stdin");
-    helper.stdin.flush().unwrap();
-    let mut line = String::new();
-    helper
-        .stdout
-        .read_line(&mut line)
-        .expect("Azure helper stdout");
-    let (code, hex) = line
-        .trim_end_matches('\n')
-        .split_once('\t')
-        .unwrap_or_else(|| panic!("Azure helper said {line:?}"));
-    let bytes = (0..hex.len() / 2)
-        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
-        .collect();
-    (code.parse().unwrap(), bytes)
-}
-
-fn azure_get(conn: &str, container: &str, name: &str) -> Option<Vec<u8>> {
-    match azure_call("get", conn, container, name) {
-        (200, body) => Some(body),
-        (404, _) => None,
-        (_, err) => panic!(
-            "Azure get {container}/{name}: {}",
-            String::from_utf8_lossy(&err)
-        ),
-    }
-}
-
-fn azure_create_container(conn: &str, container: &str) {
-    let (code, err) = azure_call("create-container", conn, container, "-");
-    assert_eq!(
-        code,
-        200,
-        "create container {container}: {}",
-        String::from_utf8_lossy(&err)
-    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,11 +21,13 @@ mod support;
 
 use common::{Run, fixture_source, golden_text, project_dir, wait_until};
 use serde_json::{Value, json};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use stores::{Kind, free_port as closed_port, per_store, required_var, unique};
+use stores::{
+    Kind, Raw, free_port as closed_port, per_store, required_var, run_tool, s3_create_bucket,
+    s3_curl, unique,
+};
 use support::{examples_dir, meltano_doc, spawn_eltr};
 use tempfile::TempDir;
 
@@ -42,17 +44,6 @@ const MELTANO_ID: &str = "test:tap-prec--child-to-target-prec";
 // The emulators
 // ---------------------------------------------------------------------------------------------
 
-/// The Python of the emulator venv (it has `azure-storage-blob`).
-fn python() -> PathBuf {
-    let py = PathBuf::from(required_var("ELTR_TEST_VENV")).join("emulators/bin/python");
-    assert!(
-        py.is_file(),
-        "{} does not exist: ELTR_TEST_VENV must point at the venvs scripts/test-env.sh builds",
-        py.display()
-    );
-    py
-}
-
 fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -63,23 +54,6 @@ fn now() -> f64 {
 // ---------------------------------------------------------------------------------------------
 // Stores, and raw access to what they hold
 // ---------------------------------------------------------------------------------------------
-
-/// Where the stored objects are, read and written without eltr.
-#[derive(Debug, Clone)]
-enum Raw {
-    /// The base folder (`{base}/{state_id}/state.json`).
-    Local(PathBuf),
-    S3 {
-        endpoint: String,
-        bucket: String,
-        prefix: String,
-    },
-    Azure {
-        conn: String,
-        container: String,
-        prefix: String,
-    },
-}
 
 /// One store as a project configures it.
 #[derive(Debug, Clone)]
@@ -172,109 +146,19 @@ impl Store {
 
     /// Writes `{prefix}/{key}` directly.
     fn put(&self, key: &str, bytes: &[u8]) {
-        match &self.raw {
-            Raw::Local(base) => {
-                let path = base.join(key);
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(&path, bytes).unwrap();
-            }
-            Raw::S3 {
-                endpoint,
-                bucket,
-                prefix,
-            } => {
-                let url = format!("{endpoint}/{bucket}/{prefix}/{key}");
-                let out = tool(
-                    s3_curl(&["-f", "-X", "PUT", "--data-binary", "@-"]),
-                    &url,
-                    Some(bytes),
-                );
-                assert!(out.status.success(), "PUT {url}: {}", out.err());
-            }
-            Raw::Azure {
-                conn,
-                container,
-                prefix,
-            } => {
-                let out = azure_py("put", conn, container, &format!("{prefix}/{key}"), bytes);
-                assert!(out.status.success(), "Azure put {key}: {}", out.err());
-            }
-        }
+        self.raw.put(key, bytes)
     }
 
     /// Reads `{prefix}/{key}` directly (`None` when it does not exist).
     fn get(&self, key: &str) -> Option<String> {
-        match &self.raw {
-            Raw::Local(base) => std::fs::read_to_string(base.join(key)).ok(),
-            Raw::S3 {
-                endpoint,
-                bucket,
-                prefix,
-            } => {
-                let url = format!("{endpoint}/{bucket}/{prefix}/{key}");
-                let out = tool(s3_curl(&["-w", "\n%{http_code}"]), &url, None);
-                assert!(out.status.success(), "GET {url}: {}", out.err());
-                let text = String::from_utf8_lossy(&out.stdout).into_owned();
-                let (body, code) = text.rsplit_once('\n').unwrap();
-                match code {
-                    "200" => Some(body.to_string()),
-                    "404" => None,
-                    _ => panic!("GET {url}: HTTP {code}: {body}"),
-                }
-            }
-            Raw::Azure {
-                conn,
-                container,
-                prefix,
-            } => {
-                let out = azure_py("get", conn, container, &format!("{prefix}/{key}"), b"");
-                match out.status.code() {
-                    Some(0) => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
-                    Some(3) => None,
-                    _ => panic!("Azure get {key}: {}", out.err()),
-                }
-            }
-        }
+        self.raw
+            .get(key)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
     }
 
     /// Every key under the prefix (relative to it), sorted.
     fn keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = match &self.raw {
-            Raw::Local(base) => support::files_under(base)
-                .into_iter()
-                .map(|f| f.strip_prefix(base).unwrap().to_string_lossy().into_owned())
-                .collect(),
-            Raw::S3 {
-                endpoint,
-                bucket,
-                prefix,
-            } => {
-                let url = format!("{endpoint}/{bucket}?list-type=2&prefix={prefix}/");
-                let out = tool(s3_curl(&["-f"]), &url, None);
-                assert!(out.status.success(), "GET {url}: {}", out.err());
-                let xml = String::from_utf8_lossy(&out.stdout).into_owned();
-                xml.split("<Key>")
-                    .skip(1)
-                    .map(|s| s.split("</Key>").next().unwrap())
-                    .map(|k| k[prefix.len() + 1..].to_string())
-                    .collect()
-            }
-            Raw::Azure {
-                conn,
-                container,
-                prefix,
-            } => {
-                let out = azure_py("list", conn, container, &format!("{prefix}/"), b"");
-                assert!(out.status.success(), "Azure list: {}", out.err());
-                String::from_utf8_lossy(&out.stdout)
-                    .lines()
-                    .map(|k| k[prefix.len() + 1..].to_string())
-                    .collect()
-            }
-        };
-        keys.retain(|k: &String| !k.is_empty());
-        keys.sort();
-        keys
+        self.raw.keys()
     }
 
     /// The stored document of `id` as text.
@@ -301,87 +185,6 @@ impl Store {
             self.name
         );
     }
-}
-
-/// `curl` with moto's requests signed (SigV4, any key works; unsigned GETs are refused and
-/// unsigned PUTs lose their body).
-fn s3_curl(args: &[&str]) -> Command {
-    let mut cmd = Command::new("curl");
-    cmd.args([
-        "-sS",
-        "--aws-sigv4",
-        "aws:amz:us-east-1:s3",
-        "--user",
-        "testing:testing",
-        "-H",
-        "Content-Type: application/octet-stream",
-    ])
-    .args(args);
-    cmd
-}
-
-/// Output of a helper program.
-struct ToolOut {
-    status: std::process::ExitStatus,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
-
-impl ToolOut {
-    fn err(&self) -> String {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&self.stderr),
-            String::from_utf8_lossy(&self.stdout)
-        )
-    }
-}
-
-fn tool(mut cmd: Command, last_arg: &str, stdin: Option<&[u8]>) -> ToolOut {
-    cmd.arg(last_arg)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    if let Some(bytes) = stdin {
-        child.stdin.take().unwrap().write_all(bytes).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    ToolOut {
-        status: out.status,
-        stdout: out.stdout,
-        stderr: out.stderr,
-    }
-}
-
-const AZURE_PY: &str = r#"
-import sys
-from azure.core.exceptions import ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient
-op, conn, container, name = sys.argv[1:5]
-c = BlobServiceClient.from_connection_string(conn).get_container_client(container)
-if op == "put":
-    c.upload_blob(name, sys.stdin.buffer.read(), overwrite=True)
-elif op == "get":
-    try:
-        sys.stdout.buffer.write(c.download_blob(name).readall())
-    except ResourceNotFoundError:
-        sys.exit(3)
-elif op == "list":
-    for b in c.list_blobs(name_starts_with=name):
-        print(b.name)
-"#;
-
-fn azure_py(op: &str, conn: &str, container: &str, name: &str, stdin: &[u8]) -> ToolOut {
-    let mut cmd = Command::new(python());
-    cmd.args(["-c", AZURE_PY, op, conn, container]);
-    tool(cmd, name, Some(stdin))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1425,23 +1228,13 @@ fn ten_thousand_checkpoints_end_with_the_last_bookmark(kind: Kind) {
 fn s3_checkpoint_puts_are_throttled_to_one_a_second() {
     let endpoint = required_var("ELTR_TEST_S3_ENDPOINT");
     let bucket = unique("eltr-ckpt");
-    let create = tool(
-        s3_curl(&["-f", "-X", "PUT"]),
-        &format!("{endpoint}/{bucket}"),
-        None,
-    );
-    assert!(create.status.success(), "create bucket: {}", create.err());
-    let versioning = tool(
+    s3_create_bucket(&endpoint, &bucket);
+    run_tool(
         s3_curl(&["-f", "-X", "PUT", "--data-binary", "@-"]),
         &format!("{endpoint}/{bucket}?versioning"),
         Some(
             br#"<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>"#,
         ),
-    );
-    assert!(
-        versioning.status.success(),
-        "enable versioning: {}",
-        versioning.err()
     );
 
     let store = Store::s3_in(&endpoint, &bucket, "checkpoint_puts");
@@ -1451,15 +1244,9 @@ fn s3_checkpoint_puts_are_throttled_to_one_a_second() {
     let p = Project::on(store);
     let puts_of = |id: &str| -> u64 {
         let key = format!("{prefix}/{id}/state.json");
-        let list = tool(
-            s3_curl(&["-f"]),
-            &format!("{endpoint}/{bucket}?versions&prefix={key}"),
-            None,
-        );
-        assert!(list.status.success(), "list versions: {}", list.err());
-        String::from_utf8_lossy(&list.stdout)
-            .matches("<Version>")
-            .count() as u64
+        let url = format!("{endpoint}/{bucket}?versions&prefix={key}");
+        let list = run_tool(s3_curl(&["-f"]), &url, None);
+        String::from_utf8_lossy(&list).matches("<Version>").count() as u64
     };
 
     // 10,000 states in well under a second, then 2,500 trickling over about 3 s.
