@@ -691,7 +691,7 @@ fn live_run_keeps_its_lock_fresh_past_the_timeout(kind: Kind) {
         LIMIT,
     )
     .failure()
-    .stderr_has("is locked by run long-run");
+    .stderr_has("is locked by run 00000000-0000-4000-8000-00000000100a");
     first.finish(LIMIT).success();
     assert_eq!(
         support::completed_bookmark(&p.store.state_json(SLOW_ID), "items"),
