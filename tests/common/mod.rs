@@ -103,6 +103,23 @@ fn copy_dir(src: &Path, dst: &Path) {
     }
 }
 
+/// Every file under `dir`, recursively (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 /// Waits for an event another process causes (a file appears, a line is printed, a process
 /// ends): polls `cond` every 20 ms until it holds, and panics naming `what` once `within` has
 /// passed. Tests wait with this, never with a fixed sleep: a fixed sleep is too short on a

@@ -114,22 +114,9 @@ pub fn output_ids(p: &TempProject, stream: &str) -> Vec<u64> {
         .collect()
 }
 
-/// Every file under `dir`, recursively (none when it does not exist).
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
+// Also reachable as `support::files_under`, where the run helpers are imported.
+#[allow(unused_imports)]
+pub use crate::common::files_under;
 
 /// An `eltr` started in the background, its stdout and stderr going to files. Dropping it
 /// kills the process (SIGKILL) if it is still running, so a failed test leaves nothing behind.

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -170,7 +170,7 @@ impl Raw {
     /// Every key under the prefix (relative to it), sorted.
     pub fn keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = match self {
-            Raw::Local(base) => files_under(base)
+            Raw::Local(base) => crate::common::files_under(base)
                 .into_iter()
                 .map(|f| f.strip_prefix(base).unwrap().to_string_lossy().into_owned())
                 .collect(),
@@ -205,21 +205,6 @@ impl Raw {
         keys.sort();
         keys
     }
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for path in entries.flatten().map(|e| e.path()) {
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// `curl` with moto's requests signed (SigV4, any key works; unsigned GETs are refused and
