@@ -8,11 +8,31 @@
 #                                              the test container)
 #   venvs/uv                                   uv, the fast installer `eltr install` prefers
 #   azurite/                                   the Azure Blob emulator, from npm
+# and checks the system programs the tests run: python3 with venv and ensurepip (the pip path of
+# `eltr install` is tested on every machine), curl (raw S3 requests), script (a terminal for the
+# progress line), npm (Azurite). Missing ones are installed from Debian's packages when running
+# as root (CI runs on a fresh machine), else named in an error: no test skips for a missing tool.
 # Prints the tools folder on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 tools=${ELTR_TEST_TOOLS:-$here/target/test-tools}
 mkdir -p "$tools/venvs"
+
+missing=()
+command -v curl > /dev/null || missing+=(curl)
+command -v script > /dev/null || missing+=(bsdutils)
+command -v npm > /dev/null || missing+=(npm)
+python3 -c 'import venv, ensurepip' 2> /dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+    echo "installing ${missing[*]} (the tests need them)" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+  else
+    echo "the tests need these Debian packages: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
 
 make_venv() { # name, pip specs...
   local dir=$tools/venvs/$1; shift

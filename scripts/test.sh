@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 tools=$(scripts/test-env.sh)
 export ELTR_TEST_TOOLS=$tools
 export ELTR_TEST_VENV=$tools/venvs
-# `eltr install` uses uv when ELTR_UV names it (tests of the pip path unset it themselves).
+# `eltr install` uses uv when ELTR_UV names it; tests/install.rs runs each install test twice,
+# with this uv and with pip (ELTR_UV left out, no uv on PATH), so both paths run everywhere.
 export ELTR_UV=$tools/venvs/uv/bin/uv
 eval "$(scripts/emulators.sh "$tools")"
 trap 'kill $ELTR_TEST_EMULATOR_PIDS 2>/dev/null || true' EXIT

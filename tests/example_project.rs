@@ -14,21 +14,6 @@ use tempfile::TempDir;
 
 const JOB: &str = "orders-to-jsonl";
 
-/// The folder holding the test virtualenvs (`ELTR_TEST_VENV`, set by `scripts/test.sh`).
-fn venvs() -> PathBuf {
-    let dir = std::env::var_os("ELTR_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/venvs")
-        });
-    assert!(
-        dir.join("target-jsonl/bin/target-jsonl").is_file(),
-        "target-jsonl is not installed in {}; run the suite with scripts/test.sh",
-        dir.display()
-    );
-    dir.canonicalize().expect("venv folder")
-}
-
 /// A copy of `example-project` (without what runs leave in it: `.eltr/`, `output/`) whose
 /// `target-jsonl` is the test virtualenv's, so nothing is installed.
 struct Example {
@@ -51,7 +36,7 @@ impl Example {
             text.contains(pin),
             "loaders_config.yml no longer pins {pin:?}:\n{text}"
         );
-        let exe = venvs().join("target-jsonl/bin/target-jsonl");
+        let exe = common::test_venvs().join("target-jsonl/bin/target-jsonl");
         let text = text.replace(pin, &format!("{pin}      executable: {}\n", exe.display()));
         std::fs::write(&loaders, text).expect("write loaders_config.yml");
         Example { _tmp: tmp, dir }

@@ -2,42 +2,125 @@
 //! real virtualenvs from PyPI (`cowsay==6.1`, a small pure-Python package with a console script,
 //! and `target-jsonl==0.1.4`) in small projects written into temporary folders.
 //!
-//! The installer is whatever eltr picks in this environment: `uv` when it is on `PATH` (or named
-//! by `ELTR_UV`, which these tests pass through), else `python3 -m venv` + pip. The interrupted
-//! install uses a local package whose build waits while a file exists, so the kill lands while
-//! pip (or uv) is running, whatever the machine's speed.
+//! eltr installs with uv when `ELTR_UV` names it or it is on `PATH`, else with
+//! `python3 -m venv` + pip. Both paths run on every machine: each test that builds a venv is
+//! generated twice (`test_name::uv`, `test_name::pip`), the pip one with no uv in reach, and
+//! each checks in the install log that the installer it meant to use is the one eltr used.
+//! The uv tests need the uv `scripts/test-env.sh` installs (`ELTR_UV`, set by
+//! `scripts/test.sh`) and fail, not skip, without it. The interrupted install uses a local
+//! package whose build waits while a file exists, so the kill lands while pip (or uv) is
+//! running, whatever the machine's speed.
 
 mod common;
+#[path = "common/run.rs"]
+mod support;
 
-use common::{Run, eltr_bin};
+use common::{Run, eltr_bin, wait_until};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 use tempfile::TempDir;
 
 const FINGERPRINT: &str = ".eltr-fingerprint";
 
+/// The two ways eltr builds a venv.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Installer {
+    /// uv, named by `ELTR_UV`: builds in a staging folder, moved into place when complete.
+    Uv,
+    /// `python3 -m venv` + pip, with no uv on `PATH`: builds in place.
+    Pip,
+}
+
+/// Generates `scenario::uv` and `scenario::pip` for each `fn scenario(Installer)`.
+macro_rules! with_each_installer {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[test]
+                fn uv() {
+                    super::$scenario(super::Installer::Uv)
+                }
+                #[test]
+                fn pip() {
+                    super::$scenario(super::Installer::Pip)
+                }
+            }
+        )*
+    };
+}
+
+with_each_installer!(
+    install_builds_a_runnable_venv_then_is_a_noop_and_clean_rebuilds,
+    an_inherited_plugin_without_pip_url_shares_the_parent_venv,
+    a_bad_pip_url_fails_naming_the_plugin_while_the_others_install,
+    an_interrupted_install_does_not_look_installed_and_the_next_install_completes_it,
+    run_installs_a_missing_plugin_first_and_no_install_points_at_eltr_install,
+    two_installs_at_once_build_the_venv_once_and_both_succeed,
+    a_plugin_sharing_most_packages_with_one_installing_waits_for_it_under_uv,
+);
+
 /// Programs the tests install; a `PATH` folder holding one is left out so that only the
 /// project's own virtualenvs can provide them.
 const INSTALLED_PROGRAMS: [&str; 3] = ["cowsay", "target-jsonl", "eltr-slow"];
 
-/// `PATH` without the folders that hold one of [`INSTALLED_PROGRAMS`].
-fn clean_path() -> String {
+/// The uv of the test tools; panics (never skips) when `ELTR_UV` is not set.
+fn uv() -> String {
+    match std::env::var("ELTR_UV") {
+        Ok(uv) if !uv.is_empty() => uv,
+        _ => panic!(
+            "ELTR_UV is not set: the uv install tests need the uv scripts/test-env.sh installs \
+             under target/test-tools/venvs/uv. Run the suite with scripts/test.sh (these tests \
+             fail rather than skip)"
+        ),
+    }
+}
+
+/// A folder holding only a `python3` link to the test process's `python3`: under pip, the
+/// `PATH` folders that hold a `uv` are left out, and this one keeps `python3` in reach.
+fn python_only_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("install-python3-only");
+    let link = dir.join("python3");
+    if link.exists() {
+        return dir;
+    }
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<PathBuf> = std::env::split_paths(&path)
-        .filter(|d| !INSTALLED_PROGRAMS.iter().any(|p| d.join(p).exists()))
+    let python = std::env::split_paths(&path)
+        .map(|d| d.join("python3"))
+        .find(|p| p.is_file())
+        .expect("python3 on PATH");
+    std::fs::create_dir_all(&dir).expect("create the python3-only folder");
+    // Linked under a unique name, then renamed: tests running at once may all get here.
+    let tmp = dir.join(format!("python3.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(&python, &tmp).expect("link python3");
+    std::fs::rename(&tmp, &link).expect("rename the python3 link");
+    dir
+}
+
+/// `PATH` without the folders that hold one of [`INSTALLED_PROGRAMS`] (and, under pip, `uv`).
+fn clean_path(inst: Installer) -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let hidden = |d: &Path| {
+        INSTALLED_PROGRAMS.iter().any(|p| d.join(p).exists())
+            || (inst == Installer::Pip && d.join("uv").exists())
+    };
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path)
+        .filter(|d| !hidden(d))
         .collect();
+    if inst == Installer::Pip {
+        dirs.insert(0, python_only_dir());
+    }
     std::env::join_paths(dirs)
         .expect("PATH folders join")
         .into_string()
         .expect("PATH is UTF-8")
 }
 
-/// Variables of the test process that reach eltr (and so pip or uv): the installer choice and
-/// what the network needs here (certificates, proxies, index settings).
+/// Variables of the test process that reach eltr (and so pip or uv): what the network needs
+/// here (certificates, proxies, index settings).
 fn passed_through(name: &str) -> bool {
-    const NAMES: [&str; 11] = [
-        "ELTR_UV",
+    const NAMES: [&str; 10] = [
         "SSL_CERT_FILE",
         "SSL_CERT_DIR",
         "REQUESTS_CA_BUNDLE",
@@ -52,17 +135,20 @@ fn passed_through(name: &str) -> bool {
     NAMES.contains(&name) || name.starts_with("PIP_") || name.starts_with("UV_")
 }
 
-/// The variables every eltr run here gets besides `HOME`: the cleaned `PATH` and the
-/// [`passed_through`] ones the test process has.
-fn base_vars() -> Vec<(String, String)> {
-    let mut vars = vec![("PATH".to_string(), clean_path())];
+/// The variables every eltr run here gets besides `HOME`: the cleaned `PATH`, `ELTR_UV` under
+/// uv, and the [`passed_through`] ones the test process has.
+fn base_vars(inst: Installer) -> Vec<(String, String)> {
+    let mut vars = vec![("PATH".to_string(), clean_path(inst))];
+    if inst == Installer::Uv {
+        vars.push(("ELTR_UV".to_string(), uv()));
+    }
     vars.extend(std::env::vars().filter(|(k, _)| passed_through(k)));
     vars
 }
 
 /// Runs `eltr ARGS` in `dir` with [`base_vars`] plus `extra`.
-fn eltr(dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> Run {
-    let base = base_vars();
+fn eltr(inst: Installer, dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> Run {
+    let base = base_vars(inst);
     let mut vars: Vec<(&str, &str)> = base.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     vars.extend_from_slice(extra);
     common::eltr(dir, args, &vars)
@@ -75,6 +161,32 @@ fn project(yaml: &str) -> TempDir {
     tmp
 }
 
+/// A project folder (`<tmp>/project`) whose `meltano.yml` has the example tap as
+/// `tap-fixture` (3 records of stream `items`) and `plugins` (YAML under `plugins:`, after the
+/// extractors).
+fn project_with_tap(tmp: &TempDir, plugins: &str) -> PathBuf {
+    let root = tmp.path().join("project");
+    std::fs::create_dir_all(&root).unwrap();
+    let tap = support::examples_dir().join("singer_tap");
+    let yaml = format!(
+        r#"
+version: 1
+default_environment: dev
+environments: [{{name: dev}}]
+plugins:
+  extractors:
+    - name: tap-fixture
+      namespace: tap_fixture
+      executable: {tap}
+      capabilities: []
+      config: {{records: 3, streams: [items]}}
+{plugins}"#,
+        tap = tap.display()
+    );
+    std::fs::write(root.join("meltano.yml"), yaml).unwrap();
+    root
+}
+
 /// `.eltr/<kind>/<name>` of the project.
 fn plugin_dir(root: &Path, kind: &str, name: &str) -> PathBuf {
     root.join(".eltr").join(kind).join(name)
@@ -84,9 +196,26 @@ fn venv(root: &Path, kind: &str, name: &str) -> PathBuf {
     plugin_dir(root, kind, name).join("venv")
 }
 
-/// True when these tests install with uv (which builds in a staging folder).
-fn uses_uv() -> bool {
-    std::env::var_os("ELTR_UV").is_some_and(|v| !v.is_empty())
+/// Asserts the last install of `plugin` (its log `.eltr/logs/install/<plugin>.log`, e.g.
+/// `utility-cow`) made its venv with `inst`: `uv venv`, or `python3 -m venv`.
+#[track_caller]
+fn assert_built_with(root: &Path, plugin: &str, inst: Installer) {
+    let log = root.join(format!(".eltr/logs/install/{plugin}.log"));
+    let text = std::fs::read_to_string(&log)
+        .unwrap_or_else(|e| panic!("no install log {}: {e}", log.display()));
+    let create = text
+        .lines()
+        .find(|l| l.starts_with("$ "))
+        .unwrap_or_else(|| panic!("no command in {}:\n{text}", log.display()));
+    let by_uv = create.contains(" venv --quiet --relocatable ");
+    let by_pip = create.contains(" -m venv ");
+    assert!(
+        match inst {
+            Installer::Uv => by_uv && !by_pip,
+            Installer::Pip => by_pip && !by_uv,
+        },
+        "{plugin} was not built with {inst:?}: {create}"
+    );
 }
 
 /// Folders next to a plugin's venv other than the venv itself (staging, replaced venvs).
@@ -99,6 +228,15 @@ fn staging_leftovers(root: &Path, kind: &str, name: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[track_caller]
+fn assert_no_staging_left(root: &Path, kind: &str, name: &str) {
+    assert_eq!(
+        staging_leftovers(root, kind, name),
+        Vec::<String>::new(),
+        "staging folders left next to the venv of {name}"
+    );
 }
 
 fn mtime(p: &Path) -> SystemTime {
@@ -126,35 +264,17 @@ fn run_program(exe: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Asserts the venv's `cowsay` runs and says `text`.
+#[track_caller]
+fn assert_cowsay_runs(venv: &Path, text: &str) {
+    let said = run_program(&venv.join("bin/cowsay"), &["-t", text]);
+    assert!(said.contains(text), "{said}");
+}
+
 fn write_executable(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-}
-
-/// The extractor of the run tests: the example Singer tap when Cargo built it (a full
-/// `cargo test` does; `cargo test --test install` alone does not), else a shell script writing
-/// the same three records.
-fn fixture_tap(dir: &Path) -> PathBuf {
-    let example = eltr_bin()
-        .parent()
-        .expect("eltr binary has a parent folder")
-        .join("examples/singer_tap");
-    if example.is_file() {
-        return example;
-    }
-    let script = dir.join("tap-fixture.sh");
-    write_executable(
-        &script,
-        r#"#!/bin/sh
-echo '{"type":"SCHEMA","stream":"items","schema":{"type":"object","properties":{"id":{"type":"integer"}}},"key_properties":["id"]}'
-for i in 1 2 3; do
-  echo "{\"type\":\"RECORD\",\"stream\":\"items\",\"record\":{\"id\":$i}}"
-done
-echo '{"type":"STATE","value":{"bookmarks":{"items":{"replication_key_value":3}}}}'
-"#,
-    );
-    script
 }
 
 const COW_PROJECT: &str = r#"
@@ -169,13 +289,15 @@ plugins:
       executable: cowsay
 "#;
 
-#[test]
-fn install_builds_a_runnable_venv_then_is_a_noop_and_clean_rebuilds() {
+fn install_builds_a_runnable_venv_then_is_a_noop_and_clean_rebuilds(inst: Installer) {
     let tmp = project(COW_PROJECT);
     let root = tmp.path();
+    let eltr = |args: &[&str]| eltr(inst, root, args, &[]);
 
-    let first = eltr(root, &["install"], &[]);
-    first.success().stderr_has("utility cow: installed in");
+    eltr(&["install"])
+        .success()
+        .stderr_has("utility cow: installed in");
+    assert_built_with(root, "utility-cow", inst);
     let venv = venv(root, "utilities", "cow");
     let fingerprint = venv.join(FINGERPRINT);
     assert!(
@@ -183,16 +305,14 @@ fn install_builds_a_runnable_venv_then_is_a_noop_and_clean_rebuilds() {
         "no fingerprint in {}",
         venv.display()
     );
-    assert!(root.join(".eltr/logs/install/utility-cow.log").is_file());
-    let said = run_program(&venv.join("bin/cowsay"), &["-t", "hello from eltr"]);
-    assert!(said.contains("hello from eltr"), "{said}");
+    assert_cowsay_runs(&venv, "hello from eltr");
 
     // Nothing to do: the venv is left as it is.
     let sentinel = venv.join("sentinel");
     std::fs::write(&sentinel, "x").unwrap();
     let stamp = mtime(&fingerprint);
     let started = Instant::now();
-    let second = eltr(root, &["install"], &[]);
+    let second = eltr(&["install"]);
     second.success().stderr_has("utility cow: up to date");
     assert!(
         !second.stderr.contains("installed in"),
@@ -215,14 +335,14 @@ fn install_builds_a_runnable_venv_then_is_a_noop_and_clean_rebuilds() {
     // install even when there is nothing to rebuild.
     let killed = plugin_dir(root, "utilities", "cow").join("venv.installing-1-0-0");
     std::fs::create_dir_all(killed.join("bin")).unwrap();
-    eltr(root, &["install"], &[])
+    eltr(&["install"])
         .success()
         .stderr_has("utility cow: up to date");
     assert!(!killed.exists(), "a dead build's staging folder was kept");
     assert!(sentinel.is_file());
 
     // --clean rebuilds from scratch.
-    eltr(root, &["install", "--clean"], &[])
+    eltr(&["install", "--clean"])
         .success()
         .stderr_has("utility cow: installed in");
     assert!(!sentinel.exists(), "--clean kept the old venv");
@@ -230,17 +350,19 @@ fn install_builds_a_runnable_venv_then_is_a_noop_and_clean_rebuilds() {
         mtime(&fingerprint) > stamp,
         "--clean did not rewrite the fingerprint"
     );
-    let said = run_program(&venv.join("bin/cowsay"), &["-t", "again"]);
-    assert!(said.contains("again"), "{said}");
+    assert_cowsay_runs(&venv, "again");
 
     // A changed pip_url no longer matches the fingerprint: the venv is rebuilt.
-    std::fs::write(
-        root.join("meltano.yml"),
-        COW_PROJECT.replace("cowsay==6.1", "cowsay==6.0"),
-    )
-    .unwrap();
+    let write_pip_url = |pip_url: &str| {
+        std::fs::write(
+            root.join("meltano.yml"),
+            COW_PROJECT.replace("cowsay==6.1", pip_url),
+        )
+        .unwrap()
+    };
+    write_pip_url("cowsay==6.0");
     std::fs::write(&sentinel, "x").unwrap();
-    eltr(root, &["install", "cow"], &[])
+    eltr(&["install", "cow"])
         .success()
         .stderr_has("utility cow: installed in");
     assert!(!sentinel.exists(), "the venv of the old pip_url was kept");
@@ -252,35 +374,30 @@ fn install_builds_a_runnable_venv_then_is_a_noop_and_clean_rebuilds() {
         ],
     );
     assert_eq!(version.trim(), "6.0");
-    assert_eq!(
-        staging_leftovers(root, "utilities", "cow"),
-        Vec::<String>::new()
-    );
+    assert_no_staging_left(root, "utilities", "cow");
 
-    // A reinstall that fails (uv builds aside) leaves the working venv as it was: the run
-    // still finds a program, and the next install tries again.
-    if uses_uv() {
-        std::fs::write(
-            root.join("meltano.yml"),
-            COW_PROJECT.replace("cowsay==6.1", "cowsay==0.0.404-no-such-version"),
-        )
-        .unwrap();
-        eltr(root, &["install"], &[])
-            .failure()
-            .stderr_has("utility cow: FAILED")
-            .stderr_has("1 plugin(s) failed to install: cow");
-        let said = run_program(&venv.join("bin/cowsay"), &["-t", "still here"]);
-        assert!(said.contains("still here"), "{said}");
-        assert_eq!(
-            staging_leftovers(root, "utilities", "cow"),
-            Vec::<String>::new(),
-            "the failed build's staging folder was left behind"
-        );
+    // A reinstall that fails. uv built in a staging folder, so the working venv is left as it
+    // was and still runs. pip builds in place (its venvs cannot move): the old venv is gone
+    // and nothing looks installed.
+    write_pip_url("cowsay==0.0.404-no-such-version");
+    eltr(&["install"])
+        .failure()
+        .stderr_has("utility cow: FAILED")
+        .stderr_has("1 plugin(s) failed to install: cow");
+    assert_no_staging_left(root, "utilities", "cow");
+    match inst {
+        Installer::Uv => assert_cowsay_runs(&venv, "still here"),
+        Installer::Pip => assert!(!venv.exists(), "a failed pip build left its venv"),
     }
+    // The next install with a good pip_url tries again.
+    write_pip_url("cowsay==6.1");
+    eltr(&["install"])
+        .success()
+        .stderr_has("utility cow: installed in");
+    assert_cowsay_runs(&venv, "back");
 }
 
-#[test]
-fn an_inherited_plugin_without_pip_url_shares_the_parent_venv() {
+fn an_inherited_plugin_without_pip_url_shares_the_parent_venv(inst: Installer) {
     let tmp = project(
         r#"
 version: 1
@@ -297,12 +414,14 @@ plugins:
 "#,
     );
     let root = tmp.path();
+    let eltr = |args: &[&str]| eltr(inst, root, args, &[]);
 
     // Asking for the child alone installs the parent's venv.
-    eltr(root, &["install", "cow-child"], &[])
+    eltr(&["install", "cow-child"])
         .success()
         .stderr_has("utility cow: installed in")
         .stderr_has("utility cow-child: uses the virtualenv of 'cow'");
+    assert_built_with(root, "utility-cow", inst);
     assert!(venv(root, "utilities", "cow").join(FINGERPRINT).is_file());
     assert!(
         !plugin_dir(root, "utilities", "cow-child").exists(),
@@ -310,7 +429,7 @@ plugins:
     );
 
     // All of them: the parent is up to date, the child still has no venv of its own.
-    let all = eltr(root, &["install"], &[]);
+    let all = eltr(&["install"]);
     all.success()
         .stderr_has("utility cow: up to date")
         .stderr_has("utility cow-child: uses the virtualenv of 'cow'");
@@ -324,8 +443,7 @@ plugins:
 
     // The child runs the parent's program (cowsay rejects the --config eltr passes, with its
     // own usage message, which shows it was started; nothing else on PATH provides it).
-    let compiled = eltr(root, &["compile"], &[]);
-    let json = compiled.success().json();
+    let json = eltr(&["compile"]).success().json();
     let child = json["plugins"]["utilities"]
         .as_array()
         .unwrap()
@@ -333,7 +451,7 @@ plugins:
         .find(|p| p["name"] == "cow-child")
         .expect("cow-child in compile output");
     assert_eq!(child["venv"], "cow", "{child}");
-    let invoked = eltr(root, &["invoke", "cow-child"], &[]);
+    let invoked = eltr(&["invoke", "cow-child"]);
     assert!(
         invoked.stderr.contains("usage: Cowsay") && !invoked.stderr.contains("cannot find"),
         "cow-child did not run the parent's cowsay:\n{}",
@@ -341,8 +459,7 @@ plugins:
     );
 }
 
-#[test]
-fn a_bad_pip_url_fails_naming_the_plugin_while_the_others_install() {
+fn a_bad_pip_url_fails_naming_the_plugin_while_the_others_install(inst: Installer) {
     let tmp = project(
         r#"
 version: 1
@@ -362,9 +479,10 @@ plugins:
 "#,
     );
     let root = tmp.path();
+    let eltr = |args: &[&str]| eltr(inst, root, args, &[]);
 
     // One at a time, so the failing plugin is attempted before the good one is.
-    let run = eltr(root, &["install", "--parallelism", "1"], &[]);
+    let run = eltr(&["install", "--parallelism", "1"]);
     run.failure()
         .stderr_has("loader target-bogus: FAILED after")
         .stderr_has("command: ")
@@ -372,6 +490,7 @@ plugins:
         .stderr_has(".eltr/logs/install/loader-target-bogus.log")
         .stderr_has("error: 1 plugin(s) failed to install: target-bogus")
         .stderr_has("utility cow: installed in");
+    assert_built_with(root, "loader-target-bogus", inst);
     let bogus_venv = venv(root, "loaders", "target-bogus");
     assert!(
         !bogus_venv.exists(),
@@ -382,35 +501,36 @@ plugins:
         .expect("the full log is kept");
     assert!(log.contains("eltr-test-no-such-package-zzqx"), "{log}");
     // The tail shown on stderr holds the installer's own complaint.
-    let tail: Vec<&str> = run
+    let tail: Vec<String> = run
         .stderr
         .lines()
         .filter(|l| l.starts_with("  | "))
+        .map(str::to_lowercase)
         .collect();
     assert!(!tail.is_empty() && tail.len() <= 30, "{}", run.stderr);
+    let says_why: &[&str] = match inst {
+        Installer::Pip => &["no matching distribution"],
+        Installer::Uv => &["not found in the package registry", "no solution found"],
+    };
     assert!(
-        tail.iter()
-            .any(|l| l.to_lowercase().contains("no matching distribution")
-                || l.contains("not found in the package registry")
-                || l.to_lowercase().contains("no solution found")),
-        "the tail does not say why:\n{}",
+        tail.iter().any(|l| says_why.iter().any(|w| l.contains(w))),
+        "the tail does not say why ({says_why:?}):\n{}",
         run.stderr
     );
 
     let cow = venv(root, "utilities", "cow");
     assert!(cow.join(FINGERPRINT).is_file());
-    let said = run_program(&cow.join("bin/cowsay"), &["-t", "still here"]);
-    assert!(said.contains("still here"), "{said}");
+    assert_cowsay_runs(&cow, "still here");
 
     // Run again: the good one is up to date, the bad one fails again, still non-zero.
-    eltr(root, &["install"], &[])
+    eltr(&["install"])
         .failure()
         .stderr_has("utility cow: up to date")
         .stderr_has("loader target-bogus: FAILED");
     assert!(!bogus_venv.exists());
 
     // Under JSON logs every line is a JSON object, the failure and the final error included.
-    let run = eltr(root, &["--log-format", "json", "install"], &[]);
+    let run = eltr(&["--log-format", "json", "install"]);
     run.failure();
     let events: Vec<serde_json::Value> = run
         .stderr
@@ -439,6 +559,7 @@ plugins:
     );
 }
 
+/// Nothing is built here, so the installer does not matter: run without uv.
 #[test]
 fn a_plugin_without_pip_url_is_skipped_with_a_note_and_filters_apply() {
     let tmp = project(
@@ -458,24 +579,27 @@ plugins:
 "#,
     );
     let root = tmp.path();
+    let eltr = |args: &[&str]| eltr(Installer::Pip, root, args, &[]);
 
-    let run = eltr(root, &["install"], &[]);
-    run.success()
+    eltr(&["install"])
+        .success()
         .stderr_has("extractor tap-local: no pip_url, nothing to install")
         .stderr_has("loader target-local: no pip_url, nothing to install");
     assert!(!plugin_dir(root, "extractors", "tap-local").exists());
     assert!(!plugin_dir(root, "loaders", "target-local").exists());
 
-    let loaders = eltr(root, &["install", "--plugin-type", "loaders"], &[]);
+    let loaders = eltr(&["install", "--plugin-type", "loaders"]);
     loaders.success().stderr_has("loader target-local:");
     assert!(!loaders.stderr.contains("tap-local"), "{}", loaders.stderr);
 
-    let one = eltr(root, &["install", "tap-local"], &[]);
+    let one = eltr(&["install", "tap-local"]);
     one.success().stderr_has("extractor tap-local:");
     assert!(!one.stderr.contains("target-local"), "{}", one.stderr);
 
-    eltr(root, &["install", "tap-nope"], &[]).failure();
-    eltr(root, &["install", "--plugin-type", "widgets"], &[])
+    eltr(&["install", "tap-nope"])
+        .failure()
+        .stderr_has("tap-nope");
+    eltr(&["install", "--plugin-type", "widgets"])
         .failure()
         .stderr_has("unknown plugin type 'widgets'");
 }
@@ -516,46 +640,50 @@ setup(
     .unwrap();
 }
 
-#[test]
-fn an_interrupted_install_does_not_look_installed_and_the_next_install_completes_it() {
+/// A process started in a process group of its own, killed (the whole group) when dropped.
+struct Group(Child);
+
+impl Group {
+    fn kill(&mut self) {
+        // SAFETY: kill(2) of the process group of a child this test started.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            self.kill();
+        }
+    }
+}
+
+fn an_interrupted_install_does_not_look_installed_and_the_next_install_completes_it(
+    inst: Installer,
+) {
     use std::os::unix::process::CommandExt;
 
     let tmp = common::empty_dir();
-    let root = tmp.path().join("project");
-    std::fs::create_dir_all(&root).unwrap();
     let building = tmp.path().join("BUILDING");
     let hold = tmp.path().join("HOLD");
-    write_slow_package(&root.join("slowpkg"), &building, &hold);
-    std::fs::write(&hold, "").unwrap();
-    let tap = fixture_tap(tmp.path());
-    std::fs::write(
-        root.join("meltano.yml"),
-        format!(
-            r#"
-version: 1
-default_environment: dev
-environments: [{{name: dev}}]
-plugins:
-  extractors:
-    - name: tap-fixture
-      namespace: tap_fixture
-      executable: {tap}
-      capabilities: []
-      config: {{records: 3, streams: [items]}}
+    let root = project_with_tap(
+        &tmp,
+        r#"
   loaders:
     - name: target-slow
       namespace: target_slow
       pip_url: ./slowpkg
       executable: eltr-slow
 "#,
-            tap = tap.display()
-        ),
-    )
-    .unwrap();
+    );
+    write_slow_package(&root.join("slowpkg"), &building, &hold);
+    std::fs::write(&hold, "").unwrap();
 
     // Start `eltr install` in its own process group, wait until the package build is under
-    // way (pip or uv running), give it a moment, then SIGKILL the whole group.
-    let out = std::fs::File::create(tmp.path().join("install.out")).unwrap();
+    // way (pip or uv running, held by HOLD), then SIGKILL the whole group.
+    let out_file = tmp.path().join("install.out");
+    let out = std::fs::File::create(&out_file).unwrap();
     let mut cmd = Command::new(eltr_bin());
     cmd.current_dir(&root)
         .arg("install")
@@ -567,47 +695,49 @@ plugins:
     if let Some(home) = std::env::var_os("HOME") {
         cmd.env("HOME", home);
     }
-    cmd.envs(base_vars());
-    let mut child = cmd.spawn().expect("start eltr install");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !building.exists() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!(
-                "eltr install ended ({status}) before the package build started:\n{}",
-                std::fs::read_to_string(tmp.path().join("install.out")).unwrap_or_default()
-            );
-        }
-        if Instant::now() > deadline {
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            let _ = child.wait();
-            panic!("the package build did not start within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(1000));
+    cmd.envs(base_vars(inst));
+    let mut group = Group(cmd.spawn().expect("start eltr install"));
+    wait_until(
+        Duration::from_secs(120),
+        "the package build to start",
+        || {
+            if let Some(status) = group.0.try_wait().unwrap() {
+                panic!(
+                    "eltr install ended ({status}) before the package build started:\n{}",
+                    std::fs::read_to_string(&out_file).unwrap_or_default()
+                );
+            }
+            building.exists()
+        },
+    );
     assert!(
-        child.try_wait().unwrap().is_none(),
+        group.0.try_wait().unwrap().is_none(),
         "eltr install ended although the build is held"
     );
-    let rc = unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-    assert_eq!(rc, 0, "kill the eltr process group");
-    let status = child.wait().unwrap();
-    assert!(!status.success());
+    group.kill();
+    assert_built_with(&root, "loader-target-slow", inst);
 
-    // Nothing looks installed: with uv the venv was being built in a staging folder, so
-    // there is no venv at all; with pip, one without fingerprint.
+    // Nothing looks installed: uv was building in a staging folder, so there is no venv at
+    // all and the staging folder is left over; pip was building in place, so there is a venv
+    // without fingerprint.
     let venv = venv(&root, "loaders", "target-slow");
     assert!(
         !venv.join(FINGERPRINT).exists(),
         "an interrupted install left a fingerprint"
     );
-    if uses_uv() {
-        assert!(!venv.exists(), "uv built in place: {}", venv.display());
-        assert_eq!(
-            staging_leftovers(&root, "loaders", "target-slow").len(),
-            1,
-            "the killed install's staging folder"
-        );
+    match inst {
+        Installer::Uv => {
+            assert!(!venv.exists(), "uv built in place: {}", venv.display());
+            assert_eq!(
+                staging_leftovers(&root, "loaders", "target-slow").len(),
+                1,
+                "the killed install's staging folder"
+            );
+        }
+        Installer::Pip => {
+            assert!(venv.join("bin/python").exists(), "pip built elsewhere");
+            assert_no_staging_left(&root, "loaders", "target-slow");
+        }
     }
     // The half-built venv is not used: the run says to install (with the flag or Meltano's
     // variable), and the plain `eltr run` would install it rather than run it.
@@ -625,7 +755,7 @@ plugins:
             &[("MELTANO_RUN_NO_INSTALL", "true")][..],
         ),
     ] {
-        eltr(&root, args, vars)
+        eltr(inst, &root, args, vars)
             .failure()
             .stderr_has("cannot find the executable 'eltr-slow'")
             .stderr_has("eltr install target-slow");
@@ -634,44 +764,28 @@ plugins:
 
     // The next install rebuilds it and completes.
     std::fs::remove_file(&hold).unwrap();
-    let run = eltr(&root, &["install"], &[]);
-    run.success().stderr_has("loader target-slow: installed in");
+    eltr(inst, &root, &["install"], &[])
+        .success()
+        .stderr_has("loader target-slow: installed in");
     assert!(venv.join(FINGERPRINT).is_file());
     let said = run_program(&venv.join("bin/eltr-slow"), &[]);
     assert_eq!(said.trim(), "eltr-slow ok");
-    eltr(&root, &["install"], &[])
+    eltr(inst, &root, &["install"], &[])
         .success()
         .stderr_has("loader target-slow: up to date");
-    assert_eq!(
-        staging_leftovers(&root, "loaders", "target-slow"),
-        Vec::<String>::new(),
-        "the dead install's staging folder was not swept"
-    );
+    assert_no_staging_left(&root, "loaders", "target-slow");
 }
 
 /// What an install killed after pip wrote the plugin's program but before the fingerprint
 /// leaves: a venv with `bin/<executable>` and no fingerprint. Nothing may run that program.
+/// (Nothing is built here, so the installer does not matter: run without uv.)
 #[test]
 fn a_venv_without_fingerprint_is_never_used_even_when_it_holds_the_program() {
     let tmp = common::empty_dir();
-    let root = tmp.path().join("project");
-    std::fs::create_dir_all(&root).unwrap();
-    let tap = fixture_tap(tmp.path());
     let marker = tmp.path().join("half-built-venv-used");
-    std::fs::write(
-        root.join("meltano.yml"),
-        format!(
-            r#"
-version: 1
-default_environment: dev
-environments: [{{name: dev}}]
-plugins:
-  extractors:
-    - name: tap-fixture
-      namespace: tap_fixture
-      executable: {tap}
-      capabilities: []
-      config: {{records: 3, streams: [items]}}
+    let root = project_with_tap(
+        &tmp,
+        r#"
   loaders:
     - name: target-jsonl
       namespace: target_jsonl
@@ -683,10 +797,7 @@ plugins:
       pip_url: cowsay==6.1
       executable: cowsay
 "#,
-            tap = tap.display()
-        ),
-    )
-    .unwrap();
+    );
     for (kind, exe) in [
         ("loaders/target-jsonl", "target-jsonl"),
         ("utilities/cow", "cowsay"),
@@ -719,9 +830,11 @@ plugins:
     ];
     let mut problems = Vec::new();
     for (args, vars, plugin) in checks {
-        let run = eltr(&root, args, vars);
+        let run = eltr(Installer::Pip, &root, args, vars);
         let used = std::fs::read_to_string(&marker).unwrap_or_default();
-        let _ = std::fs::remove_file(&marker);
+        if marker.exists() {
+            std::fs::remove_file(&marker).unwrap();
+        }
         let hint = format!("eltr install {plugin}");
         if !used.is_empty() {
             problems.push(format!(
@@ -742,53 +855,33 @@ plugins:
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-#[test]
-fn run_installs_a_missing_plugin_first_and_no_install_points_at_eltr_install() {
+fn run_installs_a_missing_plugin_first_and_no_install_points_at_eltr_install(inst: Installer) {
     let tmp = common::empty_dir();
-    let root = tmp.path().join("project");
-    std::fs::create_dir_all(&root).unwrap();
-    let tap = fixture_tap(tmp.path());
-    std::fs::write(
-        root.join("meltano.yml"),
-        format!(
-            r#"
-version: 1
-default_environment: dev
-environments: [{{name: dev}}]
-plugins:
-  extractors:
-    - name: tap-fixture
-      namespace: tap_fixture
-      executable: {tap}
-      capabilities: []
-      config: {{records: 3, streams: [items]}}
+    let root = project_with_tap(
+        &tmp,
+        r#"
   loaders:
     - name: target-jsonl
       namespace: target_jsonl
       pip_url: target-jsonl==0.1.4
       executable: target-jsonl
-      config: {{destination_path: out, do_timestamp_file: false}}
+      config: {destination_path: out, do_timestamp_file: false}
 "#,
-            tap = tap.display()
-        ),
-    )
-    .unwrap();
+    );
     let venv = venv(&root, "loaders", "target-jsonl");
+    let eltr = |args: &[&str]| eltr(inst, &root, args, &[]);
 
-    eltr(
-        &root,
-        &["run", "--no-install", "tap-fixture", "target-jsonl"],
-        &[],
-    )
-    .failure()
-    .stderr_has("cannot find the executable 'target-jsonl'")
-    .stderr_has("run `eltr install target-jsonl`");
+    eltr(&["run", "--no-install", "tap-fixture", "target-jsonl"])
+        .failure()
+        .stderr_has("cannot find the executable 'target-jsonl'")
+        .stderr_has("run `eltr install target-jsonl`");
     assert!(!venv.exists(), "--no-install installed anyway");
     assert!(!root.join("out").exists());
 
-    eltr(&root, &["run", "tap-fixture", "target-jsonl"], &[])
+    eltr(&["run", "tap-fixture", "target-jsonl"])
         .success()
         .stderr_has("loader target-jsonl: installed in");
+    assert_built_with(&root, "loader-target-jsonl", inst);
     assert!(venv.join(FINGERPRINT).is_file());
     let text = std::fs::read_to_string(root.join("out/items.jsonl")).expect("target output");
     let ids: Vec<i64> = text
@@ -803,57 +896,45 @@ plugins:
 
     // Installed now: the next run neither installs nor touches the venv.
     let stamp = mtime(&venv.join(FINGERPRINT));
-    let again = eltr(&root, &["run", "tap-fixture", "target-jsonl"], &[]);
+    let again = eltr(&["run", "tap-fixture", "target-jsonl"]);
     again.success();
     assert!(!again.stderr.contains("installed in"), "{}", again.stderr);
     assert_eq!(mtime(&venv.join(FINGERPRINT)), stamp);
-    eltr(&root, &["install"], &[])
+    eltr(&["install"])
         .success()
         .stderr_has("loader target-jsonl: up to date");
 }
 
 /// Two installs of the same project at once (an `eltr install` next to a run that installs
 /// first, or two containers on one volume) build each venv once and both succeed.
-#[test]
-fn two_installs_at_once_build_the_venv_once_and_both_succeed() {
+fn two_installs_at_once_build_the_venv_once_and_both_succeed(inst: Installer) {
     let tmp = project(COW_PROJECT);
     let root = tmp.path().to_path_buf();
     let runs: Vec<Run> = std::thread::scope(|s| {
-        let a = s.spawn(|| eltr(&root, &["install"], &[]));
-        let b = s.spawn(|| eltr(&root, &["install"], &[]));
+        let a = s.spawn(|| eltr(inst, &root, &["install"], &[]));
+        let b = s.spawn(|| eltr(inst, &root, &["install"], &[]));
         vec![a.join().unwrap(), b.join().unwrap()]
     });
     let mut built = 0;
     for run in &runs {
-        assert!(run.status.success(), "{}", run.stderr);
+        run.success();
         if run.stderr.contains("utility cow: installed in") {
             built += 1;
         } else {
-            assert!(
-                run.stderr.contains("utility cow: up to date"),
-                "{}",
-                run.stderr
-            );
+            run.stderr_has("utility cow: up to date");
         }
     }
     assert_eq!(built, 1, "the venv was built {built} times");
-    let venv = venv(&root, "utilities", "cow");
-    let said = run_program(&venv.join("bin/cowsay"), &["-t", "once"]);
-    assert!(said.contains("once"), "{said}");
-    assert_eq!(
-        staging_leftovers(&root, "utilities", "cow"),
-        Vec::<String>::new()
-    );
+    assert_built_with(&root, "utility-cow", inst);
+    assert_cowsay_runs(&venv(&root, "utilities", "cow"), "once");
+    assert_no_staging_left(&root, "utilities", "cow");
 }
 
 /// Two plugins that share most of their packages: with uv, the second to resolve waits for
 /// the first and links the shared wheels from uv's cache instead of fetching and unpacking
-/// them again; both end up installed and runnable.
-#[test]
-fn a_plugin_sharing_most_packages_with_one_installing_waits_for_it() {
-    if !uses_uv() {
-        return;
-    }
+/// them again. pip cannot say beforehand what it would install, so nothing waits. Either way
+/// both end up installed and runnable.
+fn a_plugin_sharing_most_packages_with_one_installing_waits_for_it_under_uv(inst: Installer) {
     let tmp = project(
         r#"
 version: 1
@@ -877,6 +958,7 @@ plugins:
     let cache = common::empty_dir();
     let cache_dir = cache.path().display().to_string();
     let run = eltr(
+        inst,
         root,
         &["--log-level", "debug", "install"],
         &[("UV_CACHE_DIR", &cache_dir)],
@@ -884,23 +966,26 @@ plugins:
     run.success()
         .stderr_has("utility req-a: installed in")
         .stderr_has("utility req-b: installed in");
+    assert_built_with(root, "utility-req-a", inst);
+    assert_built_with(root, "utility-req-b", inst);
     let waits: Vec<&str> = run
         .stderr
         .lines()
         .filter(|l| l.contains("which installs most of the same packages"))
         .collect();
-    assert_eq!(waits.len(), 1, "{}", run.stderr);
-    assert!(
-        waits[0].contains("req-a: waits for 'req-b'")
-            || waits[0].contains("req-b: waits for 'req-a'"),
-        "{}",
-        waits[0]
-    );
-    let said = run_program(
-        &venv(root, "utilities", "req-b").join("bin/cowsay"),
-        &["-t", "b"],
-    );
-    assert!(said.contains('b'), "{said}");
+    match inst {
+        Installer::Uv => {
+            assert_eq!(waits.len(), 1, "{}", run.stderr);
+            assert!(
+                waits[0].contains("req-a: waits for 'req-b'")
+                    || waits[0].contains("req-b: waits for 'req-a'"),
+                "{}",
+                waits[0]
+            );
+        }
+        Installer::Pip => assert_eq!(waits, Vec::<&str>::new(), "{}", run.stderr),
+    }
+    assert_cowsay_runs(&venv(root, "utilities", "req-b"), "b");
     let imported = run_program(
         &venv(root, "utilities", "req-a").join("bin/python"),
         &["-c", "import requests; print(requests.__version__)"],

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 // Seed fixture: the layout of a real Meltano project, compared with Meltano's own output.
 // ---------------------------------------------------------------------------------------------
 
-/// Process variables the seed goldens were produced with (`/work/scratch/gen_seed_golden.sh`,
-/// `PROC_ENV`); the rest come from `fixture.env`, passed as `--env-file`.
+/// Process variables the seed goldens were produced with (`scripts/regen-goldens.sh`); the
+/// rest come from `fixture.env`, passed as `--env-file`.
 const SEED_VARS: &[(&str, &str)] = &[
     ("VAR_IN_DB_HOST", "db.example.com"),
     ("VAR_IN_DB_USER", "proc_reader"),
@@ -420,7 +420,7 @@ fn compile_unsafe_shows_sensitive_values() {
 // exactly two layers, each value naming its layer).
 // ---------------------------------------------------------------------------------------------
 
-/// Process variables the precedence goldens were produced with (`/work/scratch/precenv.sh`).
+/// Process variables the precedence goldens were produced with (`scripts/regen-goldens.sh`).
 const PREC_VARS: &[(&str, &str)] = &[
     ("TAP_PREC__CHILD_ENV_VS_DOTENV", "from-env"),
     ("TAP_PREC__CHILD_ENV_VS_ENVCFG", "from-env"),

@@ -7,13 +7,13 @@ mod common;
 #[path = "common/run.rs"]
 mod support;
 
-use common::{Run, TempProject, eltr};
+use common::{Run, TempProject, eltr, wait_until};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
 use support::{
     completed_bookmark, files_under, meltano_doc, output_ids, output_records, project, spawn_eltr,
-    state_path, stored_json, stored_text, wait_for,
+    state_path, stored_json, stored_text,
 };
 
 /// Generous ceiling for anything a test waits on; a healthy run takes well under a second.
@@ -21,10 +21,6 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 fn run(p: &TempProject, args: &[&str]) -> Run {
     eltr(&p.dir, args, &[])
-}
-
-fn code(r: &Run) -> Option<i32> {
-    r.status.code()
 }
 
 #[track_caller]
@@ -223,11 +219,10 @@ fn state_id_suffix_with_a_colon_is_rejected() {
 fn tap_crash_names_the_extractor_and_keeps_the_last_confirmed_state() {
     let p = project("run-failures");
     let r = run(&p, &["run", "tap-crash", "target-y"]);
-    r.failure()
+    r.exits(1)
         .stderr_has("extractor 'tap-crash'")
         .stderr_has("exit code 3")
         .stderr_has("fatal: simulated crash");
-    assert_eq!(code(&r), Some(1), "stderr:\n{}", r.stderr);
     // STATE after records 3 and 6, crash after record 7: the last confirmed bookmark is 6.
     assert_eq!(
         stored_text(&p, "dev:tap-crash-to-target-y"),
@@ -250,10 +245,9 @@ fn tap_crash_before_any_state_keeps_the_previous_state() {
     )
     .success();
     let r = run(&p, &["run", "tap-crash-early", "target-y"]);
-    r.failure()
+    r.exits(1)
         .stderr_has("extractor 'tap-crash-early'")
         .stderr_has("fatal: simulated crash");
-    assert_eq!(code(&r), Some(1));
     assert_eq!(
         stored_text(&p, "dev:tap-crash-early-to-target-y"),
         meltano_doc("items", 100),
@@ -265,11 +259,10 @@ fn tap_crash_before_any_state_keeps_the_previous_state() {
 fn target_crash_names_the_loader_and_keeps_the_last_confirmed_state() {
     let p = project("run-failures");
     let r = run(&p, &["run", "tap-x", "target-crash"]);
-    r.failure()
+    r.exits(1)
         .stderr_has("loader 'target-crash'")
         .stderr_has("exit code 4")
         .stderr_has("fatal: target exploded");
-    assert_eq!(code(&r), Some(1), "stderr:\n{}", r.stderr);
     // tap-x: STATE after records 2 and 4; the target dies on record 5.
     assert_eq!(
         stored_text(&p, "dev:tap-x-to-target-crash"),
@@ -296,11 +289,10 @@ fn states_the_target_did_not_confirm_are_never_stored() {
 fn mapper_crash_names_the_mapper() {
     let p = project("run-failures");
     let r = run(&p, &["run", "tap-ten", "mapper-crash", "target-y"]);
-    r.failure()
+    r.exits(1)
         .stderr_has("mapper 'mapper-crash'")
         .stderr_has("exit code 5")
         .stderr_has("fatal: mapper crashed");
-    assert_eq!(code(&r), Some(1));
     // The mapper passed record 1, its STATE and record 2, then died.
     assert_eq!(
         stored_text(&p, "dev:tap-ten-to-target-y"),
@@ -313,10 +305,9 @@ fn mapper_crash_names_the_mapper() {
 fn loader_exiting_successfully_before_the_extractor_finished_fails_the_run() {
     let p = project("run-failures");
     let r = run(&p, &["run", "tap-trickle", "target-early"]);
-    r.failure()
+    r.exits(1)
         .stderr_has("target-early")
         .stderr_has("before the extractor finished");
-    assert_eq!(code(&r), Some(1), "stderr:\n{}", r.stderr);
     assert_eq!(output_ids(&p, "items"), vec![1, 2, 3]);
     // The target confirmed the states after records 1 and 2, then left before the third.
     assert_eq!(
@@ -330,19 +321,17 @@ fn loader_exiting_successfully_before_the_extractor_finished_fails_the_run() {
 fn garbage_line_from_the_tap_fails_the_loader_which_is_named_with_its_stderr() {
     let p = project("run-failures");
     let r = run(&p, &["run", "tap-garbage", "target-y"]);
-    r.failure()
+    r.exits(1)
         .stderr_has("loader 'target-y'")
         .stderr_has("exit code 2")
         .stderr_has("invalid JSON line: this is not json {garbage");
-    assert_eq!(code(&r), Some(1));
 }
 
 #[test]
 fn timeout_stops_a_hanging_tap() {
     let p = project("run-failures");
     let r = run(&p, &["run", "--timeout", "1", "tap-hang", "target-y"]);
-    r.failure().stderr_has("timed out");
-    assert_eq!(code(&r), Some(1), "stderr:\n{}", r.stderr);
+    r.exits(1).stderr_has("timed out");
     assert_eq!(output_ids(&p, "items"), vec![1, 2]);
     assert_no_run_files_left(&p, "a timeout");
 }
@@ -396,14 +385,14 @@ fn config_files_are_private_while_the_run_is_in_progress() {
             .find(|f| f.file_name().is_some_and(|n| n == file))
     };
     let mut found = Vec::new();
-    wait_for("the run's config files", LIMIT, || {
+    wait_until(LIMIT, "the run's config files", || {
         found = [("tap-slow", "extractor.json"), ("target-y", "loader.json")]
             .iter()
             .filter_map(|(plugin, file)| find(plugin, file))
             .collect();
         found.len() == 2
     });
-    wait_for("a first stored state", LIMIT, || {
+    wait_until(LIMIT, "a first stored state", || {
         state_path(&p, "dev:tap-slow-to-target-y").is_file()
     });
     for f in &found {
@@ -429,7 +418,7 @@ fn config_files_are_private_while_the_run_is_in_progress() {
 /// the finished run.
 fn interrupt_slow_run(p: &TempProject, sig: libc::c_int) -> Run {
     let bg = spawn_eltr(&p.dir, &["run", "tap-slow", "target-y"], &[]);
-    wait_for("a first stored state", LIMIT, || {
+    wait_until(LIMIT, "a first stored state", || {
         state_path(p, "dev:tap-slow-to-target-y").is_file()
     });
     bg.signal(sig);
@@ -440,8 +429,7 @@ fn interrupt_slow_run(p: &TempProject, sig: libc::c_int) -> Run {
 fn sigterm_exits_143_and_keeps_the_last_confirmed_state() {
     let p = project("run-slow");
     let r = interrupt_slow_run(&p, libc::SIGTERM);
-    assert_eq!(code(&r), Some(143), "stderr:\n{}", r.stderr);
-    r.stderr_has("SIGTERM");
+    r.exits(143).stderr_has("SIGTERM");
     // A STATE follows every record, so the target's k-th confirmed state is bookmark k.
     let confirmed = states_received_by_target(&r);
     assert!(confirmed > 0);
@@ -467,8 +455,7 @@ fn sigterm_exits_143_and_keeps_the_last_confirmed_state() {
 fn sigint_exits_130_and_keeps_the_last_confirmed_state() {
     let p = project("run-slow");
     let r = interrupt_slow_run(&p, libc::SIGINT);
-    assert_eq!(code(&r), Some(130), "stderr:\n{}", r.stderr);
-    r.stderr_has("SIGINT");
+    r.exits(130).stderr_has("SIGINT");
     let doc = stored_json(&p, "dev:tap-slow-to-target-y");
     assert_eq!(
         completed_bookmark(&doc, "items"),
@@ -491,7 +478,7 @@ fn second_concurrent_run_of_a_state_id_fails_fast_naming_the_holder_and_force_ta
         ],
         &[],
     );
-    wait_for("the first run's stored state", LIMIT, || {
+    wait_until(LIMIT, "the first run's stored state", || {
         state_path(&p, "dev:tap-slow-to-target-y").is_file()
     });
     assert!(
@@ -503,10 +490,9 @@ fn second_concurrent_run_of_a_state_id_fails_fast_naming_the_holder_and_force_ta
     let short = [("SINGER_TAP_RECORDS", "3")];
     let second = eltr(&p.dir, ["run", "tap-slow", "target-y"], &short);
     second
-        .failure()
+        .exits(1)
         .stderr_has("00000000-0000-4000-8000-000000000001")
         .stderr_has(&format!("pid {}", first.pid));
-    assert_eq!(code(&second), Some(1));
     assert!(
         first.running(),
         "the second run must fail while the first still runs (not wait for it)"
@@ -533,14 +519,16 @@ fn second_concurrent_run_of_a_state_id_fails_fast_naming_the_holder_and_force_ta
         forced.stderr
     );
 
+    // The first run, its lock taken, still stops as an interrupted run does.
     first.signal(libc::SIGTERM);
-    first.finish(LIMIT);
+    let first = first.finish(LIMIT);
+    first.exits(143);
 }
 
 /// Waits until eltr prepares `plugin` (its run folder holds its config file).
 fn wait_until_preparing(p: &TempProject, plugin: &str) {
     let dir = p.path(".eltr/run").join(plugin);
-    wait_for(&format!("eltr to prepare {plugin}"), LIMIT, || {
+    wait_until(LIMIT, &format!("eltr to prepare {plugin}"), || {
         files_under(&dir)
             .iter()
             .any(|f| f.file_name().is_some_and(|n| n == "extractor.json"))
@@ -556,7 +544,7 @@ fn sigterm_while_the_first_block_is_prepared_exits_143_and_leaves_nothing_behind
     bg.signal(libc::SIGTERM);
     let r = bg.finish(LIMIT);
     let mut problems = Vec::new();
-    if code(&r) != Some(143) {
+    if r.code() != Some(143) {
         problems.push(format!(
             "eltr must exit 143 (not die of the signal); status: {}",
             r.status
@@ -591,7 +579,7 @@ fn sigterm_between_blocks_starts_no_further_block() {
     wait_until_preparing(&p, "tap-slow-discover");
     bg.signal(libc::SIGTERM);
     let r = bg.finish(LIMIT);
-    assert_eq!(code(&r), Some(143), "stderr:\n{}", r.stderr);
+    r.exits(143);
     assert_eq!(
         stored_text(&p, "dev:tap-x-to-target-y"),
         meltano_doc("items", 5),
@@ -611,11 +599,11 @@ fn sigterm_between_blocks_starts_no_further_block() {
 fn lock_of_a_killed_run_is_taken_over_without_force() {
     let p = project("run-slow");
     let bg = spawn_eltr(&p.dir, &["run", "tap-slow", "target-y"], &[]);
-    wait_for("a first stored state", LIMIT, || {
+    wait_until(LIMIT, "a first stored state", || {
         state_path(&p, "dev:tap-slow-to-target-y").is_file()
     });
     bg.signal(libc::SIGKILL);
-    bg.finish(LIMIT);
+    bg.finish(LIMIT).killed_by(libc::SIGKILL);
     assert!(
         p.path(".eltr/state/dev:tap-slow-to-target-y/lock")
             .is_file()
@@ -943,7 +931,7 @@ fn invoke_discover_prints_the_catalog_on_stdout() {
 fn invoke_passes_the_plugin_exit_code_back() {
     let p = project("run-basic");
     let r = run(&p, &["invoke", "tap-x", "--no-such-flag"]);
-    assert_eq!(code(&r), Some(2), "stderr:\n{}", r.stderr);
+    r.exits(2);
 }
 
 #[test]

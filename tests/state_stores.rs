@@ -19,13 +19,15 @@ mod stores;
 #[path = "common/run.rs"]
 mod support;
 
-use common::{Run, empty_dir, fixture_source, golden_text};
+use common::{Run, fixture_source, golden_text, project_dir, wait_until};
 use serde_json::{Value, json};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use stores::{Kind, free_port as closed_port, per_store, required_var, unique};
+use stores::{
+    Kind, Raw, free_port as closed_port, per_store, required_var, run_tool, s3_create_bucket,
+    s3_curl, unique,
+};
 use support::{examples_dir, meltano_doc, spawn_eltr};
 use tempfile::TempDir;
 
@@ -42,17 +44,6 @@ const MELTANO_ID: &str = "test:tap-prec--child-to-target-prec";
 // The emulators
 // ---------------------------------------------------------------------------------------------
 
-/// The Python of the emulator venv (it has `azure-storage-blob`).
-fn python() -> PathBuf {
-    let py = PathBuf::from(required_var("ELTR_TEST_VENV")).join("emulators/bin/python");
-    assert!(
-        py.is_file(),
-        "{} does not exist: ELTR_TEST_VENV must point at the venvs scripts/test-env.sh builds",
-        py.display()
-    );
-    py
-}
-
 fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -63,23 +54,6 @@ fn now() -> f64 {
 // ---------------------------------------------------------------------------------------------
 // Stores, and raw access to what they hold
 // ---------------------------------------------------------------------------------------------
-
-/// Where the stored objects are, read and written without eltr.
-#[derive(Debug, Clone)]
-enum Raw {
-    /// The base folder (`{base}/{state_id}/state.json`).
-    Local(PathBuf),
-    S3 {
-        endpoint: String,
-        bucket: String,
-        prefix: String,
-    },
-    Azure {
-        conn: String,
-        container: String,
-        prefix: String,
-    },
-}
 
 /// One store as a project configures it.
 #[derive(Debug, Clone)]
@@ -172,109 +146,19 @@ impl Store {
 
     /// Writes `{prefix}/{key}` directly.
     fn put(&self, key: &str, bytes: &[u8]) {
-        match &self.raw {
-            Raw::Local(base) => {
-                let path = base.join(key);
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(&path, bytes).unwrap();
-            }
-            Raw::S3 {
-                endpoint,
-                bucket,
-                prefix,
-            } => {
-                let url = format!("{endpoint}/{bucket}/{prefix}/{key}");
-                let out = tool(
-                    s3_curl(&["-f", "-X", "PUT", "--data-binary", "@-"]),
-                    &url,
-                    Some(bytes),
-                );
-                assert!(out.status.success(), "PUT {url}: {}", out.err());
-            }
-            Raw::Azure {
-                conn,
-                container,
-                prefix,
-            } => {
-                let out = azure_py("put", conn, container, &format!("{prefix}/{key}"), bytes);
-                assert!(out.status.success(), "Azure put {key}: {}", out.err());
-            }
-        }
+        self.raw.put(key, bytes)
     }
 
     /// Reads `{prefix}/{key}` directly (`None` when it does not exist).
     fn get(&self, key: &str) -> Option<String> {
-        match &self.raw {
-            Raw::Local(base) => std::fs::read_to_string(base.join(key)).ok(),
-            Raw::S3 {
-                endpoint,
-                bucket,
-                prefix,
-            } => {
-                let url = format!("{endpoint}/{bucket}/{prefix}/{key}");
-                let out = tool(s3_curl(&["-w", "\n%{http_code}"]), &url, None);
-                assert!(out.status.success(), "GET {url}: {}", out.err());
-                let text = String::from_utf8_lossy(&out.stdout).into_owned();
-                let (body, code) = text.rsplit_once('\n').unwrap();
-                match code {
-                    "200" => Some(body.to_string()),
-                    "404" => None,
-                    _ => panic!("GET {url}: HTTP {code}: {body}"),
-                }
-            }
-            Raw::Azure {
-                conn,
-                container,
-                prefix,
-            } => {
-                let out = azure_py("get", conn, container, &format!("{prefix}/{key}"), b"");
-                match out.status.code() {
-                    Some(0) => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
-                    Some(3) => None,
-                    _ => panic!("Azure get {key}: {}", out.err()),
-                }
-            }
-        }
+        self.raw
+            .get(key)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
     }
 
     /// Every key under the prefix (relative to it), sorted.
     fn keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = match &self.raw {
-            Raw::Local(base) => support::files_under(base)
-                .into_iter()
-                .map(|f| f.strip_prefix(base).unwrap().to_string_lossy().into_owned())
-                .collect(),
-            Raw::S3 {
-                endpoint,
-                bucket,
-                prefix,
-            } => {
-                let url = format!("{endpoint}/{bucket}?list-type=2&prefix={prefix}/");
-                let out = tool(s3_curl(&["-f"]), &url, None);
-                assert!(out.status.success(), "GET {url}: {}", out.err());
-                let xml = String::from_utf8_lossy(&out.stdout).into_owned();
-                xml.split("<Key>")
-                    .skip(1)
-                    .map(|s| s.split("</Key>").next().unwrap())
-                    .map(|k| k[prefix.len() + 1..].to_string())
-                    .collect()
-            }
-            Raw::Azure {
-                conn,
-                container,
-                prefix,
-            } => {
-                let out = azure_py("list", conn, container, &format!("{prefix}/"), b"");
-                assert!(out.status.success(), "Azure list: {}", out.err());
-                String::from_utf8_lossy(&out.stdout)
-                    .lines()
-                    .map(|k| k[prefix.len() + 1..].to_string())
-                    .collect()
-            }
-        };
-        keys.retain(|k: &String| !k.is_empty());
-        keys.sort();
-        keys
+        self.raw.keys()
     }
 
     /// The stored document of `id` as text.
@@ -303,87 +187,6 @@ impl Store {
     }
 }
 
-/// `curl` with moto's requests signed (SigV4, any key works; unsigned GETs are refused and
-/// unsigned PUTs lose their body).
-fn s3_curl(args: &[&str]) -> Command {
-    let mut cmd = Command::new("curl");
-    cmd.args([
-        "-sS",
-        "--aws-sigv4",
-        "aws:amz:us-east-1:s3",
-        "--user",
-        "testing:testing",
-        "-H",
-        "Content-Type: application/octet-stream",
-    ])
-    .args(args);
-    cmd
-}
-
-/// Output of a helper program.
-struct ToolOut {
-    status: std::process::ExitStatus,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
-
-impl ToolOut {
-    fn err(&self) -> String {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&self.stderr),
-            String::from_utf8_lossy(&self.stdout)
-        )
-    }
-}
-
-fn tool(mut cmd: Command, last_arg: &str, stdin: Option<&[u8]>) -> ToolOut {
-    cmd.arg(last_arg)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    if let Some(bytes) = stdin {
-        child.stdin.take().unwrap().write_all(bytes).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    ToolOut {
-        status: out.status,
-        stdout: out.stdout,
-        stderr: out.stderr,
-    }
-}
-
-const AZURE_PY: &str = r#"
-import sys
-from azure.core.exceptions import ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient
-op, conn, container, name = sys.argv[1:5]
-c = BlobServiceClient.from_connection_string(conn).get_container_client(container)
-if op == "put":
-    c.upload_blob(name, sys.stdin.buffer.read(), overwrite=True)
-elif op == "get":
-    try:
-        sys.stdout.buffer.write(c.download_blob(name).readall())
-    except ResourceNotFoundError:
-        sys.exit(3)
-elif op == "list":
-    for b in c.list_blobs(name_starts_with=name):
-        print(b.name)
-"#;
-
-fn azure_py(op: &str, conn: &str, container: &str, name: &str, stdin: &[u8]) -> ToolOut {
-    let mut cmd = Command::new(python());
-    cmd.args(["-c", AZURE_PY, op, conn, container]);
-    tool(cmd, name, Some(stdin))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Projects
 // ---------------------------------------------------------------------------------------------
@@ -397,10 +200,14 @@ struct Project {
 
 impl Project {
     fn new(kind: Kind, test: &str) -> Project {
-        let tmp = empty_dir();
-        let dir = tmp.path().join("project");
-        std::fs::create_dir_all(&dir).unwrap();
+        let (tmp, dir) = project_dir();
         let store = Store::new(kind, test, &dir);
+        Project::with_store(tmp, dir, store)
+    }
+
+    /// A project in a new temporary folder whose state lives in `store` (a remote one).
+    fn on(store: Store) -> Project {
+        let (tmp, dir) = project_dir();
         Project::with_store(tmp, dir, store)
     }
 
@@ -517,11 +324,7 @@ fn one_line_error_problem(r: &Run, store: &str, hints: &[&str]) -> Option<String
     if r.status.success() {
         return problem(format!("exited 0 (stdout: {:?})", r.stdout));
     }
-    let errors: Vec<&str> = r
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("error:"))
-        .collect();
+    let errors = r.error_lines();
     if errors.len() != 1 {
         return problem(format!("{} `error:` lines, expected one", errors.len()));
     }
@@ -857,19 +660,27 @@ fn live_run_keeps_its_lock_fresh_past_the_timeout(kind: Kind) {
         &[],
     );
     let lock = format!("{SLOW_ID}/lock");
-    support::wait_for("the first run's lock", LIMIT, || {
-        p.store.get(&lock).is_some()
+    // Wait until the run has outlived the 1 s timeout: its lock's heartbeat (refreshed every
+    // 1/3 s) is then more than 1 s after its start, where a lock without heartbeat would be
+    // stale. The slow tap runs for 3 s, so the run is still going.
+    let mut held = Value::Null;
+    wait_until(LIMIT, "a heartbeat past the 1 s lock timeout", || {
+        let Some(text) = p.store.get(&lock) else {
+            assert!(
+                first.running(),
+                "the first run ended before taking its lock"
+            );
+            return false;
+        };
+        held = serde_json::from_str(&text).expect("eltr's lock object is JSON");
+        let started = held["started_at"].as_f64().expect("started_at");
+        let beat = held["heartbeat_at"].as_f64().expect("heartbeat_at");
+        beat > started + 1.0
     });
-    // Past the 1 s timeout, with time left before the slow tap ends (3 s).
-    std::thread::sleep(Duration::from_millis(1500));
     assert!(first.running(), "the first run must still run (3 s)");
-    let read_at = now();
-    let held: Value = serde_json::from_str(&p.store.get(&lock).expect("lock still held"))
-        .expect("eltr's lock object is JSON");
-    let started = held["started_at"].as_f64().expect("started_at");
-    let beat = held["heartbeat_at"].as_f64().expect("heartbeat_at");
+    let beat = held["heartbeat_at"].as_f64().unwrap();
     assert!(
-        beat > started + 0.5 && read_at - beat < 1.0,
+        now() - beat < 1.0,
         "the heartbeat must be refreshed well within the 1 s timeout: {held}"
     );
     assert_eq!(held["run_id"], "00000000-0000-4000-8000-00000000100a");
@@ -880,7 +691,7 @@ fn live_run_keeps_its_lock_fresh_past_the_timeout(kind: Kind) {
         LIMIT,
     )
     .failure()
-    .stderr_has("is locked by run long-run");
+    .stderr_has("is locked by run 00000000-0000-4000-8000-00000000100a");
     first.finish(LIMIT).success();
     assert_eq!(
         support::completed_bookmark(&p.store.state_json(SLOW_ID), "items"),
@@ -895,11 +706,11 @@ fn lock_of_a_killed_run_is_taken_over_without_force(kind: Kind) {
     let p = Project::new(kind, "killed");
     let first = spawn_eltr(&p.dir, &["run", "tap-slow", "target-y"], &[]);
     let state = format!("{SLOW_ID}/state.json");
-    support::wait_for("a first saved state", LIMIT, || {
+    wait_until(LIMIT, "a first saved state", || {
         p.store.get(&state).is_some()
     });
     first.signal(libc::SIGKILL);
-    first.finish(LIMIT);
+    first.finish(LIMIT).killed_by(libc::SIGKILL);
     assert!(
         p.store.get(&format!("{SLOW_ID}/lock")).is_some(),
         "a killed run cannot release its lock"
@@ -945,7 +756,7 @@ fn run_whose_lock_is_forced_away_stops_saving_state(kind: Kind) {
         &[],
     );
     let state = format!("{SLOW_ID}/state.json");
-    support::wait_for("a first saved state", LIMIT, || {
+    wait_until(LIMIT, "a first saved state", || {
         p.store.get(&state).is_some()
     });
     // 30 records at 20 ms: the forcing run lasts well past the first run's next heartbeat.
@@ -1149,9 +960,7 @@ fn meltano_project(kind: Kind, test: &str) -> Project {
     if kind != Kind::Local {
         return Project::new(kind, test);
     }
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
+    let (tmp, dir) = project_dir();
     let store = Store::file_uri(dir.join(".meltano/state"));
     Project::with_store(tmp, dir, store)
 }
@@ -1293,38 +1102,27 @@ const UNREACHABLE_HINTS: &[&str] = &["reach", "connect", "endpoint"];
 fn s3_missing_bucket_fails_with_one_line_naming_the_uri() {
     let endpoint = required_var("ELTR_TEST_S3_ENDPOINT");
     let bucket = unique("eltr-no-such-bucket");
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Store::s3_in(&endpoint, &bucket, "missing_bucket");
-    let name = store.name.clone();
-    let p = Project::with_store(tmp, dir, store);
-    assert_every_command_fails(&p, &name, MISSING_HINTS, &[]);
+    let p = Project::on(Store::s3_in(&endpoint, &bucket, "missing_bucket"));
+    assert_every_command_fails(&p, &p.store.name, MISSING_HINTS, &[]);
 }
 
 #[test]
 fn s3_unreachable_endpoint_fails_within_30s() {
     let bucket = required_var("ELTR_TEST_S3_BUCKET");
     let endpoint = format!("http://127.0.0.1:{}", closed_port());
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Store::s3_in(&endpoint, &bucket, "unreachable");
-    let name = store.name.clone();
-    let p = Project::with_store(tmp, dir, store);
-    assert_every_command_fails(&p, &name, UNREACHABLE_HINTS, &[]);
+    let p = Project::on(Store::s3_in(&endpoint, &bucket, "unreachable"));
+    assert_every_command_fails(&p, &p.store.name, UNREACHABLE_HINTS, &[]);
 }
 
 #[test]
 fn azure_missing_container_fails_with_one_line_naming_the_uri() {
     let conn = required_var("ELTR_TEST_AZURE_CONNECTION_STRING");
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Store::azure_in(&conn, &unique("no-such-container"), "missing_container");
-    let name = store.name.clone();
-    let p = Project::with_store(tmp, dir, store);
-    assert_every_command_fails(&p, &name, MISSING_HINTS, &[]);
+    let p = Project::on(Store::azure_in(
+        &conn,
+        &unique("no-such-container"),
+        "missing_container",
+    ));
+    assert_every_command_fails(&p, &p.store.name, MISSING_HINTS, &[]);
 }
 
 #[test]
@@ -1342,13 +1140,8 @@ fn azure_unreachable_endpoint_fails_within_30s() {
         })
         .collect::<Vec<_>>()
         .join(";");
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Store::azure_in(&conn, &container, "unreachable");
-    let name = store.name.clone();
-    let p = Project::with_store(tmp, dir, store);
-    assert_every_command_fails(&p, &name, UNREACHABLE_HINTS, &[]);
+    let p = Project::on(Store::azure_in(&conn, &container, "unreachable"));
+    assert_every_command_fails(&p, &p.store.name, UNREACHABLE_HINTS, &[]);
 }
 
 #[test]
@@ -1371,10 +1164,7 @@ fn azure_wrong_account_key_fails_and_keeps_the_state() {
         .join(";");
     let mut bad = s.clone();
     bad.backend.remove("azure");
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
-    let bad_project = Project::with_store(tmp, dir, bad);
+    let bad_project = Project::on(bad);
     assert_every_command_fails(
         &bad_project,
         &s.name,
@@ -1392,9 +1182,7 @@ fn azure_wrong_account_key_fails_and_keeps_the_state() {
 
 #[test]
 fn local_store_in_an_unusable_folder_fails_with_one_line() {
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
+    let (tmp, dir) = project_dir();
     // The store's folder would have to be inside a regular file.
     let blocker = dir.join("not-a-folder");
     std::fs::write(&blocker, "x").unwrap();
@@ -1440,44 +1228,25 @@ fn ten_thousand_checkpoints_end_with_the_last_bookmark(kind: Kind) {
 fn s3_checkpoint_puts_are_throttled_to_one_a_second() {
     let endpoint = required_var("ELTR_TEST_S3_ENDPOINT");
     let bucket = unique("eltr-ckpt");
-    let create = tool(
-        s3_curl(&["-f", "-X", "PUT"]),
-        &format!("{endpoint}/{bucket}"),
-        None,
-    );
-    assert!(create.status.success(), "create bucket: {}", create.err());
-    let versioning = tool(
+    s3_create_bucket(&endpoint, &bucket);
+    run_tool(
         s3_curl(&["-f", "-X", "PUT", "--data-binary", "@-"]),
         &format!("{endpoint}/{bucket}?versioning"),
         Some(
             br#"<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>"#,
         ),
     );
-    assert!(
-        versioning.status.success(),
-        "enable versioning: {}",
-        versioning.err()
-    );
 
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
     let store = Store::s3_in(&endpoint, &bucket, "checkpoint_puts");
     let Raw::S3 { prefix, .. } = store.raw.clone() else {
         unreachable!()
     };
-    let p = Project::with_store(tmp, dir, store);
+    let p = Project::on(store);
     let puts_of = |id: &str| -> u64 {
         let key = format!("{prefix}/{id}/state.json");
-        let list = tool(
-            s3_curl(&["-f"]),
-            &format!("{endpoint}/{bucket}?versions&prefix={key}"),
-            None,
-        );
-        assert!(list.status.success(), "list versions: {}", list.err());
-        String::from_utf8_lossy(&list.stdout)
-            .matches("<Version>")
-            .count() as u64
+        let url = format!("{endpoint}/{bucket}?versions&prefix={key}");
+        let list = run_tool(s3_curl(&["-f"]), &url, None);
+        String::from_utf8_lossy(&list).matches("<Version>").count() as u64
     };
 
     // 10,000 states in well under a second, then 2,500 trickling over about 3 s.
@@ -1509,12 +1278,9 @@ fn s3_checkpoint_puts_are_throttled_to_one_a_second() {
 /// `vars` only, and checks it landed in `store`.
 #[track_caller]
 fn assert_configured_by_vars(store: &Store, vars: &[(&str, &str)]) {
-    let tmp = empty_dir();
-    let dir = tmp.path().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
     let mut bare = store.clone();
     bare.backend.clear();
-    let p = Project::with_store(tmp, dir, bare);
+    let p = Project::on(bare);
     p.eltr_within(
         &[
             "state",

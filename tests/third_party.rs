@@ -3,33 +3,15 @@
 //! `scripts/test-env.sh` (each in its own virtualenv: their pins conflict).
 
 mod common;
+#[path = "common/run.rs"]
+mod support;
 
 use common::eltr;
 use serde_json::Value;
-use std::path::PathBuf;
-
-/// The folder holding the test virtualenvs (`ELTR_TEST_VENV`, set by `scripts/test.sh`).
-fn venvs() -> PathBuf {
-    let dir = std::env::var_os("ELTR_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/venvs")
-        });
-    assert!(
-        dir.join("target-jsonl/bin/target-jsonl").is_file(),
-        "the PyPI plugins are not installed in {}; run the suite with scripts/test.sh",
-        dir.display()
-    );
-    dir.canonicalize().expect("venv folder")
-}
-
-fn examples_dir() -> PathBuf {
-    common::eltr_bin().parent().unwrap().join("examples")
-}
 
 #[test]
 fn records_pass_through_a_pypi_mapper_into_a_pypi_target_with_the_mapping_applied() {
-    let venvs = venvs();
+    let venvs = common::test_venvs();
     let tmp = common::empty_dir();
     let project = format!(
         r#"
@@ -59,7 +41,7 @@ plugins:
       executable: {venvs}/target-jsonl/bin/target-jsonl
       config: {{destination_path: out, do_timestamp_file: false}}
 "#,
-        examples = examples_dir().display(),
+        examples = support::examples_dir().display(),
         venvs = venvs.display()
     );
     std::fs::write(tmp.path().join("meltano.yml"), project).unwrap();
@@ -83,15 +65,9 @@ plugins:
         assert!(r.get("payload").is_none(), "payload should be dropped: {r}");
     }
 
-    let state = std::fs::read_to_string(
-        tmp.path()
-            .join(".eltr/state/dev:tap-fixture-to-target-jsonl/state.json"),
-    )
-    .unwrap();
-    let state: Value = serde_json::from_str(&state).unwrap();
-    assert_eq!(
-        state["completed"]["singer_state"]["bookmarks"]["items"]["replication_key_value"],
-        Value::from(7),
-        "{state}"
-    );
+    let state = tmp
+        .path()
+        .join(".eltr/state/dev:tap-fixture-to-target-jsonl/state.json");
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap();
+    assert_eq!(support::completed_bookmark(&state, "items"), 7, "{state}");
 }

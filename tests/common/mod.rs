@@ -8,6 +8,7 @@ use serde_json::Value;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
+use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 /// The `eltr` binary Cargo built for this test run.
@@ -58,6 +59,31 @@ pub fn empty_dir() -> TempDir {
     tempfile::tempdir().expect("create temp dir")
 }
 
+/// A temporary folder holding an empty `project` folder, and that folder's path.
+pub fn project_dir() -> (TempDir, PathBuf) {
+    let tmp = empty_dir();
+    let dir = tmp.path().join("project");
+    std::fs::create_dir_all(&dir).expect("create the project folder");
+    (tmp, dir)
+}
+
+/// The folder of the virtualenvs `scripts/test-env.sh` builds (`ELTR_TEST_VENV`, set by
+/// `scripts/test.sh`, else `target/test-tools/venvs`); panics (never skips) when `target-jsonl`
+/// is not installed there.
+pub fn test_venvs() -> PathBuf {
+    let dir = std::env::var_os("ELTR_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/venvs")
+        });
+    assert!(
+        dir.join("target-jsonl/bin/target-jsonl").is_file(),
+        "the PyPI plugins are not installed in {}; run the suite with scripts/test.sh",
+        dir.display()
+    );
+    dir.canonicalize().expect("venv folder")
+}
+
 fn copy_dir(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).expect("create fixture copy");
     for entry in std::fs::read_dir(src).expect("read fixture folder") {
@@ -77,8 +103,42 @@ fn copy_dir(src: &Path, dst: &Path) {
     }
 }
 
+/// Every file under `dir`, recursively (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Waits for an event another process causes (a file appears, a line is printed, a process
+/// ends): polls `cond` every 20 ms until it holds, and panics naming `what` once `within` has
+/// passed. Tests wait with this, never with a fixed sleep: a fixed sleep is too short on a
+/// loaded machine and wasted time on an idle one.
+#[track_caller]
+pub fn wait_until(within: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < within,
+            "gave up waiting for {what} after {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// What one run of `eltr` did.
 #[derive(Debug)]
+#[must_use = "a test checks what the run did"]
 pub struct Run {
     pub status: ExitStatus,
     pub stdout: String,
@@ -110,6 +170,49 @@ impl Run {
             "expected failure: {}\nstdout:\n{}\nstderr:\n{}",
             self.command,
             self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// The exit code (`None` when a signal ended the process).
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// Asserts the run exited with `code` and returns it.
+    #[track_caller]
+    pub fn exits(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.status.code(),
+            Some(code),
+            "expected exit code {code}: {}\nstatus: {}\nstdout:\n{}\nstderr:\n{}",
+            self.command,
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// The `error:` lines of stderr.
+    pub fn error_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .collect()
+    }
+
+    /// Asserts the process died of signal `sig` (it did not exit on its own).
+    #[track_caller]
+    pub fn killed_by(&self, sig: i32) -> &Self {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            self.status.signal(),
+            Some(sig),
+            "expected death by signal {sig}: {}\nstatus: {}\nstderr:\n{}",
+            self.command,
+            self.status,
             self.stderr
         );
         self

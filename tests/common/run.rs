@@ -114,32 +114,9 @@ pub fn output_ids(p: &TempProject, stream: &str) -> Vec<u64> {
         .collect()
 }
 
-/// Every file under `dir`, recursively (none when it does not exist).
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
-/// Polls `cond` every 20 ms until it holds; panics with `what` after `limit`.
-#[track_caller]
-pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < limit, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+// Also reachable as `support::files_under`, where the run helpers are imported.
+#[allow(unused_imports)]
+pub use crate::common::files_under;
 
 /// An `eltr` started in the background, its stdout and stderr going to files. Dropping it
 /// kills the process (SIGKILL) if it is still running, so a failed test leaves nothing behind.
