@@ -176,7 +176,10 @@ fn read_state(inline: Option<String>, file: Option<PathBuf>) -> anyhow::Result<V
     let text = match (inline, file) {
         (Some(s), None) => s,
         (None, Some(f)) => {
-            std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?
+            let bytes = crate::vocab::files::read_capped(&f, crate::vocab::files::DOCUMENT_CAP)
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            String::from_utf8(bytes)
+                .with_context(|| format!("{} is not UTF-8 text", f.display()))?
         }
         _ => bail!("give the state as an argument or with --input-file (not both)"),
     };

@@ -15,6 +15,7 @@ use crate::project::model::MappingDef;
 use crate::project::{Context, ResolvedPlugin};
 use crate::singer::state::StateDoc;
 use crate::state::{LockGuard, LockInfo, Store};
+use crate::vocab::files::{DOCUMENT_CAP, read_capped};
 use crate::vocab::ident::RunId;
 use crate::vocab::lines::BoundedLines;
 use crate::vocab::mask::Masker;
@@ -192,7 +193,7 @@ fn state_for_tap(el: &ExtractLoadPlan, stored: &StateDoc) -> Result<Option<Value
         StateSource::File(path) => path,
     };
     let plugin = el.extractor.name.to_string();
-    let text = std::fs::read(path).map_err(|error| PluginError::RunFiles {
+    let text = read_capped(path, DOCUMENT_CAP).map_err(|error| PluginError::RunFiles {
         plugin: plugin.clone(),
         path: path.display().to_string(),
         error,
@@ -325,6 +326,8 @@ struct Piped {
 }
 
 impl Piped {
+    /// Spawns the plugins in data order and connects them: a pump thread per hop, a reader of
+    /// the target's stdout for the states it confirms.
     fn start(
         session: &Session,
         prepared: &Prepared,
@@ -332,56 +335,20 @@ impl Piped {
         metrics: Arc<Metrics>,
         first_hop: Arc<LiveCounters>,
     ) -> Result<Piped, RunError> {
-        let sup = &session.supervisor;
         let target = &prepared.target;
         let order: Vec<&PreparedPlugin> = std::iter::once(&prepared.tap)
             .chain(&prepared.mappers)
             .chain(std::iter::once(target))
             .collect();
-        let mut procs: Vec<Running> = Vec::new();
-        let spawn_err = |p: &PreparedPlugin, source: std::io::Error| RunError::Spawn {
-            kind: p.plugin.plugin_type.singular(),
-            name: p.plugin.name.to_string(),
-            program: p.program.display().to_string(),
-            source,
-        };
-        for (i, p) in order.iter().enumerate() {
-            let stdin = if i == 0 {
-                Stdio::null()
-            } else {
-                Stdio::piped()
-            };
-            match spawn(
-                p,
-                Stdio2 {
-                    stdin,
-                    stdout: Stdio::piped(),
-                },
-                metrics.clone(),
-            ) {
-                Ok(r) => {
-                    sup.register(r.pid, i == order.len() - 1);
-                    procs.push(r);
-                }
-                Err(e) => {
-                    for r in &mut procs {
-                        signal_group(r.pid, libc::SIGKILL);
-                        let _ = r.child.wait();
-                        sup.unregister(r.pid);
-                    }
-                    return Err(spawn_err(p, e));
-                }
-            }
-        }
+        let mut procs = spawn_all(session, &order, metrics)?;
         let mut hops = Vec::new();
         for i in 0..procs.len() - 1 {
             let from = procs[i].child.stdout.take().expect("stdout is piped");
             let to = procs[i + 1].child.stdin.take().expect("stdin is piped");
             let upstream = procs[i].pid;
-            let live = if i == 0 {
-                first_hop.clone()
-            } else {
-                Arc::new(LiveCounters::default())
+            let live = match i {
+                0 => first_hop.clone(),
+                _ => Arc::new(LiveCounters::default()),
             };
             hops.push(std::thread::spawn(move || {
                 let stats = pump(from, to, live);
@@ -445,13 +412,56 @@ impl Piped {
     }
 }
 
+/// Starts each plugin (stdin from the one before it, the first from nothing) and registers it
+/// with the supervisor, the last one as the sink. If one cannot start, the ones already
+/// running are killed and reaped: a block runs whole or not at all.
+fn spawn_all(
+    session: &Session,
+    order: &[&PreparedPlugin],
+    metrics: Arc<Metrics>,
+) -> Result<Vec<Running>, RunError> {
+    let sup = &session.supervisor;
+    let mut procs: Vec<Running> = Vec::new();
+    for (i, p) in order.iter().enumerate() {
+        let stdin = match i {
+            0 => Stdio::null(),
+            _ => Stdio::piped(),
+        };
+        let stdio = Stdio2 {
+            stdin,
+            stdout: Stdio::piped(),
+        };
+        match spawn(p, stdio, metrics.clone()) {
+            Ok(r) => {
+                sup.register(r.pid, i == order.len() - 1);
+                procs.push(r);
+            }
+            Err(source) => {
+                for r in &mut procs {
+                    signal_group(r.pid, libc::SIGKILL);
+                    let _ = r.child.wait();
+                    sup.unregister(r.pid);
+                }
+                return Err(RunError::Spawn {
+                    kind: p.plugin.plugin_type.singular(),
+                    name: p.plugin.name.to_string(),
+                    program: p.program.display().to_string(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(procs)
+}
+
 /// The longest line read from the target's stdout. A state is one JSON line and may be big
 /// (bookmarks of thousands of streams or partitions), but not without end.
 const STATE_LINE_CAP: usize = 64 << 20;
 
 /// Reads the target's stdout: each JSON object line is a state the target confirms. Returns
 /// an error when a state was too long to read: its bookmarks are not saved, and the run must
-/// not pretend they were.
+/// not pretend they were. (Its length is the list of the kinds of line a target prints, each
+/// with what happens to it.)
 fn read_target_states(
     out: ChildStdout,
     checkpointer: Option<Arc<Checkpointer>>,

@@ -79,6 +79,10 @@ pub fn pump<R: AsRawFd, W: AsRawFd>(from: R, to: W, live: Arc<LiveCounters>) -> 
 
 /// The zero-copy path. Returns false, having moved nothing, when the kernel cannot splice
 /// these descriptors.
+///
+/// Long on purpose: it is the loop every byte of a run goes through (tee, read the duplicate,
+/// count, splice, with each call's error cases inline); split up, its per-chunk state would
+/// cross function boundaries in eltr's hottest path.
 fn splice_loop(
     rfd: RawFd,
     wfd: RawFd,

@@ -57,7 +57,7 @@ fn raw_catalog(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
     };
     if let Some(file) = &plugin.extras.catalog {
         let path = input.root.join(file);
-        let bytes = std::fs::read(&path)
+        let bytes = crate::vocab::files::read_capped(&path, crate::vocab::files::DOCUMENT_CAP)
             .map_err(|e| bad(format!("cannot read catalog {}: {e}", path.display())))?;
         return parse(&bytes)
             .ok_or_else(|| bad(format!("{} is not a Singer catalog", path.display())));

@@ -13,6 +13,9 @@ pub struct Expanded {
 }
 
 /// Expands `input`, looking variables up with `lookup`.
+///
+/// One pass of a small state machine over the characters (`\$`, `$NAME`, `${NAME}`,
+/// `${NAME:-default}`); kept whole so each form's rules read side by side.
 pub fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Expanded {
     let mut out = Expanded {
         text: String::with_capacity(input.len()),

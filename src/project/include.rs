@@ -52,6 +52,38 @@ pub fn resolve(root: &Path, root_file: &Path, patterns: &[String]) -> Result<Vec
 /// The sorted files matching one pattern.
 fn matches(root: &Path, root_file: &Path, pattern: &str) -> Result<Vec<PathBuf>> {
     let relative = pattern.trim_start_matches("./");
+    let glob = compile(root, root_file, pattern)?;
+    // Walk only below the pattern's literal prefix: `./plugins/extractors/*.yml` never needs to
+    // look at `pipelines/`.
+    let prefix: PathBuf = Path::new(relative)
+        .components()
+        .take_while(|c| {
+            !c.as_os_str()
+                .to_string_lossy()
+                .contains(['*', '?', '[', '{'])
+        })
+        .collect();
+    let start = root.join(&prefix);
+    if !start.exists() {
+        return Ok(Vec::new());
+    }
+    if start.is_file() {
+        return Ok(match glob.is_match(relative) {
+            true => vec![start],
+            false => Vec::new(),
+        });
+    }
+    let mut found: Vec<PathBuf> = files_below(&start, root_file, pattern)?
+        .into_iter()
+        .filter(|path| path.strip_prefix(root).is_ok_and(|rel| glob.is_match(rel)))
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// The pattern as a glob relative to the root; one that climbs out of it is an error.
+fn compile(root: &Path, root_file: &Path, pattern: &str) -> Result<globset::GlobMatcher> {
+    let relative = pattern.trim_start_matches("./");
     let escapes = Path::new(relative).components().any(|c| {
         matches!(
             c,
@@ -72,31 +104,15 @@ fn matches(root: &Path, root_file: &Path, pattern: &str) -> Result<Vec<PathBuf>>
             path: root_file.to_path_buf(),
             pattern: pattern.to_string(),
             message: e.kind().to_string(),
-        })?
-        .compile_matcher();
+        })?;
+    Ok(glob.compile_matcher())
+}
 
-    // Walk only below the pattern's literal prefix: `./plugins/extractors/*.yml` never needs to
-    // look at `pipelines/`.
-    let prefix: PathBuf = Path::new(relative)
-        .components()
-        .take_while(|c| {
-            !c.as_os_str()
-                .to_string_lossy()
-                .contains(['*', '?', '[', '{'])
-        })
-        .collect();
-    let start = root.join(&prefix);
-    if !start.exists() {
-        return Ok(Vec::new());
-    }
-    if start.is_file() {
-        return Ok(if glob.is_match(relative) {
-            vec![start]
-        } else {
-            Vec::new()
-        });
-    }
-    let walk = walkdir::WalkDir::new(&start)
+/// Every file below `start` (following links, skipping tool folders). A folder that cannot
+/// be read (permissions, a symbolic link loop or one pointing nowhere) may hide plugin files:
+/// it is an error rather than a project loaded with parts missing.
+fn files_below(start: &Path, root_file: &Path, pattern: &str) -> Result<Vec<PathBuf>> {
+    let walk = walkdir::WalkDir::new(start)
         .follow_links(true)
         .into_iter()
         .filter_entry(|e| {
@@ -104,15 +120,12 @@ fn matches(root: &Path, root_file: &Path, pattern: &str) -> Result<Vec<PathBuf>>
                 || !(e.file_type().is_dir()
                     && SKIPPED_DIRS.contains(&e.file_name().to_string_lossy().as_ref()))
         });
-    // A folder that cannot be read (permissions, a symbolic link loop or one pointing
-    // nowhere) may hide plugin files: say so rather than load a project with parts missing.
-    let mut entries = Vec::new();
+    let mut files = Vec::new();
     for entry in walk {
         let entry = entry.map_err(|e| ProjectError::Io {
             path: e
                 .path()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| start.clone()),
+                .map_or_else(|| start.to_path_buf(), Path::to_path_buf),
             error: std::io::Error::other(format!(
                 "cannot read it while looking for include_paths pattern '{pattern}' of {}: {}",
                 root_file.display(),
@@ -121,18 +134,9 @@ fn matches(root: &Path, root_file: &Path, pattern: &str) -> Result<Vec<PathBuf>>
                     .unwrap_or_else(|| "a symbolic link loop".into())
             )),
         })?;
-        entries.push(entry);
+        if !entry.file_type().is_dir() {
+            files.push(entry.into_path());
+        }
     }
-    let mut found: Vec<PathBuf> = entries
-        .into_iter()
-        .filter(|e| !e.file_type().is_dir())
-        .filter(|e| {
-            e.path()
-                .strip_prefix(root)
-                .is_ok_and(|rel| glob.is_match(rel))
-        })
-        .map(|e| e.into_path())
-        .collect();
-    found.sort();
-    Ok(found)
+    Ok(files)
 }

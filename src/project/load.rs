@@ -72,48 +72,68 @@ impl Merger {
         }
     }
 
-    fn add(&mut self, path: &Path, doc: ProjectFile) -> Result<()> {
+    /// Merges one file: its scalars, `env:`, plugins and named items.
+    fn add(&mut self, path: &Path, mut doc: ProjectFile) -> Result<()> {
+        self.add_scalars(path, &mut doc)?;
+        self.add_env(path, doc.env)?;
+        self.add_plugins(path, doc.plugins)?;
         let p = &mut self.project;
+        for env in doc.environments {
+            check_name(path, NameKind::Environment, "name", &env.name)?;
+            for def in env.config.plugins.values().flatten() {
+                check_plugin_names(path, def)?;
+            }
+            let name = env.name.to_string();
+            insert_unique(&mut p.environments, name, env, path, "environment")?;
+        }
+        for job in doc.jobs {
+            let name = job.name.to_string();
+            insert_unique(&mut p.jobs, name, job, path, "job")?;
+        }
+        for schedule in doc.schedules {
+            let name = schedule.name.to_string();
+            insert_unique(&mut p.schedules, name, schedule, path, "schedule")?;
+        }
+        Ok(())
+    }
+
+    /// Keys that may be set in one file only (or to the same value in several).
+    fn add_scalars(&mut self, path: &Path, doc: &mut ProjectFile) -> Result<()> {
+        let (p, sources) = (&mut self.project, &mut self.scalar_sources);
+        let default_environment = doc.default_environment.take();
         set_scalar(
-            &mut self.scalar_sources,
+            sources,
             "default_environment",
             &mut p.default_environment,
-            doc.default_environment,
+            default_environment,
             path,
         )?;
-        if let Some(src) = self.scalar_sources.get("default_environment") {
+        if let Some(src) = sources.get("default_environment") {
             p.default_environment_source = Some(src.clone());
         }
         set_scalar(
-            &mut self.scalar_sources,
+            sources,
             "project_id",
             &mut p.project_id,
-            doc.project_id,
+            doc.project_id.take(),
             path,
         )?;
+        let backend = doc.state_backend.take();
         set_scalar(
-            &mut self.scalar_sources,
+            sources,
             "state_backend",
             &mut p.state_backend,
-            doc.state_backend,
+            backend,
             path,
         )?;
-        set_scalar(
-            &mut self.scalar_sources,
-            "python",
-            &mut p.python,
-            doc.python,
-            path,
-        )?;
-        set_scalar(
-            &mut self.scalar_sources,
-            "venv",
-            &mut p.venv,
-            doc.venv,
-            path,
-        )?;
+        set_scalar(sources, "python", &mut p.python, doc.python.take(), path)?;
+        set_scalar(sources, "venv", &mut p.venv, doc.venv.take(), path)
+    }
 
-        for (key, value) in doc.env {
+    /// The root `env:` block: a variable set in two files must have one value.
+    fn add_env(&mut self, path: &Path, env: IndexMap<String, String>) -> Result<()> {
+        let p = &mut self.project;
+        for (key, value) in env {
             if let Some(first) = self.env_sources.get(&key) {
                 if p.env.get(&key) != Some(&value) {
                     return Err(ProjectError::ConflictingScalar {
@@ -126,8 +146,16 @@ impl Merger {
             self.env_sources.insert(key.clone(), path.to_path_buf());
             p.env.insert(key, value);
         }
+        Ok(())
+    }
 
-        for (type_key, defs) in doc.plugins {
+    /// `plugins:` by type; an unknown type is an error with the closest known one.
+    fn add_plugins(
+        &mut self,
+        path: &Path,
+        plugins: IndexMap<String, Vec<PluginDef>>,
+    ) -> Result<()> {
+        for (type_key, defs) in plugins {
             let Some(plugin_type) = PluginType::parse(&type_key) else {
                 let message = format!(
                     "unknown plugin type '{type_key}' under plugins{} (known: {})",
@@ -140,26 +168,14 @@ impl Merger {
                 check_plugin_names(path, &def)?;
                 warn_unknown_keys(path, plugin_type, &def);
                 let key = (plugin_type, def.name.to_string());
-                insert_unique(&mut p.plugins, key, def, path, plugin_type.singular())?;
+                insert_unique(
+                    &mut self.project.plugins,
+                    key,
+                    def,
+                    path,
+                    plugin_type.singular(),
+                )?;
             }
-        }
-        for env in doc.environments {
-            check_name(path, NameKind::Environment, "name", &env.name)?;
-            for defs in env.config.plugins.values() {
-                for def in defs {
-                    check_plugin_names(path, def)?;
-                }
-            }
-            let name = env.name.to_string();
-            insert_unique(&mut p.environments, name, env, path, "environment")?;
-        }
-        for job in doc.jobs {
-            let name = job.name.to_string();
-            insert_unique(&mut p.jobs, name, job, path, "job")?;
-        }
-        for schedule in doc.schedules {
-            let name = schedule.name.to_string();
-            insert_unique(&mut p.schedules, name, schedule, path, "schedule")?;
         }
         Ok(())
     }

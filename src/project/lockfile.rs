@@ -22,7 +22,8 @@ pub fn read(
     used_by: &Path,
 ) -> Result<Option<PluginDef>> {
     let file = path(root, plugin_type, name, variant);
-    let bytes = match std::fs::read(&file) {
+    let bytes = match crate::vocab::files::read_capped(&file, crate::vocab::files::PROJECT_FILE_CAP)
+    {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             tracing::debug!(

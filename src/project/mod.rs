@@ -174,6 +174,67 @@ pub fn open(options: &OpenOptions, cwd: &Path) -> Result<Context> {
     Context::new(project, vars, options)
 }
 
+/// The environment to activate: `--environment`, else `ELTR_ENVIRONMENT` /
+/// `MELTANO_ENVIRONMENT` (process, then `.env`), else `default_environment`; none with
+/// `--no-environment`. A name the project does not define is an error with the closest one.
+fn active_environment(
+    project: &Project,
+    vars: &Vars,
+    options: &OpenOptions,
+) -> Result<Option<Sourced<EnvironmentDef>>> {
+    if options.no_environment {
+        return Ok(None);
+    }
+    let chosen = options
+        .environment
+        .clone()
+        .or_else(|| {
+            ["ELTR_ENVIRONMENT", "MELTANO_ENVIRONMENT"]
+                .iter()
+                .find_map(|v| vars.get(v).map(|(s, _)| s.to_string()))
+                .filter(|s| !s.is_empty())
+        })
+        .or_else(|| project.default_environment.clone());
+    let Some(name) = chosen else { return Ok(None) };
+    if let Some(e) = project.environments.get(&name) {
+        return Ok(Some(e.clone()));
+    }
+    let defined: Vec<&str> = project.environments.keys().map(String::as_str).collect();
+    let mut hint = did_you_mean(&name, defined.iter().copied());
+    hint.push_str(&match defined.is_empty() {
+        true => " (the project defines no environments)".to_string(),
+        false => format!(" (defined: {})", defined.join(", ")),
+    });
+    let from_default = options.environment.is_none()
+        && project.default_environment.as_deref() == Some(name.as_str());
+    if let (true, Some(file)) = (from_default, &project.default_environment_source) {
+        let message = format!("default_environment '{name}' is not defined{hint}");
+        return Err(ProjectError::at_key(file, "default_environment:", message));
+    }
+    Err(ProjectError::Unknown {
+        what: "environment",
+        name,
+        hint,
+    })
+}
+
+/// The masker as the project opens: values of secret-looking variables (process, `.env`,
+/// the project's `env:` blocks). Resolving plugins and the state backend teaches it more.
+fn first_masker(project: &Project, vars: &Vars) -> Arc<Masker> {
+    let masker = Arc::new(Masker::new());
+    masker.add_all(vars.secret_looking_values());
+    let env_blocks = std::iter::once(&project.env)
+        .chain(project.environments.values().map(|e| &e.item.env))
+        .chain(project.schedules.values().map(|s| &s.item.env));
+    masker.add_all(env_blocks.flat_map(|block| {
+        block
+            .iter()
+            .filter(|(k, _)| settings::looks_secret(k))
+            .map(|(_, v)| v.as_str())
+    }));
+    masker
+}
+
 impl Context {
     /// Picks the active environment: `--environment`, else `ELTR_ENVIRONMENT` /
     /// `MELTANO_ENVIRONMENT` (process, then `.env`), else `default_environment`.
@@ -185,58 +246,8 @@ impl Context {
                     vars.get(v)
                         .is_some_and(|(s, _)| crate::vocab::truth::truthy(s))
                 });
-        let chosen = if options.no_environment {
-            None
-        } else {
-            options
-                .environment
-                .clone()
-                .or_else(|| {
-                    ["ELTR_ENVIRONMENT", "MELTANO_ENVIRONMENT"]
-                        .iter()
-                        .find_map(|v| vars.get(v).map(|(s, _)| s.to_string()))
-                        .filter(|s| !s.is_empty())
-                })
-                .or_else(|| project.default_environment.clone())
-        };
-        let environment = match chosen {
-            Some(name) => match project.environments.get(&name) {
-                Some(e) => Some(e.clone()),
-                None => {
-                    let defined: Vec<&str> =
-                        project.environments.keys().map(String::as_str).collect();
-                    let mut hint = did_you_mean(&name, defined.iter().copied());
-                    hint.push_str(&match defined.is_empty() {
-                        true => " (the project defines no environments)".to_string(),
-                        false => format!(" (defined: {})", defined.join(", ")),
-                    });
-                    let from_default = options.environment.is_none()
-                        && project.default_environment.as_deref() == Some(name.as_str());
-                    if let (true, Some(file)) = (from_default, &project.default_environment_source)
-                    {
-                        let message = format!("default_environment '{name}' is not defined{hint}");
-                        return Err(ProjectError::at_key(file, "default_environment:", message));
-                    }
-                    return Err(ProjectError::Unknown {
-                        what: "environment",
-                        name: name.clone(),
-                        hint,
-                    });
-                }
-            },
-            None => None,
-        };
-        let masker = Arc::new(Masker::new());
-        masker.add_all(vars.secret_looking_values());
-        let env_blocks = std::iter::once(&project.env)
-            .chain(project.environments.values().map(|e| &e.item.env))
-            .chain(project.schedules.values().map(|s| &s.item.env));
-        masker.add_all(env_blocks.flat_map(|block| {
-            block
-                .iter()
-                .filter(|(k, _)| settings::looks_secret(k))
-                .map(|(_, v)| v.as_str())
-        }));
+        let environment = active_environment(&project, &vars, options)?;
+        let masker = first_masker(&project, &vars);
         Ok(Context {
             project,
             environment,

@@ -2,6 +2,7 @@
 //! `.env` file, kept apart so `config list` can say which one a value came from.
 
 use super::error::{ProjectError, Result};
+use crate::vocab::files::{PROJECT_FILE_CAP, read_capped};
 use indexmap::IndexMap;
 use std::path::Path;
 
@@ -74,16 +75,24 @@ impl Vars {
     /// Snapshots the process environment and reads `env_file` if it exists (a missing default
     /// `.env` is normal; a missing file named with `--env-file` is an error).
     pub fn load(env_file: &Path, required: bool) -> Result<Vars> {
-        let process = std::env::vars().collect();
-        let dotenv = match dotenvy::from_path_iter(env_file) {
-            Ok(iter) => iter
-                .collect::<std::result::Result<IndexMap<_, _>, _>>()
-                .map_err(|e| dotenv_error(env_file, e))?,
-            Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                IndexMap::new()
+        // `std::env::vars` panics on a variable that is not UTF-8; such a variable cannot be
+        // named in a project file anyway, so it is left out.
+        let process = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        let bytes = match read_capped(env_file, PROJECT_FILE_CAP) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(Vars {
+                    process,
+                    dotenv: IndexMap::new(),
+                });
             }
-            Err(e) => return Err(dotenv_error(env_file, e)),
+            Err(e) => return Err(dotenv_error(env_file, dotenvy::Error::Io(e))),
         };
+        let dotenv = dotenvy::from_read_iter(&bytes[..])
+            .collect::<std::result::Result<IndexMap<_, _>, _>>()
+            .map_err(|e| dotenv_error(env_file, e))?;
         Ok(Vars { process, dotenv })
     }
 

@@ -2,13 +2,14 @@
 
 use super::error::{ProjectError, Result};
 use super::position::line_col;
+use crate::vocab::files::{PROJECT_FILE_CAP, read_capped};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
 /// Reads and parses `path`. An empty (or comments-only) file is the type's default, as Meltano
 /// treats it.
 pub fn read<T: DeserializeOwned + Default>(path: &Path) -> Result<T> {
-    let bytes = std::fs::read(path).map_err(|error| ProjectError::Io {
+    let bytes = read_capped(path, PROJECT_FILE_CAP).map_err(|error| ProjectError::Io {
         path: path.to_path_buf(),
         error,
     })?;

@@ -4,6 +4,7 @@
 //! (ARCHITECTURE.md).
 
 pub mod confine;
+pub mod files;
 pub mod ident;
 pub mod json;
 pub mod lines;
