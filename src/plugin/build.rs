@@ -16,11 +16,12 @@ use std::time::Instant;
 /// Lines of the installer's log shown when it fails.
 const LOG_TAIL: usize = 30;
 
-/// A venv build under way: the plugin's build lock is held until it is dropped.
-pub struct Build<'a> {
-    root: &'a Path,
-    plugin: &'a ResolvedPlugin,
-    tool: &'a Installer,
+/// A venv build under way: the plugin's build lock is held until it is dropped. It owns
+/// what it reads, so the scheduler can move it to whichever thread runs its next phase.
+pub struct Build {
+    root: PathBuf,
+    plugin: ResolvedPlugin,
+    tool: Installer,
     started: Instant,
     venv: PathBuf,
     /// Where the venv is built: a staging folder (uv) or the venv itself (pip).
@@ -29,15 +30,15 @@ pub struct Build<'a> {
     lock: BuildLock,
 }
 
-impl<'a> Build<'a> {
+impl Build {
     /// Takes the plugin's build lock and creates an empty venv to install into; the result
     /// instead when there is nothing to build (up to date) or the venv cannot be made.
     pub fn start(
-        root: &'a Path,
-        plugin: &'a ResolvedPlugin,
+        root: &Path,
+        plugin: &ResolvedPlugin,
         clean: bool,
-        tool: &'a Installer,
-    ) -> Result<Build<'a>, Box<InstallResult>> {
+        tool: &Installer,
+    ) -> Result<Build, Box<InstallResult>> {
         let started = Instant::now();
         let venv = venv_dir(root, plugin);
         let home = venv.parent().unwrap_or(root).to_path_buf();
@@ -101,9 +102,9 @@ impl<'a> Build<'a> {
             }
         };
         let build = Build {
-            root,
-            plugin,
-            tool,
+            root: root.to_path_buf(),
+            plugin: plugin.clone(),
+            tool: tool.clone(),
             started,
             venv,
             build_dir,
@@ -133,7 +134,7 @@ impl<'a> Build<'a> {
         );
         let mut child = Command::new(&step[0])
             .args(&step[1..])
-            .current_dir(self.root)
+            .current_dir(&self.root)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -152,12 +153,12 @@ impl<'a> Build<'a> {
     /// Installs the plugin, writes the fingerprint and puts the venv in place.
     pub fn finish(self) -> InstallResult {
         let install = self.install_step();
-        if !run_logged(&install, &self.log, self.root) {
+        if !run_logged(&install, &self.log, &self.root) {
             return self.failed(shell_words::join(&install));
         }
         let fingerprinted = std::fs::write(
             self.build_dir.join(FINGERPRINT_FILE),
-            fingerprint(self.plugin),
+            fingerprint(&self.plugin),
         );
         if let Err(e) = fingerprinted {
             return self.failed_with("write fingerprint".into(), vec![e.to_string()]);
@@ -201,7 +202,7 @@ impl<'a> Build<'a> {
     }
 
     fn failed_with(&self, command: String, tail: Vec<String>) -> InstallResult {
-        if let Err(e) = confine::remove_tree(&crate::project::eltr_dir(self.root), &self.build_dir)
+        if let Err(e) = confine::remove_tree(&crate::project::eltr_dir(&self.root), &self.build_dir)
         {
             tracing::warn!("{e}");
         }
@@ -214,9 +215,9 @@ impl<'a> Build<'a> {
 
     /// The command that makes an empty venv in the build folder.
     fn create_step(&self) -> Vec<String> {
-        let python = python_of(self.plugin);
+        let python = python_of(&self.plugin);
         let dir = self.build_dir.display().to_string();
-        match self.tool {
+        match &self.tool {
             Installer::Uv(uv) => words(&[
                 &uv.display().to_string(),
                 "venv",
@@ -241,7 +242,7 @@ impl<'a> Build<'a> {
             .join("python")
             .display()
             .to_string();
-        let head = match self.tool {
+        let head = match &self.tool {
             Installer::Uv(uv) => {
                 let uv = uv.display().to_string();
                 words(&[&uv, "pip", "install", "--python", &python])
