@@ -94,6 +94,28 @@ impl Call<'_> {
     }
 }
 
+/// The environment an editing command writes to: only one chosen explicitly
+/// (`--environment`, `ELTR_ENVIRONMENT` / `MELTANO_ENVIRONMENT`), never `default_environment`,
+/// because Meltano's `config`, `select`, `job` and `schedule` ignore the default too and a
+/// project's files must come out the same whichever tool edits them.
+pub fn edit_environment(global: &GlobalArgs, ctx: &Context) -> anyhow::Result<Option<String>> {
+    if global.no_environment {
+        return Ok(None);
+    }
+    let chosen = global.environment.clone().or_else(|| {
+        ["ELTR_ENVIRONMENT", "MELTANO_ENVIRONMENT"]
+            .iter()
+            .find_map(|v| ctx.vars.get(v).map(|(s, _)| s.to_string()))
+            .filter(|s| !s.is_empty() && s != "null")
+    });
+    if let Some(name) = &chosen {
+        if !ctx.project.environments.contains_key(name) {
+            anyhow::bail!("environment '{name}' is not defined in the project");
+        }
+    }
+    Ok(chosen)
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
