@@ -1,14 +1,17 @@
 //! The command line: one module per command, each turning flags into a call on the library.
 //! Nothing here spawns processes or reads project files itself.
 
+pub mod add;
 pub mod compile;
 pub mod config;
 pub mod init;
 pub mod install;
 pub mod invoke;
 pub mod job;
+pub mod lock;
 pub mod logging;
 pub mod output;
+pub mod remove;
 pub mod run;
 pub mod schedule;
 pub mod select;
@@ -119,6 +122,8 @@ pub fn edit_environment(global: &GlobalArgs, ctx: &Context) -> anyhow::Result<Op
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Add a plugin to the project (from Meltano Hub, --custom, or --from-ref).
+    Add(add::AddArgs),
     /// Print the whole resolved project as JSON.
     Compile(compile::CompileArgs),
     /// Show a plugin's resolved configuration.
@@ -135,6 +140,10 @@ pub enum Command {
     Run(run::RunArgs),
     /// Run one plugin with its config and environment.
     Invoke(invoke::InvokeArgs),
+    /// Fetch Hub plugins' definitions into plugins/<type>/<name>--<variant>.lock.
+    Lock(lock::LockArgs),
+    /// Remove plugins from the project.
+    Remove(remove::RemoveArgs),
     /// Show which streams and properties an extractor selects.
     Select(select::SelectArgs),
     /// Read and change stored state.
@@ -148,6 +157,7 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         console,
     };
     match cli.command {
+        Command::Add(args) => add::run(call, args),
         Command::Compile(args) => compile::run(call, args),
         Command::Config(args) => config::run(call, args),
         Command::Job(args) => job::run(call, args),
@@ -156,6 +166,8 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Install(args) => install::run(call, args),
         Command::Run(args) => run::run(call, args),
         Command::Invoke(args) => invoke::run(call, args),
+        Command::Lock(args) => lock::run(call, args),
+        Command::Remove(args) => remove::run(call, args),
         Command::Select(args) => select::run(call, args),
         Command::State(args) => state::run(call, args),
     }

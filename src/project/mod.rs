@@ -12,6 +12,7 @@ pub mod edit;
 pub mod error;
 pub mod expand;
 pub mod extras;
+pub mod hub;
 pub mod include;
 pub mod layers;
 pub mod load;

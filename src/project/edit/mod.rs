@@ -11,6 +11,7 @@
 //! produce; a difference is an error and nothing is written. Comments, key order, quoting,
 //! blank lines and indentation of every line the change does not touch stay byte for byte.
 
+pub mod add;
 pub mod config;
 pub mod doc;
 pub mod dotenv;
