@@ -4,6 +4,7 @@
 pub mod add;
 pub mod compile;
 pub mod config;
+pub mod environment;
 pub mod init;
 pub mod install;
 pub mod invoke;
@@ -128,9 +129,11 @@ pub enum Command {
     Compile(compile::CompileArgs),
     /// Show a plugin's resolved configuration.
     Config(config::ConfigArgs),
-    /// List the project's jobs.
+    /// Add, list or remove environments.
+    Environment(environment::EnvironmentArgs),
+    /// List, add, change or remove the project's jobs.
     Job(job::JobArgs),
-    /// List the project's schedules.
+    /// List, add, change or remove the project's schedules.
     Schedule(schedule::ScheduleArgs),
     /// Create a new project in the modular layout.
     Init(init::InitArgs),
@@ -160,6 +163,7 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Add(args) => add::run(call, args),
         Command::Compile(args) => compile::run(call, args),
         Command::Config(args) => config::run(call, args),
+        Command::Environment(args) => environment::run(call, args),
         Command::Job(args) => job::run(call, args),
         Command::Schedule(args) => schedule::run(call, args),
         Command::Init(args) => init::run(args),

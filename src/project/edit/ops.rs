@@ -279,6 +279,15 @@ impl<'p> Editor<'p> {
         Ok(())
     }
 
+    /// Removes the target's whole `select` list.
+    pub fn select_clear(&mut self, target: &Target) -> anyhow::Result<()> {
+        if let Some((file, mut path)) = self.target_at(target, false)? {
+            path.push(Seg::from("select"));
+            self.cs.yaml(&file)?.remove(&path)?;
+        }
+        Ok(())
+    }
+
     /// The file new things go in: `file` if given (it must be the root file or one that
     /// `include_paths` reads), else the root file, as Meltano does.
     pub fn destination(&self, file: Option<&Path>) -> anyhow::Result<PathBuf> {
