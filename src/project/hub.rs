@@ -250,6 +250,12 @@ const LOCK_KEYS: &[&str] = &[
     "supported_python_versions",
 ];
 
+/// True for the keys of a plugin definition (what a lockfile holds), as opposed to a
+/// project's own keys (`config`, `select`…).
+pub fn is_definition_key(key: &str) -> bool {
+    LOCK_KEYS.contains(&key)
+}
+
 /// Keys of a definition that never reach the lockfile.
 const DROPPED: &[&str] = &["original", "deprecated", "hidden"];
 

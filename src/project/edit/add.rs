@@ -221,13 +221,30 @@ pub fn plan_hub(
 ) -> anyhow::Result<AddPlan> {
     let existing = project.plugins.get(&(plugin_type, name.to_string()));
     if let Some(parent) = inherit_from {
-        let in_project = project.plugins.contains_key(&(plugin_type, parent.to_string()));
-        if variant.is_none() && in_project {
+        let in_project = project.plugins.get(&(plugin_type, parent.to_string()));
+        if let (None, Some(parent_def)) = (variant, in_project) {
+            // Meltano saves the parent's definition as a lockfile too; for a custom parent
+            // that is `plugins/<type>/<parent>.lock`.
+            let def = &parent_def.item;
+            let lockfile = (def.variant.is_none() && def.inherit_from.is_none()).then(|| {
+                let mut d = serde_json::to_value(def).unwrap_or_default();
+                if let Some(m) = d.as_object_mut() {
+                    m.retain(|k, _| crate::project::hub::is_definition_key(k));
+                }
+                (
+                    project
+                        .root
+                        .join("plugins")
+                        .join(plugin_type.key())
+                        .join(format!("{parent}.lock")),
+                    lockfile_text(plugin_type, &d),
+                )
+            });
             return Ok(AddPlan {
                 plugin_type,
                 name: name.to_string(),
                 entry: json!({"name": name, "inherit_from": parent}),
-                lockfile: None,
+                lockfile,
                 update: existing.is_some(),
                 docs: None,
                 repo: None,

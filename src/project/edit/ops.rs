@@ -41,6 +41,22 @@ impl Target {
     }
 }
 
+/// What `config reset` clears: the config and the extras Meltano keeps beside it.
+const RESET_KEYS: &[&str] = &[
+    "config",
+    "select",
+    "select_filter",
+    "metadata",
+    "schema",
+    "catalog",
+    "state",
+    "use_cached_catalog",
+    "load_schema",
+    "dialect",
+    "target_schema",
+    "log_parser",
+];
+
 /// The edits of one command over a loaded project.
 pub struct Editor<'p> {
     project: &'p Project,
@@ -210,13 +226,20 @@ impl<'p> Editor<'p> {
         Ok(removed)
     }
 
-    /// Removes the target's whole `config`.
+    /// Removes the target's whole `config` and its extras (`select`, `metadata`…): Meltano's
+    /// reset clears `config_with_extras`, so the extras go too.
     pub fn config_reset(&mut self, target: &Target) -> anyhow::Result<bool> {
-        let Some((file, mut path)) = self.target_at(target, false)? else {
+        let Some((file, path)) = self.target_at(target, false)? else {
             return Ok(false);
         };
-        path.push(Seg::from("config"));
-        Ok(self.cs.yaml(&file)?.remove(&path)?)
+        let doc = self.cs.yaml(&file)?;
+        let mut removed = false;
+        for key in RESET_KEYS {
+            let mut p = path.clone();
+            p.push(Seg::from(*key));
+            removed |= doc.remove(&p)?;
+        }
+        Ok(removed)
     }
 
     /// Sets `key` in the project's `.env` (created 0600).
