@@ -29,7 +29,8 @@ fn meltano_bin() -> PathBuf {
     let path = std::env::var_os("ELTR_TEST_MELTANO")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/venvs/meltano/bin/meltano")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("target/test-tools/venvs/meltano/bin/meltano")
         });
     assert!(
         path.is_file(),
@@ -161,7 +162,10 @@ fn kept_byte_for_byte(p: &Pair, changed: &[&str], may_go: &[&str]) {
         let before = original(&rel);
         let after = p.eltr_text(&rel);
         if !changed.contains(&rel.as_str()) {
-            assert_eq!(after, before, "{rel} changed but the edit had no reason to touch it");
+            assert_eq!(
+                after, before,
+                "{rel} changed but the edit had no reason to touch it"
+            );
             continue;
         }
         let mut rest = after.lines();
@@ -188,7 +192,9 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let p = e.path();
         if p.is_dir() {
-            if p.file_name().is_some_and(|n| n == ".meltano" || n == ".eltr") {
+            if p.file_name()
+                .is_some_and(|n| n == ".meltano" || n == ".eltr")
+            {
                 continue;
             }
             out.extend(walk(&p));
@@ -215,7 +221,8 @@ fn project_data(dir: &Path) -> Value {
         matched.sort();
         files.extend(matched);
     }
-    let mut out = json!({"root": {}, "plugins": {}, "environments": {}, "jobs": {}, "schedules": {}});
+    let mut out =
+        json!({"root": {}, "plugins": {}, "environments": {}, "jobs": {}, "schedules": {}});
     for f in files {
         let data = read_yaml(&f);
         for (k, v) in data.as_object().cloned().unwrap_or_default() {
@@ -253,7 +260,10 @@ fn project_data(dir: &Path) -> Value {
     for f in walk(&dir.join("plugins")) {
         if f.extension().is_some_and(|e| e == "lock") {
             let rel = f.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-            locks.insert(rel, serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap());
+            locks.insert(
+                rel,
+                serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap(),
+            );
         }
     }
     out["lockfiles"] = Value::Object(locks);
@@ -306,8 +316,15 @@ fn config_set_replaces_a_value_in_the_plugins_own_file() {
         &["config", "set", "tap-orders", "page_size", "50"],
         &["config", "set", "tap-orders", "page_size", "50"],
     );
-    kept_byte_for_byte(&p, &["plugins/extractors/tap-orders.yml"], &["page_size: 100"]);
-    assert!(p.eltr_text("plugins/extractors/tap-orders.yml").contains("        page_size: 50\n"));
+    kept_byte_for_byte(
+        &p,
+        &["plugins/extractors/tap-orders.yml"],
+        &["page_size: 100"],
+    );
+    assert!(
+        p.eltr_text("plugins/extractors/tap-orders.yml")
+            .contains("        page_size: 50\n")
+    );
 }
 
 #[test]
@@ -323,7 +340,10 @@ fn config_set_of_a_secret_writes_dotenv_0600_never_yaml() {
         std::fs::read_to_string(p.meltano.join(".env")).unwrap()
     );
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(p.eltr.join(".env")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(p.eltr.join(".env"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
 
@@ -348,7 +368,15 @@ fn config_set_nested_and_typed_values_like_meltano() {
 fn config_set_with_an_environment_writes_its_overlay() {
     let p = pair();
     for env in ["dev", "prod"] {
-        let args = ["--environment", env, "config", "set", "tap-orders", "page_size", "20"];
+        let args = [
+            "--environment",
+            env,
+            "config",
+            "set",
+            "tap-orders",
+            "page_size",
+            "20",
+        ];
         p.meltano(&args, "", None);
         p.eltr(&args, None).success();
     }
@@ -359,8 +387,16 @@ fn config_set_with_an_environment_writes_its_overlay() {
 #[test]
 fn config_unset_removes_from_every_store() {
     let p = pair();
-    std::fs::write(p.meltano.join(".env"), "# mine\nTAP_ORDERS_API_KEY=x\nOTHER=1\n").unwrap();
-    std::fs::write(p.eltr.join(".env"), "# mine\nTAP_ORDERS_API_KEY=x\nOTHER=1\n").unwrap();
+    std::fs::write(
+        p.meltano.join(".env"),
+        "# mine\nTAP_ORDERS_API_KEY=x\nOTHER=1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.eltr.join(".env"),
+        "# mine\nTAP_ORDERS_API_KEY=x\nOTHER=1\n",
+    )
+    .unwrap();
     p.both(
         &["config", "unset", "tap-orders", "page_size"],
         &["config", "unset", "tap-orders", "page_size"],
@@ -370,15 +406,32 @@ fn config_unset_removes_from_every_store() {
         &["config", "unset", "tap-orders", "api_key"],
     );
     p.both(
-        &["--environment", "dev", "config", "unset", "tap-orders", "page_size"],
-        &["--environment", "dev", "config", "unset", "tap-orders", "page_size"],
+        &[
+            "--environment",
+            "dev",
+            "config",
+            "unset",
+            "tap-orders",
+            "page_size",
+        ],
+        &[
+            "--environment",
+            "dev",
+            "config",
+            "unset",
+            "tap-orders",
+            "page_size",
+        ],
     );
     kept_byte_for_byte(
         &p,
         &["plugins/extractors/tap-orders.yml", "envs_config.yml"],
         &["page_size: 100", "page_size: 10", "config:"],
     );
-    assert_eq!(std::fs::read_to_string(p.eltr.join(".env")).unwrap(), "# mine\nOTHER=1\n");
+    assert_eq!(
+        std::fs::read_to_string(p.eltr.join(".env")).unwrap(),
+        "# mine\nOTHER=1\n"
+    );
 }
 
 #[test]
@@ -388,10 +441,14 @@ fn config_reset_clears_the_plugin_but_keeps_other_dotenv_lines() {
     std::fs::write(p.meltano.join(".env"), dotenv).unwrap();
     std::fs::write(p.eltr.join(".env"), dotenv).unwrap();
     p.meltano(&["config", "reset", "tap-orders", "--yes"], "", None);
-    p.eltr(&["config", "reset", "tap-orders", "--yes"], None).success();
+    p.eltr(&["config", "reset", "tap-orders", "--yes"], None)
+        .success();
     // Different on purpose: Meltano deletes the whole .env (every plugin's secrets).
     assert!(!p.meltano.join(".env").exists());
-    assert_eq!(std::fs::read_to_string(p.eltr.join(".env")).unwrap(), "# mine\nOTHER=1\n");
+    assert_eq!(
+        std::fs::read_to_string(p.eltr.join(".env")).unwrap(),
+        "# mine\nOTHER=1\n"
+    );
     std::fs::remove_file(p.eltr.join(".env")).unwrap();
     p.same_data();
     kept_byte_for_byte(
@@ -420,12 +477,27 @@ fn config_reset_needs_yes() {
 #[test]
 fn old_word_orders_keep_working() {
     let p = pair();
-    p.eltr(&["config", "tap-orders", "set", "api_url", "https://b.example"], None)
-        .success();
+    p.eltr(
+        &[
+            "config",
+            "tap-orders",
+            "set",
+            "api_url",
+            "https://b.example",
+        ],
+        None,
+    )
+    .success();
     let printed = p.eltr(&["config", "tap-orders", "print"], None);
-    assert_eq!(printed.success().json()["api_url"], json!("https://b.example"));
+    assert_eq!(
+        printed.success().json()["api_url"],
+        json!("https://b.example")
+    );
     let printed = p.eltr(&["config", "print", "tap-orders"], None);
-    assert_eq!(printed.success().json()["api_url"], json!("https://b.example"));
+    assert_eq!(
+        printed.success().json()["api_url"],
+        json!("https://b.example")
+    );
 }
 
 #[test]
@@ -452,12 +524,40 @@ fn select_adds_excludes_and_removes_patterns() {
         &["select", "tap-orders", "customers", "id"],
     );
     p.both(
-        &["select", "tap-orders", "orders", "secret", "--exclude", "--rm"],
-        &["select", "tap-orders", "orders", "secret", "--exclude", "--rm"],
+        &[
+            "select",
+            "tap-orders",
+            "orders",
+            "secret",
+            "--exclude",
+            "--rm",
+        ],
+        &[
+            "select",
+            "tap-orders",
+            "orders",
+            "secret",
+            "--exclude",
+            "--rm",
+        ],
     );
     p.both(
-        &["--environment", "dev", "select", "tap-orders", "orders", "--exclude"],
-        &["--environment", "dev", "select", "tap-orders", "orders", "--exclude"],
+        &[
+            "--environment",
+            "dev",
+            "select",
+            "tap-orders",
+            "orders",
+            "--exclude",
+        ],
+        &[
+            "--environment",
+            "dev",
+            "select",
+            "tap-orders",
+            "orders",
+            "--exclude",
+        ],
     );
     kept_byte_for_byte(
         &p,
@@ -474,59 +574,162 @@ fn select_adds_excludes_and_removes_patterns() {
 fn job_add_set_remove_like_meltano() {
     let p = pair();
     let tasks = r#"["tap-orders target-jsonl", ["tap-customers target-jsonl"]]"#;
-    p.both(&["job", "add", "both", "--tasks", tasks], &["job", "add", "both", "--tasks", tasks]);
     p.both(
-        &["job", "set", "orders-to-jsonl", "--tasks", "tap-customers target-jsonl"],
-        &["job", "set", "orders-to-jsonl", "--tasks", "tap-customers target-jsonl"],
+        &["job", "add", "both", "--tasks", tasks],
+        &["job", "add", "both", "--tasks", tasks],
     );
-    kept_byte_for_byte(&p, &["meltano.yml", "pipelines/orders.yml"], &["- tap-orders target-jsonl"]);
+    p.both(
+        &[
+            "job",
+            "set",
+            "orders-to-jsonl",
+            "--tasks",
+            "tap-customers target-jsonl",
+        ],
+        &[
+            "job",
+            "set",
+            "orders-to-jsonl",
+            "--tasks",
+            "tap-customers target-jsonl",
+        ],
+    );
+    kept_byte_for_byte(
+        &p,
+        &["meltano.yml", "pipelines/orders.yml"],
+        &["- tap-orders target-jsonl"],
+    );
     p.both(&["job", "remove", "both"], &["job", "remove", "both"]);
-    p.eltr(&["job", "add", "bad", "--tasks", "tap-nope target-jsonl"], None)
-        .failure()
-        .stderr_has("tap-nope");
+    p.eltr(
+        &["job", "add", "bad", "--tasks", "tap-nope target-jsonl"],
+        None,
+    )
+    .failure()
+    .stderr_has("tap-nope");
 }
 
 #[test]
 fn schedule_add_set_remove_like_meltano() {
     let p = pair();
     p.both(
-        &["schedule", "add", "hourly-orders", "--job", "orders-to-jsonl", "--interval", "@hourly"],
-        &["schedule", "add", "hourly-orders", "--job", "orders-to-jsonl", "--interval", "@hourly"],
+        &[
+            "schedule",
+            "add",
+            "hourly-orders",
+            "--job",
+            "orders-to-jsonl",
+            "--interval",
+            "@hourly",
+        ],
+        &[
+            "schedule",
+            "add",
+            "hourly-orders",
+            "--job",
+            "orders-to-jsonl",
+            "--interval",
+            "@hourly",
+        ],
     );
     p.both(
-        &["schedule", "add", "elt", "--extractor", "tap-orders", "--loader", "target-jsonl", "--interval", "0 3 * * *"],
-        &["schedule", "add", "elt", "--extractor", "tap-orders", "--loader", "target-jsonl", "--interval", "0 3 * * *"],
+        &[
+            "schedule",
+            "add",
+            "elt",
+            "--extractor",
+            "tap-orders",
+            "--loader",
+            "target-jsonl",
+            "--interval",
+            "0 3 * * *",
+        ],
+        &[
+            "schedule",
+            "add",
+            "elt",
+            "--extractor",
+            "tap-orders",
+            "--loader",
+            "target-jsonl",
+            "--interval",
+            "0 3 * * *",
+        ],
     );
     p.both(
         &["schedule", "set", "daily-orders", "--interval", "@weekly"],
         &["schedule", "set", "daily-orders", "--interval", "@weekly"],
     );
-    kept_byte_for_byte(&p, &["meltano.yml", "pipelines/orders.yml"], &["interval: '@daily'"]);
-    p.both(&["schedule", "remove", "elt"], &["schedule", "remove", "elt"]);
-    p.eltr(&["schedule", "add", "x", "--job", "orders-to-jsonl", "--interval", "every day"], None)
-        .failure();
+    kept_byte_for_byte(
+        &p,
+        &["meltano.yml", "pipelines/orders.yml"],
+        &["interval: '@daily'"],
+    );
+    p.both(
+        &["schedule", "remove", "elt"],
+        &["schedule", "remove", "elt"],
+    );
+    p.eltr(
+        &[
+            "schedule",
+            "add",
+            "x",
+            "--job",
+            "orders-to-jsonl",
+            "--interval",
+            "every day",
+        ],
+        None,
+    )
+    .failure();
 }
 
 #[test]
 fn environment_add_list_remove_like_meltano() {
     let p = pair();
-    p.both(&["environment", "add", "staging"], &["environment", "add", "staging"]);
+    p.both(
+        &["environment", "add", "staging"],
+        &["environment", "add", "staging"],
+    );
     let listed = p.eltr(&["environment", "list"], None);
     // Meltano lists the root file's environments first, then the included files'.
     assert_eq!(listed.success().stdout, "staging\ndev\nprod\n");
-    p.both(&["environment", "remove", "prod"], &["environment", "remove", "prod"]);
-    kept_byte_for_byte(&p, &["meltano.yml", "envs_config.yml"], &["- name: prod", "env: {}"]);
+    p.both(
+        &["environment", "remove", "prod"],
+        &["environment", "remove", "prod"],
+    );
+    kept_byte_for_byte(
+        &p,
+        &["meltano.yml", "envs_config.yml"],
+        &["- name: prod", "env: {}"],
+    );
 }
 
 #[test]
 fn new_things_go_to_the_file_named_with_file() {
     let p = pair();
-    p.eltr(&["environment", "add", "staging", "--file", "envs_config.yml"], None)
-        .success();
+    p.eltr(
+        &["environment", "add", "staging", "--file", "envs_config.yml"],
+        None,
+    )
+    .success();
     kept_byte_for_byte(&p, &["envs_config.yml"], &[]);
-    assert!(p.eltr_text("envs_config.yml").ends_with("  - name: staging\n"));
-    p.eltr(&["job", "add", "j", "--tasks", "tap-orders target-jsonl", "--file", "nowhere.yml"], None)
-        .failure();
+    assert!(
+        p.eltr_text("envs_config.yml")
+            .ends_with("  - name: staging\n")
+    );
+    p.eltr(
+        &[
+            "job",
+            "add",
+            "j",
+            "--tasks",
+            "tap-orders target-jsonl",
+            "--file",
+            "nowhere.yml",
+        ],
+        None,
+    )
+    .failure();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -582,12 +785,47 @@ fn add_from_the_hub_writes_the_entry_and_a_lockfile_identical_to_meltanos() {
     let hub = hub();
     p.meltano(&["add", "tap-github", "--no-install"], "", Some(&hub));
     p.eltr(&["add", "tap-github"], Some(&hub)).success();
-    p.meltano(&["add", "tap-github", "--variant", "singer-io", "--as", "tap-gh2", "--no-install"], "", Some(&hub));
-    p.eltr(&["add", "tap-github", "--variant", "singer-io", "--as", "tap-gh2"], Some(&hub))
-        .success();
-    p.meltano(&["add", "target-jsonl2", "--inherit-from", "target-jsonl", "--no-install"], "", Some(&hub));
-    p.eltr(&["add", "target-jsonl2", "--inherit-from", "target-jsonl"], Some(&hub))
-        .success();
+    p.meltano(
+        &[
+            "add",
+            "tap-github",
+            "--variant",
+            "singer-io",
+            "--as",
+            "tap-gh2",
+            "--no-install",
+        ],
+        "",
+        Some(&hub),
+    );
+    p.eltr(
+        &[
+            "add",
+            "tap-github",
+            "--variant",
+            "singer-io",
+            "--as",
+            "tap-gh2",
+        ],
+        Some(&hub),
+    )
+    .success();
+    p.meltano(
+        &[
+            "add",
+            "target-jsonl2",
+            "--inherit-from",
+            "target-jsonl",
+            "--no-install",
+        ],
+        "",
+        Some(&hub),
+    );
+    p.eltr(
+        &["add", "target-jsonl2", "--inherit-from", "target-jsonl"],
+        Some(&hub),
+    )
+    .success();
     p.same_data();
     for lock in ["tap-github--meltanolabs.lock", "tap-github--singer-io.lock"] {
         let rel = format!("plugins/extractors/{lock}");
@@ -610,15 +848,27 @@ fn add_custom_takes_meltanos_prompt_answers_as_flags() {
     );
     p.eltr(
         &[
-            "add", "--custom", "tap-new", "--pip-url", "tap-new==1.0", "--executable", "tap-new",
-            "--capabilities", "catalog,discover,state", "--settings",
+            "add",
+            "--custom",
+            "tap-new",
+            "--pip-url",
+            "tap-new==1.0",
+            "--executable",
+            "tap-new",
+            "--capabilities",
+            "catalog,discover,state",
+            "--settings",
             "username,password:password,port:integer",
         ],
         None,
     )
     .success();
     // All defaults: Meltano's prompts accepted with Return.
-    p.meltano(&["add", "--custom", "target-new", "--no-install"], "\n\n\n\n", None);
+    p.meltano(
+        &["add", "--custom", "target-new", "--no-install"],
+        "\n\n\n\n",
+        None,
+    );
     p.eltr(&["add", "--custom", "target-new"], None).success();
     p.same_data();
     kept_byte_for_byte(&p, &["meltano.yml"], &[]);
@@ -634,7 +884,11 @@ fn add_from_ref_needs_no_network() {
     )
     .unwrap();
     let r = reference.to_str().unwrap();
-    p.meltano(&["add", "tap-ref", "--from-ref", r, "--no-install"], "", None);
+    p.meltano(
+        &["add", "tap-ref", "--from-ref", r, "--no-install"],
+        "",
+        None,
+    );
     p.eltr(&["add", "tap-ref", "--from-ref", r], None).success();
     p.same_data();
 }
@@ -662,7 +916,11 @@ fn remove_deletes_the_definition_and_its_lockfiles_only() {
             "config: {}",
         ],
     );
-    assert!(!p.eltr.join("plugins/extractors/tap-github--meltanolabs.lock").exists());
+    assert!(
+        !p.eltr
+            .join("plugins/extractors/tap-github--meltanolabs.lock")
+            .exists()
+    );
 }
 
 #[test]
@@ -682,11 +940,17 @@ fn lock_writes_meltanos_lockfiles_and_install_asks_for_it() {
     p.eltr(&["lock", "tap-github"], Some(&hub)).success();
     p.same_data();
     let rel = "plugins/extractors/tap-github--singer-io.lock";
-    assert_eq!(p.eltr_text(rel), std::fs::read_to_string(p.meltano.join(rel)).unwrap());
+    assert_eq!(
+        p.eltr_text(rel),
+        std::fs::read_to_string(p.meltano.join(rel)).unwrap()
+    );
     // An unreachable Hub is a clear error, after retries.
-    p.eltr(&["lock", "tap-github", "--update"], Some("http://127.0.0.1:9"))
-        .failure()
-        .stderr_has("could not reach Meltano Hub");
+    p.eltr(
+        &["lock", "tap-github", "--update"],
+        Some("http://127.0.0.1:9"),
+    )
+    .failure()
+    .stderr_has("could not reach Meltano Hub");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -767,15 +1031,21 @@ fn random_edit_sequences_load_and_mean_what_was_intended() {
                     let v = random_scalar(&mut rng);
                     let mut path = base.clone();
                     path.extend([Seg::from("config"), Seg::from(key)]);
-                    doc.set(&path, v.clone()).unwrap_or_else(|e| panic!("seed {seed} step {step}: set {key}: {e}\n{}", doc.text()));
+                    doc.set(&path, v.clone()).unwrap_or_else(|e| {
+                        panic!("seed {seed} step {step}: set {key}: {e}\n{}", doc.text())
+                    });
                     model["plugins"]["extractors"][plugin]["config"][key] = v;
                     format!("set {key}")
                 }
                 2 => {
                     let mut path = base.clone();
                     path.extend([Seg::from("config"), Seg::from(key)]);
-                    doc.remove(&path).unwrap_or_else(|e| panic!("seed {seed} step {step}: unset {key}: {e}\n{}", doc.text()));
-                    if let Some(m) = model["plugins"]["extractors"][plugin]["config"].as_object_mut() {
+                    doc.remove(&path).unwrap_or_else(|e| {
+                        panic!("seed {seed} step {step}: unset {key}: {e}\n{}", doc.text())
+                    });
+                    if let Some(m) =
+                        model["plugins"]["extractors"][plugin]["config"].as_object_mut()
+                    {
                         m.shift_remove(key);
                     }
                     format!("unset {key}")
@@ -783,7 +1053,10 @@ fn random_edit_sequences_load_and_mean_what_was_intended() {
                 3 => {
                     let name = format!("job{}", rng.below(1000));
                     let job = json!({"name": name, "tasks": ["tap-a target-a"]});
-                    doc.push(&[Seg::from("jobs")], job.clone()).unwrap_or_else(|e| panic!("seed {seed} step {step}: add job: {e}\n{}", doc.text()));
+                    doc.push(&[Seg::from("jobs")], job.clone())
+                        .unwrap_or_else(|e| {
+                            panic!("seed {seed} step {step}: add job: {e}\n{}", doc.text())
+                        });
                     model["jobs"].as_array_mut().unwrap().push(job);
                     "add job".into()
                 }
@@ -793,21 +1066,45 @@ fn random_edit_sequences_load_and_mean_what_was_intended() {
                         continue;
                     }
                     let i = rng.below(n);
-                    doc.remove(&[Seg::from("jobs"), Seg::Index(i)]).unwrap_or_else(|e| panic!("seed {seed} step {step}: remove job: {e}\n{}", doc.text()));
+                    doc.remove(&[Seg::from("jobs"), Seg::Index(i)])
+                        .unwrap_or_else(|e| {
+                            panic!("seed {seed} step {step}: remove job: {e}\n{}", doc.text())
+                        });
                     model["jobs"].as_array_mut().unwrap().remove(i);
                     "remove job".into()
                 }
             };
-            let loaded: Value = serde_norway::from_str(doc.text())
-                .unwrap_or_else(|e| panic!("seed {seed} step {step} ({what}): does not load: {e}\n{}", doc.text()));
-            assert_eq!(loaded, model, "seed {seed} step {step} ({what}):\n{}", doc.text());
+            let loaded: Value = serde_norway::from_str(doc.text()).unwrap_or_else(|e| {
+                panic!(
+                    "seed {seed} step {step} ({what}): does not load: {e}\n{}",
+                    doc.text()
+                )
+            });
+            assert_eq!(
+                loaded,
+                model,
+                "seed {seed} step {step} ({what}):\n{}",
+                doc.text()
+            );
             let typed: Result<eltr::project::model::ProjectFile, _> =
                 eltr::project::yaml::parse(Path::new("meltano.yml"), doc.text().as_bytes());
-            assert!(typed.is_ok(), "seed {seed} step {step}: {:?}\n{}", typed.err(), doc.text());
+            assert!(
+                typed.is_ok(),
+                "seed {seed} step {step}: {:?}\n{}",
+                typed.err(),
+                doc.text()
+            );
         }
         // Comments of what was never removed survive.
-        for comment in ["# A project with comments everywhere.", "# Extractors first."] {
-            assert!(doc.text().contains(comment), "seed {seed}: lost {comment}\n{}", doc.text());
+        for comment in [
+            "# A project with comments everywhere.",
+            "# Extractors first.",
+        ] {
+            assert!(
+                doc.text().contains(comment),
+                "seed {seed}: lost {comment}\n{}",
+                doc.text()
+            );
         }
     }
 }
@@ -816,10 +1113,20 @@ fn random_edit_sequences_load_and_mean_what_was_intended() {
 fn random_cli_sequences_match_meltano() {
     let p = pair();
     let mut rng = Rng(0x5EED_1234_ABCD);
-    let settings = [("page_size", "7"), ("api_url", "https://b.example"), ("include_deleted", "false"), ("auth.user", "ann"), ("custom_x", "y")];
+    let settings = [
+        ("page_size", "7"),
+        ("api_url", "https://b.example"),
+        ("include_deleted", "false"),
+        ("auth.user", "ann"),
+        ("custom_x", "y"),
+    ];
     for _ in 0..8 {
         let (s, v) = settings[rng.below(settings.len())];
-        let env: &[&str] = if rng.below(3) == 0 { &["--environment", "prod"] } else { &[] };
+        let env: &[&str] = if rng.below(3) == 0 {
+            &["--environment", "prod"]
+        } else {
+            &[]
+        };
         let mut args: Vec<&str> = env.to_vec();
         match rng.below(4) {
             0 | 1 => args.extend(["config", "set", "tap-orders", s, v]),

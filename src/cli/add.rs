@@ -91,8 +91,16 @@ pub fn run(call: &Call<'_>, args: AddArgs) -> anyhow::Result<ExitCode> {
         inherit_from = Some(names[0].clone());
         names = vec![as_name.clone()];
     }
-    if args.custom && matches!(plugin_type, Some(PluginType::Transforms | PluginType::Orchestrators)) {
-        bail!("--custom is not supported for {}", plugin_type.expect("matched"));
+    if args.custom
+        && matches!(
+            plugin_type,
+            Some(PluginType::Transforms | PluginType::Orchestrators)
+        )
+    {
+        bail!(
+            "--custom is not supported for {}",
+            plugin_type.expect("matched")
+        );
     }
     let ctx = call.open()?;
     let project = &ctx.project;
@@ -102,7 +110,8 @@ pub fn run(call: &Call<'_>, args: AddArgs) -> anyhow::Result<ExitCode> {
         &std::fs::read_to_string(&project.root_file).unwrap_or_default(),
     )
     .unwrap_or_default();
-    let hub_config = HubConfig::resolve(|v| ctx.vars.get(v).map(|(s, _)| s.to_string()), &root_data);
+    let hub_config =
+        HubConfig::resolve(|v| ctx.vars.get(v).map(|(s, _)| s.to_string()), &root_data);
     let mut hub: Option<Hub> = None;
     let mut lines = Vec::new();
     for name in &names {

@@ -164,7 +164,11 @@ fn edit(
     let environment = super::edit_environment(call.global, &ctx)?;
     let plugin = ctx.plugin(plugin_type, name)?;
     let mut editor = crate::project::edit::ops::Editor::new(&ctx.project);
-    let label = format!("{} '{}'", capitalized(plugin.plugin_type.singular()), plugin.name);
+    let label = format!(
+        "{} '{}'",
+        capitalized(plugin.plugin_type.singular()),
+        plugin.name
+    );
     let shown = |p: &std::path::Path| {
         p.strip_prefix(&ctx.project.root)
             .unwrap_or(p)
@@ -181,9 +185,7 @@ fn edit(
                         .trim()
                         .to_string(),
                 ),
-                (None, [words @ .., value]) if !words.is_empty() => {
-                    (words.to_vec(), value.clone())
-                }
+                (None, [words @ .., value]) if !words.is_empty() => (words.to_vec(), value.clone()),
                 _ => bail!("usage: eltr config set PLUGIN SETTING VALUE"),
             };
             let setting = SettingName::parse(&words)?;
@@ -243,9 +245,7 @@ fn edit(
                 bail!("usage: eltr config reset PLUGIN");
             }
             if !args.yes {
-                bail!(
-                    "config reset clears every setting of {label}; pass --yes to confirm"
-                );
+                bail!("config reset clears every setting of {label}; pass --yes to confirm");
             }
             cfg::reset(&mut editor, &plugin, environment.as_deref(), store)?;
             editor.commit()?;

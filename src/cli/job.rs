@@ -54,7 +54,9 @@ pub fn run(call: &Call<'_>, args: JobArgs) -> anyhow::Result<ExitCode> {
     let ctx = call.open()?;
     let (name, format) = match args.action {
         JobAction::List { name, format } => (name, format),
-        JobAction::Add { name, tasks, file } => return edit(&ctx, "add", &name, Some(&tasks), file),
+        JobAction::Add { name, tasks, file } => {
+            return edit(&ctx, "add", &name, Some(&tasks), file);
+        }
         JobAction::Set { name, tasks } => return edit(&ctx, "set", &name, Some(&tasks), None),
         JobAction::Remove { name } => return edit(&ctx, "remove", &name, None, None),
     };
@@ -109,7 +111,10 @@ fn edit(
             let dest = editor.destination(file.as_deref())?;
             editor.add_named(&dest, "jobs", json!({"name": name, "tasks": tasks}))?;
             editor.commit()?;
-            eprintln!("Added job {name}: {}", py_repr(tasks.as_ref().expect("add has tasks")));
+            eprintln!(
+                "Added job {name}: {}",
+                py_repr(tasks.as_ref().expect("add has tasks"))
+            );
         }
         "set" => {
             if !project.jobs.contains_key(name) {
@@ -139,7 +144,11 @@ fn parse_tasks(ctx: &crate::project::Context, job: &str, raw: &str) -> anyhow::R
     let tasks = match parsed {
         Value::String(s) => vec![Value::String(s)],
         Value::Array(items) => items,
-        _ => return Err(invalid("Failed to validate task schema: expected a string or a list".into())),
+        _ => {
+            return Err(invalid(
+                "Failed to validate task schema: expected a string or a list".into(),
+            ));
+        }
     };
     if tasks.is_empty() {
         return Err(invalid("Failed to validate task schema: no tasks".into()));
@@ -147,13 +156,11 @@ fn parse_tasks(ctx: &crate::project::Context, job: &str, raw: &str) -> anyhow::R
     let known = |word: &str| {
         let plugin = word.split(':').next().unwrap_or(word);
         ctx.project.plugins.keys().any(|(_, n)| n == plugin)
-            || ctx.project.plugins.values().any(|p| {
-                p.item
-                    .mappings
-                    .iter()
-                    .flatten()
-                    .any(|m| m.name == word)
-            })
+            || ctx
+                .project
+                .plugins
+                .values()
+                .any(|p| p.item.mappings.iter().flatten().any(|m| m.name == word))
     };
     for task in &tasks {
         let blocks: Vec<&str> = match task {

@@ -74,7 +74,11 @@ pub fn run(call: &Call<'_>, args: LockArgs) -> anyhow::Result<ExitCode> {
             );
             continue;
         }
-        cs.put(&path, Some(lockfile_text(*t, &fetched.definition).into_bytes()), 0o644);
+        cs.put(
+            &path,
+            Some(lockfile_text(*t, &fetched.definition).into_bytes()),
+            0o644,
+        );
         locked.push(what);
     }
     cs.commit()?;

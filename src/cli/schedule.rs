@@ -223,8 +223,16 @@ fn edit(ctx: &crate::project::Context, action: ScheduleAction) -> anyhow::Result
 /// Meltano's check: a named interval or a five-field cron expression.
 fn check_interval(interval: &str) -> anyhow::Result<()> {
     const NAMED: [&str; 10] = [
-        "@once", "@manual", "@none", "@hourly", "@daily", "@weekly", "@monthly", "@yearly",
-        "@annually", "@midnight",
+        "@once",
+        "@manual",
+        "@none",
+        "@hourly",
+        "@daily",
+        "@weekly",
+        "@monthly",
+        "@yearly",
+        "@annually",
+        "@midnight",
     ];
     let lower = interval.trim().to_ascii_lowercase();
     let fields: Vec<&str> = lower.split_whitespace().collect();

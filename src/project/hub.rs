@@ -87,10 +87,7 @@ impl Hub {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(200 * attempt as u64));
             }
-            let mut request = self
-                .client
-                .get(url)
-                .header("Accept", "application/json");
+            let mut request = self.client.get(url).header("Accept", "application/json");
             if let Some(auth) = &self.config.auth {
                 request = request.header("Authorization", auth);
             }
@@ -119,9 +116,9 @@ impl Hub {
                     if !status.is_success() {
                         bail!("Meltano Hub answered {url} with HTTP {status}");
                     }
-                    return serde_json::from_slice(&body)
-                        .map(Some)
-                        .map_err(|e| anyhow!("Meltano Hub sent {url} as something other than JSON: {e}"));
+                    return serde_json::from_slice(&body).map(Some).map_err(|e| {
+                        anyhow!("Meltano Hub sent {url} as something other than JSON: {e}")
+                    });
                 }
                 Err(e) => {
                     last_error = if e.is_timeout() {
@@ -288,13 +285,16 @@ const SETTING_KEYS: &[&str] = &[
 pub fn lockfile_text(plugin_type: PluginType, definition: &Value) -> String {
     let def = definition.as_object().cloned().unwrap_or_default();
     let mut out = Map::new();
-    out.insert("plugin_type".into(), Value::String(plugin_type.key().into()));
+    out.insert(
+        "plugin_type".into(),
+        Value::String(plugin_type.key().into()),
+    );
     for key in &LOCK_KEYS[1..] {
         let value = match (*key, def.get(*key)) {
             ("label", None | Some(Value::Null)) => def.get("name").cloned(),
-            ("settings", Some(Value::Array(items))) => Some(Value::Array(
-                items.iter().map(lock_setting).collect(),
-            )),
+            ("settings", Some(Value::Array(items))) => {
+                Some(Value::Array(items.iter().map(lock_setting).collect()))
+            }
             (_, v) => v.cloned(),
         };
         if let Some(v) = value.filter(kept) {

@@ -190,8 +190,10 @@ pub fn write_all_replacing(owner: &Path, files: &[Replacement]) -> Result<(), Co
         target: target.to_path_buf(),
         error,
     };
-    let mut staged: Vec<(PathBuf, Option<PathBuf>, Option<Vec<u8>>)> = Vec::new();
-    let cleanup = |staged: &[(PathBuf, Option<PathBuf>, Option<Vec<u8>>)]| {
+    // (target, its staged temporary file or None to remove it, its old content)
+    type Staged = (PathBuf, Option<PathBuf>, Option<Vec<u8>>);
+    let mut staged: Vec<Staged> = Vec::new();
+    let cleanup = |staged: &[Staged]| {
         for (_, tmp, _) in staged {
             if let Some(t) = tmp {
                 let _ = std::fs::remove_file(t);

@@ -48,7 +48,10 @@ pub struct Custom {
 
 /// The definition `add --custom` writes.
 pub fn custom_definition(plugin_type: PluginType, name: &str, c: &Custom) -> anyhow::Result<Value> {
-    let namespace = c.namespace.clone().unwrap_or_else(|| name.replace('-', "_"));
+    let namespace = c
+        .namespace
+        .clone()
+        .unwrap_or_else(|| name.replace('-', "_"));
     let pip_url = match c.pip_url.as_deref() {
         Some("n") => None,
         Some(u) => Some(u.to_string()),
@@ -170,12 +173,14 @@ const REF_KEYS: &[&str] = &[
 ];
 
 /// Reads a `--from-ref` definition (a YAML or JSON file, or an http(s) URL).
-pub fn read_ref(reference: &str, fetch: impl Fn(&str) -> anyhow::Result<String>) -> anyhow::Result<Value> {
+pub fn read_ref(
+    reference: &str,
+    fetch: impl Fn(&str) -> anyhow::Result<String>,
+) -> anyhow::Result<Value> {
     let text = if reference.starts_with("http://") || reference.starts_with("https://") {
         fetch(reference)?
     } else {
-        std::fs::read_to_string(reference)
-            .map_err(|e| anyhow!("--from-ref {reference}: {e}"))?
+        std::fs::read_to_string(reference).map_err(|e| anyhow!("--from-ref {reference}: {e}"))?
     };
     let v: Value = serde_norway::from_str(&text)
         .map_err(|e| anyhow!("--from-ref {reference}: not a YAML definition: {e}"))?;
@@ -210,10 +215,14 @@ pub struct AddPlan {
     pub repo: Option<String>,
 }
 
+/// Fetches a plugin's Hub definition: `(definition, variant name)`.
+pub type FetchDefinition<'a> =
+    dyn Fn(PluginType, &str, Option<&str>) -> anyhow::Result<(Value, String)> + 'a;
+
 /// Plans adding `name` from Meltano Hub (possibly as a child of `inherit_from`).
 pub fn plan_hub(
     project: &Project,
-    hub: &dyn Fn(PluginType, &str, Option<&str>) -> anyhow::Result<(Value, String)>,
+    hub: &FetchDefinition,
     plugin_type: PluginType,
     name: &str,
     variant: Option<&str>,
@@ -295,7 +304,9 @@ pub fn apply(editor: &mut Editor, plan: &AddPlan, file: &Path) -> anyhow::Result
 }
 
 /// Fetches a Hub definition: `(definition, variant name)`.
-pub fn hub_fetcher(hub: &Hub) -> impl Fn(PluginType, &str, Option<&str>) -> anyhow::Result<(Value, String)> + '_ {
+pub fn hub_fetcher(
+    hub: &Hub,
+) -> impl Fn(PluginType, &str, Option<&str>) -> anyhow::Result<(Value, String)> + '_ {
     move |t, n, v| {
         let f = hub.definition(t, n, v)?;
         Ok((f.definition, f.variant))

@@ -122,17 +122,15 @@ pub fn cast(def: Option<&SettingDef>, raw: &str) -> anyhow::Result<Value> {
 
 /// JSON, or the Python literal Meltano also accepts (single quotes, True/False/None).
 fn parse_json_ish(raw: &str) -> Option<Value> {
-    serde_json::from_str(raw)
-        .ok()
-        .or_else(|| {
-            // Python's literal spelling, which Meltano's ast.literal_eval fallback accepts.
-            let swapped = raw
-                .replace('\'', "\"")
-                .replace("True", "true")
-                .replace("False", "false")
-                .replace("None", "null");
-            serde_json::from_str(&swapped).ok()
-        })
+    serde_json::from_str(raw).ok().or_else(|| {
+        // Python's literal spelling, which Meltano's ast.literal_eval fallback accepts.
+        let swapped = raw
+            .replace('\'', "\"")
+            .replace("True", "true")
+            .replace("False", "false")
+            .replace("None", "null");
+        serde_json::from_str(&swapped).ok()
+    })
 }
 
 /// What `set` did, for the command's message.
@@ -231,12 +229,19 @@ pub fn unset(
                 places.push("`.env`".to_string());
             }
         } else if store == Store::Dotenv {
-            bail!("unknown setting '{}' can not be unset in `.env`", setting.name);
+            bail!(
+                "unknown setting '{}' can not be unset in `.env`",
+                setting.name
+            );
         }
     }
     if matches!(store, Store::Auto | Store::MeltanoYml) {
         let mut also: Vec<String> = def
-            .map(|d| std::iter::once(d.name.clone()).chain(d.aliases.iter().cloned()).collect())
+            .map(|d| {
+                std::iter::once(d.name.clone())
+                    .chain(d.aliases.iter().cloned())
+                    .collect()
+            })
             .unwrap_or_else(|| vec![setting.name.clone()]);
         also.retain(|k| !(setting.path.len() == 1 && k == &setting.path[0]));
         if let Some(env) = environment {
@@ -317,5 +322,10 @@ fn target(plugin: &ResolvedPlugin, environment: Option<&str>) -> Target {
 
 /// The variables that carry a setting, the one Meltano writes first.
 fn env_names(plugin: &ResolvedPlugin, def: &SettingDef) -> Vec<String> {
-    crate::project::settings::setting_env_names(&plugin.name, &plugin.namespace, &def.name, Some(def))
+    crate::project::settings::setting_env_names(
+        &plugin.name,
+        &plugin.namespace,
+        &def.name,
+        Some(def),
+    )
 }

@@ -16,7 +16,12 @@ pub enum Seg {
 /// Builds a path from keys and indexes: `path!["plugins", "extractors", 0]`.
 #[macro_export]
 macro_rules! yaml_path {
-    ($($s:expr),* $(,)?) => { vec![$($crate::project::edit::Seg::from($s)),*] };
+    ($($s:expr),* $(,)?) => { $crate::project::edit::doc::path_of([$($crate::project::edit::Seg::from($s)),*]) };
+}
+
+/// The path of `yaml_path!`, owned so it can be extended.
+pub fn path_of<const N: usize>(segs: [Seg; N]) -> Vec<Seg> {
+    segs.into()
 }
 
 impl From<&str> for Seg {
@@ -140,15 +145,11 @@ impl Document {
                 if !render::is_inline(&value) && chain.len() > 1 && self.owner_is_block(&chain) {
                     self.splice_set(path, Value::Array(vec![value]))?
                 } else {
-                    self.replace(
-                        seq.start,
-                        seq.end,
-                        &format!("[{}]", render::flow(&value)),
-                    )
+                    self.splice(seq.start, seq.end, &format!("[{}]", render::flow(&value)))
                 }
             } else {
                 let last = items.last().expect("non-empty");
-                self.replace(last.end, last.end, &format!(", {}", render::flow(&value)))
+                self.splice(last.end, last.end, &format!(", {}", render::flow(&value)))
             }
         } else {
             let first = &items[0];
@@ -161,7 +162,7 @@ impl Document {
                 " ".repeat(col),
                 render::item_body(&value, col + 2, self.style)
             );
-            self.replace(at, at, &line)
+            self.splice(at, at, &line)
         };
         self.commit(text, expected)
     }
@@ -243,8 +244,7 @@ impl Document {
 
     /// True when the last node of `chain` is the value of an entry of a block mapping.
     fn owner_is_block(&self, chain: &[Node]) -> bool {
-        chain.len() > 1
-            && matches!(chain[chain.len() - 2].kind, Kind::Map { flow: false, .. })
+        chain.len() > 1 && matches!(chain[chain.len() - 2].kind, Kind::Map { flow: false, .. })
     }
 
     /// The text after setting `path` to `value`.
@@ -291,7 +291,10 @@ impl Document {
         let parent = chain.last().expect("found").clone();
         match (&parent.kind, last) {
             (Kind::Map { entries, flow }, Seg::Key(k)) => {
-                match entries.iter().find(|(key, _)| key.scalar() == Some(k.as_str())) {
+                match entries
+                    .iter()
+                    .find(|(key, _)| key.scalar() == Some(k.as_str()))
+                {
                     Some((key, val)) => Ok(self.replace_value(key, val, &value, *flow)),
                     None => self.insert_entry(&chain, parent_path, k, &value),
                 }
@@ -306,10 +309,10 @@ impl Document {
                     } else {
                         render::scalar(&value)
                     };
-                    Ok(self.replace(item.start, self.node_end(item), &s))
+                    Ok(self.splice(item.start, self.node_end(item), &s))
                 } else {
                     let col = self.column(item.start);
-                    Ok(self.replace(
+                    Ok(self.splice(
                         item.start,
                         self.node_end(item),
                         &render::item_body(&value, col, self.style),
@@ -326,7 +329,7 @@ impl Document {
     /// The text with the value of entry `key` replaced by `value`.
     fn replace_value(&self, key: &Node, val: &Node, value: &Value, in_flow: bool) -> String {
         if in_flow {
-            return self.replace(val.start, val.end, &render::flow(value));
+            return self.splice(val.start, val.end, &render::flow(value));
         }
         let key_col = self.column(key.start);
         let child = match value {
@@ -339,14 +342,18 @@ impl Document {
             // or on the lines below.
             let colon = self.colon_after(key.end);
             return if inline {
-                self.replace(colon + 1, colon + 1, &format!(" {}", render::scalar(value)))
+                self.splice(colon + 1, colon + 1, &format!(" {}", render::scalar(value)))
             } else {
                 let at = self.line_end(key.end);
-                self.replace(at, at, &format!("\n{}", render::block(value, child, self.style)))
+                self.splice(
+                    at,
+                    at,
+                    &format!("\n{}", render::block(value, child, self.style)),
+                )
             };
         }
         if inline && !val.is_block() {
-            return self.replace(val.start, val.end, &render::scalar(value));
+            return self.splice(val.start, val.end, &render::scalar(value));
         }
         let end = self.node_end(val);
         let new = if inline {
@@ -354,7 +361,7 @@ impl Document {
         } else {
             format!(":\n{}", render::block(value, child, self.style))
         };
-        self.replace(key.end, end, &new)
+        self.splice(key.end, end, &new)
     }
 
     /// The text with `key: value` added to the mapping at the end of `chain`.
@@ -378,7 +385,7 @@ impl Document {
         if *flow {
             if let Some((_, last_val)) = entries.last() {
                 let at = last_val.end;
-                return Ok(self.replace(
+                return Ok(self.splice(
                     at,
                     at,
                     &format!(", {}: {}", render::string(key), render::flow(value)),
@@ -389,12 +396,12 @@ impl Document {
                 return self.splice_set(map_path, one);
             }
             if chain.len() == 1 {
-                let text = self.replace(map.start, map.end, "");
+                let text = self.splice(map.start, map.end, "");
                 let mut doc = Document::parse(&text)?;
                 doc.text = doc.text.trim_end().to_string();
                 return doc.splice_set(&[Seg::Key(key.to_string())], value.clone());
             }
-            return Ok(self.replace(map.start, map.end, &render::flow(&one)));
+            return Ok(self.splice(map.start, map.end, &render::flow(&one)));
         }
         match entries.last() {
             Some((first_key, _)) => {
@@ -407,7 +414,7 @@ impl Document {
                 };
                 let at = self.line_end(end);
                 let text = format!("\n{}", render::entry(key, value, col, self.style));
-                Ok(self.replace(at, at, &text))
+                Ok(self.splice(at, at, &text))
             }
             None => {
                 // An empty document (maybe comments): add at the end.
@@ -442,11 +449,11 @@ impl Document {
         if flow {
             return Ok(if spans.len() == 1 {
                 let parent = chain.last().expect("found");
-                self.replace(parent.start, parent.end, render::scalar(&empty).as_str())
+                self.splice(parent.start, parent.end, render::scalar(&empty).as_str())
             } else if i + 1 < spans.len() {
-                self.replace(start, spans[i + 1].0, "")
+                self.splice(start, spans[i + 1].0, "")
             } else {
-                self.replace(spans[i - 1].1, end, "")
+                self.splice(spans[i - 1].1, end, "")
             });
         }
         if spans.len() == 1 && chain.len() > 1 {
@@ -457,7 +464,11 @@ impl Document {
             return match &owner.kind {
                 Kind::Seq { .. } => {
                     let node = chain.last().expect("found");
-                    Ok(self.replace(node.start, self.node_end(node), render::scalar(&empty).as_str()))
+                    Ok(self.splice(
+                        node.start,
+                        self.node_end(node),
+                        render::scalar(&empty).as_str(),
+                    ))
                 }
                 _ => {
                     let _ = grand_path;
@@ -492,10 +503,10 @@ impl Document {
                 }
             }
             let to = (to + 1).min(self.text.len());
-            Ok(self.replace(from, to, ""))
+            Ok(self.splice(from, to, ""))
         } else if i + 1 < spans.len() {
             // The first key of a list item shares the dash's line: the next key moves up.
-            Ok(self.replace(start, spans[i + 1].0, ""))
+            Ok(self.splice(start, spans[i + 1].0, ""))
         } else {
             Err(EditError::Shape(
                 "cannot remove an entry that shares its line with another".into(),
@@ -504,7 +515,7 @@ impl Document {
     }
 
     /// The text with `from..to` replaced.
-    fn replace(&self, from: usize, to: usize, with: &str) -> String {
+    fn splice(&self, from: usize, to: usize, with: &str) -> String {
         let mut s = String::with_capacity(self.text.len() + with.len());
         s.push_str(&self.text[..from]);
         s.push_str(with);
@@ -688,7 +699,6 @@ pub fn remove_value(v: &mut Value, path: &[Seg]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml_path;
     use serde_json::json;
 
     const FILE: &str = "\
@@ -755,16 +765,27 @@ jobs:
         let mut d = doc();
         let p = yaml_path!["plugins", "extractors", 1, "config", "a"];
         d.set(&p, json!("x")).unwrap();
-        assert!(d.text().contains("      config:\n        a: x\n"), "{}", d.text());
+        assert!(
+            d.text().contains("      config:\n        a: x\n"),
+            "{}",
+            d.text()
+        );
         untouched_lines_kept(FILE, d.text(), &["config: {}"]);
     }
 
     #[test]
     fn push_appends_to_flow_and_block_lists() {
         let mut d = doc();
-        d.push(&yaml_path!["plugins", "extractors", 0, "select"], json!("d.*"))
-            .unwrap();
-        assert!(d.text().contains("select: [a.b, 'c.*', d.*]"), "{}", d.text());
+        d.push(
+            &yaml_path!["plugins", "extractors", 0, "select"],
+            json!("d.*"),
+        )
+        .unwrap();
+        assert!(
+            d.text().contains("select: [a.b, 'c.*', d.*]"),
+            "{}",
+            d.text()
+        );
         d.push(
             &yaml_path!["plugins", "loaders"],
             json!({"name": "target-x", "config": {"path": "out"}}),
@@ -791,7 +812,10 @@ jobs:
             d.text(),
             &["# Customers.", "- name: tap-customers", "config: {}"],
         );
-        assert!(d.remove(&yaml_path!["plugins", "extractors", 0, "config", "api_url"]).unwrap());
+        assert!(
+            d.remove(&yaml_path!["plugins", "extractors", 0, "config", "api_url"])
+                .unwrap()
+        );
         assert!(!d.text().contains("# keep"));
         assert!(!d.remove(&yaml_path!["nothing"]).unwrap());
     }
@@ -801,8 +825,14 @@ jobs:
         let mut d = doc();
         d.remove(&yaml_path!["plugins", "extractors", 0, "config", "api_url"])
             .unwrap();
-        d.remove(&yaml_path!["plugins", "extractors", 0, "config", "page_size"])
-            .unwrap();
+        d.remove(&yaml_path![
+            "plugins",
+            "extractors",
+            0,
+            "config",
+            "page_size"
+        ])
+        .unwrap();
         assert!(d.text().contains("      config: {}\n"), "{}", d.text());
         d.remove(&yaml_path!["jobs", 0]).unwrap();
         assert!(d.text().ends_with("jobs: []\n"), "{}", d.text());
@@ -845,9 +875,17 @@ jobs:
             json!({"only": 1}),
         )
         .unwrap();
-        assert!(d.text().contains("      config:\n        only: 1\n      select"), "{}", d.text());
-        d.set(&yaml_path!["jobs", 0, "tasks"], json!(["x y", ["a b", "c d"]]))
-            .unwrap();
+        assert!(
+            d.text()
+                .contains("      config:\n        only: 1\n      select"),
+            "{}",
+            d.text()
+        );
+        d.set(
+            &yaml_path!["jobs", 0, "tasks"],
+            json!(["x y", ["a b", "c d"]]),
+        )
+        .unwrap();
         assert_eq!(d.data()["jobs"][0]["tasks"][1][1], json!("c d"));
     }
 }

@@ -31,8 +31,11 @@ use std::path::{Path, PathBuf};
 pub struct Changeset {
     root: PathBuf,
     yaml: IndexMap<PathBuf, (Option<String>, Document)>,
-    other: IndexMap<PathBuf, (Option<Vec<u8>>, Option<Vec<u8>>, u32)>,
+    other: IndexMap<PathBuf, RawChange>,
 }
+
+/// A non-YAML file's original bytes, new bytes (`None`: remove it) and mode if created.
+type RawChange = (Option<Vec<u8>>, Option<Vec<u8>>, u32);
 
 /// What a commit wrote, relative to the project root, for the command's message.
 #[derive(Debug, Default)]
@@ -59,9 +62,10 @@ impl Changeset {
     pub fn yaml(&mut self, path: &Path) -> anyhow::Result<&mut Document> {
         if !self.yaml.contains_key(path) {
             let original = match std::fs::read(path) {
-                Ok(b) => Some(String::from_utf8(b).map_err(|_| {
-                    anyhow::anyhow!("{} is not valid UTF-8", path.display())
-                })?),
+                Ok(b) => Some(
+                    String::from_utf8(b)
+                        .map_err(|_| anyhow::anyhow!("{} is not valid UTF-8", path.display()))?,
+                ),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => return Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
             };

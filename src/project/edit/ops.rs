@@ -121,9 +121,12 @@ impl<'p> Editor<'p> {
         let file = sourced.source.clone();
         let list = crate::yaml_path!["environments"];
         let doc = self.cs.yaml(&file)?;
-        let i = doc
-            .find_named(&list, environment)
-            .ok_or_else(|| anyhow!("environment '{environment}' not found in {}", file.display()))?;
+        let i = doc.find_named(&list, environment).ok_or_else(|| {
+            anyhow!(
+                "environment '{environment}' not found in {}",
+                file.display()
+            )
+        })?;
         let mut path = list;
         path.push(Seg::Index(i));
         Ok((file, path))
@@ -137,9 +140,7 @@ impl<'p> Editor<'p> {
         create: bool,
     ) -> anyhow::Result<Option<(PathBuf, Vec<Seg>)>> {
         match target {
-            Target::Plugin { plugin_type, name } => {
-                self.plugin_at(*plugin_type, name).map(Some)
-            }
+            Target::Plugin { plugin_type, name } => self.plugin_at(*plugin_type, name).map(Some),
             Target::Environment {
                 environment,
                 plugin_type,
@@ -389,7 +390,11 @@ impl<'p> Editor<'p> {
         let source = match list {
             "jobs" => self.project.jobs.get(name).map(|s| s.source.clone()),
             "schedules" => self.project.schedules.get(name).map(|s| s.source.clone()),
-            _ => self.project.environments.get(name).map(|s| s.source.clone()),
+            _ => self
+                .project
+                .environments
+                .get(name)
+                .map(|s| s.source.clone()),
         };
         let what = match list {
             "jobs" => "job",

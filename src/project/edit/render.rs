@@ -168,8 +168,25 @@ mod tests {
     #[test]
     fn ambiguous_strings_are_quoted() {
         for s in [
-            "yes", "No", "1", "1.5", "0o17", "2024-01-01", ".inf", "~", "", "a: b", "x #y",
-            "*.*", "!a.b", "-1", "it's", "a,b", "line\nbreak", "tab\there", " lead",
+            "yes",
+            "No",
+            "1",
+            "1.5",
+            "0o17",
+            "2024-01-01",
+            ".inf",
+            "~",
+            "",
+            "a: b",
+            "x #y",
+            "*.*",
+            "!a.b",
+            "-1",
+            "it's",
+            "a,b",
+            "line\nbreak",
+            "tab\there",
+            " lead",
         ] {
             reads_back(&json!(s));
         }
