@@ -233,10 +233,11 @@ fn edit(
             if places.is_empty() {
                 eprintln!("{label} setting '{}' was not set", setting.name);
             } else {
+                let root = format!("{}/", ctx.project.root.display());
                 eprintln!(
                     "{label} setting '{}' was unset in {}",
                     setting.name,
-                    places.join(", ")
+                    places.join(", ").replace(&root, "")
                 );
             }
         }

@@ -262,7 +262,7 @@ pub fn unset(
                 name: plugin.name.to_string(),
             };
             if editor.config_unset(&t, &setting.path, &also)? {
-                places.push(format!("{}", plugin.source.display()));
+                places.push(format!("`{}`", plugin.source.display()));
             }
         }
     }
