@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 tools=$(scripts/test-env.sh)
 export ELTR_TEST_TOOLS=$tools
 export ELTR_TEST_VENV=$tools/venvs
+# Meltano 4.4.1, which tests/project_editing.rs runs beside eltr.
+export ELTR_TEST_MELTANO=$tools/venvs/meltano/bin/meltano
 # `eltr install` uses uv when ELTR_UV names it; tests/install.rs runs each install test twice,
 # with this uv and with pip (ELTR_UV left out, no uv on PATH), so both paths run everywhere.
 export ELTR_UV=$tools/venvs/uv/bin/uv

@@ -1,5 +1,7 @@
 //! `eltr config print PLUGIN` / `eltr config list PLUGIN` (also `eltr config PLUGIN print`, the
-//! older Meltano word order): a plugin's resolved settings, secrets masked.
+//! older Meltano word order): a plugin's resolved settings, secrets masked. And the editing
+//! actions, in Meltano 4.4's words: `config set PLUGIN SETTING… VALUE`, `config unset PLUGIN
+//! SETTING…`, `config reset PLUGIN` (`project::edit::config` decides where values go).
 
 use super::Call;
 use crate::project::model::{PluginType, SettingDef};
@@ -12,9 +14,22 @@ use std::process::ExitCode;
 /// Flags of `eltr config`.
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
-    /// `print` or `list` followed by the plugin name (or the plugin name, then the action).
-    #[arg(num_args = 1..=2, value_name = "ACTION|PLUGIN")]
+    /// `print`, `list`, `set`, `unset` or `reset` followed by the plugin name (or the plugin
+    /// name, then the action), then for `set` the setting name (dotted, or one word per
+    /// level) and the value, for `unset` the setting name.
+    #[arg(num_args = 1.., value_name = "ACTION|PLUGIN")]
     pub words: Vec<String>,
+    /// `set`/`unset`/`reset`: where the value goes (`auto` follows Meltano's rules: secrets
+    /// to `.env`, the rest to the plugin's file, or the environment's overlay when
+    /// `--environment` is given).
+    #[arg(long, value_enum, default_value_t)]
+    pub store: StoreArg,
+    /// `set`: read the value from this file (trailing whitespace trimmed).
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<std::path::PathBuf>,
+    /// `reset`: confirm clearing the plugin's settings.
+    #[arg(long)]
+    pub yes: bool,
     /// Limit the lookup to one plugin type when two types share a name.
     #[arg(long, value_name = "TYPE")]
     pub plugin_type: Option<String>,
@@ -44,13 +59,39 @@ pub enum ConfigFormat {
     Text,
 }
 
+/// Meltano's `--store` choices that eltr writes to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum StoreArg {
+    #[default]
+    Auto,
+    #[value(name = "meltano_yml")]
+    MeltanoYml,
+    Dotenv,
+    /// Meltano's system database: eltr keeps no settings there.
+    Db,
+}
+
+const EDIT_ACTIONS: [&str; 3] = ["set", "unset", "reset"];
+
 /// Runs `eltr config`.
 pub fn run(call: &Call<'_>, args: ConfigArgs) -> anyhow::Result<ExitCode> {
+    match args.words.as_slice() {
+        [a, p, rest @ ..] if EDIT_ACTIONS.contains(&a.as_str()) => {
+            return edit(call, &args, a, p, rest);
+        }
+        [p, a, rest @ ..] if EDIT_ACTIONS.contains(&a.as_str()) => {
+            return edit(call, &args, a, p, rest);
+        }
+        _ => {}
+    }
     let (action, name) = match args.words.as_slice() {
         [a, p] if a == "print" || a == "list" => (a.as_str(), p.as_str()),
         [p, a] if a == "print" || a == "list" => (a.as_str(), p.as_str()),
         [p] if p != "print" && p != "list" => ("print", p.as_str()),
-        _ => bail!("usage: eltr config print PLUGIN | eltr config list PLUGIN"),
+        _ => bail!(
+            "usage: eltr config print|list PLUGIN | eltr config set PLUGIN SETTING VALUE | \
+             eltr config unset PLUGIN SETTING | eltr config reset PLUGIN"
+        ),
     };
     let plugin_type = match &args.plugin_type {
         Some(t) => {
@@ -94,6 +135,132 @@ pub fn run(call: &Call<'_>, args: ConfigArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `config set|unset|reset`.
+fn edit(
+    call: &Call<'_>,
+    args: &ConfigArgs,
+    action: &str,
+    name: &str,
+    rest: &[String],
+) -> anyhow::Result<ExitCode> {
+    use crate::project::edit::config::{self as cfg, Place, SettingName, Store};
+    let store = match args.store {
+        StoreArg::Auto => Store::Auto,
+        StoreArg::MeltanoYml => Store::MeltanoYml,
+        StoreArg::Dotenv => Store::Dotenv,
+        StoreArg::Db => bail!(
+            "--store db: eltr keeps no settings in Meltano's system database; use meltano_yml or dotenv"
+        ),
+    };
+    let plugin_type = match &args.plugin_type {
+        Some(t) => {
+            Some(PluginType::parse(t).ok_or_else(|| anyhow::anyhow!("unknown plugin type '{t}'"))?)
+        }
+        None => None,
+    };
+    let ctx = call.open()?;
+    let environment = super::edit_environment(call.global, &ctx)?;
+    let plugin = ctx.plugin(plugin_type, name)?;
+    let mut editor = crate::project::edit::ops::Editor::new(&ctx.project);
+    let label = format!(
+        "{} '{}'",
+        capitalized(plugin.plugin_type.singular()),
+        plugin.name
+    );
+    let shown = |p: &std::path::Path| {
+        p.strip_prefix(&ctx.project.root)
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
+    match action {
+        "set" => {
+            let (words, raw) = match (&args.from_file, rest) {
+                (Some(file), words) => (
+                    words.to_vec(),
+                    std::fs::read_to_string(file)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?
+                        .trim()
+                        .to_string(),
+                ),
+                (None, [words @ .., value]) if !words.is_empty() => (words.to_vec(), value.clone()),
+                _ => bail!("usage: eltr config set PLUGIN SETTING VALUE"),
+            };
+            let setting = SettingName::parse(&words)?;
+            let out = cfg::set(
+                &mut editor,
+                &plugin,
+                environment.as_deref(),
+                &setting,
+                &raw,
+                store,
+            )?;
+            editor.commit()?;
+            let value = if out.sensitive {
+                REDACTED.to_string()
+            } else {
+                py_repr(&out.value)
+            };
+            if !out.known {
+                tracing::warn!("unknown setting '{}'", setting.name);
+            }
+            let place = match &out.place {
+                Place::Dotenv(var) => format!("`.env` ({var})"),
+                Place::File(f) => match &environment {
+                    Some(env) if store != Store::Dotenv => {
+                        format!("environment '{env}' in `{}`", shown(f))
+                    }
+                    _ => format!("`{}`", shown(f)),
+                },
+            };
+            eprintln!(
+                "{label} setting '{}' was set in {place}: {value}",
+                setting.name
+            );
+        }
+        "unset" => {
+            let setting = SettingName::parse(rest)?;
+            let places = cfg::unset(
+                &mut editor,
+                &plugin,
+                environment.as_deref(),
+                &setting,
+                store,
+            )?;
+            editor.commit()?;
+            if places.is_empty() {
+                eprintln!("{label} setting '{}' was not set", setting.name);
+            } else {
+                let root = format!("{}/", ctx.project.root.display());
+                eprintln!(
+                    "{label} setting '{}' was unset in {}",
+                    setting.name,
+                    places.join(", ").replace(&root, "")
+                );
+            }
+        }
+        _ => {
+            if !rest.is_empty() {
+                bail!("usage: eltr config reset PLUGIN");
+            }
+            if !args.yes {
+                bail!("config reset clears every setting of {label}; pass --yes to confirm");
+            }
+            cfg::reset(&mut editor, &plugin, environment.as_deref(), store)?;
+            editor.commit()?;
+            eprintln!("{label} settings were reset");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// Extras as Meltano prints them with `--extras`: `_`-prefixed, every known extra present.

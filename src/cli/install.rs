@@ -51,6 +51,28 @@ pub fn run(call: &Call<'_>, args: InstallArgs) -> anyhow::Result<ExitCode> {
             .map(|n| ctx.plugin(ptype, n))
             .collect::<Result<Vec<_>, _>>()?
     };
+    // A Hub plugin that names only a variant has its pip_url in its lockfile; without one
+    // there is nothing to install from, and the run would fail far from the cause.
+    let unlocked: Vec<String> = plugins
+        .iter()
+        .filter(|p| p.pip_url.is_none() && p.inherit_from.is_none())
+        .filter_map(|p| {
+            let variant = p.variant.as_deref()?;
+            let lock = crate::project::lockfile::path(&ctx.project.root, p.plugin_type, &p.name, variant);
+            (!lock.exists()).then(|| {
+                format!(
+                    "{} '{}' names variant '{variant}' but has no pip_url and no lockfile {}: run `eltr lock {}` to fetch its definition from Meltano Hub (or set its pip_url)",
+                    p.plugin_type.singular(),
+                    p.name,
+                    lock.strip_prefix(&ctx.project.root).unwrap_or(&lock).display(),
+                    p.name
+                )
+            })
+        })
+        .collect();
+    if !unlocked.is_empty() {
+        return Err(anyhow!("{}", unlocked.join("\n")));
+    }
     let parallelism = args
         .parallelism
         .unwrap_or_else(crate::plugin::install::default_parallelism);

@@ -1,14 +1,18 @@
 //! The command line: one module per command, each turning flags into a call on the library.
 //! Nothing here spawns processes or reads project files itself.
 
+pub mod add;
 pub mod compile;
 pub mod config;
+pub mod environment;
 pub mod init;
 pub mod install;
 pub mod invoke;
 pub mod job;
+pub mod lock;
 pub mod logging;
 pub mod output;
+pub mod remove;
 pub mod run;
 pub mod schedule;
 pub mod select;
@@ -94,16 +98,42 @@ impl Call<'_> {
     }
 }
 
+/// The environment an editing command writes to: only one chosen explicitly
+/// (`--environment`, `ELTR_ENVIRONMENT` / `MELTANO_ENVIRONMENT`), never `default_environment`,
+/// because Meltano's `config`, `select`, `job` and `schedule` ignore the default too and a
+/// project's files must come out the same whichever tool edits them.
+pub fn edit_environment(global: &GlobalArgs, ctx: &Context) -> anyhow::Result<Option<String>> {
+    if global.no_environment {
+        return Ok(None);
+    }
+    let chosen = global.environment.clone().or_else(|| {
+        ["ELTR_ENVIRONMENT", "MELTANO_ENVIRONMENT"]
+            .iter()
+            .find_map(|v| ctx.vars.get(v).map(|(s, _)| s.to_string()))
+            .filter(|s| !s.is_empty() && s != "null")
+    });
+    if let Some(name) = &chosen {
+        if !ctx.project.environments.contains_key(name) {
+            anyhow::bail!("environment '{name}' is not defined in the project");
+        }
+    }
+    Ok(chosen)
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Add a plugin to the project (from Meltano Hub, --custom, or --from-ref).
+    Add(add::AddArgs),
     /// Print the whole resolved project as JSON.
     Compile(compile::CompileArgs),
     /// Show a plugin's resolved configuration.
     Config(config::ConfigArgs),
-    /// List the project's jobs.
+    /// Add, list or remove environments.
+    Environment(environment::EnvironmentArgs),
+    /// List, add, change or remove the project's jobs.
     Job(job::JobArgs),
-    /// List the project's schedules.
+    /// List, add, change or remove the project's schedules.
     Schedule(schedule::ScheduleArgs),
     /// Create a new project in the modular layout.
     Init(init::InitArgs),
@@ -113,6 +143,10 @@ pub enum Command {
     Run(run::RunArgs),
     /// Run one plugin with its config and environment.
     Invoke(invoke::InvokeArgs),
+    /// Fetch Hub plugins' definitions into plugins/<type>/<name>--<variant>.lock.
+    Lock(lock::LockArgs),
+    /// Remove plugins from the project.
+    Remove(remove::RemoveArgs),
     /// Show which streams and properties an extractor selects.
     Select(select::SelectArgs),
     /// Read and change stored state.
@@ -126,14 +160,18 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         console,
     };
     match cli.command {
+        Command::Add(args) => add::run(call, args),
         Command::Compile(args) => compile::run(call, args),
         Command::Config(args) => config::run(call, args),
+        Command::Environment(args) => environment::run(call, args),
         Command::Job(args) => job::run(call, args),
         Command::Schedule(args) => schedule::run(call, args),
         Command::Init(args) => init::run(args),
         Command::Install(args) => install::run(call, args),
         Command::Run(args) => run::run(call, args),
         Command::Invoke(args) => invoke::run(call, args),
+        Command::Lock(args) => lock::run(call, args),
+        Command::Remove(args) => remove::run(call, args),
         Command::Select(args) => select::run(call, args),
         Command::State(args) => state::run(call, args),
     }

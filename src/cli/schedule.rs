@@ -1,5 +1,6 @@
 //! `eltr schedule list [--format json]`, in Meltano's shapes: job schedules and legacy
-//! extractor/loader ("elt") schedules, each with its cron expression.
+//! extractor/loader ("elt") schedules, each with its cron expression. `schedule add|set|remove`
+//! edit them with Meltano 4.4's options.
 
 use super::Call;
 use super::config::py_repr;
@@ -24,12 +25,49 @@ pub enum ScheduleAction {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Add a schedule of a job (or, legacy, an extractor/loader pair), to the root file as
+    /// Meltano does, or to --file.
+    Add {
+        name: String,
+        /// `@daily`, `@hourly`… or a cron expression.
+        #[arg(long)]
+        interval: String,
+        #[arg(long, conflicts_with_all = ["extractor", "loader"])]
+        job: Option<String>,
+        #[arg(long)]
+        extractor: Option<String>,
+        #[arg(long)]
+        loader: Option<String>,
+        #[arg(long, value_parser = ["skip", "only", "run"], default_value = "skip")]
+        transform: String,
+        #[arg(long, value_name = "FILE")]
+        file: Option<std::path::PathBuf>,
+    },
+    /// Change a schedule's interval, job, extractor, loader or transform.
+    Set {
+        name: String,
+        #[arg(long)]
+        interval: Option<String>,
+        #[arg(long)]
+        job: Option<String>,
+        #[arg(long)]
+        extractor: Option<String>,
+        #[arg(long)]
+        loader: Option<String>,
+        #[arg(long, value_parser = ["skip", "only", "run"])]
+        transform: Option<String>,
+    },
+    /// Remove a schedule.
+    Remove { name: String },
 }
 
 /// Runs `eltr schedule`.
 pub fn run(call: &Call<'_>, args: ScheduleArgs) -> anyhow::Result<ExitCode> {
     let ctx = call.open()?;
-    let ScheduleAction::List { format } = args.action;
+    let format = match args.action {
+        ScheduleAction::List { format } => format,
+        other => return edit(&ctx, other),
+    };
     let mut jobs = Vec::new();
     let mut elts = Vec::new();
     for s in ctx.project.schedules.values().map(|s| &s.item) {
@@ -99,6 +137,119 @@ fn elt_json(s: &ScheduleDef) -> Value {
             format!("--state-id={}", s.name),
         ],
     })
+}
+
+/// `schedule add|set|remove`.
+fn edit(ctx: &crate::project::Context, action: ScheduleAction) -> anyhow::Result<ExitCode> {
+    use crate::project::edit::ops::Editor;
+    let project = &ctx.project;
+    let mut editor = Editor::new(project);
+    match action {
+        ScheduleAction::List { .. } => unreachable!("listed by run"),
+        ScheduleAction::Add {
+            name,
+            interval,
+            job,
+            extractor,
+            loader,
+            transform,
+            file,
+        } => {
+            crate::vocab::ident::Name::parse(crate::vocab::ident::NameKind::Schedule, &name)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            check_interval(&interval)?;
+            if project.schedules.contains_key(&name) {
+                eprintln!("Schedule '{name}' already exists.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let item = match (job, extractor, loader) {
+                (Some(job), _, _) => json!({"name": name, "job": job, "interval": interval}),
+                (None, Some(e), Some(l)) => json!({
+                    "name": name, "extractor": e, "loader": l,
+                    "transform": transform, "interval": interval,
+                }),
+                (None, None, _) => anyhow::bail!("Missing --extractor"),
+                (None, Some(_), None) => anyhow::bail!("Missing --loader"),
+            };
+            let dest = editor.destination(file.as_deref())?;
+            editor.add_named(&dest, "schedules", item)?;
+            editor.commit()?;
+            eprintln!("Scheduled '{name}' at {interval}");
+        }
+        ScheduleAction::Set {
+            name,
+            interval,
+            job,
+            extractor,
+            loader,
+            transform,
+        } => {
+            let Some(current) = project.schedules.get(&name) else {
+                anyhow::bail!("Schedule '{name}' does not exist");
+            };
+            let is_job = current.item.job.is_some();
+            if is_job && (extractor.is_some() || loader.is_some() || transform.is_some()) {
+                anyhow::bail!("Cannot mix --job with --extractor/--loader/--transform");
+            }
+            if !is_job && job.is_some() {
+                anyhow::bail!("Cannot mix --job with --extractor/--loader/--transform");
+            }
+            if let Some(i) = &interval {
+                check_interval(i)?;
+            }
+            for (key, value) in [
+                ("interval", interval),
+                ("job", job),
+                ("extractor", extractor),
+                ("loader", loader),
+                ("transform", transform),
+            ] {
+                if let Some(v) = value {
+                    editor.set_named_key("schedules", &name, key, json!(v))?;
+                }
+            }
+            editor.commit()?;
+            eprintln!("Updated schedule '{name}'");
+        }
+        ScheduleAction::Remove { name } => {
+            editor.remove_named("schedules", &name)?;
+            editor.commit()?;
+            eprintln!("Removed schedule '{name}'");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Meltano's check: a named interval or a five-field cron expression.
+fn check_interval(interval: &str) -> anyhow::Result<()> {
+    const NAMED: [&str; 10] = [
+        "@once",
+        "@manual",
+        "@none",
+        "@hourly",
+        "@daily",
+        "@weekly",
+        "@monthly",
+        "@yearly",
+        "@annually",
+        "@midnight",
+    ];
+    let lower = interval.trim().to_ascii_lowercase();
+    let fields: Vec<&str> = lower.split_whitespace().collect();
+    let field_ok = |f: &str| {
+        !f.is_empty()
+            && f.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | ',' | '-' | '/' | '?'))
+    };
+    if NAMED.contains(&lower.as_str()) || (fields.len() == 5 && fields.iter().all(|f| field_ok(f)))
+    {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "'{interval}' is not a valid interval: use one of {} or a cron expression",
+            NAMED.join(", ")
+        )
+    }
 }
 
 /// The cron expression of an interval: Meltano's named intervals expanded, `@once` and

@@ -1,5 +1,8 @@
 //! `eltr select EXTRACTOR --list [--all] [--json]`: which streams and properties the
-//! extractor's rules select, from its (cached or discovered) catalog.
+//! extractor's rules select, from its (cached or discovered) catalog. And Meltano 4.4's
+//! editing forms: `eltr select EXTRACTOR ENTITY [ATTRIBUTE] [--exclude] [--rm]` adds (or
+//! removes) the pattern `[!]ENTITY.ATTRIBUTE` in the extractor's `select`, or in the overlay
+//! of an environment chosen with `--environment`; `--clear` removes the whole list.
 
 use super::Call;
 use crate::plugin::{PrepareOptions, prepare};
@@ -14,9 +17,22 @@ use std::process::ExitCode;
 pub struct SelectArgs {
     /// The extractor.
     pub extractor: String,
-    /// List the selection (the only action; kept for Meltano compatibility).
+    /// Stream pattern to add (or remove) as a select rule.
+    pub entity: Option<String>,
+    /// Property pattern (default `*`).
+    pub attribute: Option<String>,
+    /// List the selection (also what `eltr select EXTRACTOR` alone does).
     #[arg(long)]
     pub list: bool,
+    /// Remove the pattern instead of adding it.
+    #[arg(long = "rm", visible_alias = "remove")]
+    pub remove: bool,
+    /// Make it an exclusion (`!ENTITY.ATTRIBUTE`).
+    #[arg(long)]
+    pub exclude: bool,
+    /// Remove every select pattern of the extractor.
+    #[arg(long)]
+    pub clear: bool,
     /// Also show excluded properties.
     #[arg(long)]
     pub all: bool,
@@ -28,8 +44,11 @@ pub struct SelectArgs {
     pub refresh_catalog: bool,
 }
 
-/// Prints the selection.
+/// Prints the selection, or edits the select rules.
 pub fn run(call: &Call<'_>, args: SelectArgs) -> anyhow::Result<ExitCode> {
+    if args.clear || (args.entity.is_some() && !args.list && !args.json) {
+        return edit(call, &args);
+    }
     let ctx = call.open()?;
     let plugin = ctx.plugin(Some(PluginType::Extractors), &args.extractor)?;
     let patterns = plugin
@@ -78,5 +97,45 @@ pub fn run(call: &Call<'_>, args: SelectArgs) -> anyhow::Result<ExitCode> {
     for r in selected {
         call.print_line(&format!("\t[{:<11}] {}.{}", r.status, r.stream, r.property))?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Adds, removes or clears select patterns.
+fn edit(call: &Call<'_>, args: &SelectArgs) -> anyhow::Result<ExitCode> {
+    use crate::project::edit::ops::{Editor, Target};
+    let ctx = call.open()?;
+    let plugin = ctx.plugin(Some(PluginType::Extractors), &args.extractor)?;
+    let environment = super::edit_environment(call.global, &ctx)?;
+    let target = match environment {
+        Some(environment) => Target::Environment {
+            environment,
+            plugin_type: PluginType::Extractors,
+            name: plugin.name.to_string(),
+        },
+        None => Target::Plugin {
+            plugin_type: PluginType::Extractors,
+            name: plugin.name.to_string(),
+        },
+    };
+    let mut editor = Editor::new(&ctx.project);
+    if args.clear {
+        editor.select_clear(&target)?;
+        editor.commit()?;
+        eprintln!("Cleared the select patterns of extractor '{}'", plugin.name);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let pattern = format!(
+        "{}{}.{}",
+        if args.exclude { "!" } else { "" },
+        args.entity.as_deref().unwrap_or("*"),
+        args.attribute.as_deref().unwrap_or("*")
+    );
+    editor.select(&target, &pattern, args.remove)?;
+    editor.commit()?;
+    let action = if args.remove { "Removed" } else { "Added" };
+    eprintln!(
+        "{action} select pattern '{pattern}' of extractor '{}'",
+        plugin.name
+    );
     Ok(ExitCode::SUCCESS)
 }

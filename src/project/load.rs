@@ -48,6 +48,7 @@ pub fn load(root: &Path, root_file: &Path) -> Result<Project> {
             );
         }
         merger.add(&path, doc)?;
+        merger.project.included_files.push(path);
     }
     Ok(merger.project)
 }

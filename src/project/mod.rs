@@ -8,9 +8,11 @@
 pub mod backend;
 pub mod compile;
 pub mod definition;
+pub mod edit;
 pub mod error;
 pub mod expand;
 pub mod extras;
+pub mod hub;
 pub mod include;
 pub mod layers;
 pub mod load;
@@ -61,6 +63,8 @@ pub struct Project {
     pub environments: IndexMap<String, Sourced<EnvironmentDef>>,
     pub jobs: IndexMap<String, Sourced<JobDef>>,
     pub schedules: IndexMap<String, Sourced<ScheduleDef>>,
+    /// The files `include_paths` matched, in merge order (editing commands may write there).
+    pub included_files: Vec<PathBuf>,
 }
 
 /// How the user asked for the project to be opened (the global command-line options).

@@ -165,6 +165,125 @@ pub fn write_replacing(
     Ok(())
 }
 
+/// One file of a set written together by [`write_all_replacing`].
+#[derive(Debug, Clone)]
+pub struct Replacement {
+    pub path: PathBuf,
+    /// The new content, or `None` to remove the file.
+    pub bytes: Option<Vec<u8>>,
+    /// Permission bits for a file that does not exist yet (an existing file keeps its own).
+    pub new_mode: u32,
+}
+
+/// Writes several files so that either all of them get their new content or none does (as
+/// far as a crash-free process can promise): every new content is first written and fsynced
+/// to a temporary file beside its target, then they are renamed into place one after the
+/// other; if a rename fails, the files already replaced get their old content back. A file
+/// that exists keeps its permission bits (`.env` stays 0600). All paths must be strictly
+/// inside `owner`.
+pub fn write_all_replacing(owner: &Path, files: &[Replacement]) -> Result<(), ConfineError> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let action = "write";
+    let io_err = |target: &Path, error: io::Error| ConfineError::Io {
+        action,
+        target: target.to_path_buf(),
+        error,
+    };
+    // (target, its staged temporary file or None to remove it, its old content)
+    type Staged = (PathBuf, Option<PathBuf>, Option<Vec<u8>>);
+    let mut staged: Vec<Staged> = Vec::new();
+    let cleanup = |staged: &[Staged]| {
+        for (_, tmp, _) in staged {
+            if let Some(t) = tmp {
+                let _ = std::fs::remove_file(t);
+            }
+        }
+    };
+    for f in files {
+        if !lexically_inside(owner, &f.path) {
+            cleanup(&staged);
+            return Err(ConfineError::Outside {
+                action,
+                target: f.path.clone(),
+                owner: owner.to_path_buf(),
+            });
+        }
+        let dir = f.path.parent().unwrap_or(owner);
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            cleanup(&staged);
+            return Err(io_err(dir, e));
+        }
+        let real = match inside(owner, &f.path, action) {
+            Ok(Some(real)) => real,
+            Ok(None) => f.path.clone(),
+            Err(e) => {
+                cleanup(&staged);
+                return Err(e);
+            }
+        };
+        let old = std::fs::read(&real).ok();
+        let Some(bytes) = &f.bytes else {
+            staged.push((real, None, old));
+            continue;
+        };
+        let mode = std::fs::metadata(&real)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(f.new_mode);
+        let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        let tmp = real.with_file_name(format!(".{name}.{}.eltr-edit.tmp", std::process::id()));
+        let written = (|| {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(mode)
+                .open(&tmp)?;
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+            file.write_all(bytes)?;
+            file.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            cleanup(&staged);
+            return Err(io_err(&f.path, e));
+        }
+        staged.push((real, Some(tmp), old));
+    }
+    for (i, (real, tmp, _)) in staged.iter().enumerate() {
+        let result = match tmp {
+            Some(t) => std::fs::rename(t, real),
+            None => match std::fs::remove_file(real) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            },
+        };
+        if let Err(e) = result {
+            // Put back what was already replaced, then drop the rest of the staging files.
+            for (done, _, old) in &staged[..i] {
+                match old {
+                    Some(bytes) => {
+                        let _ = std::fs::write(done, bytes);
+                    }
+                    None => {
+                        let _ = std::fs::remove_file(done);
+                    }
+                }
+            }
+            cleanup(&staged[i..]);
+            return Err(io_err(real, e));
+        }
+    }
+    let mut dirs: Vec<&Path> = staged.iter().filter_map(|(r, _, _)| r.parent()).collect();
+    dirs.dedup();
+    for d in dirs {
+        if let Ok(d) = std::fs::File::open(d) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
 /// Removes the folder `target` if it is empty and strictly inside `owner`; a folder that is
 /// missing or not empty is left as it is.
 pub fn remove_empty_dir(owner: &Path, target: &Path) -> Result<(), ConfineError> {

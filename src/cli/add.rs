@@ -1,0 +1,229 @@
+//! `eltr add NAME… [--plugin-type T] [--variant V] [--as NAME] [--inherit-from P] [--custom
+//! …] [--from-ref FILE|URL]`: Meltano 4.4's `add`; the decisions are in
+//! `project::edit::add`.
+
+use super::Call;
+use crate::project::edit::add::{self, Custom};
+use crate::project::edit::ops::Editor;
+use crate::project::hub::{Hub, HubConfig};
+use crate::project::model::PluginType;
+use anyhow::{anyhow, bail};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flags of `eltr add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Plugin names (the type comes from the name: `tap-` extractor, `target-` loader, else
+    /// utility; or from --plugin-type). `eltr add extractor tap-x` also works.
+    #[arg(required = true, num_args = 1..)]
+    pub plugins: Vec<String>,
+    #[arg(long, value_name = "TYPE")]
+    pub plugin_type: Option<String>,
+    /// Inherit from this plugin of the project (or Meltano Hub).
+    #[arg(long, value_name = "PLUGIN")]
+    pub inherit_from: Option<String>,
+    /// The Meltano Hub variant (default: the Hub's default variant).
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Add the named plugin under this name (`add tap-x --as tap-x-eu` is `add tap-x-eu
+    /// --inherit-from tap-x`).
+    #[arg(long = "as", value_name = "NAME")]
+    pub as_name: Option<String>,
+    /// A plugin definition to add, from a YAML/JSON file or an http(s) URL.
+    #[arg(long, value_name = "FILE|URL")]
+    pub from_ref: Option<String>,
+    /// The plugin's `python`.
+    #[arg(long)]
+    pub python: Option<String>,
+    /// A custom plugin: its definition from the flags below (Meltano asks for them at prompts;
+    /// each defaults to the prompt's default).
+    #[arg(long)]
+    pub custom: bool,
+    /// --custom: namespace (default: the name with `_` for `-`).
+    #[arg(long, requires = "custom")]
+    pub namespace: Option<String>,
+    /// --custom: `pip install` argument (default: the name; `n` for none).
+    #[arg(long, requires = "custom")]
+    pub pip_url: Option<String>,
+    /// --custom: executable (default: from pip_url).
+    #[arg(long, requires = "custom")]
+    pub executable: Option<String>,
+    /// --custom: comma-separated capabilities (extractors).
+    #[arg(long, requires = "custom")]
+    pub capabilities: Option<String>,
+    /// --custom: comma-separated settings, `name` or `name:kind`.
+    #[arg(long, requires = "custom")]
+    pub settings: Option<String>,
+    /// Write a new plugin to this project file (the root file or one include_paths reads)
+    /// instead of the root file, where Meltano writes it.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Accepted for Meltano compatibility: eltr never installs on `add` (run `eltr install`).
+    #[arg(long, hide = true)]
+    pub no_install: bool,
+    #[arg(long, hide = true)]
+    pub install: bool,
+    #[arg(long, hide = true)]
+    pub force_install: bool,
+}
+
+/// Runs `eltr add`.
+pub fn run(call: &Call<'_>, args: AddArgs) -> anyhow::Result<ExitCode> {
+    let mut names = args.plugins.clone();
+    let mut plugin_type = match &args.plugin_type {
+        Some(t) => Some(PluginType::parse(t).ok_or_else(|| anyhow!("unknown plugin type '{t}'"))?),
+        None => None,
+    };
+    // Meltano 3's `add extractor tap-x`.
+    if names.len() >= 2 && plugin_type.is_none() {
+        if let Some(t) = PluginType::parse(&names[0]) {
+            plugin_type = Some(t);
+            names.remove(0);
+        }
+    }
+    let mut inherit_from = args.inherit_from.clone();
+    if let Some(as_name) = &args.as_name {
+        if names.len() != 1 {
+            bail!("--as takes exactly one plugin name");
+        }
+        inherit_from = Some(names[0].clone());
+        names = vec![as_name.clone()];
+    }
+    if args.custom
+        && matches!(
+            plugin_type,
+            Some(PluginType::Transforms | PluginType::Orchestrators)
+        )
+    {
+        bail!(
+            "--custom is not supported for {}",
+            plugin_type.expect("matched")
+        );
+    }
+    let ctx = call.open()?;
+    let project = &ctx.project;
+    let mut editor = Editor::new(project);
+    let file = editor.destination(args.file.as_deref())?;
+    let root_data = crate::project::edit::doc::read_data(
+        &std::fs::read_to_string(&project.root_file).unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    let hub_config =
+        HubConfig::resolve(|v| ctx.vars.get(v).map(|(s, _)| s.to_string()), &root_data);
+    let mut hub: Option<Hub> = None;
+    let mut lines = Vec::new();
+    for name in &names {
+        let ptype = plugin_type.unwrap_or_else(|| add::infer_type(name));
+        crate::vocab::ident::Name::parse(crate::vocab::ident::NameKind::Plugin, name)
+            .map_err(|e| anyhow!("{e}"))?;
+        let exists = project.plugins.contains_key(&(ptype, name.clone()));
+        let plan = if args.custom || args.from_ref.is_some() {
+            let mut entry = if let Some(r) = &args.from_ref {
+                add::read_ref(r, |url| Hub::new(hub_config.clone())?.get_text(url))?
+            } else {
+                add::custom_definition(
+                    ptype,
+                    name,
+                    &Custom {
+                        namespace: args.namespace.clone(),
+                        pip_url: args.pip_url.clone(),
+                        executable: args.executable.clone(),
+                        capabilities: args.capabilities.clone(),
+                        settings: args.settings.clone(),
+                    },
+                )?
+            };
+            let obj = entry.as_object_mut().expect("a mapping");
+            let name = obj["name"].as_str().unwrap_or(name).to_string();
+            if let Some(p) = &inherit_from {
+                obj.insert("inherit_from".into(), serde_json::json!(p));
+            }
+            if let Some(py) = &args.python {
+                obj.insert("python".into(), serde_json::json!(py));
+            }
+            if project.plugins.contains_key(&(ptype, name.clone())) {
+                eprintln!(
+                    "{} '{name}' already exists in your project",
+                    capitalized(ptype.singular())
+                );
+                continue;
+            }
+            add::AddPlan {
+                plugin_type: ptype,
+                name,
+                entry,
+                lockfile: None,
+                update: false,
+                docs: None,
+                repo: None,
+            }
+        } else {
+            if exists {
+                let current = project.plugins[&(ptype, name.clone())].item.variant.clone();
+                if args.variant.is_some() && args.variant != current {
+                    eprintln!(
+                        "{} '{name}' already exists in your project with variant '{}'; to \
+                         add variant '{}' too, add it under another name: eltr add {name}--{} \
+                         --inherit-from {name} --variant {}",
+                        capitalized(ptype.singular()),
+                        current.as_deref().unwrap_or("default"),
+                        args.variant.as_deref().unwrap_or_default(),
+                        args.variant.as_deref().unwrap_or_default(),
+                        args.variant.as_deref().unwrap_or_default(),
+                    );
+                    continue;
+                }
+            }
+            let h = match &hub {
+                Some(h) => h,
+                None => hub.insert(Hub::new(hub_config.clone())?),
+            };
+            let mut plan = add::plan_hub(
+                project,
+                &add::hub_fetcher(h),
+                ptype,
+                name,
+                args.variant.as_deref(),
+                inherit_from.as_deref(),
+            )?;
+            if let (Some(py), Some(obj)) = (&args.python, plan.entry.as_object_mut()) {
+                obj.insert("python".into(), serde_json::json!(py));
+            }
+            plan
+        };
+        add::apply(&mut editor, &plan, &file)?;
+        let verb = if plan.update { "Updated" } else { "Added" };
+        let prep = if plan.update { "in" } else { "to" };
+        lines.push(format!(
+            "{verb} {} '{}' {prep} your project",
+            plan.plugin_type.singular(),
+            plan.name
+        ));
+        if let Some(v) = plan.entry.get("variant").and_then(|v| v.as_str()) {
+            lines.push(format!("Variant:\t{v}"));
+        }
+        if let Some(r) = &plan.repo {
+            lines.push(format!("Repository:\t{r}"));
+        }
+        if let Some(d) = &plan.docs {
+            lines.push(format!("Documentation:\t{d}"));
+        }
+    }
+    let written = editor.commit()?;
+    for l in lines {
+        eprintln!("{l}");
+    }
+    for f in written.files {
+        eprintln!("wrote {}", f.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
