@@ -144,10 +144,10 @@ pub fn run(call: &Call<'_>, args: AddArgs) -> anyhow::Result<ExitCode> {
                 obj.insert("python".into(), serde_json::json!(py));
             }
             if project.plugins.contains_key(&(ptype, name.clone())) {
-                eprintln!(
+                call.say(&format!(
                     "{} '{name}' already exists in your project",
                     capitalized(ptype.singular())
-                );
+                ));
                 continue;
             }
             add::AddPlan {
@@ -163,7 +163,7 @@ pub fn run(call: &Call<'_>, args: AddArgs) -> anyhow::Result<ExitCode> {
             if exists {
                 let current = project.plugins[&(ptype, name.clone())].item.variant.clone();
                 if args.variant.is_some() && args.variant != current {
-                    eprintln!(
+                    call.say(&format!(
                         "{} '{name}' already exists in your project with variant '{}'; to \
                          add variant '{}' too, add it under another name: eltr add {name}--{} \
                          --inherit-from {name} --variant {}",
@@ -172,7 +172,7 @@ pub fn run(call: &Call<'_>, args: AddArgs) -> anyhow::Result<ExitCode> {
                         args.variant.as_deref().unwrap_or_default(),
                         args.variant.as_deref().unwrap_or_default(),
                         args.variant.as_deref().unwrap_or_default(),
-                    );
+                    ));
                     continue;
                 }
             }
@@ -213,10 +213,10 @@ pub fn run(call: &Call<'_>, args: AddArgs) -> anyhow::Result<ExitCode> {
     }
     let written = editor.commit()?;
     for l in lines {
-        eprintln!("{l}");
+        call.say(&l);
     }
     for f in written.files {
-        eprintln!("wrote {}", f.display());
+        call.say(&format!("wrote {}", f.display()));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -215,10 +215,10 @@ fn edit(
                     _ => format!("`{}`", shown(f)),
                 },
             };
-            eprintln!(
+            call.say(&format!(
                 "{label} setting '{}' was set in {place}: {value}",
                 setting.name
-            );
+            ));
         }
         "unset" => {
             let setting = SettingName::parse(rest)?;
@@ -231,14 +231,14 @@ fn edit(
             )?;
             editor.commit()?;
             if places.is_empty() {
-                eprintln!("{label} setting '{}' was not set", setting.name);
+                call.say(&format!("{label} setting '{}' was not set", setting.name));
             } else {
                 let root = format!("{}/", ctx.project.root.display());
-                eprintln!(
+                call.say(&format!(
                     "{label} setting '{}' was unset in {}",
                     setting.name,
                     places.join(", ").replace(&root, "")
-                );
+                ));
             }
         }
         _ => {
@@ -250,7 +250,7 @@ fn edit(
             }
             cfg::reset(&mut editor, &plugin, environment.as_deref(), store)?;
             editor.commit()?;
-            eprintln!("{label} settings were reset");
+            call.say(&format!("{label} settings were reset"));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -58,13 +58,13 @@ pub fn run(call: &Call<'_>, args: EnvironmentArgs) -> anyhow::Result<ExitCode> {
             let dest = editor.destination(file.as_deref())?;
             editor.add_named(&dest, "environments", json!({ "name": name }))?;
             editor.commit()?;
-            eprintln!("Created new environment '{name}'");
+            call.say(&format!("Created new environment '{name}'"));
         }
         EnvironmentAction::Remove { name } => {
             let mut editor = Editor::new(project);
             editor.remove_named("environments", &name)?;
             editor.commit()?;
-            eprintln!("Removed environment '{name}'");
+            call.say(&format!("Removed environment '{name}'"));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -55,10 +55,12 @@ pub fn run(call: &Call<'_>, args: JobArgs) -> anyhow::Result<ExitCode> {
     let (name, format) = match args.action {
         JobAction::List { name, format } => (name, format),
         JobAction::Add { name, tasks, file } => {
-            return edit(&ctx, "add", &name, Some(&tasks), file);
+            return edit(call, &ctx, "add", &name, Some(&tasks), file);
         }
-        JobAction::Set { name, tasks } => return edit(&ctx, "set", &name, Some(&tasks), None),
-        JobAction::Remove { name } => return edit(&ctx, "remove", &name, None, None),
+        JobAction::Set { name, tasks } => {
+            return edit(call, &ctx, "set", &name, Some(&tasks), None);
+        }
+        JobAction::Remove { name } => return edit(call, &ctx, "remove", &name, None, None),
     };
     let jobs: Vec<&JobDef> = match &name {
         Some(n) => match ctx.project.jobs.get(n) {
@@ -91,6 +93,7 @@ pub fn job_json(job: &JobDef) -> Value {
 
 /// `job add|set|remove`.
 fn edit(
+    call: &Call<'_>,
     ctx: &crate::project::Context,
     action: &str,
     name: &str,
@@ -111,25 +114,25 @@ fn edit(
             let dest = editor.destination(file.as_deref())?;
             editor.add_named(&dest, "jobs", json!({"name": name, "tasks": tasks}))?;
             editor.commit()?;
-            eprintln!(
+            call.say(&format!(
                 "Added job {name}: {}",
                 py_repr(tasks.as_ref().expect("add has tasks"))
-            );
+            ));
         }
         "set" => {
             if !project.jobs.contains_key(name) {
-                eprintln!("Job '{name}' does not exist.");
+                call.say(&format!("Job '{name}' does not exist."));
                 return Ok(ExitCode::SUCCESS);
             }
             let tasks = tasks.expect("set has tasks");
             editor.set_named_key("jobs", name, "tasks", tasks.clone())?;
             editor.commit()?;
-            eprintln!("Updated job {name}: {}", py_repr(&tasks));
+            call.say(&format!("Updated job {name}: {}", py_repr(&tasks)));
         }
         _ => {
             editor.remove_named("jobs", name)?;
             editor.commit()?;
-            eprintln!("Removed job '{name}'.");
+            call.say(&format!("Removed job '{name}'."));
         }
     }
     Ok(ExitCode::SUCCESS)

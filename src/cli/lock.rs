@@ -83,7 +83,7 @@ pub fn run(call: &Call<'_>, args: LockArgs) -> anyhow::Result<ExitCode> {
     }
     cs.commit()?;
     for what in locked {
-        eprintln!("Locked definition for {what}");
+        call.say(&format!("Locked definition for {what}"));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -28,6 +28,23 @@ impl Call<'_> {
         self.print_raw(&self.console.mask(text))
     }
 
+    /// Tells the person at the terminal what a command did (`Removed job 'x'.`), on stderr:
+    /// masked, and a JSON log line under `--log-format json`.
+    pub fn say(&self, text: &str) {
+        if self.console.json_lines() {
+            let line = super::logging::json_line(
+                self.console,
+                "info",
+                None,
+                text.to_string(),
+                serde_json::Map::new(),
+            );
+            self.console.println(&line.to_string());
+        } else {
+            self.console.println(text);
+        }
+    }
+
     /// Writes `text` as it is, without adding a newline: for `--unsafe`.
     pub fn print_raw(&self, text: &str) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();

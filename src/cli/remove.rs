@@ -71,7 +71,7 @@ pub fn run(call: &Call<'_>, args: RemoveArgs) -> anyhow::Result<ExitCode> {
         if owns_venv && venv.exists() {
             crate::vocab::confine::remove_tree(&crate::project::eltr_dir(&project.root), &venv)?;
         }
-        eprintln!("Removed {ptype} '{name}' from your project");
+        call.say(&format!("Removed {ptype} '{name}' from your project"));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -66,7 +66,7 @@ pub fn run(call: &Call<'_>, args: ScheduleArgs) -> anyhow::Result<ExitCode> {
     let ctx = call.open()?;
     let format = match args.action {
         ScheduleAction::List { format } => format,
-        other => return edit(&ctx, other),
+        other => return edit(call, &ctx, other),
     };
     let mut jobs = Vec::new();
     let mut elts = Vec::new();
@@ -140,7 +140,11 @@ fn elt_json(s: &ScheduleDef) -> Value {
 }
 
 /// `schedule add|set|remove`.
-fn edit(ctx: &crate::project::Context, action: ScheduleAction) -> anyhow::Result<ExitCode> {
+fn edit(
+    call: &Call<'_>,
+    ctx: &crate::project::Context,
+    action: ScheduleAction,
+) -> anyhow::Result<ExitCode> {
     use crate::project::edit::ops::Editor;
     let project = &ctx.project;
     let mut editor = Editor::new(project);
@@ -159,7 +163,7 @@ fn edit(ctx: &crate::project::Context, action: ScheduleAction) -> anyhow::Result
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             check_interval(&interval)?;
             if project.schedules.contains_key(&name) {
-                eprintln!("Schedule '{name}' already exists.");
+                call.say(&format!("Schedule '{name}' already exists."));
                 return Ok(ExitCode::SUCCESS);
             }
             let item = match (job, extractor, loader) {
@@ -174,7 +178,7 @@ fn edit(ctx: &crate::project::Context, action: ScheduleAction) -> anyhow::Result
             let dest = editor.destination(file.as_deref())?;
             editor.add_named(&dest, "schedules", item)?;
             editor.commit()?;
-            eprintln!("Scheduled '{name}' at {interval}");
+            call.say(&format!("Scheduled '{name}' at {interval}"));
         }
         ScheduleAction::Set {
             name,
@@ -209,12 +213,12 @@ fn edit(ctx: &crate::project::Context, action: ScheduleAction) -> anyhow::Result
                 }
             }
             editor.commit()?;
-            eprintln!("Updated schedule '{name}'");
+            call.say(&format!("Updated schedule '{name}'"));
         }
         ScheduleAction::Remove { name } => {
             editor.remove_named("schedules", &name)?;
             editor.commit()?;
-            eprintln!("Removed schedule '{name}'");
+            call.say(&format!("Removed schedule '{name}'"));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -121,7 +121,10 @@ fn edit(call: &Call<'_>, args: &SelectArgs) -> anyhow::Result<ExitCode> {
     if args.clear {
         editor.select_clear(&target)?;
         editor.commit()?;
-        eprintln!("Cleared the select patterns of extractor '{}'", plugin.name);
+        call.say(&format!(
+            "Cleared the select patterns of extractor '{}'",
+            plugin.name
+        ));
         return Ok(ExitCode::SUCCESS);
     }
     let pattern = format!(
@@ -133,9 +136,9 @@ fn edit(call: &Call<'_>, args: &SelectArgs) -> anyhow::Result<ExitCode> {
     editor.select(&target, &pattern, args.remove)?;
     editor.commit()?;
     let action = if args.remove { "Removed" } else { "Added" };
-    eprintln!(
+    call.say(&format!(
         "{action} select pattern '{pattern}' of extractor '{}'",
         plugin.name
-    );
+    ));
     Ok(ExitCode::SUCCESS)
 }

@@ -32,7 +32,7 @@ pub fn parse<T: DeserializeOwned + Default>(path: &Path, bytes: &[u8]) -> Result
     }
     check_nesting(path, text)?;
     let located = |e: serde_norway::Error| {
-        let message = strip_location(&e.to_string());
+        let message = without_values(&strip_location(&e.to_string()));
         // Some reader errors give a byte position instead of a line ("control characters
         // are not allowed at position 24"), others none at all (a second document).
         let position = byte_position(&message)
@@ -72,7 +72,18 @@ fn check_finite(path: &Path, text: &str, doc: &serde_norway::Value) -> Result<()
     let message = format!(
         "{name}: {bad} is not a finite number; write a number, or quote it ('{bad}') if it is text"
     );
-    Err(ProjectError::at(path, locate_path(text, &keys), message))
+    let position = locate_path(text, &keys).or_else(|| locate_token(text, bad));
+    Err(ProjectError::at(path, position, message))
+}
+
+/// Where `token` (`.nan`, `.inf`, in any case) is first written, for values inside flow
+/// collections that `locate_path` cannot follow.
+fn locate_token(text: &str, token: &str) -> Option<(usize, usize)> {
+    let bare = token.trim_start_matches('-');
+    text.lines().enumerate().find_map(|(i, line)| {
+        let at = line.to_ascii_lowercase().find(bare)?;
+        Some((i + 1, at + 1))
+    })
 }
 
 /// A step down a YAML document: a mapping key, or a list item (by its `name`, else its index;
@@ -202,6 +213,24 @@ fn strip_location(message: &str) -> String {
     out
 }
 
+/// The message without the text of the value it quotes (`invalid type: string "hunter2",
+/// expected a map`): a value in the wrong place may be a secret, and the line and column
+/// already say where it is.
+fn without_values(message: &str) -> String {
+    let mut out = message.to_string();
+    for prefix in ["invalid type: string \"", "invalid value: string \""] {
+        let Some(start) = out.find(prefix) else {
+            continue;
+        };
+        let open = start + prefix.len() - 1;
+        let Some(close) = out[open + 1..].rfind("\", expected").map(|i| open + 1 + i) else {
+            continue;
+        };
+        out.replace_range(open..=close, "(value not shown)");
+    }
+    out
+}
+
 /// The byte offset in messages like "... at position 24".
 fn byte_position(message: &str) -> Option<usize> {
     let i = message.find(" at position ")?;
@@ -264,6 +293,21 @@ mod tests {
             .to_string();
         assert!(
             err.starts_with("m.yml:2:") && err.contains("duplicate"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_value_in_the_wrong_place_is_not_echoed() {
+        let err = parse::<ProjectFile>(
+            Path::new("m.yml"),
+            b"plugins:\n  extractors:\n  - name: t\n    config: \"hunter2 \\\"x\\\"\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(
+            err.contains("m.yml:4:") && err.contains("expected a map"),
             "{err}"
         );
     }
