@@ -7,6 +7,7 @@ use crate::project::edit::add::{self, Custom};
 use crate::project::edit::ops::Editor;
 use crate::project::hub::{Hub, HubConfig};
 use crate::project::model::PluginType;
+use crate::vocab::ident::{Name, NameKind};
 use anyhow::{anyhow, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -71,37 +72,7 @@ pub struct AddArgs {
 
 /// Runs `eltr add`.
 pub fn run(call: &Call<'_>, args: AddArgs) -> anyhow::Result<ExitCode> {
-    let mut names = args.plugins.clone();
-    let mut plugin_type = match &args.plugin_type {
-        Some(t) => Some(PluginType::parse(t).ok_or_else(|| anyhow!("unknown plugin type '{t}'"))?),
-        None => None,
-    };
-    // Meltano 3's `add extractor tap-x`.
-    if names.len() >= 2 && plugin_type.is_none() {
-        if let Some(t) = PluginType::parse(&names[0]) {
-            plugin_type = Some(t);
-            names.remove(0);
-        }
-    }
-    let mut inherit_from = args.inherit_from.clone();
-    if let Some(as_name) = &args.as_name {
-        if names.len() != 1 {
-            bail!("--as takes exactly one plugin name");
-        }
-        inherit_from = Some(names[0].clone());
-        names = vec![as_name.clone()];
-    }
-    if args.custom
-        && matches!(
-            plugin_type,
-            Some(PluginType::Transforms | PluginType::Orchestrators)
-        )
-    {
-        bail!(
-            "--custom is not supported for {}",
-            plugin_type.expect("matched")
-        );
-    }
+    let wanted = Wanted::from_args(&args)?;
     let ctx = call.open()?;
     let project = &ctx.project;
     let mut editor = Editor::new(project);
@@ -114,102 +85,32 @@ pub fn run(call: &Call<'_>, args: AddArgs) -> anyhow::Result<ExitCode> {
         HubConfig::resolve(|v| ctx.vars.get(v).map(|(s, _)| s.to_string()), &root_data);
     let mut hub: Option<Hub> = None;
     let mut lines = Vec::new();
-    for name in &names {
-        let ptype = plugin_type.unwrap_or_else(|| add::infer_type(name));
-        crate::vocab::ident::Name::parse(crate::vocab::ident::NameKind::Plugin, name)
-            .map_err(|e| anyhow!("{e}"))?;
-        let exists = project.plugins.contains_key(&(ptype, name.clone()));
+    for name in &wanted.names {
+        let ptype = wanted.plugin_type.unwrap_or_else(|| add::infer_type(name));
+        Name::parse(NameKind::Plugin, name).map_err(|e| anyhow!("{e}"))?;
         let plan = if args.custom || args.from_ref.is_some() {
-            let mut entry = if let Some(r) = &args.from_ref {
-                add::read_ref(r, |url| Hub::new(hub_config.clone())?.get_text(url))?
-            } else {
-                add::custom_definition(
-                    ptype,
-                    name,
-                    &Custom {
-                        namespace: args.namespace.clone(),
-                        pip_url: args.pip_url.clone(),
-                        executable: args.executable.clone(),
-                        capabilities: args.capabilities.clone(),
-                        settings: args.settings.clone(),
-                    },
-                )?
-            };
-            let obj = entry.as_object_mut().expect("a mapping");
-            let name = obj["name"].as_str().unwrap_or(name).to_string();
-            if let Some(p) = &inherit_from {
-                obj.insert("inherit_from".into(), serde_json::json!(p));
-            }
-            if let Some(py) = &args.python {
-                obj.insert("python".into(), serde_json::json!(py));
-            }
-            if project.plugins.contains_key(&(ptype, name.clone())) {
-                call.say(&format!(
-                    "{} '{name}' already exists in your project",
-                    capitalized(ptype.singular())
-                ));
-                continue;
-            }
-            add::AddPlan {
-                plugin_type: ptype,
-                name,
-                entry,
-                lockfile: None,
-                update: false,
-                docs: None,
-                repo: None,
-            }
+            local_plan(call, project, &args, &wanted, ptype, name, &hub_config)?
         } else {
-            if exists {
-                let current = project.plugins[&(ptype, name.clone())].item.variant.clone();
-                if args.variant.is_some() && args.variant != current {
-                    call.say(&format!(
-                        "{} '{name}' already exists in your project with variant '{}'; to \
-                         add variant '{}' too, add it under another name: eltr add {name}--{} \
-                         --inherit-from {name} --variant {}",
-                        capitalized(ptype.singular()),
-                        current.as_deref().unwrap_or("default"),
-                        args.variant.as_deref().unwrap_or_default(),
-                        args.variant.as_deref().unwrap_or_default(),
-                        args.variant.as_deref().unwrap_or_default(),
-                    ));
-                    continue;
-                }
+            if let Some(message) = variant_clash(project, &args, ptype, name) {
+                call.say(&message);
+                continue;
             }
             let h = match &hub {
                 Some(h) => h,
                 None => hub.insert(Hub::new(hub_config.clone())?),
             };
-            let mut plan = add::plan_hub(
-                project,
-                &add::hub_fetcher(h),
-                ptype,
-                name,
-                args.variant.as_deref(),
-                inherit_from.as_deref(),
-            )?;
+            let fetch = add::hub_fetcher(h);
+            let inherit = wanted.inherit_from.as_deref();
+            let variant = args.variant.as_deref();
+            let mut plan = add::plan_hub(project, &fetch, ptype, name, variant, inherit)?;
             if let (Some(py), Some(obj)) = (&args.python, plan.entry.as_object_mut()) {
                 obj.insert("python".into(), serde_json::json!(py));
             }
-            plan
+            Some(plan)
         };
+        let Some(plan) = plan else { continue };
         add::apply(&mut editor, &plan, &file)?;
-        let verb = if plan.update { "Updated" } else { "Added" };
-        let prep = if plan.update { "in" } else { "to" };
-        lines.push(format!(
-            "{verb} {} '{}' {prep} your project",
-            plan.plugin_type.singular(),
-            plan.name
-        ));
-        if let Some(v) = plan.entry.get("variant").and_then(|v| v.as_str()) {
-            lines.push(format!("Variant:\t{v}"));
-        }
-        if let Some(r) = &plan.repo {
-            lines.push(format!("Repository:\t{r}"));
-        }
-        if let Some(d) = &plan.docs {
-            lines.push(format!("Documentation:\t{d}"));
-        }
+        lines.extend(report(&plan));
     }
     let written = editor.commit()?;
     for l in lines {
@@ -219,6 +120,145 @@ pub fn run(call: &Call<'_>, args: AddArgs) -> anyhow::Result<ExitCode> {
         call.say(&format!("wrote {}", f.display()));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The names to add, their type and parent, after Meltano 3's `add extractor tap-x` word
+/// order and `--as`.
+struct Wanted {
+    names: Vec<String>,
+    plugin_type: Option<PluginType>,
+    inherit_from: Option<String>,
+}
+
+impl Wanted {
+    fn from_args(args: &AddArgs) -> anyhow::Result<Wanted> {
+        let mut names = args.plugins.clone();
+        let mut plugin_type = match &args.plugin_type {
+            Some(t) => {
+                Some(PluginType::parse(t).ok_or_else(|| anyhow!("unknown plugin type '{t}'"))?)
+            }
+            None => None,
+        };
+        if names.len() >= 2 && plugin_type.is_none() {
+            if let Some(t) = PluginType::parse(&names[0]) {
+                plugin_type = Some(t);
+                names.remove(0);
+            }
+        }
+        let mut inherit_from = args.inherit_from.clone();
+        if let Some(as_name) = &args.as_name {
+            if names.len() != 1 {
+                bail!("--as takes exactly one plugin name");
+            }
+            inherit_from = Some(names[0].clone());
+            names = vec![as_name.clone()];
+        }
+        if let Some(t @ (PluginType::Transforms | PluginType::Orchestrators)) = plugin_type {
+            if args.custom {
+                bail!("--custom is not supported for {t}");
+            }
+        }
+        Ok(Wanted {
+            names,
+            plugin_type,
+            inherit_from,
+        })
+    }
+}
+
+/// The plan of a `--custom` or `--from-ref` plugin; `None` (said) when it already exists.
+fn local_plan(
+    call: &Call<'_>,
+    project: &crate::project::Project,
+    args: &AddArgs,
+    wanted: &Wanted,
+    ptype: PluginType,
+    name: &str,
+    hub_config: &HubConfig,
+) -> anyhow::Result<Option<add::AddPlan>> {
+    let mut entry = match &args.from_ref {
+        Some(r) => add::read_ref(r, |url| Hub::new(hub_config.clone())?.get_text(url))?,
+        None => add::custom_definition(
+            ptype,
+            name,
+            &Custom {
+                namespace: args.namespace.clone(),
+                pip_url: args.pip_url.clone(),
+                executable: args.executable.clone(),
+                capabilities: args.capabilities.clone(),
+                settings: args.settings.clone(),
+            },
+        )?,
+    };
+    let obj = entry.as_object_mut().expect("a mapping");
+    let name = obj["name"].as_str().unwrap_or(name).to_string();
+    if let Some(p) = &wanted.inherit_from {
+        obj.insert("inherit_from".into(), serde_json::json!(p));
+    }
+    if let Some(py) = &args.python {
+        obj.insert("python".into(), serde_json::json!(py));
+    }
+    if project.plugins.contains_key(&(ptype, name.clone())) {
+        call.say(&format!(
+            "{} '{name}' already exists in your project",
+            capitalized(ptype.singular())
+        ));
+        return Ok(None);
+    }
+    Ok(Some(add::AddPlan {
+        plugin_type: ptype,
+        name,
+        entry,
+        lockfile: None,
+        update: false,
+        docs: None,
+        repo: None,
+    }))
+}
+
+/// Meltano's refusal to add a second variant of a plugin under the same name, as a message.
+fn variant_clash(
+    project: &crate::project::Project,
+    args: &AddArgs,
+    ptype: PluginType,
+    name: &str,
+) -> Option<String> {
+    let existing = project.plugins.get(&(ptype, name.to_string()))?;
+    let current = existing.item.variant.clone();
+    if args.variant.is_none() || args.variant == current {
+        return None;
+    }
+    let wanted = args.variant.as_deref().unwrap_or_default();
+    Some(format!(
+        "{} '{name}' already exists in your project with variant '{}'; to add variant \
+         '{wanted}' too, add it under another name: eltr add {name}--{wanted} --inherit-from \
+         {name} --variant {wanted}",
+        capitalized(ptype.singular()),
+        current.as_deref().unwrap_or("default"),
+    ))
+}
+
+/// What `add` says about one plugin it added or updated.
+fn report(plan: &add::AddPlan) -> Vec<String> {
+    let (verb, prep) = match plan.update {
+        true => ("Updated", "in"),
+        false => ("Added", "to"),
+    };
+    let mut lines = vec![format!(
+        "{verb} {} '{}' {prep} your project",
+        plan.plugin_type.singular(),
+        plan.name
+    )];
+    if let Some(v) = plan.entry.get("variant").and_then(|v| v.as_str()) {
+        lines.push(format!("Variant:\t{v}"));
+    }
+    if let Some(r) = &plan.repo {
+        lines.push(format!("Repository:\t{r}"));
+    }
+    if let Some(d) = &plan.docs {
+        lines.push(format!("Documentation:\t{d}"));
+    }
+    lines
 }
 
 fn capitalized(s: &str) -> String {
