@@ -4,6 +4,7 @@
 //! SETTING…`, `config reset PLUGIN` (`project::edit::config` decides where values go).
 
 use super::Call;
+use crate::project::edit::config::{self as cfg, Place, SettingName, Store};
 use crate::project::model::{PluginType, SettingDef};
 use crate::project::{REDACTED, ResolvedPlugin, SettingSource};
 use anyhow::bail;
@@ -145,7 +146,6 @@ fn edit(
     name: &str,
     rest: &[String],
 ) -> anyhow::Result<ExitCode> {
-    use crate::project::edit::config::{self as cfg, Place, SettingName, Store};
     let store = match args.store {
         StoreArg::Auto => Store::Auto,
         StoreArg::MeltanoYml => Store::MeltanoYml,
@@ -161,99 +161,133 @@ fn edit(
         None => None,
     };
     let ctx = call.open()?;
-    let environment = super::edit_environment(call.global, &ctx)?;
     let plugin = ctx.plugin(plugin_type, name)?;
-    let mut editor = crate::project::edit::ops::Editor::new(&ctx.project);
-    let label = format!(
-        "{} '{}'",
-        capitalized(plugin.plugin_type.singular()),
-        plugin.name
-    );
-    let shown = |p: &std::path::Path| {
-        p.strip_prefix(&ctx.project.root)
-            .unwrap_or(p)
-            .display()
-            .to_string()
+    let target = EditTarget {
+        label: format!(
+            "{} '{}'",
+            capitalized(plugin.plugin_type.singular()),
+            plugin.name
+        ),
+        environment: super::edit_environment(call.global, &ctx)?,
+        editor: crate::project::edit::ops::Editor::new(&ctx.project),
+        root: &ctx.project.root,
+        plugin,
+        store,
     };
-    match action {
-        "set" => {
-            let (words, raw) = match (&args.from_file, rest) {
-                (Some(file), words) => (
-                    words.to_vec(),
-                    std::fs::read_to_string(file)
-                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?
-                        .trim()
-                        .to_string(),
-                ),
-                (None, [words @ .., value]) if !words.is_empty() => (words.to_vec(), value.clone()),
-                _ => bail!("usage: eltr config set PLUGIN SETTING VALUE"),
-            };
-            let setting = SettingName::parse(&words)?;
-            let out = cfg::set(
-                &mut editor,
-                &plugin,
-                environment.as_deref(),
-                &setting,
-                &raw,
-                store,
-            )?;
-            editor.commit()?;
-            let value = if out.sensitive {
-                REDACTED.to_string()
-            } else {
-                py_repr(&out.value)
-            };
-            if !out.known {
-                tracing::warn!("unknown setting '{}'", setting.name);
+    let said = match action {
+        "set" => target.set(args, rest)?,
+        "unset" => target.unset(rest)?,
+        _ => target.reset(args, rest)?,
+    };
+    call.say(&said);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `path` relative to the project root, for messages.
+fn shown(root: &std::path::Path, path: &std::path::Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// What `config set|unset|reset` changes: one plugin's settings, in the project's files (or
+/// an environment's overlay) and `.env`.
+struct EditTarget<'a> {
+    editor: crate::project::edit::ops::Editor<'a>,
+    plugin: ResolvedPlugin,
+    environment: Option<String>,
+    store: Store,
+    /// `Extractor 'tap-x'`, for messages.
+    label: String,
+    root: &'a std::path::Path,
+}
+
+impl EditTarget<'_> {
+    /// `config set`: writes the value where Meltano's store rules put it; says where.
+    fn set(mut self, args: &ConfigArgs, rest: &[String]) -> anyhow::Result<String> {
+        let (words, raw) = match (&args.from_file, rest) {
+            (Some(file), words) => {
+                let bytes =
+                    crate::vocab::files::read_capped(file, crate::vocab::files::PROJECT_FILE_CAP)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", file.display()))?;
+                (words.to_vec(), text.trim().to_string())
             }
-            let place = match &out.place {
-                Place::Dotenv(var) => format!("`.env` ({var})"),
-                Place::File(f) => match &environment {
-                    Some(env) if store != Store::Dotenv => {
-                        format!("environment '{env}' in `{}`", shown(f))
-                    }
-                    _ => format!("`{}`", shown(f)),
-                },
-            };
-            call.say(&format!(
-                "{label} setting '{}' was set in {place}: {value}",
-                setting.name
+            (None, [words @ .., value]) if !words.is_empty() => (words.to_vec(), value.clone()),
+            _ => bail!("usage: eltr config set PLUGIN SETTING VALUE"),
+        };
+        let setting = SettingName::parse(&words)?;
+        let env = self.environment.as_deref();
+        let out = cfg::set(
+            &mut self.editor,
+            &self.plugin,
+            env,
+            &setting,
+            &raw,
+            self.store,
+        )?;
+        self.editor.commit()?;
+        let value = match out.sensitive {
+            true => REDACTED.to_string(),
+            false => py_repr(&out.value),
+        };
+        if !out.known {
+            tracing::warn!("unknown setting '{}'", setting.name);
+        }
+        let place = match &out.place {
+            Place::Dotenv(var) => format!("`.env` ({var})"),
+            Place::File(f) => match &self.environment {
+                Some(env) if self.store != Store::Dotenv => {
+                    format!("environment '{env}' in `{}`", shown(self.root, f))
+                }
+                _ => format!("`{}`", shown(self.root, f)),
+            },
+        };
+        Ok(format!(
+            "{} setting '{}' was set in {place}: {value}",
+            self.label, setting.name
+        ))
+    }
+
+    /// `config unset`: removes the setting from every store that has it.
+    fn unset(mut self, rest: &[String]) -> anyhow::Result<String> {
+        let setting = SettingName::parse(rest)?;
+        let env = self.environment.as_deref();
+        let places = cfg::unset(&mut self.editor, &self.plugin, env, &setting, self.store)?;
+        self.editor.commit()?;
+        if places.is_empty() {
+            return Ok(format!(
+                "{} setting '{}' was not set",
+                self.label, setting.name
             ));
         }
-        "unset" => {
-            let setting = SettingName::parse(rest)?;
-            let places = cfg::unset(
-                &mut editor,
-                &plugin,
-                environment.as_deref(),
-                &setting,
-                store,
-            )?;
-            editor.commit()?;
-            if places.is_empty() {
-                call.say(&format!("{label} setting '{}' was not set", setting.name));
-            } else {
-                let root = format!("{}/", ctx.project.root.display());
-                call.say(&format!(
-                    "{label} setting '{}' was unset in {}",
-                    setting.name,
-                    places.join(", ").replace(&root, "")
-                ));
-            }
-        }
-        _ => {
-            if !rest.is_empty() {
-                bail!("usage: eltr config reset PLUGIN");
-            }
-            if !args.yes {
-                bail!("config reset clears every setting of {label}; pass --yes to confirm");
-            }
-            cfg::reset(&mut editor, &plugin, environment.as_deref(), store)?;
-            editor.commit()?;
-            call.say(&format!("{label} settings were reset"));
-        }
+        let root = format!("{}/", self.root.display());
+        Ok(format!(
+            "{} setting '{}' was unset in {}",
+            self.label,
+            setting.name,
+            places.join(", ").replace(&root, "")
+        ))
     }
-    Ok(ExitCode::SUCCESS)
+
+    /// `config reset`: clears every setting of the plugin (asks for `--yes`).
+    fn reset(mut self, args: &ConfigArgs, rest: &[String]) -> anyhow::Result<String> {
+        if !rest.is_empty() {
+            bail!("usage: eltr config reset PLUGIN");
+        }
+        if !args.yes {
+            bail!(
+                "config reset clears every setting of {}; pass --yes to confirm",
+                self.label
+            );
+        }
+        let env = self.environment.as_deref();
+        cfg::reset(&mut self.editor, &self.plugin, env, self.store)?;
+        self.editor.commit()?;
+        Ok(format!("{} settings were reset", self.label))
+    }
 }
 
 fn capitalized(s: &str) -> String {
