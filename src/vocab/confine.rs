@@ -182,6 +182,56 @@ pub struct Replacement {
 /// that exists keeps its permission bits (`.env` stays 0600). All paths must be strictly
 /// inside `owner`.
 pub fn write_all_replacing(owner: &Path, files: &[Replacement]) -> Result<(), ConfineError> {
+    let mut staged: Vec<Staged> = Vec::with_capacity(files.len());
+    for f in files {
+        match stage(owner, f) {
+            Ok(s) => staged.push(s),
+            Err(e) => {
+                drop_staging(&staged);
+                return Err(e);
+            }
+        }
+    }
+    for (i, s) in staged.iter().enumerate() {
+        let result = match &s.tmp {
+            Some(t) => std::fs::rename(t, &s.real),
+            None => match std::fs::remove_file(&s.real) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            },
+        };
+        if let Err(error) = result {
+            restore(&staged[..i]);
+            drop_staging(&staged[i..]);
+            return Err(ConfineError::Io {
+                action: "write",
+                target: s.real.clone(),
+                error,
+            });
+        }
+    }
+    let mut dirs: Vec<&Path> = staged.iter().filter_map(|s| s.real.parent()).collect();
+    dirs.dedup();
+    for d in dirs {
+        if let Ok(d) = std::fs::File::open(d) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// One file of a set, ready to be swapped in.
+struct Staged {
+    /// The real path of the target.
+    real: PathBuf,
+    /// The fsynced temporary file with the new content; `None` to remove the target.
+    tmp: Option<PathBuf>,
+    /// The target's content before, to put back if a later file of the set fails.
+    old: Option<Vec<u8>>,
+}
+
+/// Writes one file's new content beside it (keeping an existing file's permission bits).
+fn stage(owner: &Path, f: &Replacement) -> Result<Staged, ConfineError> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let action = "write";
@@ -190,98 +240,70 @@ pub fn write_all_replacing(owner: &Path, files: &[Replacement]) -> Result<(), Co
         target: target.to_path_buf(),
         error,
     };
-    // (target, its staged temporary file or None to remove it, its old content)
-    type Staged = (PathBuf, Option<PathBuf>, Option<Vec<u8>>);
-    let mut staged: Vec<Staged> = Vec::new();
-    let cleanup = |staged: &[Staged]| {
-        for (_, tmp, _) in staged {
-            if let Some(t) = tmp {
-                let _ = std::fs::remove_file(t);
-            }
-        }
+    if !lexically_inside(owner, &f.path) {
+        return Err(ConfineError::Outside {
+            action,
+            target: f.path.clone(),
+            owner: owner.to_path_buf(),
+        });
+    }
+    let dir = f.path.parent().unwrap_or(owner);
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let real = inside(owner, &f.path, action)?.unwrap_or_else(|| f.path.clone());
+    let old = std::fs::read(&real).ok();
+    let Some(bytes) = &f.bytes else {
+        return Ok(Staged {
+            real,
+            tmp: None,
+            old,
+        });
     };
-    for f in files {
-        if !lexically_inside(owner, &f.path) {
-            cleanup(&staged);
-            return Err(ConfineError::Outside {
-                action,
-                target: f.path.clone(),
-                owner: owner.to_path_buf(),
-            });
-        }
-        let dir = f.path.parent().unwrap_or(owner);
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            cleanup(&staged);
-            return Err(io_err(dir, e));
-        }
-        let real = match inside(owner, &f.path, action) {
-            Ok(Some(real)) => real,
-            Ok(None) => f.path.clone(),
-            Err(e) => {
-                cleanup(&staged);
-                return Err(e);
+    let mode = std::fs::metadata(&real)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(f.new_mode);
+    let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = real.with_file_name(format!(".{name}.{}.eltr-edit.tmp", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(&f.path, e));
+    }
+    Ok(Staged {
+        real,
+        tmp: Some(tmp),
+        old,
+    })
+}
+
+/// Puts back the content of files already replaced.
+fn restore(done: &[Staged]) {
+    for s in done {
+        match &s.old {
+            Some(bytes) => {
+                let _ = std::fs::write(&s.real, bytes);
             }
-        };
-        let old = std::fs::read(&real).ok();
-        let Some(bytes) = &f.bytes else {
-            staged.push((real, None, old));
-            continue;
-        };
-        let mode = std::fs::metadata(&real)
-            .map(|m| m.permissions().mode() & 0o7777)
-            .unwrap_or(f.new_mode);
-        let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-        let tmp = real.with_file_name(format!(".{name}.{}.eltr-edit.tmp", std::process::id()));
-        let written = (|| {
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(mode)
-                .open(&tmp)?;
-            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
-            file.write_all(bytes)?;
-            file.sync_all()
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            cleanup(&staged);
-            return Err(io_err(&f.path, e));
-        }
-        staged.push((real, Some(tmp), old));
-    }
-    for (i, (real, tmp, _)) in staged.iter().enumerate() {
-        let result = match tmp {
-            Some(t) => std::fs::rename(t, real),
-            None => match std::fs::remove_file(real) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                other => other,
-            },
-        };
-        if let Err(e) = result {
-            // Put back what was already replaced, then drop the rest of the staging files.
-            for (done, _, old) in &staged[..i] {
-                match old {
-                    Some(bytes) => {
-                        let _ = std::fs::write(done, bytes);
-                    }
-                    None => {
-                        let _ = std::fs::remove_file(done);
-                    }
-                }
+            None => {
+                let _ = std::fs::remove_file(&s.real);
             }
-            cleanup(&staged[i..]);
-            return Err(io_err(real, e));
         }
     }
-    let mut dirs: Vec<&Path> = staged.iter().filter_map(|(r, _, _)| r.parent()).collect();
-    dirs.dedup();
-    for d in dirs {
-        if let Ok(d) = std::fs::File::open(d) {
-            let _ = d.sync_all();
-        }
+}
+
+/// Removes the temporary files of a set that will not be swapped in.
+fn drop_staging(staged: &[Staged]) {
+    for tmp in staged.iter().filter_map(|s| s.tmp.as_ref()) {
+        let _ = std::fs::remove_file(tmp);
     }
-    Ok(())
 }
 
 /// Removes the folder `target` if it is empty and strictly inside `owner`; a folder that is
