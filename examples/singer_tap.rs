@@ -43,6 +43,11 @@
 //!   k-th record (0 = before the first record).
 //! * `sleep_ms_per_record` — sleep this long after each record (stdout is flushed before each
 //!   sleep, so the records trickle out).
+//! * `sleep_ms_per_stream` — sleep this long before each stream's first record (a source that
+//!   takes a while to answer each table's query; stdout is flushed first).
+//! * `crash_on_stream` — a stream name: when that stream's records are due, write
+//!   `fatal: simulated crash in stream <name>` to stderr and exit with `crash_exit_code`
+//!   (after flushing what was written before).
 //! * `hang` — true: after everything was written (and flushed), sleep forever.
 //! * `ignore_sigterm` — true: ignore SIGTERM (SIG_IGN), so only SIGKILL stops the tap.
 //! * `password` — a secret; echoed to stderr as `connecting with password=<value>`.
@@ -472,6 +477,8 @@ fn main() {
     let exit_code = cfg.u64("exit_code", 0) as i32;
     let garbage_after = cfg.opt_u64("garbage_after");
     let sleep = Duration::from_millis(cfg.u64("sleep_ms_per_record", 0));
+    let stream_latency = Duration::from_millis(cfg.u64("sleep_ms_per_stream", 0));
+    let crash_on_stream = cfg.0.get("crash_on_stream").and_then(Value::as_str);
     let hang = cfg.bool("hang");
     let stderr_lines = cfg.u64("stderr_lines", 0);
 
@@ -608,6 +615,17 @@ fn main() {
     const SUFFIX_NO_PAYLOAD: &[u8] = br#"},"time_extracted":"2026-01-01T00:00:00Z"}"#;
 
     for (pi, plan) in plans.iter().enumerate() {
+        if crash_on_stream == Some(plan.name.as_str()) {
+            out.flush();
+            die(
+                crash_exit_code,
+                &format!("fatal: simulated crash in stream {}", plan.name),
+            );
+        }
+        if !stream_latency.is_zero() {
+            out.flush();
+            std::thread::sleep(stream_latency);
+        }
         out.buf.extend_from_slice(&plan.schema_line);
         last_was_state = false;
         if garbage_after == Some(0) && emitted == 0 {

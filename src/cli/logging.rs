@@ -3,17 +3,19 @@
 //! with secrets masked (see `pipeline::console`).
 
 use super::GlobalArgs;
-use crate::pipeline::console::Console;
+use crate::pipeline::console::{BLOCK_FIELD, BlockLog, Console};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::Arc;
 use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::layer::{self, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Log line shapes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -23,9 +25,12 @@ pub enum LogFormat {
     Json,
 }
 
-/// One JSON log line: the same keys for every event, so a log shipper needs one parser.
+/// One JSON log line: the same keys for every event, so a log shipper needs one parser. The
+/// run and state ids are the block's when the line belongs to one, else the run's; a block
+/// running beside others is named by `block`.
 pub fn json_line(
     console: &Console,
+    block: Option<&BlockLog>,
     level: &str,
     plugin: Option<String>,
     message: String,
@@ -33,7 +38,10 @@ pub fn json_line(
 ) -> Value {
     let mut time = String::new();
     let _ = SystemTime.format_time(&mut Writer::new(&mut time));
-    let (run_id, state_id) = console.context();
+    let (run_id, state_id) = match block {
+        Some(b) => b.ids(),
+        None => console.context(),
+    };
     let mut o = Map::new();
     o.insert("timestamp".into(), Value::String(time));
     o.insert("level".into(), Value::String(level.to_ascii_lowercase()));
@@ -46,6 +54,9 @@ pub fn json_line(
     }
     if let Some(s) = state_id {
         o.insert("state_id".into(), Value::String(s));
+    }
+    if let Some(label) = block.and_then(BlockLog::label) {
+        o.insert("block".into(), Value::String(label.to_string()));
     }
     o.extend(other);
     Value::Object(o)
@@ -68,49 +79,57 @@ pub fn init(global: &GlobalArgs, console: Arc<Console>) {
     let filter =
         EnvFilter::try_new(format!("eltr={level}")).unwrap_or_else(|_| EnvFilter::new("eltr=info"));
     let json = console.json_lines();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(ConsoleWriter(console.clone()))
-        .event_format(LineFormat { json, console })
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(ConsoleLayer { json, console })
         .init();
 }
 
-/// Hands each formatted event to the console in one piece.
-struct ConsoleWriter(Arc<Console>);
-
-impl<'a> MakeWriter<'a> for ConsoleWriter {
-    type Writer = EventBuffer;
-    fn make_writer(&'a self) -> EventBuffer {
-        EventBuffer(Vec::with_capacity(256), self.0.clone())
-    }
+/// Writes each event through the console, into the run log of the block it belongs to: the
+/// block whose span (`BlockLog::span`) encloses it, found when the span is made.
+struct ConsoleLayer {
+    json: bool,
+    console: Arc<Console>,
 }
 
-/// One event's bytes, emitted when dropped.
-struct EventBuffer(Vec<u8>, Arc<Console>);
+/// Kept on a block's span: the block its events belong to.
+struct InBlock(Arc<BlockLog>);
 
-impl std::io::Write for EventBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+/// Reads the block number off a new span.
+#[derive(Default)]
+struct BlockNumber(Option<u64>);
 
-impl Drop for EventBuffer {
-    fn drop(&mut self) {
-        if !self.0.is_empty() {
-            self.1.emit(&self.0);
+impl Visit for BlockNumber {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == BLOCK_FIELD {
+            self.0 = Some(value);
         }
     }
+    fn record_debug(&mut self, _field: &Field, _value: &dyn fmt::Debug) {}
 }
 
-/// eltr's line format: `LEVEL plugin | message` as text, or a flat JSON object.
-struct LineFormat {
-    json: bool,
-    /// For the run and state ids stamped on JSON lines.
-    console: Arc<Console>,
+impl<S> Layer<S> for ConsoleLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: layer::Context<'_, S>) {
+        let mut number = BlockNumber::default();
+        attrs.record(&mut number);
+        let block = number.0.and_then(|n| self.console.block(n));
+        if let (Some(block), Some(span)) = (block, ctx.span(id)) {
+            span.extensions_mut().insert(InBlock(block));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: layer::Context<'_, S>) {
+        let block = ctx.event_scope(event).and_then(|scope| {
+            scope
+                .into_iter()
+                .find_map(|span| span.extensions().get::<InBlock>().map(|b| b.0.clone()))
+        });
+        let line = self.format(event, block.as_deref());
+        self.console.emit_in(block.as_deref(), line.as_bytes());
+    }
 }
 
 /// The fields of one event.
@@ -138,36 +157,29 @@ impl Visit for Fields {
     }
 }
 
-impl<S, N> FormatEvent<S, N> for LineFormat
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        _ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
+impl ConsoleLayer {
+    /// eltr's line format: `LEVEL plugin | message` as text, or a flat JSON object.
+    fn format(&self, event: &Event<'_>, block: Option<&BlockLog>) -> String {
+        use std::fmt::Write;
         let mut f = Fields::default();
         event.record(&mut f);
         let level = event.metadata().level().as_str();
         if self.json {
-            let line = json_line(&self.console, level, f.plugin, f.message, f.other);
-            writeln!(writer, "{line}")
-        } else {
-            write!(writer, "{level:>5} ")?;
-            if let Some(p) = &f.plugin {
-                write!(writer, "{p} | ")?;
-            }
-            write!(writer, "{}", f.message)?;
-            for (k, v) in &f.other {
-                match v {
-                    Value::String(s) => write!(writer, " {k}={s}")?,
-                    other => write!(writer, " {k}={other}")?,
-                }
-            }
-            writeln!(writer)
+            let line = json_line(&self.console, block, level, f.plugin, f.message, f.other);
+            return format!("{line}\n");
         }
+        let mut out = format!("{level:>5} ");
+        if let Some(p) = &f.plugin {
+            let _ = write!(out, "{p} | ");
+        }
+        out.push_str(&f.message);
+        for (k, v) in &f.other {
+            let _ = match v {
+                Value::String(s) => write!(out, " {k}={s}"),
+                other => write!(out, " {k}={other}"),
+            };
+        }
+        out.push('\n');
+        out
     }
 }

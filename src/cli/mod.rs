@@ -193,7 +193,7 @@ pub fn report(err: &anyhow::Error, console: &Console) {
         }
         eprintln!(
             "{}",
-            logging::json_line(console, "error", None, masked(err), other)
+            logging::json_line(console, None, "error", None, masked(err), other)
         );
         return;
     }

@@ -34,6 +34,7 @@ impl Call<'_> {
         if self.console.json_lines() {
             let line = super::logging::json_line(
                 self.console,
+                None,
                 "info",
                 None,
                 text.to_string(),

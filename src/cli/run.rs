@@ -62,6 +62,14 @@ pub struct RunArgs {
     /// Do not install missing plugins first.
     #[arg(long, env = "ELTR_RUN_NO_INSTALL", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue)]
     pub no_install: bool,
+    /// Run up to N blocks at once; blocks sharing a plugin or a state id still wait for each
+    /// other, and a plugin:command block waits for everything before it (1 to 64).
+    #[arg(long, value_name = "N", env = "ELTR_RUN_PARALLEL", value_parser = parallel_count)]
+    pub parallel: Option<usize>,
+    /// Run N copies of each extractor, each given a share of the selected streams and a loader
+    /// of its own; bookmarks merge per stream into the one state (1 to 64).
+    #[arg(long, value_name = "N", env = "ELTR_RUN_SPLIT_STREAMS", value_parser = split_count)]
+    pub split_streams: Option<usize>,
 }
 
 /// Plans the run, prints the plan (`--dry-run`) or executes it.
@@ -89,6 +97,7 @@ pub fn run(call: &Call<'_>, args: RunArgs) -> anyhow::Result<ExitCode> {
             "run_id": req.run_id,
             "success": outcome.error.is_none(),
             "error": outcome.error.as_ref().map(|e| e.to_string()),
+            "seconds": outcome.seconds,
             "blocks": outcome.blocks,
         });
         let text = call.console.mask(&serde_json::to_string_pretty(&doc)?);
@@ -133,12 +142,32 @@ fn request(args: RunArgs) -> anyhow::Result<RunRequest> {
         },
         no_install: args.no_install || meltano_flag("NO_INSTALL"),
         progress: args.progress,
+        parallel: args.parallel,
+        split_streams: args.split_streams,
     })
 }
 
 /// `--run-id` is checked where it enters: it names folders, so only a UUID is accepted.
 fn parse_run_id(raw: &str) -> Result<RunId, String> {
     RunId::parse(raw).map_err(|e| e.to_string())
+}
+
+/// The most blocks, or extractor copies, one run starts at once: each is a few processes
+/// and threads, and more than this is a mistake rather than a plan.
+const MAX_AT_ONCE: u64 = 64;
+
+/// `--parallel` (or `ELTR_RUN_PARALLEL`): a whole number from 1 to 64.
+fn parallel_count(raw: &str) -> Result<usize, number::Problem> {
+    number::count("--parallel", raw, MAX_AT_ONCE)
+        .map(|n| n as usize)
+        .map_err(|e| e.problem)
+}
+
+/// `--split-streams` (or `ELTR_RUN_SPLIT_STREAMS`): a whole number from 1 to 64.
+fn split_count(raw: &str) -> Result<usize, number::Problem> {
+    number::count("--split-streams", raw, MAX_AT_ONCE)
+        .map(|n| n as usize)
+        .map_err(|e| e.problem)
 }
 
 /// `--timeout` (or `ELTR_RUN_TIMEOUT`): clap prints the error, after the flag and the value,

@@ -47,7 +47,7 @@ impl Checkpointer {
         lock: Option<Arc<dyn LockGuard>>,
     ) -> Arc<Checkpointer> {
         let (tx, rx) = channel::<StateDoc>();
-        let thread = std::thread::spawn(move || writer(store, id, rx, lock));
+        let thread = super::console::spawn_in_block(move || writer(store, id, rx, lock));
         Arc::new(Checkpointer {
             doc: Mutex::new(initial),
             merge,

@@ -3,6 +3,7 @@
 //! process to blame if it goes wrong.
 
 use super::checkpoint::Checkpointer;
+use super::console::{BlockLog, spawn_in_block};
 use super::metrics::Metrics;
 use super::plan::{ExtractLoadPlan, Plan, StateSource};
 use super::process::{Exit, Running, Stdio2, spawn};
@@ -27,7 +28,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-type BlockResult = Result<Option<BlockSummary>, super::BlockFailure>;
+use super::BlockResult;
 
 /// The plugins of a block, prepared (config files written, catalog built), in data order.
 struct Prepared {
@@ -40,18 +41,17 @@ struct Prepared {
 /// state, hand the tap its bookmarks, pipe the plugins, checkpoint, summarise.
 pub fn run(session: &Session, ctx: &Context, plan: &Plan, el: &ExtractLoadPlan) -> BlockResult {
     let started = Instant::now();
-    let ready = get_ready(session, ctx, plan, el).map_err(|e| Box::new((None, e)))?;
-    // Everything said from here on is stamped with the block's ids and copied to its run
-    // log (masked, as every line is).
-    let console = &session.console;
-    console.begin_block(
+    // Everything said from here on, by this thread and the ones it starts, is stamped with
+    // the block's ids and copied to its run log (masked, as every line is).
+    let log = session.console.begin_block(
         &plan.run_id.to_string(),
         Some(&el.log_id),
         open_run_log(ctx, &el.log_id, plan.run_id),
+        plan.side_by_side().then(|| el.label.clone()),
     );
-    let result = pipe(session, plan, el, ready, started);
-    console.end_block();
-    result
+    let _in_block = log.span().entered();
+    let ready = get_ready(session, ctx, plan, el).map_err(|e| Box::new((None, e)))?;
+    pipe(session, plan, el, ready, started, &log)
 }
 
 /// A block whose plugins are installed and prepared, its state locked and read.
@@ -117,6 +117,7 @@ fn pipe(
     el: &ExtractLoadPlan,
     ready: Ready,
     started: Instant,
+    log: &Arc<BlockLog>,
 ) -> BlockResult {
     let metrics = Arc::new(Metrics::default());
     let first_hop = Arc::new(LiveCounters::default());
@@ -135,7 +136,7 @@ fn pipe(
             .map(|c| c.confirmed.clone())
             .unwrap_or_default();
         let label = el.label.clone();
-        Progress::start(session.console.clone(), label, first_hop, confirmed)
+        Progress::start(log.clone(), label, first_hop, confirmed)
     });
     let watchdog = plan.timeout.map(|t| start_watchdog(session, t));
     let exits = piped.wait(session);
@@ -164,7 +165,7 @@ fn pipe(
             message,
         })
     });
-    session.console.println(&summary.render());
+    log.println(&summary.render());
     match error {
         Some(e) => Err(Box::new((Some(summary), e))),
         None => Ok(Some(summary)),
@@ -253,7 +254,7 @@ fn prepare_all(
 fn start_watchdog(session: &Session, limit: Duration) -> mpsc::Sender<()> {
     let (done, wait) = mpsc::channel::<()>();
     let supervisor = session.supervisor.clone();
-    std::thread::spawn(move || {
+    spawn_in_block(move || {
         if let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(limit) {
             tracing::error!("timed out after {limit:?}; stopping the plugins");
             supervisor.time_out();
@@ -350,7 +351,7 @@ impl Piped {
                 0 => first_hop.clone(),
                 _ => Arc::new(LiveCounters::default()),
             };
-            hops.push(std::thread::spawn(move || {
+            hops.push(spawn_in_block(move || {
                 let stats = pump(from, to, live);
                 if stats.downstream_closed {
                     // The next process stopped reading: stop the producer too.
@@ -363,7 +364,7 @@ impl Piped {
         let out = last.child.stdout.take().expect("stdout is piped");
         let masker = target.masker.clone();
         let name = target.plugin.name.clone();
-        let target_reader = Some(std::thread::spawn(move || {
+        let target_reader = Some(spawn_in_block(move || {
             read_target_states(out, checkpointer, &name, &masker)
         }));
         Ok(Piped {

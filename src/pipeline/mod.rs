@@ -11,6 +11,7 @@ pub mod command;
 pub mod console;
 pub mod extract_load;
 pub mod metrics;
+pub mod parallel;
 pub mod plan;
 pub mod process;
 pub mod progress;
@@ -73,6 +74,11 @@ pub struct RunRequest {
     pub no_install: bool,
     /// When to draw the live progress line.
     pub progress: progress::ProgressMode,
+    /// Run up to this many blocks at once (`--parallel`); `None`: one after another.
+    pub parallel: Option<usize>,
+    /// Split each extract-load block's streams over this many extractor copies
+    /// (`--split-streams`).
+    pub split_streams: Option<usize>,
 }
 
 /// Why a run failed.
@@ -118,6 +124,8 @@ pub enum RunError {
         "timed out after {0:?}; the plugins were stopped and the last confirmed state was kept"
     )]
     TimedOut(Duration),
+    #[error("cannot split the streams of {block}: {reason}; run it without --split-streams")]
+    SplitRefused { block: String, reason: String },
     #[error("the run finished but its state could not be saved to {store}: {message}")]
     StateSave { store: String, message: String },
 }
@@ -140,45 +148,67 @@ pub type BlockFailure = Box<(Option<summary::BlockSummary>, RunError)>;
 pub struct RunOutcome {
     pub blocks: Vec<summary::BlockSummary>,
     pub error: Option<RunError>,
+    /// Wall time of the whole run.
+    pub seconds: f64,
 }
 
 impl RunOutcome {
     /// A run that stopped before its first block.
     pub fn failed(error: RunError) -> RunOutcome {
         RunOutcome {
-            blocks: Vec::new(),
             error: Some(error),
+            ..RunOutcome::default()
         }
     }
 }
 
-/// Runs the blocks of `plan` in order; the first failure stops the run.
+/// What one block ends with: its summary (extract-load blocks), or how it failed.
+pub type BlockResult = Result<Option<summary::BlockSummary>, BlockFailure>;
+
+/// Runs the blocks of `plan`: in order, the first failure stopping the run; or, with
+/// `--parallel`, side by side as `parallel::execute` says.
 pub fn execute(session: &Session, ctx: &Context, plan: &Plan) -> RunOutcome {
+    if plan.side_by_side() {
+        return parallel::execute(session, ctx, plan);
+    }
+    let started = std::time::Instant::now();
     let mut outcome = RunOutcome::default();
     for block in &plan.blocks {
         if let Some(e) = interrupted(session) {
             outcome.error = Some(e);
             break;
         }
-        let result = match block {
-            PlannedBlock::ExtractLoad(el) => extract_load::run(session, ctx, plan, el),
-            PlannedBlock::Command { plugin, command } => {
-                command::run(session, ctx, plan, plugin, command.as_deref()).map(|_| None)
-            }
-        };
+        let offset = started.elapsed().as_secs_f64();
+        let result = run_block(session, ctx, plan, block);
         match result {
-            Ok(Some(summary)) => outcome.blocks.push(summary),
+            Ok(Some(summary)) => outcome.blocks.push(summary.at(offset)),
             Ok(None) => {}
             Err(failure) => {
                 let (summary, e) = *failure;
                 let e = interrupted(session).unwrap_or(e);
-                outcome.blocks.extend(summary);
+                outcome.blocks.extend(summary.map(|s| s.at(offset)));
                 outcome.error = Some(e);
                 break;
             }
         }
     }
+    outcome.seconds = started.elapsed().as_secs_f64();
     outcome
+}
+
+/// Runs one block of the plan.
+pub fn run_block(
+    session: &Session,
+    ctx: &Context,
+    plan: &Plan,
+    block: &PlannedBlock,
+) -> BlockResult {
+    match block {
+        PlannedBlock::ExtractLoad(el) => extract_load::run(session, ctx, plan, el),
+        PlannedBlock::Command { plugin, command } => {
+            command::run(session, ctx, plan, plugin, command.as_deref()).map(|_| None)
+        }
+    }
 }
 
 /// The error of a run stopped by a signal, if one arrived.

@@ -29,6 +29,8 @@ pub struct Plan {
     pub install_missing: bool,
     /// Draw the live progress line.
     pub progress: bool,
+    /// How many blocks may run at once (1: one after another).
+    pub parallel: usize,
 }
 
 /// One block of the plan.
@@ -56,6 +58,9 @@ pub struct ExtractLoadPlan {
     pub state: StatePlan,
     /// Discover the catalog again rather than use the cached one.
     pub refresh_catalog: bool,
+    /// Run this many copies of the extractor, each with a share of the selected streams and
+    /// a loader of its own (`--split-streams`); `None`: one extractor.
+    pub split: Option<usize>,
 }
 
 /// Where a block's state comes from and goes.
@@ -111,6 +116,7 @@ pub fn plan(ctx: &Context, req: &RunRequest) -> Result<Plan, RunError> {
         timeout: req.timeout,
         install_missing: !req.no_install,
         progress: req.progress.enabled(),
+        parallel: req.parallel.unwrap_or(1),
     })
 }
 
@@ -156,6 +162,7 @@ fn extract_load(
         true => state_id.to_string(),
         false => format!("{extractor}-to-{loader}"),
     };
+    let split = split(req, block, &tap)?;
     Ok(ExtractLoadPlan {
         label: block.label(),
         extractor: tap,
@@ -171,7 +178,35 @@ fn extract_load(
             lock,
         },
         refresh_catalog: req.refresh_catalog || req.full_refresh,
+        split,
     })
+}
+
+/// How many copies of the extractor `--split-streams` asks for, if the block allows it: a
+/// tap → target block (each copy needs a loader of its own, and mappers would need copies
+/// too) whose extractor takes a catalog (a copy's share of the streams is its catalog).
+fn split(req: &RunRequest, block: &Block, tap: &ResolvedPlugin) -> Result<Option<usize>, RunError> {
+    let Some(n) = req.split_streams.filter(|n| *n > 1) else {
+        return Ok(None);
+    };
+    let refuse = |reason: String| {
+        Err(RunError::SplitRefused {
+            block: block.label(),
+            reason,
+        })
+    };
+    if let Block::ExtractLoad { mappers, .. } = block {
+        if !mappers.is_empty() {
+            return refuse("only tap → target blocks can be split, this one has mappers".into());
+        }
+    }
+    if !tap.has_capability("catalog") && !tap.has_capability("properties") {
+        return refuse(format!(
+            "extractor '{}' takes no catalog (capability `catalog` or `properties`), so its streams cannot be shared out",
+            tap.name
+        ));
+    }
+    Ok(Some(n))
 }
 
 /// `{environment}:{extractor}-to-{loader}[:{suffix}]`, the suffix from the command line or
@@ -200,6 +235,11 @@ fn state_id(ctx: &Context, req: &RunRequest, tap: &str, target: &str) -> Result<
 }
 
 impl Plan {
+    /// True when blocks may run side by side: their lines then say which block they are of.
+    pub fn side_by_side(&self) -> bool {
+        self.parallel > 1 && self.blocks.len() > 1
+    }
+
     /// The plan as JSON (`eltr run --dry-run --format json`); plugin configs masked.
     pub fn to_json(&self) -> Value {
         json!({
@@ -207,6 +247,7 @@ impl Plan {
             "store": self.store.as_ref().map(|s| s.describe()),
             "timeout_seconds": self.timeout.map(|t| t.as_secs_f64()),
             "install_missing": self.install_missing,
+            "parallel": self.parallel,
             "blocks": self.blocks.iter().map(PlannedBlock::to_json).collect::<Vec<_>>(),
         })
     }
@@ -214,12 +255,23 @@ impl Plan {
     /// The plan for people (`eltr run --dry-run`).
     pub fn render(&self) -> String {
         let mut out = format!("run {}\n", self.run_id);
+        if self.side_by_side() {
+            out.push_str(&format!(
+                "up to {} blocks at once (blocks sharing a plugin or a state id wait for each other)\n",
+                self.parallel
+            ));
+        }
         for (i, block) in self.blocks.iter().enumerate() {
             match block {
                 PlannedBlock::ExtractLoad(el) => {
                     out.push_str(&format!("block {}: {}\n", i + 1, el.label));
                     out.push_str(&format!("  state id: {}\n", el.state_id));
                     out.push_str(&format!("  state: {}\n", el.state.describe()));
+                    if let Some(n) = el.split {
+                        out.push_str(&format!(
+                            "  streams split over up to {n} extractor copies, each with its own loader\n"
+                        ));
+                    }
                     for (role, p) in el.plugins() {
                         out.push_str(&format!("  {role} {}: {}\n", p.name, describe_program(p)));
                     }
@@ -257,6 +309,17 @@ impl ExtractLoadPlan {
 }
 
 impl PlannedBlock {
+    /// How the block is shown (`tap-x → target-y`, `dbt:run`).
+    pub fn label(&self) -> String {
+        match self {
+            PlannedBlock::ExtractLoad(el) => el.label.clone(),
+            PlannedBlock::Command { plugin, command } => match command {
+                Some(c) => format!("{}:{c}", plugin.name),
+                None => plugin.name.to_string(),
+            },
+        }
+    }
+
     fn to_json(&self) -> Value {
         match self {
             PlannedBlock::ExtractLoad(el) => json!({
@@ -278,6 +341,7 @@ impl PlannedBlock {
                     })),
                 },
                 "refresh_catalog": el.refresh_catalog,
+                "split_streams": el.split,
                 "plugins": el.plugins().into_iter().zip(mappings(el)).map(|((role, p), mapping)| {
                     let mut o = plugin_json(p);
                     o["role"] = json!(role);

@@ -74,7 +74,7 @@ fn follow_stderr(
     tail: Arc<Mutex<VecDeque<String>>>,
     metrics: Arc<Metrics>,
 ) -> JoinHandle<()> {
-    std::thread::spawn(move || {
+    super::console::spawn_in_block(move || {
         // A plugin dumping megabytes on stderr without a newline must not bloat eltr: each
         // line is cut as it is read, and the log shows where.
         let reader = BufReader::with_capacity(64 * 1024, stderr);

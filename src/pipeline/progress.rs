@@ -2,7 +2,7 @@
 //! elapsed time and states confirmed, redrawn a few times a second from counters the pump
 //! publishes once per chunk (so the display costs the data path nothing per record).
 
-use super::console::Console;
+use super::console::BlockLog;
 use super::pump::LiveCounters;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::Arc;
@@ -42,15 +42,18 @@ pub struct Progress {
 impl Progress {
     /// Starts drawing `label` with the counters of the first hop and the confirmed-state count.
     /// On a terminal: a live line redrawn five times a second. Elsewhere (`--progress always`
-    /// into a log): a plain line every few seconds.
+    /// into a log), and for blocks running side by side (one live line cannot show them
+    /// all): a plain line every few seconds, in the block's log.
     pub fn start(
-        console: Arc<Console>,
+        log: Arc<BlockLog>,
         label: String,
         live: Arc<LiveCounters>,
         confirmed: Arc<AtomicU64>,
     ) -> Progress {
         use std::io::IsTerminal;
-        let pb = std::io::stderr().is_terminal().then(|| {
+        let console = log.console().clone();
+        let live_line = std::io::stderr().is_terminal() && log.label().is_none();
+        let pb = live_line.then(|| {
             let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(5));
             pb.set_style(
                 ProgressStyle::with_template("{spinner} {msg}")
@@ -60,7 +63,7 @@ impl Progress {
             pb
         });
         let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
+        let thread = super::console::spawn_in_block(move || {
             let started = Instant::now();
             let mut last = (Instant::now(), 0u64);
             let mut last_line = Instant::now();
@@ -99,7 +102,7 @@ impl Progress {
                         pb.tick();
                     }
                     None if done || last_line.elapsed() >= Duration::from_secs(5) => {
-                        console.println(&format!("progress: {message}"));
+                        log.println(&format!("progress: {message}"));
                         last_line = Instant::now();
                     }
                     None => {}

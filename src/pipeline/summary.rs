@@ -26,6 +26,8 @@ pub struct ProcessSummary {
 pub struct BlockSummary {
     pub block: String,
     pub run_id: String,
+    /// When the block started, in seconds after the run started.
+    pub started_seconds: f64,
     pub state_id: Option<String>,
     pub store: Option<String>,
     pub records: u64,
@@ -69,6 +71,7 @@ impl BlockSummary {
         BlockSummary {
             block,
             run_id: run_id.to_string(),
+            started_seconds: 0.0,
             state_id: None,
             store: None,
             records: first.records,
@@ -84,6 +87,12 @@ impl BlockSummary {
             last_state: None,
             metrics: Vec::new(),
         }
+    }
+
+    /// The summary of a block that started `offset` seconds into the run.
+    pub fn at(mut self, offset: f64) -> BlockSummary {
+        self.started_seconds = offset;
+        self
     }
 
     /// The human summary printed on stderr at the end of the block.
@@ -145,6 +154,60 @@ impl BlockSummary {
     }
 }
 
+/// When one block of a run ran, for the timeline of a run whose blocks ran side by side.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    pub label: String,
+    /// Seconds after the run started; `None` for a block that never started.
+    pub ran: Option<(f64, f64)>,
+    pub failed: bool,
+}
+
+/// Width of the timeline bars, in characters.
+const BAR: usize = 40;
+
+/// The timeline of a run whose blocks ran side by side: how long it took, how long its
+/// blocks took together (what running them one after another would have cost), and a bar
+/// per block showing when it ran.
+pub fn render_overlap(intervals: &[Interval], wall: f64, parallel: usize) -> String {
+    let busy: f64 = intervals
+        .iter()
+        .filter_map(|i| i.ran.map(|(a, b)| b - a))
+        .sum();
+    let ran = intervals.iter().filter(|i| i.ran.is_some()).count();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{ran} blocks in {wall:.2}s, up to {parallel} at once; one after another they took {busy:.2}s ({:.1}x)",
+        busy / wall.max(1e-9)
+    );
+    let width = intervals
+        .iter()
+        .map(|i| i.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let scale = BAR as f64 / wall.max(1e-9);
+    for i in intervals {
+        let label = format!("{:<width$}", i.label);
+        let Some((a, b)) = i.ran else {
+            let _ = writeln!(out, "  {label} |{}| not started", " ".repeat(BAR));
+            continue;
+        };
+        let from = ((a * scale).floor() as usize).min(BAR - 1);
+        let to = ((b * scale).ceil() as usize).clamp(from + 1, BAR);
+        let bar = format!(
+            "{}{}{}",
+            " ".repeat(from),
+            "#".repeat(to - from),
+            " ".repeat(BAR - to)
+        );
+        let end = if i.failed { " failed" } else { "" };
+        let _ = writeln!(out, "  {label} |{bar}| {a:6.2}s to {b:6.2}s{end}");
+    }
+    out.pop();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +219,41 @@ mod tests {
         assert_eq!(verdict(s(0.1), s(2.0)), "target-bound");
         assert_eq!(verdict(s(1.0), s(1.0)), "balanced");
         assert_eq!(verdict(s(0.01), s(0.0)), "balanced");
+    }
+
+    #[test]
+    fn the_timeline_shows_blocks_that_overlapped() {
+        let block = |label: &str, ran: Option<(f64, f64)>, failed| Interval {
+            label: label.into(),
+            ran,
+            failed,
+        };
+        let text = render_overlap(
+            &[
+                block("a", Some((0.0, 2.0)), false),
+                block("bb", Some((0.0, 1.0)), true),
+                block("c", None, false),
+            ],
+            2.0,
+            2,
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "2 blocks in 2.00s, up to 2 at once; one after another they took 3.00s (1.5x)"
+        );
+        assert_eq!(
+            lines[1],
+            format!("  a  |{}|   0.00s to   2.00s", "#".repeat(40))
+        );
+        assert_eq!(
+            lines[2],
+            format!(
+                "  bb |{}{}|   0.00s to   1.00s failed",
+                "#".repeat(20),
+                " ".repeat(20)
+            )
+        );
+        assert!(lines[3].ends_with("| not started"), "{text}");
     }
 }

@@ -30,7 +30,6 @@ use error::{ProjectError, Result, did_you_mean};
 use indexmap::{IndexMap, IndexSet};
 use model::{EnvironmentDef, JobDef, Object, PluginDef, PluginType, ScheduleDef, Sourced};
 use serde_json::Value;
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use vars::{VarOrigin, Vars};
@@ -153,8 +152,9 @@ pub struct Context {
     pub strict_env: bool,
     /// Learns every sensitive value as it is resolved; shared with whatever prints.
     pub masker: Arc<Masker>,
-    warned: RefCell<IndexSet<String>>,
-    base_env: std::cell::OnceCell<std::sync::Arc<VarMap>>,
+    /// Behind locks rather than cells so blocks running side by side can share the context.
+    warned: std::sync::Mutex<IndexSet<String>>,
+    base_env: std::sync::Mutex<Option<std::sync::Arc<VarMap>>>,
 }
 
 /// Opens the project the options point at, from `cwd`.
@@ -258,8 +258,8 @@ impl Context {
             vars,
             strict_env,
             masker,
-            warned: RefCell::new(IndexSet::new()),
-            base_env: std::cell::OnceCell::new(),
+            warned: std::sync::Mutex::default(),
+            base_env: std::sync::Mutex::default(),
         })
     }
 
@@ -279,8 +279,13 @@ impl Context {
 
     /// Variables (`.env` under the process) with the root `env:` block on top, built once.
     fn root_env(&self) -> Result<EnvMap> {
-        if let Some(base) = self.base_env.get() {
-            return Ok(EnvMap::over(base.clone()));
+        let cached = self
+            .base_env
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(base) = cached {
+            return Ok(EnvMap::over(base));
         }
         let mut vars = VarMap::default();
         for (k, v, origin) in self.vars.iter() {
@@ -304,7 +309,7 @@ impl Context {
             flat.insert(k.clone(), e.clone());
         }
         let base = std::sync::Arc::new(flat);
-        let _ = self.base_env.set(base.clone());
+        *self.base_env.lock().unwrap_or_else(|e| e.into_inner()) = Some(base.clone());
         Ok(EnvMap::over(base))
     }
 
@@ -404,7 +409,12 @@ impl Context {
             });
         }
         for var in missing {
-            if self.warned.borrow_mut().insert(var.to_string()) {
+            let first_time = self
+                .warned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(var.to_string());
+            if first_time {
                 tracing::warn!(
                     "environment variable '{var}' is not set (used in {context}); it expands to nothing"
                 );
