@@ -2,6 +2,10 @@
 //! in-memory document and handed to a writer thread that keeps at most one write in flight
 //! and always writes the newest: the pipe never waits on the store, and the last confirmed
 //! state is always the one left stored.
+//!
+//! A split block (`--split-streams`) has one checkpointer for its copies of the tap: each
+//! copy's confirmed state gives the bookmarks of the copy's own streams
+//! (`singer::state::take_bookmarks`), merged into one state as if one tap had synced them all.
 
 use crate::singer::state::StateDoc;
 use crate::state::{LockGuard, StateId, Store};
@@ -21,8 +25,10 @@ pub struct CheckpointReport {
     pub last_written: Option<StateDoc>,
     /// The first write error, if any (the run fails with it).
     pub error: Option<String>,
-    /// The last state the target confirmed.
+    /// The last state the target confirmed (split: the copies' states merged).
     pub last_confirmed: Option<Value>,
+    /// What copies of a split tap changed that was not theirs to change (and was not saved).
+    pub not_own: Vec<String>,
 }
 
 /// Feeds confirmed states to the store in the background.
@@ -34,6 +40,53 @@ pub struct Checkpointer {
     /// States confirmed so far (read live by the progress display).
     pub confirmed: Arc<std::sync::atomic::AtomicU64>,
     last: Mutex<Option<Value>>,
+    /// Split blocks: the copies' states merged per stream.
+    shares: Option<Mutex<Shares>>,
+}
+
+/// The state of a split block's copies, merged.
+struct Shares {
+    /// The state every copy of the tap was given.
+    given: Value,
+    /// `given` with each stream's bookmark replaced by the last one its copy confirmed.
+    combined: Value,
+    /// Every copy's streams, in catalog order.
+    streams: Vec<String>,
+    not_own: Vec<String>,
+}
+
+/// Where the states one target confirms go: the block's checkpointer, whole, or for the
+/// streams of one copy of a split tap.
+#[derive(Clone)]
+pub struct Confirm {
+    checkpointer: Arc<Checkpointer>,
+    share: Option<Arc<Vec<String>>>,
+}
+
+impl Confirm {
+    /// States of the block's only tap.
+    pub fn whole(checkpointer: Arc<Checkpointer>) -> Confirm {
+        Confirm {
+            checkpointer,
+            share: None,
+        }
+    }
+
+    /// States of the copy of a split tap syncing `streams`.
+    pub fn share(checkpointer: Arc<Checkpointer>, streams: Arc<Vec<String>>) -> Confirm {
+        Confirm {
+            checkpointer,
+            share: Some(streams),
+        }
+    }
+
+    /// Records one state the target confirmed.
+    pub fn confirm(&self, singer_state: &Value) {
+        match &self.share {
+            None => self.checkpointer.confirm(singer_state),
+            Some(streams) => self.checkpointer.confirm_share(streams, singer_state),
+        }
+    }
 }
 
 impl Checkpointer {
@@ -55,21 +108,66 @@ impl Checkpointer {
             thread: Mutex::new(Some(thread)),
             confirmed: Arc::default(),
             last: Mutex::new(None),
+            shares: None,
         })
+    }
+
+    /// Makes this (new) checkpointer one for the copies of a split tap syncing `streams`
+    /// (catalog order), each given `given`.
+    pub fn split(self: Arc<Self>, given: Value, streams: Vec<String>) -> Arc<Checkpointer> {
+        let mut this = Arc::into_inner(self).expect("a new checkpointer has one owner");
+        this.shares = Some(Mutex::new(Shares {
+            combined: given.clone(),
+            given,
+            streams,
+            not_own: Vec::new(),
+        }));
+        Arc::new(this)
     }
 
     /// Records one state the target confirmed.
     pub fn confirm(&self, singer_state: &Value) {
-        let snapshot = {
-            let mut doc = self.doc.lock().unwrap_or_else(|e| e.into_inner());
-            doc.apply(singer_state, self.merge);
-            doc.clone()
+        self.apply(singer_state);
+    }
+
+    /// Records a state the target of the copy syncing `streams` confirmed: the bookmarks of
+    /// those streams.
+    fn confirm_share(&self, streams: &[String], singer_state: &Value) {
+        let Some(shares) = &self.shares else {
+            return self.apply(singer_state);
         };
+        // Held until the merged state is queued, so the writer gets them in order.
+        let mut shares = shares.lock().unwrap_or_else(|e| e.into_inner());
+        let Shares {
+            given,
+            combined,
+            streams: order,
+            not_own,
+        } = &mut *shares;
+        let changed = crate::singer::state::take_bookmarks(combined, singer_state, given, streams);
+        crate::singer::state::order_bookmarks(combined, given, order);
+        for what in changed {
+            tracing::error!(
+                "the copy of the tap syncing {} changed {what}; that change is not saved",
+                streams.join(", ")
+            );
+            not_own.push(what);
+        }
+        self.apply(combined);
+    }
+
+    /// Applies a state to the document and queues the result for the writer.
+    fn apply(&self, singer_state: &Value) {
+        // The document stays locked until the snapshot is queued: states confirmed by
+        // several threads (a split block's targets) reach the writer in the order applied,
+        // so the newest is the one written last.
+        let mut doc = self.doc.lock().unwrap_or_else(|e| e.into_inner());
+        doc.apply(singer_state, self.merge);
         self.confirmed
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(singer_state.clone());
         if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            let _ = tx.send(snapshot);
+            let _ = tx.send(doc.clone());
         }
     }
 
@@ -80,6 +178,10 @@ impl Checkpointer {
         let mut report = thread.and_then(|t| t.join().ok()).unwrap_or_default();
         report.confirmed = self.confirmed.load(std::sync::atomic::Ordering::Relaxed);
         report.last_confirmed = self.last.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(shares) = &self.shares {
+            report.not_own =
+                std::mem::take(&mut shares.lock().unwrap_or_else(|e| e.into_inner()).not_own);
+        }
         report
     }
 }

@@ -2,19 +2,20 @@
 //! target piped through eltr, checkpoint every state the target confirms, and decide which
 //! process to blame if it goes wrong.
 
-use super::checkpoint::Checkpointer;
+use super::checkpoint::{Checkpointer, Confirm};
 use super::console::{BlockLog, spawn_in_block};
 use super::metrics::Metrics;
 use super::plan::{ExtractLoadPlan, Plan, StateSource};
 use super::process::{Exit, Running, Stdio2, spawn};
 use super::progress::Progress;
 use super::pump::{LiveCounters, PumpStats, pump};
+use super::split;
 use super::summary::{BlockSummary, ProcessSummary};
 use super::{RunError, Session};
 use crate::plugin::{PluginError, PrepareOptions, PreparedPlugin, describe_status, prepare};
 use crate::project::model::MappingDef;
 use crate::project::{Context, ResolvedPlugin};
-use crate::singer::state::StateDoc;
+use crate::singer::state::{StateDoc, split_shape_problem};
 use crate::state::{LockGuard, LockInfo, Store};
 use crate::vocab::files::{DOCUMENT_CAP, read_capped};
 use crate::vocab::ident::RunId;
@@ -35,6 +36,8 @@ struct Prepared {
     tap: PreparedPlugin,
     mappers: Vec<PreparedPlugin>,
     target: PreparedPlugin,
+    /// The streams of this copy of a split tap.
+    share: Option<Arc<Vec<String>>>,
 }
 
 /// Runs one planned `extractor [mapper…] loader` block: install what is missing, lock the
@@ -58,9 +61,12 @@ pub fn run(session: &Session, ctx: &Context, plan: &Plan, el: &ExtractLoadPlan) 
 struct Ready {
     /// The store, when the block reads or writes state there.
     store: Option<Arc<dyn Store>>,
-    prepared: Prepared,
+    /// One line of plugins, or one per copy of a split tap.
+    lines: Vec<Prepared>,
     /// Saves the states the target confirms, when the block writes state.
     checkpointer: Option<Arc<Checkpointer>>,
+    /// The project's root, where the block's run metadata is kept.
+    root: std::path::PathBuf,
 }
 
 /// Everything before the first process starts. The run folders and the lock are guards: an
@@ -88,7 +94,24 @@ fn get_ready(
     if state_for_tap.is_some() {
         tracing::info!("resuming '{}' from its stored state", el.state_id);
     }
-    let prepared = prepare_all(session, ctx, plan, el, state_for_tap)?;
+    if let (Some(_), Some(problem)) = (
+        el.split,
+        state_for_tap.as_ref().and_then(split_shape_problem),
+    ) {
+        return Err(RunError::SplitRefused {
+            block: el.label.clone(),
+            reason: format!("the state of '{}': {problem}", el.state_id),
+        });
+    }
+    let given = state_for_tap
+        .clone()
+        .unwrap_or_else(|| serde_json::json!({}));
+    let prepared = prepare_all(session, ctx, plan, el, state_for_tap.clone())?;
+    let streams = prepared.tap.selected_streams.clone().unwrap_or_default();
+    let lines = match el.split {
+        Some(n) => split_lines(session, ctx, plan, el, prepared, state_for_tap, n)?,
+        None => vec![prepared],
+    };
     if let Some(e) = super::interrupted(session) {
         return Err(e);
     }
@@ -102,15 +125,79 @@ fn get_ready(
         )),
         _ => None,
     };
+    let checkpointer = match lines.len() {
+        1 => checkpointer,
+        _ => checkpointer.map(|c| c.split(given, streams)),
+    };
     Ok(Ready {
         store,
-        prepared,
+        lines,
         checkpointer,
+        root: ctx.project.root.clone(),
     })
 }
 
-/// Spawns and pipes the plugins, waits for them (under the timeout, with progress), and
-/// turns what happened into the block's summary and error.
+/// The lines of a split block: the selected streams of the prepared tap dealt out over up
+/// to `n` copies of it (balanced by last run's records per stream), each copy prepared with
+/// a catalog selecting its share and a loader of its own. One stream or one copy: the block
+/// runs as prepared.
+fn split_lines(
+    session: &Session,
+    ctx: &Context,
+    plan: &Plan,
+    el: &ExtractLoadPlan,
+    whole: Prepared,
+    state: Option<Value>,
+    n: usize,
+) -> Result<Vec<Prepared>, RunError> {
+    let streams = whole.tap.selected_streams.clone().unwrap_or_default();
+    let weights = split::last_counts(&ctx.project.root, &el.log_id);
+    let shares = split::shares(&streams, &weights, n);
+    let Some(catalog) = whole.tap.catalog.clone().filter(|_| shares.len() > 1) else {
+        return Ok(vec![whole]);
+    };
+    // The copies' run folders replace the whole block's.
+    drop(whole);
+    let shown: Vec<String> = shares.iter().map(|s| s.join(" ")).collect();
+    tracing::info!(
+        "streams of '{}' split over {} copies: [{}]",
+        el.extractor.name,
+        shares.len(),
+        shown.join("], [")
+    );
+    let mut lines = Vec::with_capacity(shares.len());
+    for (k, share) in shares.into_iter().enumerate() {
+        let opts = PrepareOptions {
+            run_id: plan.run_id,
+            state: state.clone(),
+            with_catalog: true,
+            supervisor: session.supervisor.clone(),
+            copy: Some(k + 1),
+            catalog: Some(catalog.only(&share)),
+            ..PrepareOptions::default()
+        };
+        let tap = prepare(ctx, el.extractor.clone(), &opts)?;
+        let downstream = PrepareOptions {
+            run_id: plan.run_id,
+            extra_env: el.upstream.clone(),
+            supervisor: session.supervisor.clone(),
+            copy: Some(k + 1),
+            ..PrepareOptions::default()
+        };
+        let target = prepare(ctx, el.loader.clone(), &downstream)?;
+        lines.push(Prepared {
+            tap,
+            mappers: Vec::new(),
+            target,
+            share: Some(Arc::new(share)),
+        });
+    }
+    Ok(lines)
+}
+
+/// Spawns and pipes the plugins (each line of them, in a split block), waits for them
+/// (under the timeout, with progress), and turns what happened into the block's summary and
+/// error.
 fn pipe(
     session: &Session,
     plan: &Plan,
@@ -120,33 +207,25 @@ fn pipe(
     log: &Arc<BlockLog>,
 ) -> BlockResult {
     let metrics = Arc::new(Metrics::default());
-    let first_hop = Arc::new(LiveCounters::default());
     let checkpointer = ready.checkpointer;
-    let mut piped = Piped::start(
-        session,
-        &ready.prepared,
-        checkpointer.clone(),
-        metrics.clone(),
-        first_hop.clone(),
-    )
-    .map_err(|e| Box::new((None, e)))?;
+    let (mut lines, live) = start_lines(session, &ready.lines, checkpointer.as_ref(), &metrics)
+        .map_err(|e| Box::new((None, e)))?;
     let progress = plan.progress.then(|| {
         let confirmed = checkpointer
             .as_ref()
             .map(|c| c.confirmed.clone())
             .unwrap_or_default();
-        let label = el.label.clone();
-        Progress::start(log.clone(), label, first_hop, confirmed)
+        Progress::start(log.clone(), el.label.clone(), live, confirmed)
     });
     let watchdog = plan.timeout.map(|t| start_watchdog(session, t));
-    let exits = piped.wait(session);
+    let ended: Vec<Vec<Exit>> = lines.iter_mut().map(|l| l.wait(session)).collect();
     drop(watchdog);
-    let (hops, unread_state) = piped.join_hops();
+    let joined: Vec<_> = lines.iter_mut().map(Piped::join_hops).collect();
     drop(progress);
 
     let report = checkpointer.map(|c| c.finish()).unwrap_or_default();
     let store_name = ready.store.as_ref().map(|s| s.describe());
-    let mut summary = summarise(plan, el, &piped, &exits, &hops, started);
+    let mut summary = summarise_lines(plan, el, &lines, &ended, &joined, started);
     if el.state.write {
         summary.state_id = Some(el.state_id.to_string());
         summary.store = store_name.clone();
@@ -156,8 +235,8 @@ fn pipe(
     summary.last_state = report.last_confirmed.clone();
     summary.metrics = metrics.totals();
 
-    let statuses: Vec<ExitStatus> = exits.iter().map(|e| e.status).collect();
-    let error = blame(session, &mut piped.procs, &statuses, &hops, plan.timeout);
+    let error = blame_lines(session, &mut lines, &ended, &joined, plan.timeout);
+    let unread_state = joined.into_iter().find_map(|(_, unread)| unread);
     let error = error.or_else(|| {
         let message = report.error.or(unread_state)?;
         Some(RunError::StateSave {
@@ -165,11 +244,101 @@ fn pipe(
             message,
         })
     });
+    let error = error.or_else(|| not_own_error(el, &report.not_own));
     log.println(&summary.render());
     match error {
         Some(e) => Err(Box::new((Some(summary), e))),
-        None => Ok(Some(summary)),
+        None => {
+            split::record_counts(&ready.root, &el.log_id, &summary.streams);
+            Ok(Some(summary))
+        }
     }
+}
+
+/// Starts each line of the block (one, or one per copy of a split tap); if one cannot
+/// start, the ones already running are stopped in data order (keeping what they confirmed)
+/// and the error returned.
+fn start_lines(
+    session: &Session,
+    lines: &[Prepared],
+    checkpointer: Option<&Arc<Checkpointer>>,
+    metrics: &Arc<Metrics>,
+) -> Result<(Vec<Piped>, Vec<Arc<LiveCounters>>), RunError> {
+    let mut started = Vec::with_capacity(lines.len());
+    let mut live = Vec::with_capacity(lines.len());
+    for line in lines {
+        let first_hop = Arc::new(LiveCounters::default());
+        let confirm = checkpointer.map(|c| match &line.share {
+            Some(streams) => Confirm::share(c.clone(), streams.clone()),
+            None => Confirm::whole(c.clone()),
+        });
+        match Piped::start(session, line, confirm, metrics.clone(), first_hop.clone()) {
+            Ok(piped) => started.push(piped),
+            Err(e) => {
+                for mut piped in started {
+                    signal_group(piped.procs[0].pid, libc::SIGTERM);
+                    piped.wait(session);
+                    piped.join_hops();
+                }
+                return Err(e);
+            }
+        }
+        live.push(first_hop);
+    }
+    Ok((started, live))
+}
+
+/// The block's summary: that of its line, or of its copies' lines added up.
+fn summarise_lines(
+    plan: &Plan,
+    el: &ExtractLoadPlan,
+    lines: &[Piped],
+    ended: &[Vec<Exit>],
+    joined: &[(Vec<PumpStats>, Option<String>)],
+    started: Instant,
+) -> BlockSummary {
+    let mut parts = lines
+        .iter()
+        .zip(ended)
+        .zip(joined)
+        .map(|((line, exits), (hops, _))| summarise(plan, el, line, exits, hops, started));
+    let mut summary = parts.next().expect("a block has a line");
+    for part in parts {
+        summary.absorb(part);
+    }
+    summary
+}
+
+/// The error of the first line (in copy order) that failed.
+fn blame_lines(
+    session: &Session,
+    lines: &mut [Piped],
+    ended: &[Vec<Exit>],
+    joined: &[(Vec<PumpStats>, Option<String>)],
+    timeout: Option<Duration>,
+) -> Option<RunError> {
+    lines
+        .iter_mut()
+        .zip(ended)
+        .zip(joined)
+        .find_map(|((line, exits), (hops, _))| {
+            let statuses: Vec<ExitStatus> = exits.iter().map(|e| e.status).collect();
+            blame(session, &mut line.procs, &statuses, hops, timeout)
+        })
+}
+
+/// The error of a split block whose copies changed what was not theirs: the tap's streams
+/// are not independent, and splitting it is not safe.
+fn not_own_error(el: &ExtractLoadPlan, not_own: &[String]) -> Option<RunError> {
+    let first = not_own.first()?;
+    Some(RunError::SplitRefused {
+        block: el.label.clone(),
+        reason: format!(
+            "a copy of '{}' changed {first} (and {} more such changes); the tap's streams are not independent. The bookmarks of each copy's own streams were saved",
+            el.extractor.name,
+            not_own.len() - 1
+        ),
+    })
 }
 
 /// Takes the block's state lock, when it writes state.
@@ -247,6 +416,7 @@ fn prepare_all(
         tap,
         mappers,
         target,
+        share: None,
     })
 }
 
@@ -332,7 +502,7 @@ impl Piped {
     fn start(
         session: &Session,
         prepared: &Prepared,
-        checkpointer: Option<Arc<Checkpointer>>,
+        confirm: Option<Confirm>,
         metrics: Arc<Metrics>,
         first_hop: Arc<LiveCounters>,
     ) -> Result<Piped, RunError> {
@@ -363,9 +533,9 @@ impl Piped {
         let last = procs.last_mut().expect("a block has a target");
         let out = last.child.stdout.take().expect("stdout is piped");
         let masker = target.masker.clone();
-        let name = target.plugin.name.clone();
+        let name = target.process_name();
         let target_reader = Some(spawn_in_block(move || {
-            read_target_states(out, checkpointer, &name, &masker)
+            read_target_states(out, confirm, &name, &masker)
         }));
         Ok(Piped {
             procs,
@@ -465,7 +635,7 @@ const STATE_LINE_CAP: usize = 64 << 20;
 /// with what happens to it.)
 fn read_target_states(
     out: ChildStdout,
-    checkpointer: Option<Arc<Checkpointer>>,
+    checkpointer: Option<Confirm>,
     name: &str,
     masker: &Masker,
 ) -> Option<String> {

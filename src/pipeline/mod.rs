@@ -17,6 +17,7 @@ pub mod process;
 pub mod progress;
 pub mod pump;
 pub mod signals;
+pub mod split;
 pub mod summary;
 
 use crate::project::Context;

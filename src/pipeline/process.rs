@@ -51,13 +51,13 @@ pub fn spawn(p: &PreparedPlugin, stdio: Stdio2, metrics: Arc<Metrics>) -> std::i
     let stderr = child.stderr.take().expect("stderr is piped");
     let stderr_thread = Some(follow_stderr(
         stderr,
-        p.plugin.name.to_string(),
+        p.process_name(),
         p.masker.clone(),
         tail.clone(),
         metrics,
     ));
     Ok(Running {
-        name: p.plugin.name.to_string(),
+        name: p.process_name(),
         kind: p.plugin.plugin_type.singular(),
         child,
         pid,

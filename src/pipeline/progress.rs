@@ -40,14 +40,15 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Starts drawing `label` with the counters of the first hop and the confirmed-state count.
+    /// Starts drawing `label` with the counters of the first hop (of each copy of the tap,
+    /// in a split block) and the confirmed-state count.
     /// On a terminal: a live line redrawn five times a second. Elsewhere (`--progress always`
     /// into a log), and for blocks running side by side (one live line cannot show them
     /// all): a plain line every few seconds, in the block's log.
     pub fn start(
         log: Arc<BlockLog>,
         label: String,
-        live: Arc<LiveCounters>,
+        live: Vec<Arc<LiveCounters>>,
         confirmed: Arc<AtomicU64>,
     ) -> Progress {
         use std::io::IsTerminal;
@@ -69,23 +70,25 @@ impl Progress {
             let mut last_line = Instant::now();
             let mut rate = 0.0;
             loop {
-                let records = live.records.load(Ordering::Relaxed);
-                let bytes = live.bytes.load(Ordering::Relaxed);
+                let records: u64 = live.iter().map(|l| l.records.load(Ordering::Relaxed)).sum();
+                let bytes: u64 = live.iter().map(|l| l.bytes.load(Ordering::Relaxed)).sum();
                 let dt = last.0.elapsed().as_secs_f64();
                 if dt >= 0.5 {
                     rate = (records - last.1) as f64 / dt;
                     last = (Instant::now(), records);
                 }
                 let streams = live
-                    .streams
-                    .lock()
-                    .map(|s| {
-                        s.iter()
-                            .map(|(name, st)| format!("{name}: {}", st.records))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                    .iter()
+                    .filter_map(|l| {
+                        l.streams.lock().ok().map(|s| {
+                            s.iter()
+                                .map(|(name, st)| format!("{name}: {}", st.records))
+                                .collect::<Vec<_>>()
+                        })
                     })
-                    .unwrap_or_default();
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let message = format!(
                     "{label}  {records} records ({rate:.0}/s)  {:.1} MB  {:.0?}  [{streams}]  states confirmed: {}",
                     bytes as f64 / 1e6,

@@ -28,6 +28,8 @@ pub struct BlockSummary {
     pub run_id: String,
     /// When the block started, in seconds after the run started.
     pub started_seconds: f64,
+    /// Copies of the extractor the streams were split over (1: not split).
+    pub copies: usize,
     pub state_id: Option<String>,
     pub store: Option<String>,
     pub records: u64,
@@ -72,6 +74,7 @@ impl BlockSummary {
             block,
             run_id: run_id.to_string(),
             started_seconds: 0.0,
+            copies: 1,
             state_id: None,
             store: None,
             records: first.records,
@@ -95,12 +98,33 @@ impl BlockSummary {
         self
     }
 
+    /// Adds what another copy of the block's extractor did (a split block): its records,
+    /// streams and processes; the time each side waited adds up too.
+    pub fn absorb(&mut self, other: BlockSummary) {
+        self.copies += other.copies;
+        self.records += other.records;
+        self.bytes += other.bytes;
+        self.streams.extend(other.streams);
+        self.processes.extend(other.processes);
+        self.waited_on_extractor += other.waited_on_extractor;
+        self.waited_on_loader += other.waited_on_loader;
+        self.seconds = self.seconds.max(other.seconds);
+        self.verdict = verdict(
+            Duration::from_secs_f64(self.waited_on_extractor),
+            Duration::from_secs_f64(self.waited_on_loader),
+        );
+    }
+
     /// The human summary printed on stderr at the end of the block.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        let copies = match self.copies {
+            1 => String::new(),
+            n => format!(" ({n} extractor copies)"),
+        };
         let _ = writeln!(
             out,
-            "{}: {} records, {:.1} MB in {:.2}s: {} (waited {:.2}s on the extractor, {:.2}s on the loader)",
+            "{}{copies}: {} records, {:.1} MB in {:.2}s: {} (waited {:.2}s on the extractor, {:.2}s on the loader)",
             self.block,
             self.records,
             self.bytes as f64 / 1e6,

@@ -8,6 +8,7 @@ use super::{PluginError, env};
 use crate::project::model::{MappingDef, PluginType};
 use crate::project::settings::deep_merge;
 use crate::project::{Context, ResolvedPlugin};
+use crate::singer::catalog::Catalog;
 use crate::vocab::ident::RunId;
 use crate::vocab::mask::Masker;
 use crate::vocab::supervisor::Supervisor;
@@ -32,6 +33,11 @@ pub struct PrepareOptions {
     pub with_catalog: bool,
     /// Watches the discovery process, so a signal stops it too.
     pub supervisor: Arc<Supervisor>,
+    /// The copy of the plugin this is, when a run starts several (`--split-streams`): its
+    /// run folder is `<run_id>-<copy>`, beside the others'.
+    pub copy: Option<usize>,
+    /// Extractors: this catalog rather than one built from the plugin's (a copy's share).
+    pub catalog: Option<Catalog>,
 }
 
 /// A plugin ready to spawn. Its run files live as long as it does.
@@ -45,6 +51,10 @@ pub struct PreparedPlugin {
     pub masker: Arc<Masker>,
     /// Streams the catalog selects (extractors with a catalog).
     pub selected_streams: Option<Vec<String>>,
+    /// The catalog handed to the extractor, rules applied.
+    pub catalog: Option<Catalog>,
+    /// Which copy of the plugin this is, when a run starts several.
+    pub copy: Option<usize>,
     /// Plugins run from the project root, as under Meltano (relative paths in configs work).
     pub cwd: PathBuf,
     pub run_dir: RunDir,
@@ -74,7 +84,7 @@ pub fn prepare(
         path: path.display().to_string(),
         error,
     };
-    let run_dir = RunDir::create(root, &plugin.name, opts.run_id)
+    let run_dir = RunDir::create(root, &plugin.name, opts.run_id, opts.copy)
         .map_err(|e| run_files(e, &super::run_dir::plugin_dir(root, &plugin.name)))?;
 
     let mut config = Value::Object(plugin.config_object());
@@ -90,19 +100,23 @@ pub fn prepare(
     let mut args: Vec<OsString> = vec!["--config".into(), config_file.clone().into()];
 
     let mut selected_streams = None;
+    let mut handed = None;
     if plugin.plugin_type == PluginType::Extractors && opts.with_catalog {
         let wants_catalog = plugin.has_capability("catalog") || plugin.has_capability("properties");
         if wants_catalog {
-            let catalog = catalog::prepare(&DiscoverInput {
-                root,
-                plugin: &plugin,
-                program: &program,
-                env: &env,
-                config_file: &config_file,
-                refresh: opts.refresh_catalog,
-                masker: &ctx.masker,
-                supervisor: &opts.supervisor,
-            })?;
+            let catalog = match &opts.catalog {
+                Some(given) => given.clone(),
+                None => catalog::prepare(&DiscoverInput {
+                    root,
+                    plugin: &plugin,
+                    program: &program,
+                    env: &env,
+                    config_file: &config_file,
+                    refresh: opts.refresh_catalog,
+                    masker: &ctx.masker,
+                    supervisor: &opts.supervisor,
+                })?,
+            };
             selected_streams = Some(catalog.selected_streams());
             let file = run_dir
                 .write_private("tap.properties.json", catalog.0.to_string().as_bytes())
@@ -114,6 +128,7 @@ pub fn prepare(
             };
             args.push(flag.into());
             args.push(file.into());
+            handed = Some(catalog);
         }
         if let Some(state) = &opts.state {
             if plugin.has_capability("state") {
@@ -133,9 +148,22 @@ pub fn prepare(
         env,
         masker: ctx.masker.clone(),
         selected_streams,
+        catalog: handed,
+        copy: opts.copy,
         cwd: root.clone(),
         run_dir,
     })
+}
+
+impl PreparedPlugin {
+    /// How the process is named in logs and summaries: the plugin, and which copy it is
+    /// when a run starts several (`tap-x[2]`).
+    pub fn process_name(&self) -> String {
+        match self.copy {
+            Some(k) => format!("{}[{k}]", self.plugin.name),
+            None => self.plugin.name.to_string(),
+        }
+    }
 }
 
 /// The full environment of the plugin process, in precedence order (later wins).

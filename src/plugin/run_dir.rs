@@ -18,11 +18,21 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    /// Creates `.eltr/run/<plugin>/<run_id>/` (0700).
-    pub fn create(root: &Path, plugin: &Name, run_id: RunId) -> std::io::Result<RunDir> {
+    /// Creates `.eltr/run/<plugin>/<run_id>/` (0700), or `<run_id>-<copy>` for one of several
+    /// copies of the plugin in a run.
+    pub fn create(
+        root: &Path,
+        plugin: &Name,
+        run_id: RunId,
+        copy: Option<usize>,
+    ) -> std::io::Result<RunDir> {
         let owner = crate::project::eltr_dir(root);
         sweep_dead_runs(&owner);
-        let path = plugin_dir(root, plugin).join(run_id.to_string());
+        let folder = match copy {
+            Some(k) => format!("{run_id}-{k}"),
+            None => run_id.to_string(),
+        };
+        let path = plugin_dir(root, plugin).join(folder);
         fs::create_dir_all(&path)?;
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o700))?;

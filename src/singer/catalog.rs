@@ -171,6 +171,30 @@ impl Catalog {
         out
     }
 
+    /// The catalog with only `streams` still selected (a share of the streams, for one of the
+    /// extractor copies of a split run): every other stream is deselected, properties and
+    /// all other metadata left as they were.
+    pub fn only(&self, streams: &[String]) -> Catalog {
+        let mut out = self.clone();
+        for stream in out.streams_mut() {
+            if streams.contains(&stream_id(stream)) {
+                continue;
+            }
+            if let Some(schema) = stream.get_mut("schema").and_then(Value::as_object_mut) {
+                if schema.contains_key("selected") {
+                    schema.insert("selected".into(), Value::Bool(false));
+                }
+            }
+            ensure_property_metadata(stream);
+            for entry in metadata_entries(stream) {
+                if property_path(entry).is_none() {
+                    entry_metadata(entry).insert("selected".into(), Value::Bool(false));
+                }
+            }
+        }
+        out
+    }
+
     /// Every property of every stream with its selection status, for `select --list`.
     pub fn property_statuses(&self) -> Vec<PropertyStatus> {
         let mut out = Vec::new();
@@ -325,6 +349,24 @@ mod tests {
             {"tap_stream_id": "orders", "stream": "orders", "schema": {"properties": {"id": {}}}, "metadata": []}
         ]}))
         .unwrap()
+    }
+
+    #[test]
+    fn only_keeps_the_share_selected() {
+        let mut c = catalog();
+        c.apply(&rules(&["*.*"])).unwrap();
+        assert_eq!(c.selected_streams(), ["users", "orders"]);
+        let share = c.only(&["orders".to_string()]);
+        assert_eq!(share.selected_streams(), ["orders"]);
+        assert_eq!(c.only(&[]).selected_streams(), Vec::<String>::new());
+        // Properties keep their selection: the share extracts the same columns.
+        let statuses = |c: &Catalog| {
+            c.property_statuses()
+                .into_iter()
+                .filter(|p| p.stream == "orders")
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(statuses(&share), statuses(&c));
     }
 
     fn rules(select: &[&str]) -> Rules {
