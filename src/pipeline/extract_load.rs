@@ -94,14 +94,8 @@ fn get_ready(
     if state_for_tap.is_some() {
         tracing::info!("resuming '{}' from its stored state", el.state_id);
     }
-    if let (Some(_), Some(problem)) = (
-        el.split,
-        state_for_tap.as_ref().and_then(split_shape_problem),
-    ) {
-        return Err(RunError::SplitRefused {
-            block: el.label.clone(),
-            reason: format!("the state of '{}': {problem}", el.state_id),
-        });
+    if el.split.is_some() {
+        refuse_unsplittable(el, state_for_tap.as_ref())?;
     }
     let given = state_for_tap
         .clone()
@@ -116,18 +110,21 @@ fn get_ready(
         return Err(e);
     }
     let checkpointer = match (&store, el.state.write) {
-        (Some(store), true) => Some(Checkpointer::start(
-            store.clone(),
-            el.state_id.clone(),
-            stored,
-            el.state.merge,
-            lock,
-        )),
+        (Some(store), true) => {
+            let c = Checkpointer::start(
+                store.clone(),
+                el.state_id.clone(),
+                stored,
+                el.state.merge,
+                lock,
+            );
+            Some(if lines.len() > 1 {
+                c.split(given, streams)
+            } else {
+                c
+            })
+        }
         _ => None,
-    };
-    let checkpointer = match lines.len() {
-        1 => checkpointer,
-        _ => checkpointer.map(|c| c.split(given, streams)),
     };
     Ok(Ready {
         store,
@@ -135,6 +132,18 @@ fn get_ready(
         checkpointer,
         root: ctx.project.root.clone(),
     })
+}
+
+/// An error when the state the copies of a split tap would start from cannot be shared out
+/// between them (`singer::state::split_shape_problem`).
+fn refuse_unsplittable(el: &ExtractLoadPlan, state: Option<&Value>) -> Result<(), RunError> {
+    match state.and_then(split_shape_problem) {
+        Some(problem) => Err(RunError::SplitRefused {
+            block: el.label.clone(),
+            reason: format!("the state of '{}': {problem}", el.state_id),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The lines of a split block: the selected streams of the prepared tap dealt out over up

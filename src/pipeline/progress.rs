@@ -77,18 +77,7 @@ impl Progress {
                     rate = (records - last.1) as f64 / dt;
                     last = (Instant::now(), records);
                 }
-                let streams = live
-                    .iter()
-                    .filter_map(|l| {
-                        l.streams.lock().ok().map(|s| {
-                            s.iter()
-                                .map(|(name, st)| format!("{name}: {}", st.records))
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let streams = streams(&live);
                 let message = format!(
                     "{label}  {records} records ({rate:.0}/s)  {:.1} MB  {:.0?}  [{streams}]  states confirmed: {}",
                     bytes as f64 / 1e6,
@@ -123,6 +112,17 @@ impl Progress {
             thread: Some(thread),
         }
     }
+}
+
+/// `name: records` of every stream so far, of every copy of the tap.
+fn streams(live: &[Arc<LiveCounters>]) -> String {
+    let mut shown = Vec::new();
+    for l in live {
+        if let Ok(s) = l.streams.lock() {
+            shown.extend(s.iter().map(|(name, st)| format!("{name}: {}", st.records)));
+        }
+    }
+    shown.join(", ")
 }
 
 impl Drop for Progress {

@@ -99,46 +99,17 @@ pub fn prepare(
         .map_err(|e| run_files(e, run_dir.path()))?;
     let mut args: Vec<OsString> = vec!["--config".into(), config_file.clone().into()];
 
-    let mut selected_streams = None;
     let mut handed = None;
     if plugin.plugin_type == PluginType::Extractors && opts.with_catalog {
-        let wants_catalog = plugin.has_capability("catalog") || plugin.has_capability("properties");
-        if wants_catalog {
-            let catalog = match &opts.catalog {
-                Some(given) => given.clone(),
-                None => catalog::prepare(&DiscoverInput {
-                    root,
-                    plugin: &plugin,
-                    program: &program,
-                    env: &env,
-                    config_file: &config_file,
-                    refresh: opts.refresh_catalog,
-                    masker: &ctx.masker,
-                    supervisor: &opts.supervisor,
-                })?,
-            };
-            selected_streams = Some(catalog.selected_streams());
-            let file = run_dir
-                .write_private("tap.properties.json", catalog.0.to_string().as_bytes())
-                .map_err(|e| run_files(e, run_dir.path()))?;
-            let flag = if plugin.has_capability("catalog") {
-                "--catalog"
-            } else {
-                "--properties"
-            };
-            args.push(flag.into());
-            args.push(file.into());
-            handed = Some(catalog);
-        }
-        if let Some(state) = &opts.state {
-            if plugin.has_capability("state") {
-                let file = run_dir
-                    .write_private("state.json", state.to_string().as_bytes())
-                    .map_err(|e| run_files(e, run_dir.path()))?;
-                args.push("--state".into());
-                args.push(file.into());
-            }
-        }
+        let files = ExtractorFiles {
+            ctx,
+            plugin: &plugin,
+            program: &program,
+            env: &env,
+            config_file: &config_file,
+            run_dir: &run_dir,
+        };
+        handed = files.add_args(opts, &mut args)?;
     }
 
     Ok(PreparedPlugin {
@@ -147,12 +118,76 @@ pub fn prepare(
         args,
         env,
         masker: ctx.masker.clone(),
-        selected_streams,
+        selected_streams: handed.as_ref().map(Catalog::selected_streams),
         catalog: handed,
         copy: opts.copy,
         cwd: root.clone(),
         run_dir,
     })
+}
+
+/// What an extractor's catalog and state files are made from.
+struct ExtractorFiles<'a> {
+    ctx: &'a Context,
+    plugin: &'a ResolvedPlugin,
+    program: &'a std::path::Path,
+    env: &'a [(String, String)],
+    config_file: &'a std::path::Path,
+    run_dir: &'a RunDir,
+}
+
+impl ExtractorFiles<'_> {
+    /// Writes the extractor's catalog (`--catalog`, or `--properties` for taps that only
+    /// know that) and state (`--state`) files and adds their arguments; returns the catalog.
+    fn add_args(
+        &self,
+        opts: &PrepareOptions,
+        args: &mut Vec<OsString>,
+    ) -> Result<Option<Catalog>, PluginError> {
+        let plugin = self.plugin;
+        let run_dir = self.run_dir;
+        let run_files = |error: std::io::Error| PluginError::RunFiles {
+            plugin: plugin.name.to_string(),
+            path: run_dir.path().display().to_string(),
+            error,
+        };
+        let mut handed = None;
+        if plugin.has_capability("catalog") || plugin.has_capability("properties") {
+            let catalog = match &opts.catalog {
+                Some(given) => given.clone(),
+                None => catalog::prepare(&DiscoverInput {
+                    root: &self.ctx.project.root,
+                    plugin,
+                    program: self.program,
+                    env: self.env,
+                    config_file: self.config_file,
+                    refresh: opts.refresh_catalog,
+                    masker: &self.ctx.masker,
+                    supervisor: &opts.supervisor,
+                })?,
+            };
+            let file = run_dir
+                .write_private("tap.properties.json", catalog.0.to_string().as_bytes())
+                .map_err(run_files)?;
+            let flag = match plugin.has_capability("catalog") {
+                true => "--catalog",
+                false => "--properties",
+            };
+            args.extend([flag.into(), file.into()]);
+            handed = Some(catalog);
+        }
+        if let Some(state) = opts
+            .state
+            .as_ref()
+            .filter(|_| plugin.has_capability("state"))
+        {
+            let file = run_dir
+                .write_private("state.json", state.to_string().as_bytes())
+                .map_err(run_files)?;
+            args.extend(["--state".into(), file.into()]);
+        }
+        Ok(handed)
+    }
 }
 
 impl PreparedPlugin {
