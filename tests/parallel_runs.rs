@@ -183,6 +183,17 @@ fn blocks_sharing_a_plugin_wait_for_each_other() {
 }
 
 #[test]
+fn a_command_block_runs_alone_between_the_blocks_around_it() {
+    let p = project("run-parallel");
+    // The utility fails unless block a has finished and block b has not started.
+    let (r, s) = run_with_summary(&p, &["with-command", "--parallel", "3"], &[]);
+    r.success().stderr_has("between: ok");
+    let a = span(block(&s, "tap-a → target-a"));
+    let b = span(block(&s, "tap-b → target-b"));
+    assert!(a.1 <= b.0 + 0.05, "{a:?} {b:?}");
+}
+
+#[test]
 fn parallel_is_read_from_the_environment_and_checked() {
     let p = project("run-parallel");
     let (r, s) = run_with_summary(&p, &["three"], &[("ELTR_RUN_PARALLEL", "3")]);
