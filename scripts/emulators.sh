@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
-# Starts the S3 (moto) and Azure Blob (Azurite) emulators on free 127.0.0.1 ports, creates
+# Starts the S3 (moto) and Azure Blob (Azurite) emulators and a throwaway PostgreSQL cluster
+# (Debian's server, initdb into the tools folder, fsync off) on free 127.0.0.1 ports, creates
 # the test bucket and container, and prints `export` lines for the tests:
 #   ELTR_TEST_S3_ENDPOINT, ELTR_TEST_S3_BUCKET, ELTR_TEST_AZURE_CONNECTION_STRING,
-#   ELTR_TEST_AZURE_CONTAINER, ELTR_TEST_EMULATOR_PIDS
-# Usage: eval "$(scripts/emulators.sh TOOLS_DIR)"; ...; kill $ELTR_TEST_EMULATOR_PIDS
+#   ELTR_TEST_AZURE_CONTAINER, ELTR_TEST_POSTGRES_URI, ELTR_TEST_EMULATOR_PIDS
+# Usage: eval "$(scripts/emulators.sh TOOLS_DIR)"; ...; scripts/emulators.sh --stop
 set -euo pipefail
+if [ "${1:-}" = --stop ]; then
+  # Stops what an earlier call started (its variables are in the environment) and removes the
+  # PostgreSQL cluster's folder once the server has exited.
+  kill ${ELTR_TEST_EMULATOR_PIDS:-} 2> /dev/null || true
+  if [ -n "${ELTR_TEST_POSTGRES_DIR:-}" ]; then
+    for _ in $(seq 100); do [ -e "$ELTR_TEST_POSTGRES_DIR/data/postmaster.pid" ] || break; sleep 0.1; done
+    rm -rf "$ELTR_TEST_POSTGRES_DIR"
+  fi
+  exit 0
+fi
 tools=$(cd "$1" && pwd)
 py=$tools/venvs/emulators/bin/python
 free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -16,6 +27,20 @@ moto_pid=$!
 (cd "$log" && exec "$tools/azurite/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 \
   --blobPort "$az_port" --inMemoryPersistence --skipApiVersionCheck) > "$log/azurite.log" 2>&1 &
 az_pid=$!
+# PostgreSQL refuses to run as root: as root (CI), the cluster belongs to Debian's `postgres`.
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -n 1)
+[ -x "$pg_bin/initdb" ] || { echo "no PostgreSQL server (Debian package postgresql); run scripts/test-env.sh" >&2; exit 1; }
+pg_port=$(free_port)
+pg_dir=$tools/postgres/$$
+rm -rf "$pg_dir" && mkdir -p "$pg_dir"
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+[ "$(id -u)" = 0 ] && chown postgres "$pg_dir"
+as_pg "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres -E UTF8 --no-sync > "$log/initdb.log" 2>&1 \
+  || { cat "$log/initdb.log" >&2; exit 1; }
+as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/postgres.log" -w -t 60 start \
+  -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" > /dev/null \
+  || { cat "$pg_dir/postgres.log" >&2; exit 1; }
+pg_pid=$(head -n 1 "$pg_dir/data/postmaster.pid")
 # The well-known development account of the Azure emulators (public, not a secret).
 conn="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$az_port/devstoreaccount1;"
 for _ in $(seq 100); do
@@ -34,4 +59,6 @@ echo "export ELTR_TEST_S3_ENDPOINT=http://127.0.0.1:$s3_port"
 echo "export ELTR_TEST_S3_BUCKET=eltr-test"
 echo "export ELTR_TEST_AZURE_CONNECTION_STRING='$conn'"
 echo "export ELTR_TEST_AZURE_CONTAINER=eltr-test"
-echo "export ELTR_TEST_EMULATOR_PIDS='$moto_pid $az_pid'"
+echo "export ELTR_TEST_POSTGRES_URI=postgresql://postgres@127.0.0.1:$pg_port/postgres"
+echo "export ELTR_TEST_POSTGRES_DIR=$pg_dir"
+echo "export ELTR_TEST_EMULATOR_PIDS='$moto_pid $az_pid $pg_pid'"

@@ -12,7 +12,8 @@
 #   azurite/                                   the Azure Blob emulator, from npm
 # and checks the system programs the tests run: python3 with venv and ensurepip (the pip path of
 # `eltr install` is tested on every machine), curl (raw S3 requests), script (a terminal for the
-# progress line), npm (Azurite). Missing ones are installed from Debian's packages when running
+# progress line), npm (Azurite), PostgreSQL's server (the systemdb store's tests start a throwaway
+# cluster). Missing ones are installed from Debian's packages when running
 # as root (CI runs on a fresh machine), else named in an error: no test skips for a missing tool.
 # Prints the tools folder on stdout.
 set -euo pipefail
@@ -25,6 +26,7 @@ command -v curl > /dev/null || missing+=(curl)
 command -v script > /dev/null || missing+=(bsdutils)
 command -v npm > /dev/null || missing+=(npm)
 python3 -c 'import venv, ensurepip' 2> /dev/null || missing+=(python3-venv)
+ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
     echo "installing ${missing[*]} (the tests need them)" >&2

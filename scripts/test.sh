@@ -13,7 +13,7 @@ export ELTR_TEST_MELTANO=$tools/venvs/meltano/bin/meltano
 # with this uv and with pip (ELTR_UV left out, no uv on PATH), so both paths run everywhere.
 export ELTR_UV=$tools/venvs/uv/bin/uv
 eval "$(scripts/emulators.sh "$tools")"
-trap 'kill $ELTR_TEST_EMULATOR_PIDS 2>/dev/null || true' EXIT
+trap 'scripts/emulators.sh --stop' EXIT
 # Examples are the fixture taps and targets the integration tests spawn.
 cargo build --examples
 cargo test "$@"

@@ -67,6 +67,8 @@ struct Ready {
     checkpointer: Option<Arc<Checkpointer>>,
     /// The project's root, where the block's run metadata is kept.
     root: std::path::PathBuf,
+    /// The state lock, told how the block ended (the system database records it).
+    lock: Option<Arc<dyn LockGuard>>,
 }
 
 /// Everything before the first process starts. The run folders and the lock are guards: an
@@ -109,6 +111,7 @@ fn get_ready(
     if let Some(e) = super::interrupted(session) {
         return Err(e);
     }
+    let held = lock.clone();
     let checkpointer = match (&store, el.state.write) {
         (Some(store), true) => {
             let c = Checkpointer::start(
@@ -131,6 +134,7 @@ fn get_ready(
         lines,
         checkpointer,
         root: ctx.project.root.clone(),
+        lock: held,
     })
 }
 
@@ -254,6 +258,9 @@ fn pipe(
         })
     });
     let error = error.or_else(|| not_own_error(el, &report.not_own));
+    if let Some(lock) = &ready.lock {
+        lock.record_outcome(error.is_none());
+    }
     log.println(&summary.render());
     match error {
         Some(e) => Err(Box::new((Some(summary), e))),

@@ -18,6 +18,12 @@ pub struct StateBackendSettings {
     pub values: IndexMap<String, String>,
     /// Where each value was set, for messages.
     pub origins: IndexMap<String, Origin>,
+    /// Meltano's system database (`systemdb`'s home): `ELTR_DATABASE_URI` /
+    /// `MELTANO_DATABASE_URI`, else the project's `database_uri:`, expanded. `None`: Meltano's
+    /// default, `sqlite:///$MELTANO_SYS_DIR_ROOT/meltano.db`.
+    pub database_uri: Option<String>,
+    /// `MELTANO_SYS_DIR_ROOT` (default: the project's `.meltano`).
+    pub sys_dir_root: Option<String>,
 }
 
 /// Where a backend setting was set.
@@ -32,7 +38,7 @@ pub enum Origin {
 }
 
 /// The settings eltr knows, so variables can name them (`ELTR_STATE_BACKEND_S3_ENDPOINT_URL`).
-const KNOWN: [&str; 9] = [
+const KNOWN: [&str; 11] = [
     "uri",
     "lock_timeout_seconds",
     "s3.aws_access_key_id",
@@ -42,6 +48,8 @@ const KNOWN: [&str; 9] = [
     "azure.connection_string",
     "azure.storage_account_url",
     "gcs.application_credentials",
+    "gcs.application_credentials_path",
+    "gcs.application_credentials_json",
 ];
 
 /// A backend setting that holds a credential.
@@ -98,7 +106,24 @@ impl StateBackendSettings {
                 }
             }
         }
-        let settings = StateBackendSettings { values, origins };
+        let var = |names: &[&str]| names.iter().find_map(|n| env.get(n).map(|e| e.value.clone()));
+        let database_uri = match var(&["ELTR_DATABASE_URI", "MELTANO_DATABASE_URI"]) {
+            Some(v) => Some(v),
+            None => match &ctx.project.database_uri {
+                Some(raw) => ctx
+                    .expand_value(&Value::String(raw.clone()), &env, "database_uri")?
+                    .map(|v| super::model::scalar_to_string(&v)),
+                None => None,
+            },
+        }
+        .filter(|v| !v.is_empty());
+        let sys_dir_root = var(&["MELTANO_SYS_DIR_ROOT"]).filter(|v| !v.is_empty());
+        let settings = StateBackendSettings {
+            values,
+            origins,
+            database_uri,
+            sys_dir_root,
+        };
         ctx.masker.add_all(settings.secrets());
         Ok(settings)
     }
@@ -118,6 +143,15 @@ impl StateBackendSettings {
                 });
                 std::iter::once(v.as_str()).chain(parts)
             })
+            .chain(self.database_password())
+    }
+
+    /// The password inside `database_uri` (`postgresql://user:PASSWORD@host/db`).
+    fn database_password(&self) -> Option<&str> {
+        let uri = self.database_uri.as_deref()?;
+        let authority = uri.split_once("://")?.1.split('/').next()?;
+        let (userinfo, _) = authority.rsplit_once('@')?;
+        userinfo.split_once(':').map(|(_, p)| p).filter(|p| !p.is_empty())
     }
 
     /// A setting holding seconds (`lock_timeout_seconds`), checked: `None` when unset, an

@@ -127,6 +127,13 @@ impl Merger {
             backend,
             path,
         )?;
+        set_scalar(
+            sources,
+            "database_uri",
+            &mut p.database_uri,
+            doc.database_uri.take(),
+            path,
+        )?;
         set_scalar(sources, "python", &mut p.python, doc.python.take(), path)?;
         set_scalar(sources, "venv", &mut p.venv, doc.venv.take(), path)
     }

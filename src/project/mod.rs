@@ -55,6 +55,7 @@ pub struct Project {
     pub default_environment_source: Option<PathBuf>,
     pub project_id: Option<String>,
     pub state_backend: Option<Object>,
+    pub database_uri: Option<String>,
     pub python: Option<String>,
     pub venv: Option<Object>,
     pub env: IndexMap<String, String>,

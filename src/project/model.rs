@@ -113,6 +113,10 @@ pub struct ProjectFile {
     pub schedules: Vec<ScheduleDef>,
     #[serde(default)]
     pub state_backend: Option<Object>,
+    /// Meltano's system database (`sqlite:///…`, `postgresql://…`): the `systemdb` state
+    /// backend's home.
+    #[serde(default)]
+    pub database_uri: Option<String>,
     #[serde(default, deserialize_with = "env_map")]
     pub env: IndexMap<String, String>,
     #[serde(default)]

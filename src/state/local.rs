@@ -2,7 +2,7 @@
 //! otherwise), laid out as Meltano's file backend lays it out: `{base}/{state_id}/state.json`
 //! and `{base}/{state_id}/lock`.
 
-use super::lock::{Heartbeat, LockInfo, LockPolicy};
+use super::lock::{HOLDER_SIDECAR, Heartbeat, LockInfo, LockPolicy};
 use super::{LockGuard, Result, StateError, StateId, Store};
 use crate::singer::state::StateDoc;
 use crate::vocab::confine;
@@ -157,7 +157,7 @@ impl Store for LocalStore {
             // A lock written without flock (a Meltano run: a bare timestamp) is respected
             // while fresh.
             // Other hosts on a shared disk may not see our flocks: their fresh record counts.
-            if let Some(h) = fs::read(&path).ok().and_then(|b| LockInfo::parse(&b)) {
+            if let Some(h) = read_lock(&path) {
                 let foreign = h.pid == 0 || h.host != super::lock::hostname();
                 if foreign && !h.is_stale(policy) && !policy.force {
                     return Err(StateError::Locked {
@@ -172,11 +172,15 @@ impl Store for LocalStore {
                     );
                 }
             }
-            let body = serde_json::to_vec(info).expect("lock info serialises");
+            // The holder record first: whoever reads the new body finds the new holder.
+            let sidecar = dir.join(HOLDER_SIDECAR);
+            confine::write_replacing(&self.base, &sidecar, info.holder_text().as_bytes(), false)
+                .map_err(confined(&sidecar))?;
+            let body = info.body();
             let mut f = &file;
             f.set_len(0).map_err(io(&path))?;
             f.seek(SeekFrom::Start(0)).map_err(io(&path))?;
-            // No fsync: the flock is the lock; the JSON only names the holder.
+            // No fsync: the flock is the lock; the body is Meltano's timestamp.
             f.write_all(&body).map_err(io(&path))?;
             return Ok(Arc::new(LocalLock::start(
                 self.base.clone(),
@@ -201,11 +205,20 @@ fn try_flock(file: &File) -> bool {
     unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
 }
 
+/// A lock file's body with the holder record beside it (none: a Meltano lock).
+fn read_lock(path: &Path) -> Option<LockInfo> {
+    let body = fs::read(path).ok()?;
+    let holder = path
+        .parent()
+        .and_then(|d| fs::read_to_string(d.join(HOLDER_SIDECAR)).ok());
+    LockInfo::from_parts(&body, holder.as_deref())
+}
+
 /// The holder recorded in a lock file. A holder that has just taken the lock may not have
 /// written it yet: read a few times before giving up.
 fn read_holder(path: &Path) -> Option<LockInfo> {
     for _ in 0..20 {
-        if let Some(h) = fs::read(path).ok().and_then(|b| LockInfo::parse(&b)) {
+        if let Some(h) = read_lock(path) {
             return Some(h);
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -242,7 +255,7 @@ impl LocalLock {
                 tracing::warn!("lock {} was taken over by another run", beat_path.display());
                 return false;
             }
-            let body = serde_json::to_vec(info).expect("lock info serialises");
+            let body = info.body();
             // Rewritten in place: the lock's identity is its inode.
             let write = OpenOptions::new()
                 .write(true)
@@ -271,6 +284,8 @@ impl LocalLock {
             return Ok(());
         }
         if self.still_held() {
+            let sidecar = self.path.with_file_name(HOLDER_SIDECAR);
+            confine::remove_file(&self.base, &sidecar).map_err(confined(&sidecar))?;
             confine::remove_file(&self.base, &self.path).map_err(confined(&self.path))?;
         }
         Ok(())
@@ -280,10 +295,7 @@ impl LocalLock {
 impl LockGuard for LocalLock {
     fn still_held(&self) -> bool {
         fs::metadata(&self.path).map(|m| m.ino()).ok() == Some(self.ino)
-            && fs::read(&self.path)
-                .ok()
-                .and_then(|b| LockInfo::parse(&b))
-                .is_none_or(|h| h.run_id == self.run_id)
+            && read_lock(&self.path).is_none_or(|h| h.run_id == self.run_id)
     }
 
     fn release(&self) -> Result<()> {
@@ -353,11 +365,8 @@ mod tests {
         let mut dead = LockInfo::for_this_process("old");
         dead.pid = 999_999_999;
         fs::create_dir_all(dir.path().join("x")).unwrap();
-        fs::write(
-            dir.path().join("x/lock"),
-            serde_json::to_vec(&dead).unwrap(),
-        )
-        .unwrap();
+        fs::write(dir.path().join("x/lock"), dead.body()).unwrap();
+        fs::write(dir.path().join("x").join(HOLDER_SIDECAR), dead.holder_text()).unwrap();
         store
             .lock(
                 &id,

@@ -1,6 +1,10 @@
 //! What a lock records and when it may be taken over. The lock object sits next to the state
-//! (`{base}/{state_id}/lock`) and holds JSON naming its holder, so a refused run can say who
-//! holds it.
+//! (`{base}/{state_id}/lock`) and holds what Meltano's file and cloud backends read there: a
+//! bare epoch timestamp (`1765059668.173204`), here the holder's last heartbeat, so Meltano
+//! sees a live eltr lock as fresh and a dead one as stale. Who holds it (host, pid, run id,
+//! start) is kept where Meltano does not look: the object's metadata (`eltrholder`) on S3,
+//! Azure and GCS, a sidecar file (`lock.holder.json`) on local disk, the `runs` row's payload
+//! in the system database; a refused run names the holder from there.
 
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -54,9 +58,54 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "unknown-host".into())
 }
 
+/// The metadata key (S3 `x-amz-meta-`, Azure `x-ms-meta-`, GCS `x-goog-meta-`) that names a
+/// lock's holder; one lowercase word, valid on all three.
+pub const HOLDER_METADATA: &str = "eltrholder";
+
+/// The sidecar file next to a local lock that names its holder.
+pub const HOLDER_SIDECAR: &str = "lock.holder.json";
+
+/// The holder part of a lock record (without the heartbeat, which is the lock body).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Holder {
+    host: String,
+    pid: u32,
+    run_id: String,
+    started_at: f64,
+}
+
 impl LockInfo {
-    /// Reads a lock object: eltr's JSON, or Meltano's bare epoch timestamp (a Meltano run
-    /// holding the lock around a write), so the two tools respect each other's locks.
+    /// The lock body Meltano reads: the heartbeat as a bare epoch timestamp.
+    pub fn body(&self) -> Vec<u8> {
+        format!("{:.6}", self.heartbeat_at).into_bytes()
+    }
+
+    /// Who holds the lock, as JSON text in ASCII (valid as an HTTP header value).
+    pub fn holder_text(&self) -> String {
+        let h = Holder {
+            host: self.host.clone(),
+            pid: self.pid,
+            run_id: self.run_id.clone(),
+            started_at: self.started_at,
+        };
+        crate::vocab::pyjson::to_string(&serde_json::to_value(h).expect("holder serialises"))
+    }
+
+    /// A lock from its body and, when there, its holder record. A body without a holder
+    /// record is a Meltano run's lock (held around one write).
+    pub fn from_parts(body: &[u8], holder: Option<&str>) -> Option<LockInfo> {
+        let mut info = LockInfo::parse(body)?;
+        if let Some(h) = holder.and_then(|h| serde_json::from_str::<Holder>(h).ok()) {
+            info.host = h.host;
+            info.pid = h.pid;
+            info.run_id = h.run_id;
+            info.started_at = h.started_at;
+        }
+        Some(info)
+    }
+
+    /// Reads a lock body: Meltano's bare epoch timestamp (or the JSON record eltr wrote in
+    /// its lock bodies before, still read so an upgrade mid-run is safe).
     pub fn parse(bytes: &[u8]) -> Option<LockInfo> {
         if let Ok(info) = serde_json::from_slice::<LockInfo>(bytes) {
             return Some(info);
@@ -67,7 +116,7 @@ impl LockInfo {
             return None;
         }
         Some(LockInfo {
-            host: "unknown (a Meltano lock)".into(),
+            host: "unknown (a Meltano lock, or one without its holder record)".into(),
             pid: 0,
             run_id: "meltano".into(),
             started_at: t,

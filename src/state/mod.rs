@@ -1,14 +1,19 @@
 //! Where bookmarks live between runs: the `Store` trait, state ids, and the locks that keep
-//! two runs of one pipeline from interleaving. `local` is the default store; remote stores
-//! (S3, Azure) implement the same trait.
+//! two runs of one pipeline from interleaving. `local` keeps them in a folder, `remote` in S3,
+//! Azure Blob or Google Cloud Storage, `systemdb` in Meltano's system database (`sqlite`,
+//! `postgres` over `db`); [`open`] picks one from the backend settings.
 //!
 //! Takes `StateDoc`s from `singer::state`; knows nothing about processes.
 
+pub mod db;
 pub mod id;
 pub mod local;
 pub mod lock;
 pub mod ops;
+pub mod postgres;
 pub mod remote;
+pub mod sqlite;
+pub mod systemdb;
 
 pub use id::StateId;
 pub use lock::{LockInfo, LockPolicy};
@@ -39,9 +44,15 @@ pub enum StateError {
     #[error("state backend {store}: {message}")]
     Remote { store: String, message: String },
     #[error(
-        "unsupported state backend uri '{0}' (use a path, file://PATH, s3://BUCKET/PREFIX or azure://CONTAINER/PREFIX)"
+        "unsupported state backend uri '{0}' (use systemdb, a path, file://PATH, s3://BUCKET/PREFIX, azure://CONTAINER/PREFIX or gs://BUCKET/PREFIX)"
     )]
     BadUri(String),
+    #[error("database_uri '{uri}': {reason}")]
+    BadDatabaseUri { uri: String, reason: String },
+    #[error(
+        "state is kept in two places: {eltr} (eltr's default) and {meltano} (Meltano's system database), and the project names no state backend; choose one with state_backend.uri (systemdb, or file://.eltr/state), or move one into the other with `eltr state export` / `eltr state import`"
+    )]
+    TwoDefaults { eltr: String, meltano: String },
 }
 
 /// Result type of the state layer.
@@ -81,6 +92,10 @@ pub trait LockGuard: Send + Sync {
     fn still_held(&self) -> bool;
     /// Releases the lock now, reporting a failure to do so.
     fn release(&self) -> Result<()>;
+    /// Records how the work under the lock ended, for stores that keep a record of it (the
+    /// system database's `runs` row ends `SUCCESS` or `FAIL`, as Meltano's do). Dropping the
+    /// lock without it records a failure there.
+    fn record_outcome(&self, _succeeded: bool) {}
 }
 
 /// Opens the store the backend settings name (no `uri`: the project's local default).
@@ -89,9 +104,8 @@ pub fn open(
     project_root: &std::path::Path,
 ) -> Result<Box<dyn Store>> {
     match settings.get("uri") {
-        None | Some("systemdb") => Ok(Box::new(local::LocalStore::new(
-            project_root.join(".eltr").join("state"),
-        ))),
+        None => default_store(settings, project_root),
+        Some("systemdb") => open_systemdb(settings, project_root),
         Some(u) if u.starts_with("file://") => {
             let path = PathBuf::from(&u["file://".len()..]);
             Ok(Box::new(local::LocalStore::new(project_root.join(path))))
@@ -99,4 +113,77 @@ pub fn open(
         Some(u) if !u.contains("://") => Ok(Box::new(local::LocalStore::new(project_root.join(u)))),
         Some(u) => Ok(Box::new(remote::RemoteStore::open(u, settings)?)),
     }
+}
+
+/// eltr's own default folder.
+fn eltr_default(project_root: &std::path::Path) -> PathBuf {
+    project_root.join(".eltr").join("state")
+}
+
+/// The system database the settings name (Meltano's default when none).
+fn database_uri(
+    settings: &crate::project::backend::StateBackendSettings,
+    project_root: &std::path::Path,
+) -> Result<db::DatabaseUri> {
+    match &settings.database_uri {
+        Some(uri) => db::DatabaseUri::parse(uri, project_root),
+        None => {
+            let sys = settings
+                .sys_dir_root
+                .as_ref()
+                .map(|d| project_root.join(d))
+                .unwrap_or_else(|| project_root.join(".meltano"));
+            Ok(db::DatabaseUri::Sqlite(sys.join("meltano.db")))
+        }
+    }
+}
+
+/// `state_backend.uri: systemdb`: Meltano's system database, created with Meltano's tables
+/// when it does not exist yet.
+fn open_systemdb(
+    settings: &crate::project::backend::StateBackendSettings,
+    project_root: &std::path::Path,
+) -> Result<Box<dyn Store>> {
+    let uri = database_uri(settings, project_root)?;
+    let label = uri.label();
+    let db: std::sync::Arc<dyn db::Database> = match uri {
+        db::DatabaseUri::Sqlite(path) => std::sync::Arc::new(sqlite::Sqlite::open(&path, label, true)?),
+        db::DatabaseUri::Postgres(url) => std::sync::Arc::new(postgres::Postgres::open(&url, label)?),
+    };
+    Ok(Box::new(systemdb::SystemDb::new(db)))
+}
+
+/// A project that names no backend. Meltano's default is its system database, eltr's was
+/// `.eltr/state`; a project moving from Meltano must never silently start over, and one that
+/// has run eltr must keep its bookmarks, so:
+/// - a configured `database_uri` (or `MELTANO_DATABASE_URI`) means the system database, as
+///   in Meltano;
+/// - else state rows in `.meltano/meltano.db` mean the system database, unless `.eltr/state`
+///   holds state too: then the two are ambiguous and eltr stops, saying how to choose;
+/// - else `.eltr/state`.
+fn default_store(
+    settings: &crate::project::backend::StateBackendSettings,
+    project_root: &std::path::Path,
+) -> Result<Box<dyn Store>> {
+    let local = local::LocalStore::new(eltr_default(project_root));
+    if settings.database_uri.is_some() {
+        return open_systemdb(settings, project_root);
+    }
+    let db::DatabaseUri::Sqlite(path) = database_uri(settings, project_root)? else {
+        return open_systemdb(settings, project_root);
+    };
+    if !path.is_file() || !sqlite::holds_state(&path) {
+        return Ok(Box::new(local));
+    }
+    if !local.list()?.is_empty() {
+        return Err(StateError::TwoDefaults {
+            eltr: eltr_default(project_root).display().to_string(),
+            meltano: path.display().to_string(),
+        });
+    }
+    tracing::info!(
+        "using the state in Meltano's system database {} (the project names no state backend; Meltano's default is systemdb)",
+        path.display()
+    );
+    open_systemdb(settings, project_root)
 }

@@ -6,7 +6,7 @@
 //! conditional update on its ETag, so of several runs racing for it exactly one wins; the
 //! heartbeat is a conditional update too, so a run whose lock was taken over finds out.
 
-use super::lock::{Heartbeat, LockInfo, LockPolicy};
+use super::lock::{HOLDER_METADATA, Heartbeat, LockInfo, LockPolicy};
 use super::{LockGuard, Result, StateError, StateId, Store};
 use crate::project::backend::StateBackendSettings;
 use crate::singer::state::StateDoc;
@@ -15,7 +15,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::path::Path;
 use object_store::{
-    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    Attribute, AttributeValue, Attributes, BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
     RetryConfig, UpdateVersion,
 };
 use std::sync::Arc;
@@ -201,17 +201,72 @@ impl RemoteStore {
             .map_err(|e| self.err(e))
     }
 
+    /// Reads a lock object with its holder metadata; `None` when there is none.
+    fn read_lock(&self, path: &Path) -> Result<Option<(Option<LockInfo>, UpdateVersion)>> {
+        let store = self.store.clone();
+        let path = path.clone();
+        self.rt
+            .block_on(async move {
+                match store.get(&path).await {
+                    Ok(r) => {
+                        let version = UpdateVersion {
+                            e_tag: r.meta.e_tag.clone(),
+                            version: r.meta.version.clone(),
+                        };
+                        let holder = r
+                            .attributes
+                            .get(&Attribute::Metadata(HOLDER_METADATA.into()))
+                            .map(|v| v.as_ref().to_string());
+                        let bytes = r.bytes().await?;
+                        Ok(Some((
+                            LockInfo::from_parts(&bytes, holder.as_deref()),
+                            version,
+                        )))
+                    }
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Writes a lock object: Meltano's timestamp body, the holder in metadata.
+    fn put_lock(
+        &self,
+        path: &Path,
+        info: &LockInfo,
+        mode: PutMode,
+    ) -> std::result::Result<UpdateVersion, object_store::Error> {
+        let mut attributes = Attributes::new();
+        attributes.insert(
+            Attribute::Metadata(HOLDER_METADATA.into()),
+            AttributeValue::from(info.holder_text()),
+        );
+        self.put_with(path, info.body(), mode, attributes)
+    }
+
     fn put(
         &self,
         path: &Path,
         body: Vec<u8>,
         mode: PutMode,
     ) -> std::result::Result<UpdateVersion, object_store::Error> {
+        self.put_with(path, body, mode, Attributes::new())
+    }
+
+    fn put_with(
+        &self,
+        path: &Path,
+        body: Vec<u8>,
+        mode: PutMode,
+        attributes: Attributes,
+    ) -> std::result::Result<UpdateVersion, object_store::Error> {
         let store = self.store.clone();
         let path = path.clone();
         self.rt.block_on(async move {
             let opts = PutOptions {
                 mode,
+                attributes,
                 ..PutOptions::default()
             };
             let r = store.put_opts(&path, PutPayload::from(body), opts).await?;
@@ -465,9 +520,8 @@ impl Store for RemoteStore {
         policy: &LockPolicy,
     ) -> Result<Arc<dyn LockGuard>> {
         let path = self.path(id, "lock");
-        let body = serde_json::to_vec(info).expect("lock info serialises");
         for _attempt in 0..3 {
-            match self.put(&path, body.clone(), PutMode::Create) {
+            match self.put_lock(&path, info, PutMode::Create) {
                 Ok(version) => {
                     return Ok(Arc::new(self.guard(
                         path,
@@ -480,10 +534,9 @@ impl Store for RemoteStore {
                 | Err(object_store::Error::Precondition { .. }) => {}
                 Err(e) => return Err(self.err(e)),
             }
-            let Some((bytes, version)) = self.read(&path)? else {
+            let Some((holder, version)) = self.read_lock(&path)? else {
                 continue; // released meanwhile: try to create it again
             };
-            let holder = LockInfo::parse(&bytes);
             let breakable = policy.force || holder.as_ref().is_some_and(|h| h.is_stale(policy));
             if !breakable {
                 return Err(StateError::Locked {
@@ -494,7 +547,7 @@ impl Store for RemoteStore {
                 });
             }
             // Take over with a conditional update: of several runs racing, one wins.
-            match self.put(&path, body.clone(), PutMode::Update(version)) {
+            match self.put_lock(&path, info, PutMode::Update(version)) {
                 Ok(v) => {
                     if let Some(h) = &holder {
                         tracing::warn!(
@@ -558,8 +611,7 @@ impl RemoteLock {
         // Each beat is a conditional update on the version written last: if another run took
         // the lock, the update fails and this run knows it lost it.
         let heartbeat = Heartbeat::start(timeout, info, move |info| {
-            let body = serde_json::to_vec(info).expect("lock info serialises");
-            match s.put(&p, body, PutMode::Update(version.clone())) {
+            match s.put_lock(&p, info, PutMode::Update(version.clone())) {
                 Ok(newer) => version = newer,
                 Err(object_store::Error::Precondition { .. })
                 | Err(object_store::Error::NotFound { .. }) => {
@@ -583,10 +635,8 @@ impl RemoteLock {
     /// True when the stored lock still names this run. (Compared by run id, not ETag: the
     /// heartbeat changes the ETag between any two reads.)
     fn is_ours(&self) -> bool {
-        match self.store.read(&self.path) {
-            Ok(Some((bytes, _))) => {
-                LockInfo::parse(&bytes).is_some_and(|h| h.run_id == self.run_id)
-            }
+        match self.store.read_lock(&self.path) {
+            Ok(Some((holder, _))) => holder.is_some_and(|h| h.run_id == self.run_id),
             Ok(None) => false,
             // Unknown (store unreachable): keep going; the write itself will fail or succeed.
             Err(_) => true,
