@@ -98,6 +98,9 @@ impl Store {
                 container: required_var("ELTR_TEST_AZURE_CONTAINER"),
                 prefix: format!("reliability/{}", unique(test)),
             },
+            Kind::Sqlite | Kind::Postgres => {
+                unreachable!("these scenarios run on per_store's three")
+            }
         }
     }
 
@@ -109,6 +112,7 @@ impl Store {
             Store::Azure {
                 container, prefix, ..
             } => format!("azure://{container}/{prefix}"),
+            Store::Sqlite(_) | Store::Postgres(_) => unreachable!("not a reliability store"),
         }
     }
 
@@ -129,6 +133,7 @@ impl Store {
                 "uri": self.uri(),
                 "azure": { "connection_string": conn },
             }),
+            Store::Sqlite(_) | Store::Postgres(_) => unreachable!("not a reliability store"),
         };
         if let Some(t) = lock_timeout_seconds {
             b["lock_timeout_seconds"] = json!(t);
@@ -315,13 +320,12 @@ impl Project {
         let Some(bytes) = self.store.lock(id) else {
             return true;
         };
-        let lock: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!(
-                "lock of {id} is not eltr's JSON ({e}): {:?}",
-                String::from_utf8_lossy(&bytes)
-            )
-        });
-        let beat = lock["heartbeat_at"].as_f64().expect("heartbeat_at");
+        // The body is Meltano's bare timestamp: the holder's last heartbeat.
+        let text = String::from_utf8_lossy(&bytes);
+        let beat: f64 = text
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("lock of {id} is not a bare timestamp ({e}): {text:?}"));
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -502,6 +506,8 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Local => "local",
         Kind::S3 => "s3",
         Kind::Azure => "azure",
+        Kind::Sqlite => "sqlite",
+        Kind::Postgres => "postgres",
     }
 }
 

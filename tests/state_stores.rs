@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stores::{
-    Kind, Raw, free_port as closed_port, per_store, required_var, run_tool, s3_create_bucket,
+    Kind, Raw, every_store, free_port as closed_port, required_var, run_tool, s3_create_bucket,
     s3_curl, unique,
 };
 use support::{examples_dir, meltano_doc, spawn_eltr};
@@ -62,6 +62,8 @@ struct Store {
     name: String,
     /// The `state_backend` settings written into the project (without `lock_timeout_seconds`).
     backend: serde_json::Map<String, Value>,
+    /// Other top-level keys of the project file (`database_uri`).
+    top: serde_json::Map<String, Value>,
     raw: Raw,
 }
 
@@ -74,9 +76,21 @@ impl Store {
                 Store {
                     name: base.display().to_string(),
                     backend: Default::default(),
+                    top: Default::default(),
                     raw: Raw::Local(base),
                 }
             }
+            Kind::Sqlite => {
+                // Meltano's default system database, named only by `uri: systemdb`.
+                let path = dir.join(".meltano/meltano.db");
+                Store {
+                    name: format!("systemdb sqlite:///{}", path.display()),
+                    backend: json!({"uri": "systemdb"}).as_object().unwrap().clone(),
+                    top: Default::default(),
+                    raw: Raw::Sqlite(path),
+                }
+            }
+            Kind::Postgres => Store::postgres(test),
             Kind::S3 => {
                 let endpoint = required_var("ELTR_TEST_S3_ENDPOINT");
                 let bucket = required_var("ELTR_TEST_S3_BUCKET");
@@ -97,7 +111,24 @@ impl Store {
         Store {
             name: base.display().to_string(),
             backend,
+            top: Default::default(),
             raw: Raw::Local(base),
+        }
+    }
+
+    /// `systemdb` on a new PostgreSQL database of the test cluster, named by the project's
+    /// `database_uri` in SQLAlchemy's form (`postgresql+psycopg://`).
+    fn postgres(test: &str) -> Store {
+        let (admin, db) = stores::postgres_database(test);
+        let url = format!("{admin}/{db}");
+        let sqlalchemy = url.replacen("postgresql://", "postgresql+psycopg://", 1);
+        let mut top = serde_json::Map::new();
+        top.insert("database_uri".into(), json!(sqlalchemy));
+        Store {
+            name: format!("systemdb {url}"),
+            backend: json!({"uri": "systemdb"}).as_object().unwrap().clone(),
+            top,
+            raw: Raw::Postgres(url),
         }
     }
 
@@ -117,6 +148,7 @@ impl Store {
         Store {
             name: uri,
             backend: backend.as_object().unwrap().clone(),
+            top: Default::default(),
             raw: Raw::S3 {
                 endpoint: endpoint.to_string(),
                 bucket: bucket.to_string(),
@@ -136,6 +168,7 @@ impl Store {
         Store {
             name: uri,
             backend: backend.as_object().unwrap().clone(),
+            top: Default::default(),
             raw: Raw::Azure {
                 conn: conn.to_string(),
                 container: container.to_string(),
@@ -218,6 +251,11 @@ impl Project {
             store,
         };
         p.write_yml(None);
+        if matches!(p.store.raw, Raw::Sqlite(_) | Raw::Postgres(_)) {
+            // eltr creates Meltano's tables in a new system database; the raw access of the
+            // tests needs them before anything else writes.
+            p.eltr(&["state", "list"]).success();
+        }
         p
     }
 
@@ -229,11 +267,14 @@ impl Project {
             backend.insert("lock_timeout_seconds".into(), json!(t));
         }
         // JSON is YAML: values (URIs, connection strings) need no quoting rules.
-        let backend = if backend.is_empty() {
+        let mut backend = if backend.is_empty() {
             String::new()
         } else {
             format!("state_backend: {}\n", Value::Object(backend))
         };
+        for (k, v) in &self.store.top {
+            backend.push_str(&format!("{k}: {v}\n"));
+        }
         let ex = examples_dir();
         let tap = ex.join("singer_tap");
         let target = ex.join("singer_target");
@@ -296,7 +337,7 @@ environments:
     }
 }
 
-per_store!(
+every_store!(
     cli_operations,
     only_one_of_eight_concurrent_runs_gets_the_lock,
     only_one_of_eight_runs_takes_over_a_stale_lock,
@@ -630,9 +671,10 @@ fn only_one_of_eight_runs_takes_over_a_stale_lock(kind: Kind) {
     let p = Project::new(kind, "stale_race");
     p.write_yml(Some(1.0));
     p.eltr(&["run", "tap-x", "target-y"]).success();
-    p.store.put(
-        &format!("{SLOW_ID}/lock"),
-        &lock_body("elsewhere.example", "dead-run", now() - 3600.0),
+    p.store.raw.put_lock(
+        SLOW_ID,
+        now() - 3600.0,
+        Some(&holder("elsewhere.example", "dead-run", now() - 3600.0)),
     );
     let race = Race::start(&p, 8);
     race.assert_losers_failed_fast(false);
@@ -659,31 +701,34 @@ fn live_run_keeps_its_lock_fresh_past_the_timeout(kind: Kind) {
         ],
         &[],
     );
-    let lock = format!("{SLOW_ID}/lock");
-    // Wait until the run has outlived the 1 s timeout: its lock's heartbeat (refreshed every
-    // 1/3 s) is then more than 1 s after its start, where a lock without heartbeat would be
-    // stale. The slow tap runs for 3 s, so the run is still going.
-    let mut held = Value::Null;
+    // Wait until the run has outlived the 1 s timeout: its lock's heartbeat (the body Meltano
+    // reads, refreshed every 1/3 s) is then more than 1 s after its start, where a lock
+    // without heartbeat would be stale. The slow tap runs for 3 s, so the run is still going.
+    let mut held = None;
     wait_until(LIMIT, "a heartbeat past the 1 s lock timeout", || {
-        let Some(text) = p.store.get(&lock) else {
+        let Some(lock) = p.store.raw.lock_of(SLOW_ID) else {
             assert!(
                 first.running(),
                 "the first run ended before taking its lock"
             );
             return false;
         };
-        held = serde_json::from_str(&text).expect("eltr's lock object is JSON");
-        let started = held["started_at"].as_f64().expect("started_at");
-        let beat = held["heartbeat_at"].as_f64().expect("heartbeat_at");
-        beat > started + 1.0
+        let holder = lock.holder.clone().expect("eltr's lock names its holder");
+        let started = holder["started_at"].as_f64().expect("started_at");
+        let fresh = lock.time() > started + 1.0;
+        held = Some(lock);
+        fresh
     });
     assert!(first.running(), "the first run must still run (3 s)");
-    let beat = held["heartbeat_at"].as_f64().unwrap();
+    let held = held.unwrap();
     assert!(
-        now() - beat < 1.0,
-        "the heartbeat must be refreshed well within the 1 s timeout: {held}"
+        now() - held.time() < 1.0,
+        "the heartbeat must be refreshed well within the 1 s timeout: {held:?}"
     );
-    assert_eq!(held["run_id"], "00000000-0000-4000-8000-00000000100a");
+    assert_eq!(
+        held.holder.unwrap()["run_id"],
+        "00000000-0000-4000-8000-00000000100a"
+    );
 
     p.eltr_within(
         &["run", "tap-slow", "target-y"],
@@ -805,27 +850,26 @@ fn run_whose_lock_is_forced_away_stops_saving_state(kind: Kind) {
 // 3. Stale locks, fresh locks, --force
 // ---------------------------------------------------------------------------------------------
 
-fn lock_body(host: &str, run_id: &str, heartbeat_at: f64) -> Vec<u8> {
-    serde_json::to_vec(&json!({
+/// The holder record of an eltr lock taken at `started_at` by `run_id` on `host`.
+fn holder(host: &str, run_id: &str, started_at: f64) -> Value {
+    json!({
         "host": host,
         "pid": 4242,
         "run_id": run_id,
-        "started_at": heartbeat_at,
-        "heartbeat_at": heartbeat_at,
-    }))
-    .unwrap()
+        "started_at": started_at,
+    })
 }
 
 fn stale_lock_is_taken_over_fresh_lock_refused_force_breaks_it(kind: Kind) {
     let p = Project::new(kind, "stale_lock");
     let s = &p.store;
-    let lock = format!("{TAP_X_ID}/lock");
 
     // A lock whose heartbeat stopped an hour ago on another machine, timeout 1 s: taken over.
     p.write_yml(Some(1.0));
-    s.put(
-        &lock,
-        &lock_body("elsewhere.example", "dead-run", now() - 3600.0),
+    s.raw.put_lock(
+        TAP_X_ID,
+        now() - 3600.0,
+        Some(&holder("elsewhere.example", "dead-run", now() - 3600.0)),
     );
     let r = p.eltr(&["run", "tap-x", "target-y"]);
     r.success().stderr_has("dead-run");
@@ -835,8 +879,12 @@ fn stale_lock_is_taken_over_fresh_lock_refused_force_breaks_it(kind: Kind) {
     // A live lock from another machine (timeout 600 s here, so it stays fresh): refused, the
     // message names the holder, neither the state nor the other run's lock is touched.
     p.write_yml(Some(600.0));
-    let body = lock_body("elsewhere.example", "live-run", now());
-    s.put(&lock, &body);
+    s.raw.put_lock(
+        TAP_X_ID,
+        now(),
+        Some(&holder("elsewhere.example", "live-run", now())),
+    );
+    let before = s.raw.lock_of(TAP_X_ID);
     let r = p.eltr(&["run", "tap-x", "target-y"]);
     r.failure()
         .stderr_has("is locked by run live-run")
@@ -848,8 +896,8 @@ fn stale_lock_is_taken_over_fresh_lock_refused_force_breaks_it(kind: Kind) {
     );
     assert_eq!(s.state_text(TAP_X_ID), meltano_doc("items", 5));
     assert_eq!(
-        s.get(&lock).as_deref().map(str::as_bytes),
-        Some(&body[..]),
+        s.raw.lock_of(TAP_X_ID),
+        before,
         "a refused run must leave the holder's lock alone"
     );
     // The state commands respect it too.
@@ -874,7 +922,11 @@ fn stale_lock_is_taken_over_fresh_lock_refused_force_breaks_it(kind: Kind) {
     s.assert_no_lock(TAP_X_ID);
 
     // `state set --force` breaks a live lock as well.
-    s.put(&lock, &lock_body("elsewhere.example", "live-run-2", now()));
+    s.raw.put_lock(
+        TAP_X_ID,
+        now(),
+        Some(&holder("elsewhere.example", "live-run-2", now())),
+    );
     p.eltr(&[
         "state",
         "set",
@@ -894,7 +946,7 @@ fn meltano_bare_timestamp_lock_is_respected(kind: Kind) {
     let s = &p.store;
     let lock = format!("{TAP_X_ID}/lock");
     p.write_yml(Some(600.0));
-    s.put(&lock, format!("{}", now()).as_bytes());
+    s.raw.put_lock(TAP_X_ID, now(), None);
     p.eltr(&["run", "tap-x", "target-y"])
         .failure()
         .stderr_has("is locked by");
@@ -902,7 +954,7 @@ fn meltano_bare_timestamp_lock_is_respected(kind: Kind) {
     assert!(s.get(&format!("{TAP_X_ID}/state.json")).is_none());
 
     p.write_yml(Some(1.0));
-    s.put(&lock, format!("{}", now() - 3600.0).as_bytes());
+    s.raw.put_lock(TAP_X_ID, now() - 3600.0, None);
     p.eltr(&["run", "tap-x", "target-y"]).success();
     assert_eq!(s.state_text(TAP_X_ID), meltano_doc("items", 5));
     s.assert_no_lock(TAP_X_ID);

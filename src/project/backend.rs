@@ -106,7 +106,11 @@ impl StateBackendSettings {
                 }
             }
         }
-        let var = |names: &[&str]| names.iter().find_map(|n| env.get(n).map(|e| e.value.clone()));
+        let var = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| env.get(n).map(|e| e.value.clone()))
+        };
         let database_uri = match var(&["ELTR_DATABASE_URI", "MELTANO_DATABASE_URI"]) {
             Some(v) => Some(v),
             None => match &ctx.project.database_uri {
@@ -151,7 +155,10 @@ impl StateBackendSettings {
         let uri = self.database_uri.as_deref()?;
         let authority = uri.split_once("://")?.1.split('/').next()?;
         let (userinfo, _) = authority.rsplit_once('@')?;
-        userinfo.split_once(':').map(|(_, p)| p).filter(|p| !p.is_empty())
+        userinfo
+            .split_once(':')
+            .map(|(_, p)| p)
+            .filter(|p| !p.is_empty())
     }
 
     /// A setting holding seconds (`lock_timeout_seconds`), checked: `None` when unset, an

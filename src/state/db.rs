@@ -241,7 +241,10 @@ mod tests {
             redact_password("postgresql://u:s3cr@t@h/db"),
             "postgresql://u:********@h/db"
         );
-        assert_eq!(uri_password("postgresql://u:s3cr@t@h/db").as_deref(), Some("s3cr@t"));
+        assert_eq!(
+            uri_password("postgresql://u:s3cr@t@h/db").as_deref(),
+            Some("s3cr@t")
+        );
         assert_eq!(uri_password("postgresql://u@h/db"), None);
     }
 

@@ -366,7 +366,11 @@ mod tests {
         dead.pid = 999_999_999;
         fs::create_dir_all(dir.path().join("x")).unwrap();
         fs::write(dir.path().join("x/lock"), dead.body()).unwrap();
-        fs::write(dir.path().join("x").join(HOLDER_SIDECAR), dead.holder_text()).unwrap();
+        fs::write(
+            dir.path().join("x").join(HOLDER_SIDECAR),
+            dead.holder_text(),
+        )
+        .unwrap();
         store
             .lock(
                 &id,

@@ -147,8 +147,12 @@ fn open_systemdb(
     let uri = database_uri(settings, project_root)?;
     let label = uri.label();
     let db: std::sync::Arc<dyn db::Database> = match uri {
-        db::DatabaseUri::Sqlite(path) => std::sync::Arc::new(sqlite::Sqlite::open(&path, label, true)?),
-        db::DatabaseUri::Postgres(url) => std::sync::Arc::new(postgres::Postgres::open(&url, label)?),
+        db::DatabaseUri::Sqlite(path) => {
+            std::sync::Arc::new(sqlite::Sqlite::open(&path, label, true)?)
+        }
+        db::DatabaseUri::Postgres(url) => {
+            std::sync::Arc::new(postgres::Postgres::open(&url, label)?)
+        }
     };
     Ok(Box::new(systemdb::SystemDb::new(db)))
 }

@@ -256,9 +256,7 @@ impl Database for Postgres {
     fn running(&self, row: i64) -> Result<bool> {
         self.client()
             .query_opt("SELECT state::text FROM runs WHERE id = $1::int8", &[&row])
-            .map(|r| {
-                r.and_then(|r| r.get::<_, Option<String>>(0)).as_deref() == Some("RUNNING")
-            })
+            .map(|r| r.and_then(|r| r.get::<_, Option<String>>(0)).as_deref() == Some("RUNNING"))
             .map_err(|e| self.err(e))
     }
 

@@ -132,8 +132,7 @@ impl Sqlite {
 
 /// Whether the SQLite database at `path` holds at least one state row (never creates it).
 pub fn holds_state(path: &Path) -> bool {
-    let Ok(conn) =
-        Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    let Ok(conn) = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
     else {
         return false;
     };

@@ -72,7 +72,8 @@ impl Store for SystemDb {
     }
 
     fn set(&self, id: &StateId, doc: &StateDoc) -> Result<()> {
-        let text = |m: &Map<String, Value>| crate::vocab::pyjson::to_string(&Value::Object(m.clone()));
+        let text =
+            |m: &Map<String, Value>| crate::vocab::pyjson::to_string(&Value::Object(m.clone()));
         // Meltano writes `updated_at` with Python's `datetime.now()`: local time.
         let updated = super::db::sql_time(SystemTime::now(), true);
         self.db.put(
@@ -121,14 +122,20 @@ impl Store for SystemDb {
                         holder: live.describe(),
                     });
                 }
-                tracing::warn!("breaking the lock of state '{id}' held by {}", live.describe());
+                tracing::warn!(
+                    "breaking the lock of state '{id}' held by {}",
+                    live.describe()
+                );
                 return Ok(format!(
                     "The lock was broken by eltr run {} (--force).",
                     info.run_id
                 ));
             }
             for h in &holders {
-                tracing::warn!("took over the stale lock of state '{id}' held by {}", h.describe());
+                tracing::warn!(
+                    "took over the stale lock of state '{id}' held by {}",
+                    h.describe()
+                );
             }
             Ok(format!(
                 "No heartbeat recorded for {} seconds. The process was likely killed unceremoniously.",
@@ -136,7 +143,12 @@ impl Store for SystemDb {
             ))
         };
         let row = self.db.take_lock(&new, &mut decide)?;
-        Ok(Arc::new(DbLock::start(self.db.clone(), row, info.clone(), policy.timeout)))
+        Ok(Arc::new(DbLock::start(
+            self.db.clone(),
+            row,
+            info.clone(),
+            policy.timeout,
+        )))
     }
 }
 
@@ -176,15 +188,17 @@ struct DbLock {
 impl DbLock {
     fn start(db: Arc<dyn Database>, row: i64, info: LockInfo, timeout: Duration) -> DbLock {
         let beat_db = db.clone();
-        let heartbeat = Heartbeat::start(timeout, info, move |_| match beat_db.beat(row, &utc_now()) {
-            Ok(true) => true,
-            Ok(false) => {
-                tracing::warn!("the lock (runs row {row}) was taken over by another run");
-                false
-            }
-            Err(e) => {
-                tracing::warn!("cannot refresh the lock heartbeat: {e}");
-                true
+        let heartbeat = Heartbeat::start(timeout, info, move |_| {
+            match beat_db.beat(row, &utc_now()) {
+                Ok(true) => true,
+                Ok(false) => {
+                    tracing::warn!("the lock (runs row {row}) was taken over by another run");
+                    false
+                }
+                Err(e) => {
+                    tracing::warn!("cannot refresh the lock heartbeat: {e}");
+                    true
+                }
             }
         });
         DbLock {
