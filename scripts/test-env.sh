@@ -7,8 +7,10 @@
 #   venvs/emulators                            moto server (S3) and azure-storage-blob (to create
 #                                              the test container)
 #   venvs/uv                                   uv, the fast installer `eltr install` prefers
-#   venvs/meltano                              Meltano 4.4.1, the reference the editing tests
-#                                              compare eltr's project files with
+#   venvs/meltano                              Meltano 4.4.1 with its GCS and PostgreSQL extras,
+#                                              the reference the editing tests compare eltr's
+#                                              project files with, and tests/state_homes.rs
+#                                              runs against eltr
 #   azurite/                                   the Azure Blob emulator, from npm
 # and checks the system programs the tests run: python3 with venv and ensurepip (the pip path of
 # `eltr install` is tested on every machine), curl (raw S3 requests), script (a terminal for the
@@ -62,7 +64,7 @@ make_venv map-transform "meltano-map-transform==0.12.3" >&2 & pids+=($!)
 make_venv target-jsonl "target-jsonl==0.1.4" >&2 & pids+=($!)
 make_venv emulators "moto[s3]==5.2.5" flask flask-cors azure-storage-blob >&2 & pids+=($!)
 make_venv uv "uv==0.13.9" >&2 & pids+=($!)
-make_venv meltano "meltano==4.4.1" >&2 & pids+=($!)
+make_venv meltano "meltano[gcs,postgres]==4.4.1" >&2 & pids+=($!)
 make_azurite >&2 & pids+=($!)
 for p in "${pids[@]}"; do wait "$p"; done
 echo "$tools"

@@ -339,6 +339,7 @@ environments:
 
 every_store!(
     cli_operations,
+    export_import_and_edit,
     only_one_of_eight_concurrent_runs_gets_the_lock,
     only_one_of_eight_runs_takes_over_a_stale_lock,
     live_run_keeps_its_lock_fresh_past_the_timeout,
@@ -550,6 +551,98 @@ fn cli_operations(kind: Kind) {
         "clear --all leaves no state and no lock objects in {}",
         s.name
     );
+}
+
+/// `eltr state export` prints every state in Meltano's export format; `import` of that (or of
+/// Meltano 4.4.1's own export, with its `null` partial) restores them; `edit` stores what the
+/// editor saved.
+fn export_import_and_edit(kind: Kind) {
+    let p = Project::new(kind, "export_import");
+    let (a, b) = ("dev:tap-a-to-target-b", "prod:tap-a-to-target-b");
+    p.eltr(&[
+        "state",
+        "set",
+        a,
+        r#"{"singer_state": {"bookmarks": {"s1": {"v": 1}}}}"#,
+    ])
+    .success();
+    p.eltr(&[
+        "state",
+        "merge",
+        a,
+        r#"{"singer_state": {"bookmarks": {"s2": {"v": 2}}}}"#,
+    ])
+    .success();
+    p.eltr(&["state", "set", b, r#"{"singer_state": {"bookmarks": {}}}"#])
+        .success();
+    let export = p.eltr(&["state", "export"]);
+    export.success();
+    let expected = r#"{"dev:tap-a-to-target-b":{"completed":{"singer_state":{"bookmarks":{"s1":{"v":1}}}},"partial":{"singer_state":{"bookmarks":{"s2":{"v":2}}}}},"prod:tap-a-to-target-b":{"completed":{"singer_state":{"bookmarks":{}}},"partial":{}}}"#;
+    assert_eq!(
+        export.stdout.trim_end(),
+        expected,
+        "Meltano's compact export format"
+    );
+
+    // Import into an empty store restores both documents, partial state included.
+    let file = p.dir.join("states.json");
+    std::fs::write(&file, &export.stdout).unwrap();
+    p.eltr(&["state", "clear", "--all"]).success();
+    p.eltr(&["state", "import", file.to_str().unwrap()])
+        .success()
+        .stderr_has("Successfully imported 2 state(s).");
+    assert_eq!(p.eltr(&["state", "export"]).stdout.trim_end(), expected);
+    assert_eq!(
+        p.store.state_json(a),
+        json!({"completed": {"singer_state": {"bookmarks": {"s1": {"v": 1}}}},
+               "partial": {"singer_state": {"bookmarks": {"s2": {"v": 2}}}}})
+    );
+
+    // Meltano 4.4.1 exports `"partial": null` for a state its import gave no partial; from
+    // standard input, replacing what is stored for that id only.
+    let meltano =
+        r#"{"dev:tap-a-to-target-b":{"completed":{"singer_state":{"z":1}},"partial":null}}"#;
+    let mut child = std::process::Command::new(common::eltr_bin())
+        .args(["state", "import"])
+        .current_dir(&p.dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), meltano.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(p.get(a), r#"{"singer_state":{"z":1}}"#);
+    assert_eq!(p.get(b), r#"{"singer_state":{"bookmarks":{}}}"#);
+
+    // A document that is not an export changes nothing.
+    std::fs::write(&file, r#"{"x": 5}"#).unwrap();
+    p.eltr(&["state", "import", file.to_str().unwrap()])
+        .failure()
+        .stderr_has("state 'x'");
+    assert_eq!(p.list(&[]), vec![a, b]);
+
+    // edit: the editor's saved text becomes the completed state; unchanged text stores nothing.
+    p.eltr_within(
+        &["state", "edit", a],
+        &[("EDITOR", r#"sed -i 's/"z": 1/"z": 2/'"#)],
+        LIMIT,
+    )
+    .success();
+    assert_eq!(p.get(a), r#"{"singer_state":{"z":2}}"#);
+    p.eltr_within(&["state", "edit", a], &[("EDITOR", "true")], LIMIT)
+        .success()
+        .stderr_has("no changes");
+    s_assert_no_lock(&p, a);
+}
+
+fn s_assert_no_lock(p: &Project, id: &str) {
+    p.store.assert_no_lock(id);
 }
 
 // ---------------------------------------------------------------------------------------------

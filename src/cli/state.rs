@@ -1,4 +1,5 @@
-//! `eltr state list|get|set|merge|copy|move|clear`, printed as Meltano prints them.
+//! `eltr state list|get|set|merge|copy|move|clear|edit|export|import`, printed as Meltano
+//! prints them.
 
 use super::Call;
 use crate::pipeline::{lock_policy, open_store};
@@ -6,6 +7,7 @@ use crate::state::{StateId, ops};
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -68,6 +70,25 @@ pub enum StateAction {
     Move {
         src: String,
         dst: String,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Edit the effective state of an id in $VISUAL / $EDITOR (else vi); it is stored as
+    /// completed when it changed.
+    Edit {
+        state_id: String,
+        /// Break the lock of a run holding this state.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print every state as one JSON object (state id → completed and partial state), in
+    /// Meltano's format.
+    Export,
+    /// Store every state of an export (Meltano's or eltr's), replacing those ids' states.
+    Import {
+        /// The export file; `-` or none for standard input.
+        input_file: Option<PathBuf>,
+        /// Break the locks of runs holding these states.
         #[arg(long)]
         force: bool,
     },
@@ -150,6 +171,51 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
             ops::move_state(store, &id(&src)?, &id(&dst)?, &lock_policy(&ctx, force)?)?;
             tracing::info!("state {src} was moved to {dst}");
         }
+        StateAction::Edit { state_id, force } => {
+            let sid = id(&state_id)?;
+            let current = ops::get(store, &sid)?;
+            let initial = serde_json::to_string_pretty(&current)?;
+            let Some(edited) = edit_text(&initial)? else {
+                tracing::info!("Edit cancelled - no changes made");
+                return Ok(ExitCode::SUCCESS);
+            };
+            let edited = edited.trim();
+            if edited.is_empty() {
+                tracing::info!("Empty content provided - no changes made");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let value: Value =
+                serde_json::from_str(edited).context("the edited state is not valid JSON")?;
+            if value == current {
+                tracing::info!("No changes detected");
+                return Ok(ExitCode::SUCCESS);
+            }
+            if value.get("singer_state").is_none() {
+                bail!(
+                    "invalid state: no top-level 'singer_state' key; state must be JSON like {{\"singer_state\": {{...}}}}"
+                );
+            }
+            ops::set(store, &sid, value, &lock_policy(&ctx, force)?)?;
+            tracing::info!("State for {state_id} was successfully updated");
+        }
+        StateAction::Export => {
+            call.print_line(&serde_json::to_string(&ops::export(store)?)?)?;
+        }
+        StateAction::Import { input_file, force } => {
+            let text = match input_file.as_deref() {
+                None => std::io::read_to_string(std::io::stdin())
+                    .context("cannot read standard input")?,
+                Some(p) if p == std::path::Path::new("-") => {
+                    std::io::read_to_string(std::io::stdin())
+                        .context("cannot read standard input")?
+                }
+                Some(p) => std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?,
+            };
+            let doc: Value = serde_json::from_str(&text).context("the import is not valid JSON")?;
+            let count = ops::import(store, &doc, &lock_policy(&ctx, force)?)?;
+            tracing::info!("Successfully imported {count} state(s).");
+        }
         StateAction::Clear {
             state_id,
             all,
@@ -184,4 +250,41 @@ fn read_state(inline: Option<String>, file: Option<PathBuf>) -> anyhow::Result<V
         _ => bail!("give the state as an argument or with --input-file (not both)"),
     };
     serde_json::from_str(&text).context("the state is not valid JSON")
+}
+
+/// Opens `initial` in the user's editor (`$VISUAL`, `$EDITOR`, else `vi`, run through the
+/// shell as Meltano's `click.edit` does) on a temporary `.json` file; `None` when the editor
+/// failed or left the file unsaved.
+fn edit_text(initial: &str) -> anyhow::Result<Option<String>> {
+    let editor = ["VISUAL", "EDITOR"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|e| !e.trim().is_empty()))
+        .unwrap_or_else(|| "vi".into());
+    let path = std::env::temp_dir().join(format!(
+        "eltr-state-{}-{}.json",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    // A new file only this user can read: states may hold what a bookmark reveals.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, initial.as_bytes()))
+        .context("cannot write a temporary file for the editor")?;
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&path)
+        .status();
+    let text = std::fs::read_to_string(&path);
+    let _ = std::fs::remove_file(&path);
+    let status = status.with_context(|| format!("cannot start the editor '{editor}'"))?;
+    if !status.success() {
+        bail!("the editor '{editor}' failed ({status})");
+    }
+    let text = text.context("cannot read the edited file")?;
+    Ok((text != initial).then_some(text))
 }

@@ -50,7 +50,7 @@ pub enum StateError {
     #[error("database_uri '{uri}': {reason}")]
     BadDatabaseUri { uri: String, reason: String },
     #[error(
-        "state is kept in two places: {eltr} (eltr's default) and {meltano} (Meltano's system database), and the project names no state backend; choose one with state_backend.uri (systemdb, or file://.eltr/state), or move one into the other with `eltr state export` / `eltr state import`"
+        "state is kept in two places: {eltr} (eltr's default) and {meltano} (Meltano's system database), and the project names no state backend; choose one with state_backend.uri (systemdb, or file://.eltr/state); to move eltr's into Meltano's: `ELTR_STATE_BACKEND_URI=file://.eltr/state eltr state export > states.json`, then `ELTR_STATE_BACKEND_URI=systemdb eltr state import states.json`"
     )]
     TwoDefaults { eltr: String, meltano: String },
 }

@@ -95,3 +95,60 @@ pub fn list(store: &dyn Store, pattern: Option<&str>) -> Result<Vec<StateId>> {
         .filter(|id| glob.is_match(id.as_str()))
         .collect())
 }
+
+/// Every stored state, as `meltano state export` prints it: a JSON object mapping each state
+/// id (sorted) to its `{"completed": …, "partial": …}` document.
+pub fn export(store: &dyn Store) -> Result<Value> {
+    let mut out = serde_json::Map::new();
+    for id in store.list()? {
+        if let Some(doc) = store.get(&id)? {
+            out.insert(id.to_string(), doc.to_json());
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// What is wrong with an export document, for `eltr state import`.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("expected a JSON object mapping state ids to {{\"completed\": …, \"partial\": …}}")]
+    NotAnObject,
+    #[error("state '{0}': expected an object with \"completed\" and/or \"partial\"")]
+    BadEntry(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// Writes every state of an export document (Meltano's or eltr's), replacing what is stored
+/// for those ids, each under its lock; returns how many were written. The whole document is
+/// checked before the first write.
+pub fn import(
+    store: &dyn Store,
+    doc: &Value,
+    policy: &LockPolicy,
+) -> std::result::Result<usize, ImportError> {
+    let entries = doc.as_object().ok_or(ImportError::NotAnObject)?;
+    let mut parsed = Vec::with_capacity(entries.len());
+    for (id, entry) in entries {
+        let state_id = StateId::parse(id)?;
+        let obj = entry
+            .as_object()
+            .filter(|o| o.contains_key("completed") || o.contains_key("partial"))
+            .ok_or_else(|| ImportError::BadEntry(id.clone()))?;
+        // Meltano's export writes `null` for a column its import left empty.
+        let part = |key: &str| match obj.get(key) {
+            None | Some(Value::Null) => Ok(serde_json::Map::new()),
+            Some(Value::Object(m)) => Ok(m.clone()),
+            Some(_) => Err(ImportError::BadEntry(id.clone())),
+        };
+        let state = StateDoc {
+            completed: part("completed")?,
+            partial: part("partial")?,
+        };
+        parsed.push((state_id, state));
+    }
+    for (id, state) in &parsed {
+        locked(store, id, policy, || store.set(id, state))?;
+    }
+    Ok(parsed.len())
+}
