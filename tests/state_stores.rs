@@ -64,6 +64,8 @@ struct Store {
     backend: serde_json::Map<String, Value>,
     /// Other top-level keys of the project file (`database_uri`).
     top: serde_json::Map<String, Value>,
+    /// Variables every eltr process of the project gets (`STORAGE_EMULATOR_HOST`).
+    vars: Vec<(String, String)>,
     raw: Raw,
 }
 
@@ -77,6 +79,7 @@ impl Store {
                     name: base.display().to_string(),
                     backend: Default::default(),
                     top: Default::default(),
+                    vars: Vec::new(),
                     raw: Raw::Local(base),
                 }
             }
@@ -87,10 +90,30 @@ impl Store {
                     name: format!("systemdb sqlite:///{}", path.display()),
                     backend: json!({"uri": "systemdb"}).as_object().unwrap().clone(),
                     top: Default::default(),
+                    vars: Vec::new(),
                     raw: Raw::Sqlite(path),
                 }
             }
             Kind::Postgres => Store::postgres(test),
+            Kind::Gcs => {
+                let host = required_var("ELTR_TEST_GCS_HOST");
+                let bucket = required_var("ELTR_TEST_GCS_BUCKET");
+                let prefix = format!("state-stores/{}", unique(test));
+                Store {
+                    name: format!("gs://{bucket}/{prefix}"),
+                    backend: json!({"uri": format!("gs://{bucket}/{prefix}")})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                    top: Default::default(),
+                    vars: vec![("STORAGE_EMULATOR_HOST".into(), host.clone())],
+                    raw: Raw::Gcs {
+                        host,
+                        bucket,
+                        prefix,
+                    },
+                }
+            }
             Kind::S3 => {
                 let endpoint = required_var("ELTR_TEST_S3_ENDPOINT");
                 let bucket = required_var("ELTR_TEST_S3_BUCKET");
@@ -112,6 +135,7 @@ impl Store {
             name: base.display().to_string(),
             backend,
             top: Default::default(),
+            vars: Vec::new(),
             raw: Raw::Local(base),
         }
     }
@@ -128,6 +152,7 @@ impl Store {
             name: format!("systemdb {url}"),
             backend: json!({"uri": "systemdb"}).as_object().unwrap().clone(),
             top,
+            vars: Vec::new(),
             raw: Raw::Postgres(url),
         }
     }
@@ -149,6 +174,7 @@ impl Store {
             name: uri,
             backend: backend.as_object().unwrap().clone(),
             top: Default::default(),
+            vars: Vec::new(),
             raw: Raw::S3 {
                 endpoint: endpoint.to_string(),
                 bucket: bucket.to_string(),
@@ -169,6 +195,7 @@ impl Store {
             name: uri,
             backend: backend.as_object().unwrap().clone(),
             top: Default::default(),
+            vars: Vec::new(),
             raw: Raw::Azure {
                 conn: conn.to_string(),
                 container: container.to_string(),
@@ -310,7 +337,19 @@ environments:
     /// Runs `eltr ARGS` with the variables `extra`, killed after `limit`.
     #[track_caller]
     fn eltr_within(&self, args: &[&str], extra: &[(&str, &str)], limit: Duration) -> Run {
-        spawn_eltr(&self.dir, args, extra).finish(limit)
+        self.spawn(args, extra).finish(limit)
+    }
+
+    /// Starts `eltr ARGS` with the store's variables and `extra`.
+    fn spawn(&self, args: &[&str], extra: &[(&str, &str)]) -> support::Background {
+        let mut vars: Vec<(&str, &str)> = self
+            .store
+            .vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        vars.extend_from_slice(extra);
+        spawn_eltr(&self.dir, args, &vars)
     }
 
     #[track_caller]
@@ -605,6 +644,7 @@ fn export_import_and_edit(kind: Kind) {
     let mut child = std::process::Command::new(common::eltr_bin())
         .args(["state", "import"])
         .current_dir(&p.dir)
+        .envs(p.store.vars.iter().map(|(k, v)| (k, v)))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -665,13 +705,7 @@ impl Race {
         let start = Instant::now();
         let mut procs: Vec<_> = run_ids
             .iter()
-            .map(|rid| {
-                spawn_eltr(
-                    &p.dir,
-                    &["run", "--run-id", rid, "tap-slow", "target-y"],
-                    &[],
-                )
-            })
+            .map(|rid| p.spawn(&["run", "--run-id", rid, "tap-slow", "target-y"], &[]))
             .collect();
         let mut ended: Vec<Option<Duration>> = vec![None; n];
         while ended.iter().any(Option::is_none) {
@@ -783,8 +817,7 @@ fn only_one_of_eight_runs_takes_over_a_stale_lock(kind: Kind) {
 fn live_run_keeps_its_lock_fresh_past_the_timeout(kind: Kind) {
     let p = Project::new(kind, "heartbeat");
     p.write_yml(Some(1.0));
-    let mut first = spawn_eltr(
-        &p.dir,
+    let mut first = p.spawn(
         &[
             "run",
             "--run-id",
@@ -842,7 +875,7 @@ fn live_run_keeps_its_lock_fresh_past_the_timeout(kind: Kind) {
 /// next run takes it over at once, and resumes from the last bookmark that was saved.
 fn lock_of_a_killed_run_is_taken_over_without_force(kind: Kind) {
     let p = Project::new(kind, "killed");
-    let first = spawn_eltr(&p.dir, &["run", "tap-slow", "target-y"], &[]);
+    let first = p.spawn(&["run", "tap-slow", "target-y"], &[]);
     let state = format!("{SLOW_ID}/state.json");
     wait_until(LIMIT, "a first saved state", || {
         p.store.get(&state).is_some()
@@ -882,8 +915,7 @@ fn lock_of_a_killed_run_is_taken_over_without_force(kind: Kind) {
 fn run_whose_lock_is_forced_away_stops_saving_state(kind: Kind) {
     let p = Project::new(kind, "forced_away");
     p.write_yml(Some(1.0));
-    let mut first = spawn_eltr(
-        &p.dir,
+    let mut first = p.spawn(
         &[
             "run",
             "--run-id",

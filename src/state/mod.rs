@@ -6,6 +6,7 @@
 //! Takes `StateDoc`s from `singer::state`; knows nothing about processes.
 
 pub mod db;
+pub mod gcs;
 pub mod id;
 pub mod local;
 pub mod lock;
@@ -111,6 +112,7 @@ pub fn open(
             Ok(Box::new(local::LocalStore::new(project_root.join(path))))
         }
         Some(u) if !u.contains("://") => Ok(Box::new(local::LocalStore::new(project_root.join(u)))),
+        Some(u) if u.starts_with("gs://") => Ok(Box::new(gcs::GcsStore::open(u, settings)?)),
         Some(u) => Ok(Box::new(remote::RemoteStore::open(u, settings)?)),
     }
 }

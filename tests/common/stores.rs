@@ -23,6 +23,8 @@ pub enum Kind {
     Sqlite,
     /// `systemdb` on PostgreSQL (a database of its own per test).
     Postgres,
+    /// `gs://` on the fake-gcs-server emulator.
+    Gcs,
 }
 
 /// Generates one test per store for each scenario: `scenario::local`, `::s3`, `::azure`.
@@ -52,7 +54,7 @@ macro_rules! per_store {
 pub(crate) use per_store;
 
 /// Generates one test per state home for each scenario: the three of [`per_store`], and
-/// Meltano's system database on SQLite and PostgreSQL.
+/// Meltano's system database on SQLite and PostgreSQL, and Google Cloud Storage.
 #[allow(unused_macros)]
 macro_rules! every_store {
     ($($scenario:ident),* $(,)?) => {
@@ -77,6 +79,10 @@ macro_rules! every_store {
                 #[test]
                 fn postgres() {
                     super::$scenario(super::Kind::Postgres)
+                }
+                #[test]
+                fn gcs() {
+                    super::$scenario(super::Kind::Gcs)
                 }
             }
         )*
@@ -153,6 +159,12 @@ pub enum Raw {
     /// row of `runs` named `id`.
     Sqlite(PathBuf),
     Postgres(String),
+    /// GCS through the emulator's JSON API (`host:port`, no credentials).
+    Gcs {
+        host: String,
+        bucket: String,
+        prefix: String,
+    },
 }
 
 /// A lock as a store holds it: the body Meltano reads (a bare timestamp) and the holder
@@ -208,6 +220,7 @@ impl Raw {
                 (404, _) => None,
                 (_, err) => panic!("Azure get {key}: {}", String::from_utf8_lossy(&err)),
             },
+            Raw::Gcs { .. } => self.gcs_media(key),
             Raw::Sqlite(_) | Raw::Postgres(_) => {
                 if let Some(id) = key.strip_suffix("/state.json") {
                     return self.sql().state(id).map(String::into_bytes);
@@ -248,6 +261,7 @@ impl Raw {
                     String::from_utf8_lossy(&err)
                 );
             }
+            Raw::Gcs { .. } => self.gcs_upload(key, bytes, None),
             Raw::Sqlite(_) | Raw::Postgres(_) => {
                 let id = key.strip_suffix("/state.json").expect("a state.json key");
                 self.sql().put_state(id, &String::from_utf8_lossy(bytes));
@@ -309,8 +323,86 @@ impl Raw {
                 (404, _) => None,
                 (_, err) => panic!("Azure getlock {key}: {}", String::from_utf8_lossy(&err)),
             },
+            Raw::Gcs {
+                host,
+                bucket,
+                prefix,
+            } => {
+                let url = format!(
+                    "http://{host}/storage/v1/b/{bucket}/o/{}",
+                    gcs_encode(&format!("{prefix}/{key}"))
+                );
+                let (code, out) = curl_status(Command::new("curl").args(["-sS"]), &url);
+                if code == 404 {
+                    return None;
+                }
+                assert_eq!(code, 200, "GET {url}: {}", String::from_utf8_lossy(&out));
+                let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+                let holder = v["metadata"]["eltrholder"]
+                    .as_str()
+                    .map(|h| serde_json::from_str(h).unwrap());
+                let body = String::from_utf8(self.gcs_media(&key)?).unwrap();
+                Some(RawLock { body, holder })
+            }
             Raw::Sqlite(_) | Raw::Postgres(_) => self.sql().lock(id),
         }
+    }
+
+    /// An object's bytes through the JSON API (`None`: absent).
+    fn gcs_media(&self, key: &str) -> Option<Vec<u8>> {
+        let Raw::Gcs {
+            host,
+            bucket,
+            prefix,
+        } = self
+        else {
+            unreachable!()
+        };
+        let url = format!(
+            "http://{host}/storage/v1/b/{bucket}/o/{}?alt=media",
+            gcs_encode(&format!("{prefix}/{key}"))
+        );
+        match curl_status(Command::new("curl").args(["-sS"]), &url) {
+            (200, body) => Some(body),
+            (404, _) => None,
+            (code, body) => panic!("GET {url}: HTTP {code}: {}", String::from_utf8_lossy(&body)),
+        }
+    }
+
+    /// Writes an object with a multipart upload (metadata `eltrholder` when given).
+    fn gcs_upload(&self, key: &str, bytes: &[u8], holder: Option<&str>) {
+        let Raw::Gcs {
+            host,
+            bucket,
+            prefix,
+        } = self
+        else {
+            unreachable!()
+        };
+        let mut resource = serde_json::json!({"name": format!("{prefix}/{key}")});
+        if let Some(h) = holder {
+            resource["metadata"] = serde_json::json!({"eltrholder": h});
+        }
+        let mut body = format!(
+            "--BB\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{resource}\r\n--BB\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n--BB--\r\n");
+        let url = format!("http://{host}/upload/storage/v1/b/{bucket}/o?uploadType=multipart");
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-sSf",
+            "-o",
+            "/dev/null",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: multipart/related; boundary=BB",
+            "--data-binary",
+            "@-",
+        ]);
+        run_tool(cmd, &url, Some(&body));
     }
 
     /// Writes a lock of `id`: an eltr holder's (`holder` given) or a Meltano run's.
@@ -364,6 +456,7 @@ impl Raw {
                     String::from_utf8_lossy(&err)
                 );
             }
+            Raw::Gcs { .. } => self.gcs_upload(&key, body.as_bytes(), holder_text.as_deref()),
             Raw::Sqlite(_) | Raw::Postgres(_) => self.sql().put_lock(id, time, holder),
         }
     }
@@ -405,12 +498,79 @@ impl Raw {
                     .map(|k| k[prefix.len() + 1..].to_string())
                     .collect()
             }
+            Raw::Gcs {
+                host,
+                bucket,
+                prefix,
+            } => {
+                let url = format!(
+                    "http://{host}/storage/v1/b/{bucket}/o?prefix={}",
+                    gcs_encode(&format!("{prefix}/"))
+                );
+                let mut cmd = Command::new("curl");
+                cmd.arg("-sSf");
+                let out = run_tool(cmd, &url, None);
+                let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+                v["items"]
+                    .as_array()
+                    .map(|items| {
+                        items
+                            .iter()
+                            .map(|i| i["name"].as_str().unwrap()[prefix.len() + 1..].to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            }
             Raw::Sqlite(_) | Raw::Postgres(_) => self.sql().keys(),
         };
         keys.retain(|k| !k.is_empty());
         keys.sort();
         keys
     }
+}
+
+/// An object name encoded for a JSON API URL.
+fn gcs_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// `curl … URL` writing the status after the body: (status, body).
+fn curl_status(cmd: &mut Command, url: &str) -> (u16, Vec<u8>) {
+    cmd.args(["--max-time", "20", "-w", "\n%{http_code}"]);
+    let out = run_tool(std::mem::replace(cmd, Command::new("true")), url, None);
+    let nl = out
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .expect("curl wrote the status");
+    let code = String::from_utf8_lossy(&out[nl + 1..]).parse().unwrap();
+    (code, out[..nl].to_vec())
+}
+
+/// Creates a bucket in the GCS emulator at `host` (one that exists is fine).
+pub fn gcs_create_bucket(host: &str, bucket: &str) {
+    let url = format!("http://{host}/storage/v1/b");
+    let body = serde_json::json!({"name": bucket}).to_string();
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        "@-",
+    ]);
+    run_tool(cmd, &url, Some(body.as_bytes()));
 }
 
 /// Plain SQL on Meltano's tables, for [`Raw`].
