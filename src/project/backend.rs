@@ -56,7 +56,7 @@ const KNOWN: [&str; 11] = [
 fn is_credential(key: &str) -> bool {
     looks_secret(key)
         || key.ends_with("connection_string")
-        || key.ends_with("application_credentials")
+        || key.contains("application_credentials")
         || key.ends_with("credentials_json")
 }
 

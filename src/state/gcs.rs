@@ -527,20 +527,24 @@ impl Client {
     /// The lock object: its holder (`None` when unreadable) and generation; `None` when
     /// there is no lock.
     fn read_lock(&self, name: &str) -> Result<Option<(Option<LockInfo>, String)>> {
-        let Some(resource) = self.resource(name)? else {
-            return Ok(None);
-        };
-        let generation = generation_of(&resource);
-        let holder = resource["metadata"][HOLDER_METADATA]
-            .as_str()
-            .map(String::from);
-        let Some(body) = self.download(name, Some(&generation))? else {
-            return Ok(None);
-        };
-        Ok(Some((
-            LockInfo::from_parts(&body, holder.as_deref()),
-            generation,
-        )))
+        // The body is read at the generation whose metadata was read; a heartbeat may replace
+        // that generation in between (its bytes are then gone): read both again.
+        for _ in 0..5 {
+            let Some(resource) = self.resource(name)? else {
+                return Ok(None);
+            };
+            let generation = generation_of(&resource);
+            let holder = resource["metadata"][HOLDER_METADATA]
+                .as_str()
+                .map(String::from);
+            if let Some(body) = self.download(name, Some(&generation))? {
+                return Ok(Some((
+                    LockInfo::from_parts(&body, holder.as_deref()),
+                    generation,
+                )));
+            }
+        }
+        Ok(None)
     }
 }
 
