@@ -281,12 +281,17 @@ fn meltano_and_eltr_refuse_each_others_running_pipeline() {
     // A first run creates the database with state, so eltr's default is the system database.
     meltano(&dir, &["run", "tap-x", "target-y"], &[]).success();
     let raw = Raw::Sqlite(dir.join(".meltano/meltano.db"));
-    let mut slow = spawn_eltr(&dir, &["run", "tap-slow", "target-y"], &[]);
+    // 600 records at 20 ms: the eltr run outlasts Meltano's start-up on a busy machine.
+    let mut slow = spawn_eltr(
+        &dir,
+        &["run", "tap-slow", "target-y"],
+        &[("SINGER_TAP_RECORDS", "600")],
+    );
     wait_until(LIMIT, "eltr's lock", || raw.lock_of(SLOW_ID).is_some());
     meltano(&dir, &["run", "tap-slow", "target-y"], &[])
         .failure()
         .stderr_has("is already running");
-    assert!(slow.running(), "the eltr run (3 s) must still be going");
+    assert!(slow.running(), "the eltr run (12 s) must still be going");
     slow.finish(LIMIT).success();
 
     // The other way round: a Meltano run in progress.
