@@ -1540,3 +1540,40 @@ fn s3_endpoint_from_the_standard_aws_endpoint_url_variable() {
         ],
     );
 }
+
+/// A system database that cannot be reached: one line naming it with its password hidden.
+#[test]
+fn postgres_unreachable_fails_with_one_line_and_no_password() {
+    let port = closed_port();
+    let mut store = Store::postgres("unreachable");
+    let uri = format!("postgresql+psycopg://bob:s3cret-pw@127.0.0.1:{port}/db");
+    store.top.insert("database_uri".into(), json!(uri));
+    let (_tmp, dir) = project_dir();
+    let p = Project { _tmp, dir, store };
+    p.write_yml(None);
+    let shown = format!("systemdb postgresql://bob:********@127.0.0.1:{port}/db");
+    assert_every_command_fails(&p, &shown, UNREACHABLE_HINTS, &[]);
+    let r = p.eltr(&["state", "list"]);
+    assert!(!r.stderr.contains("s3cret-pw"), "{}", r.stderr);
+}
+
+/// A `gs://` bucket that does not exist: one line naming the URI.
+#[test]
+fn gcs_missing_bucket_fails_with_one_line_naming_the_uri() {
+    let host = required_var("ELTR_TEST_GCS_HOST");
+    let bucket = unique("eltr-no-such-bucket");
+    let uri = format!("gs://{bucket}/x");
+    let store = Store {
+        name: uri.clone(),
+        backend: json!({ "uri": uri }).as_object().unwrap().clone(),
+        top: Default::default(),
+        vars: vec![("STORAGE_EMULATOR_HOST".into(), host.clone())],
+        raw: Raw::Gcs {
+            host,
+            bucket,
+            prefix: "x".into(),
+        },
+    };
+    let p = Project::on(store);
+    assert_every_command_fails(&p, &p.store.name, MISSING_HINTS, &[]);
+}

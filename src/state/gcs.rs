@@ -451,7 +451,13 @@ impl Client {
                     let v: Value = serde_json::from_str(&text).unwrap_or_default();
                     Ok(Upload::Done(generation_of(&v)))
                 }
-                412 | 404 if if_generation_match.is_some() => Ok(Upload::Conflict),
+                412 if if_generation_match.is_some() => Ok(Upload::Conflict),
+                // An update of a lock object that was deleted meanwhile; a create (or any
+                // other write) answered 404 has no bucket to go to.
+                404 if if_generation_match.is_some_and(|g| g != "0") => Ok(Upload::Conflict),
+                404 => Err(self.err(
+                    "the bucket does not exist; create it, or fix the name in state_backend.uri",
+                )),
                 _ => Err(self.status_err(status, &text)),
             }
         })
