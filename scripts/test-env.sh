@@ -11,8 +11,9 @@
 #                                              wrapper): the GCS emulator
 #   venvs/meltano                              Meltano 4.4.1 with its GCS and PostgreSQL extras,
 #                                              the reference the editing tests compare eltr's
-#                                              project files with, and tests/state_homes.rs
-#                                              runs against eltr
+#                                              project files with, tests/state_homes.rs
+#                                              runs against eltr, and tests/meltano_compat.rs
+#                                              runs on the same fixtures as eltr
 #   azurite/                                   the Azure Blob emulator, from npm
 # and checks the system programs the tests run: python3 with venv and ensurepip (the pip path of
 # `eltr install` is tested on every machine), curl (raw S3 requests), script (a terminal for the

@@ -13,7 +13,6 @@ use super::split;
 use super::summary::{BlockSummary, ProcessSummary};
 use super::{RunError, Session};
 use crate::plugin::{PluginError, PrepareOptions, PreparedPlugin, describe_status, prepare};
-use crate::project::model::MappingDef;
 use crate::project::{Context, ResolvedPlugin};
 use crate::singer::state::{StateDoc, split_shape_problem};
 use crate::state::{LockGuard, LockInfo, Store};
@@ -416,18 +415,17 @@ fn prepare_all(
             tap.plugin.name
         );
     }
-    let downstream = |mapping: Option<MappingDef>| PrepareOptions {
+    let downstream = PrepareOptions {
         run_id: plan.run_id,
         extra_env: el.upstream.clone(),
-        mapping,
         supervisor: session.supervisor.clone(),
         ..PrepareOptions::default()
     };
     let mut mappers = Vec::with_capacity(el.mappers.len());
-    for (mapper, mapping) in &el.mappers {
-        mappers.push(prepare(ctx, mapper.clone(), &downstream(mapping.clone()))?);
+    for (mapper, _) in &el.mappers {
+        mappers.push(prepare(ctx, mapper.clone(), &downstream)?);
     }
-    let target = prepare(ctx, el.loader.clone(), &downstream(None))?;
+    let target = prepare(ctx, el.loader.clone(), &downstream)?;
     Ok(Prepared {
         tap,
         mappers,

@@ -8,7 +8,7 @@ use super::blocks::{self, Block};
 use super::{RunError, RunRequest, StateStrategy};
 use crate::plugin::env::{extra_vars, setting_vars};
 use crate::plugin::prepare::describe_vars;
-use crate::project::model::MappingDef;
+use crate::project::model::{MappingDef, PluginType};
 use crate::project::{Context, ResolvedPlugin};
 use crate::state::{LockPolicy, StateId, Store};
 use crate::vocab::ident::RunId;
@@ -133,16 +133,23 @@ fn extract_load(
     else {
         unreachable!("called with extract-load blocks only");
     };
+    // Each plugin of the block sees the variables of every plugin before it (Meltano's
+    // `ELBContextBuilder` adds each block's `info_env` and settings to the next one's).
     let tap = ctx.plugin(None, extractor)?;
-    let mut upstream = describe_vars(&tap);
-    upstream.extend(setting_vars(&tap).into_iter().map(|(k, v, _)| (k, v)));
-    upstream.extend(extra_vars(&tap));
-    let target = ctx.plugin_with_upstream(None, loader, &upstream)?;
+    let mut upstream = plugin_vars(&tap);
     let mut mapper_plugins = Vec::with_capacity(mappers.len());
     for m in mappers {
-        let mapper = ctx.plugin_with_upstream(None, &m.plugin, &upstream)?;
+        // A mapping runs as the plugin Meltano makes of it: the mapper with the mapping's
+        // config (`Context::plugin` resolves mapping names so).
+        let name = m
+            .mapping
+            .as_ref()
+            .map_or(m.plugin.as_str(), |d| d.name.as_str());
+        let mapper = ctx.plugin_with_upstream(Some(PluginType::Mappers), name, &upstream)?;
+        upstream.extend(plugin_vars(&mapper));
         mapper_plugins.push((mapper, m.mapping.clone()));
     }
+    let target = ctx.plugin_with_upstream(None, loader, &upstream)?;
     let state_id = state_id(ctx, req, extractor, loader)?;
     let write = !req.no_state_update;
     let read = if req.full_refresh || req.no_state_update {
@@ -207,6 +214,15 @@ fn split(req: &RunRequest, block: &Block, tap: &ResolvedPlugin) -> Result<Option
         ));
     }
     Ok(Some(n))
+}
+
+/// What a plugin tells the plugins after it in a block: `MELTANO_<TYPE>_NAME`…, its settings
+/// and its extras under all its names (`PluginContext.env`).
+fn plugin_vars(p: &ResolvedPlugin) -> Vec<(String, String)> {
+    let mut vars = describe_vars(p);
+    vars.extend(setting_vars(p).into_iter().map(|(k, v, _)| (k, v)));
+    vars.extend(extra_vars(p));
+    vars
 }
 
 /// `{environment}:{extractor}-to-{loader}[:{suffix}]`, the suffix from the command line or

@@ -5,8 +5,7 @@ use super::catalog::{self, DiscoverInput};
 use super::executable;
 use super::run_dir::RunDir;
 use super::{PluginError, env};
-use crate::project::model::{MappingDef, PluginType};
-use crate::project::settings::deep_merge;
+use crate::project::model::PluginType;
 use crate::project::{Context, ResolvedPlugin};
 use crate::singer::catalog::Catalog;
 use crate::vocab::ident::RunId;
@@ -27,8 +26,6 @@ pub struct PrepareOptions {
     pub state: Option<Value>,
     /// Variables describing other plugins of the block (the loader sees the extractor's).
     pub extra_env: Vec<(String, String)>,
-    /// The mapping a mapper runs, when the block named a mapping.
-    pub mapping: Option<MappingDef>,
     /// Extractors only: build the catalog (false for `invoke`, which passes its own args).
     pub with_catalog: bool,
     /// Watches the discovery process, so a signal stops it too.
@@ -87,12 +84,9 @@ pub fn prepare(
     let run_dir = RunDir::create(root, &plugin.name, opts.run_id, opts.copy)
         .map_err(|e| run_files(e, &super::run_dir::plugin_dir(root, &plugin.name)))?;
 
-    let mut config = Value::Object(plugin.config_object());
-    if let Some(mapping) = &opts.mapping {
-        if let Some(extra) = &mapping.config {
-            deep_merge(&mut config, &Value::Object(extra.clone()));
-        }
-    }
+    // A mapping's config is already the mapper's config (`Context::plugin` resolves a
+    // mapping name as Meltano does), expanded.
+    let config = Value::Object(plugin.config_object());
     let config_name = format!("{}.json", plugin.plugin_type.singular());
     let config_file = run_dir
         .write_private(&config_name, config.to_string().as_bytes())
@@ -261,7 +255,6 @@ pub fn describe_vars(plugin: &ResolvedPlugin) -> Vec<(String, String)> {
         plugin_type: plugin.plugin_type,
         name: &plugin.name,
         namespace: &plugin.namespace,
-        executable: &plugin.executable,
         variant: plugin.variant.as_deref(),
     }
     .describe_vars()

@@ -108,7 +108,7 @@ fn plugin_json(p: &ResolvedPlugin, show_secrets: bool) -> Value {
         .filter(|(_, e)| {
             !matches!(
                 e.origin,
-                super::EnvOrigin::Var(_) | super::EnvOrigin::Upstream
+                super::EnvOrigin::Var(_) | super::EnvOrigin::Upstream | super::EnvOrigin::Meltano
             )
         })
         .map(|(k, e)| {

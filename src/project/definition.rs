@@ -145,6 +145,13 @@ impl<'a> Definition<'a> {
             .or_else(|| self.parent.and_then(|p| p.docs.clone()))
     }
 
+    /// `requires:` of the project's definition, else the lockfile's, else the parent's.
+    pub fn requires(&self) -> Value {
+        self.hub_field("requires")
+            .or_else(|| self.parent.map(|p| p.requires.clone()))
+            .unwrap_or(Value::Null)
+    }
+
     /// The parent's commands, extended by the lockfile's, then the project's.
     pub fn commands(&self) -> IndexMap<String, Value> {
         let mut commands = self.parent.map(|p| p.commands.clone()).unwrap_or_default();

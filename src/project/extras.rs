@@ -57,6 +57,7 @@ impl Context {
         replace(&mut x.state, &layer.state);
         replace(&mut x.use_cached_catalog, &layer.use_cached_catalog);
         replace(&mut x.mappings, &layer.mappings);
+        replace(&mut x.mapping_name, &layer.mapping_name);
         replace(&mut x.target_schema, &layer.target_schema);
         for (value, slot) in [
             (&layer.load_schema, &mut x.load_schema),

@@ -76,6 +76,11 @@ impl Merger {
     /// Merges one file: its scalars, `env:`, plugins and named items.
     fn add(&mut self, path: &Path, mut doc: ProjectFile) -> Result<()> {
         self.add_scalars(path, &mut doc)?;
+        // Meltano reads its project settings (`cli`, `database_uri`, `ff`…) from the root
+        // file only.
+        if path == self.project.root_file {
+            self.project.settings = std::mem::take(&mut doc.other).into_iter().collect();
+        }
         self.add_env(path, doc.env)?;
         self.add_plugins(path, doc.plugins)?;
         let p = &mut self.project;

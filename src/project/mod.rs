@@ -17,6 +17,7 @@ pub mod include;
 pub mod layers;
 pub mod load;
 pub mod lockfile;
+pub mod meltano_env;
 pub mod model;
 pub mod position;
 pub mod resolve;
@@ -58,6 +59,9 @@ pub struct Project {
     pub database_uri: Option<String>,
     pub python: Option<String>,
     pub venv: Option<Object>,
+    /// The root file's other project-level keys (`cli`, `database_uri`, `ff`…): Meltano's
+    /// project settings, which eltr exports as `MELTANO_*` variables.
+    pub settings: Object,
     pub env: IndexMap<String, String>,
     pub plugins: IndexMap<(PluginType, String), Sourced<PluginDef>>,
     pub environments: IndexMap<String, Sourced<EnvironmentDef>>,
@@ -86,6 +90,9 @@ pub enum EnvOrigin {
     Environment,
     /// Describes the extractor upstream of the plugin in a block (`MELTANO_EXTRACT_…`).
     Upstream,
+    /// A variable Meltano defines: the project's (`MELTANO_PROJECT_ROOT`…), its settings'
+    /// (`MELTANO_DATABASE_URI`…), the plugin's own (`MELTANO_EXTRACTOR_NAME`…).
+    Meltano,
 }
 
 /// One variable of a composed environment.
@@ -156,6 +163,7 @@ pub struct Context {
     /// Behind locks rather than cells so blocks running side by side can share the context.
     warned: std::sync::Mutex<IndexSet<String>>,
     base_env: std::sync::Mutex<Option<std::sync::Arc<VarMap>>>,
+    plugin_base_env: std::sync::Mutex<Option<std::sync::Arc<VarMap>>>,
 }
 
 /// Opens the project the options point at, from `cwd`.
@@ -261,6 +269,7 @@ impl Context {
             masker,
             warned: std::sync::Mutex::default(),
             base_env: std::sync::Mutex::default(),
+            plugin_base_env: std::sync::Mutex::default(),
         })
     }
 
@@ -298,6 +307,13 @@ impl Context {
                 },
             );
         }
+        let process = |name: &str| self.vars.process(name).map(str::to_string);
+        for (name, value) in
+            meltano_env::project_vars(&self.project.root, self.environment_name(), &process)
+        {
+            let origin = EnvOrigin::Meltano;
+            vars.insert(name, EnvEntry { value, origin });
+        }
         let mut env = EnvMap::over(std::sync::Arc::new(vars));
         self.apply_block(
             &mut env,
@@ -311,6 +327,33 @@ impl Context {
         }
         let base = std::sync::Arc::new(flat);
         *self.base_env.lock().unwrap_or_else(|e| e.into_inner()) = Some(base.clone());
+        Ok(EnvMap::over(base))
+    }
+
+    /// What every plugin's environment starts from: the root environment with Meltano's
+    /// project settings on top (`MELTANO_DATABASE_URI`…, `PluginSettingsService.env_override`
+    /// puts them above the root `env:` block). Kept out of `project_env`, which resolves the
+    /// state backend: there the settings' own variables must not shadow the project file.
+    fn plugin_base_env(&self) -> Result<EnvMap> {
+        let cached = self
+            .plugin_base_env
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(base) = cached {
+            return Ok(EnvMap::over(base));
+        }
+        let root = self.root_env()?;
+        let mut flat: VarMap = root.iter().map(|(k, e)| (k.clone(), e.clone())).collect();
+        for (name, value) in meltano_env::project_setting_vars(self, &root) {
+            let origin = EnvOrigin::Meltano;
+            flat.insert(name, EnvEntry { value, origin });
+        }
+        let base = std::sync::Arc::new(flat);
+        *self
+            .plugin_base_env
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(base.clone());
         Ok(EnvMap::over(base))
     }
 

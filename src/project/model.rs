@@ -67,12 +67,14 @@ impl PluginType {
         }
     }
 
-    /// Meltano's verb for the type in `MELTANO_<VERB>_<SETTING>` variables: the plural minus
-    /// its last three letters, which is how Meltano derives it (so mappers give `MAPP`),
-    /// except `TRANSFORM`.
+    /// Meltano's verb for the type in `MELTANO_<VERB>_<SETTING>` variables
+    /// (`PluginType.verb`): `TRANSFORM`, `UTILIZE`, `MAP`, else the plural minus its last three
+    /// letters (`EXTRACT`, `LOAD`, `TRANSFORM`, `ORCHESTRAT`, `FI`).
     pub fn env_verb(self) -> String {
         match self {
             PluginType::Transforms => "TRANSFORM".to_string(),
+            PluginType::Utilities => "UTILIZE".to_string(),
+            PluginType::Mappers => "MAP".to_string(),
             t => t.key()[..t.key().len() - 3].to_ascii_uppercase(),
         }
     }
@@ -181,6 +183,10 @@ pub struct PluginDef {
     pub log_parser: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mappings: Option<Vec<MappingDef>>,
+    /// Mappers: the mapping this definition runs (set on the copy Meltano makes of a mapper
+    /// for each of its mappings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping_name: Option<String>,
     #[serde(flatten)]
     pub other: IndexMap<String, Value>,
 }

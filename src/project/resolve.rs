@@ -34,9 +34,17 @@ impl Context {
         name: &str,
         upstream: &[(String, String)],
     ) -> Result<ResolvedPlugin> {
-        let (ptype, def) = self.find_def(plugin_type, name)?;
         let mut done = Resolved::default();
-        let resolved = self.resolve(ptype, def, upstream, &mut done)?;
+        let resolved = match self.find_def(plugin_type, name) {
+            Ok((ptype, def)) => self.resolve(ptype, def, upstream, &mut done)?,
+            Err(unknown) => {
+                let mappers = plugin_type.is_none_or(|t| t == PluginType::Mappers);
+                let Some(def) = self.mapping_def(name).filter(|_| mappers) else {
+                    return Err(unknown);
+                };
+                self.resolve(PluginType::Mappers, &def, upstream, &mut done)?
+            }
+        };
         drop(done);
         let plugin = Rc::unwrap_or_clone(resolved);
         self.masker
@@ -61,6 +69,29 @@ impl Context {
                 .add_all(plugin.secrets().iter().map(String::as_str));
         }
         Ok(all)
+    }
+
+    /// A mapping as the plugin Meltano makes of it (`MeltanoFile.get_plugins_for_mappings`):
+    /// a copy of its mapper whose `config` is the mapping's config, with the extras
+    /// `mapping: true` and `mapping_name`. It keeps the mapper's name (its variables are
+    /// `MELTANO_MAPPER_NAME=<mapper>`…).
+    fn mapping_def(&self, name: &str) -> Option<Sourced<PluginDef>> {
+        self.project
+            .plugins
+            .iter()
+            .filter(|((t, _), _)| *t == PluginType::Mappers)
+            .find_map(|(_, def)| {
+                let mapping = def
+                    .item
+                    .mappings
+                    .iter()
+                    .flatten()
+                    .find(|m| m.name == name)?;
+                let mut copy = def.clone();
+                copy.item.config = mapping.config.clone();
+                copy.item.mapping_name = Some(mapping.name.clone());
+                Some(copy)
+            })
     }
 
     /// Finds a plugin definition by name, with a "did you mean" hint when it is unknown.
@@ -179,7 +210,6 @@ impl Context {
             plugin_type: ptype,
             name: &def.name,
             namespace: &namespace,
-            executable: &executable,
             variant: variant.as_deref(),
         };
         let env = self.own_env(sourced, parent, upstream, overlay, &facts)?;
@@ -231,6 +261,7 @@ impl Context {
             env,
             extras,
             commands: layered.commands(),
+            requires: layered.requires(),
         })
     }
 
@@ -245,18 +276,14 @@ impl Context {
         overlay: Option<&PluginDef>,
         facts: &PluginFacts<'_>,
     ) -> Result<EnvMap> {
-        let mut env = self.plugin_env(
+        self.plugin_env(
             parent.map(|p| &p.env),
             upstream,
+            &facts.describe_vars(),
             sourced.item.env.as_ref(),
             overlay.and_then(|o| o.env.as_ref()),
             &sourced.source,
-        )?;
-        for (name, value) in facts.describe_vars() {
-            let origin = EnvOrigin::Upstream;
-            env.insert(name, EnvEntry { value, origin });
-        }
-        Ok(env)
+        )
     }
 
     /// The active environment's overlay entry for a plugin, if any.
@@ -277,17 +304,21 @@ impl Context {
         &self,
         parent_env: Option<&EnvMap>,
         upstream: &[(String, String)],
+        about: &[(String, String)],
         own: Option<&IndexMap<String, String>>,
         overlay: Option<&IndexMap<String, String>>,
         file: &std::path::Path,
     ) -> Result<EnvMap> {
-        // Precedence, lowest first: .env, process, root env, the upstream extractor's
-        // variables, plugin env (parent's then own), environment env, the environment's
-        // plugin env. A parent's env already holds the upstream variables.
+        // Precedence, lowest first (Meltano's `PluginSettingsService.env_override`): .env,
+        // process, the project's variables (`MELTANO_PROJECT_ROOT`…), root env, Meltano's
+        // project settings (`MELTANO_DATABASE_URI`…), the upstream plugins' variables, the
+        // plugin's own `MELTANO_<TYPE>_NAME`…, plugin env (parent's then own), environment
+        // env, the environment's plugin env. A parent's env already holds the upstream
+        // variables.
         let mut env = match parent_env {
             Some(p) => p.clone(),
             None => {
-                let mut env = self.root_env()?;
+                let mut env = self.plugin_base_env()?;
                 for (name, value) in upstream {
                     let entry = EnvEntry {
                         value: value.clone(),
@@ -298,6 +329,16 @@ impl Context {
                 env
             }
         };
+        for (name, value) in about {
+            let origin = EnvOrigin::Meltano;
+            env.insert(
+                name.clone(),
+                EnvEntry {
+                    value: value.clone(),
+                    origin,
+                },
+            );
+        }
         if let Some(block) = own {
             self.apply_block(&mut env, block, EnvOrigin::Plugin, file)?;
         }

@@ -88,6 +88,9 @@ pub struct Extras {
     pub log_parser: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mappings: Option<Vec<MappingDef>>,
+    /// Mappers resolved for one of their mappings: its name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mapping_name: Option<String>,
 }
 
 /// What `MELTANO_EXTRACTOR_NAME`-style variables say about a plugin.
@@ -95,14 +98,14 @@ pub struct PluginFacts<'a> {
     pub plugin_type: PluginType,
     pub name: &'a str,
     pub namespace: &'a str,
-    pub executable: &'a str,
     pub variant: Option<&'a str>,
 }
 
 impl PluginFacts<'_> {
-    /// `MELTANO_<NOUN>_NAME`, `_NAMESPACE`, `_EXECUTABLE` and `_VARIANT` (Meltano calls a
-    /// plugin without a variant `default`). The plugin's own config may use them, and a
-    /// loader reads the extractor's (some targets derive their schema from it).
+    /// `MELTANO_<NOUN>_NAME`, `_NAMESPACE` and `_VARIANT` (`ProjectPlugin.info_env`; Meltano
+    /// calls a plugin without a variant `default`). The plugin's own config may use them, and
+    /// plugins downstream in a block read the upstream ones (some targets derive their schema
+    /// from them).
     pub fn describe_vars(&self) -> Vec<(String, String)> {
         let noun = super::settings::env_stem(self.plugin_type.singular());
         vec![
@@ -110,10 +113,6 @@ impl PluginFacts<'_> {
             (
                 format!("MELTANO_{noun}_NAMESPACE"),
                 self.namespace.to_string(),
-            ),
-            (
-                format!("MELTANO_{noun}_EXECUTABLE"),
-                self.executable.to_string(),
             ),
             (
                 format!("MELTANO_{noun}_VARIANT"),
@@ -162,6 +161,9 @@ pub struct ResolvedPlugin {
     pub env: EnvMap,
     pub extras: Extras,
     pub commands: IndexMap<String, Value>,
+    /// `requires:` (`{files: [{name: files-dbt-postgres, variant: meltano}]}`): plugins
+    /// Meltano adds along with this one.
+    pub requires: Value,
 }
 
 impl ResolvedPlugin {
@@ -201,7 +203,16 @@ impl ResolvedPlugin {
         let text = |v: &Option<String>, default: &str| {
             Value::String(v.clone().unwrap_or_else(|| default.to_string()))
         };
-        let mut out = vec![("log_parser", text(&x.log_parser, DEFAULT_LOG_PARSER))];
+        // `_log_parser` is an extra of Singer plugins only (`SingerPlugin.EXTRA_SETTINGS`);
+        // a utility or transformer has none unless its definition sets it.
+        let singer = matches!(
+            self.plugin_type,
+            PluginType::Extractors | PluginType::Loaders | PluginType::Mappers
+        );
+        let mut out = Vec::new();
+        if singer || x.log_parser.is_some() {
+            out.push(("log_parser", text(&x.log_parser, DEFAULT_LOG_PARSER)));
+        }
         match self.plugin_type {
             PluginType::Extractors => out.extend([
                 (
@@ -237,13 +248,22 @@ impl ResolvedPlugin {
                     ));
                 }
             }
-            PluginType::Mappers => out.extend([
-                (
-                    "mappings",
-                    serde_json::json!(x.mappings.clone().unwrap_or_default()),
-                ),
-                ("mapping_name", Value::Null),
-            ]),
+            PluginType::Mappers => {
+                out.extend([
+                    (
+                        "mappings",
+                        serde_json::json!(x.mappings.clone().unwrap_or_default()),
+                    ),
+                    (
+                        "mapping_name",
+                        x.mapping_name.clone().map_or(Value::Null, Value::String),
+                    ),
+                ]);
+                // Meltano marks the plugin it makes of a mapping with a custom extra.
+                if x.mapping_name.is_some() {
+                    out.push(("mapping", Value::Bool(true)));
+                }
+            }
             _ => {}
         }
         out
@@ -277,6 +297,23 @@ impl ResolvedPlugin {
         let lookup =
             |name: &str| setting(name).or_else(|| self.env.get(name).map(|e| e.value.clone()));
         super::expand::expand(raw, &lookup).text
+    }
+
+    /// `(plugin type, name)` of each plugin `requires:` names.
+    pub fn requires(&self) -> Vec<(String, String)> {
+        let Some(types) = self.requires.as_object() else {
+            return Vec::new();
+        };
+        types
+            .iter()
+            .flat_map(|(ptype, list)| {
+                list.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.get("name").and_then(Value::as_str))
+                    .map(|name| (ptype.clone(), name.to_string()))
+            })
+            .collect()
     }
 
     /// True when the plugin declares the capability (or is assumed to; see `capabilities`).

@@ -122,6 +122,11 @@ impl Vars {
             })
     }
 
+    /// A variable of the process environment (not `.env`).
+    pub fn process(&self, name: &str) -> Option<&str> {
+        self.process.get(name).map(String::as_str)
+    }
+
     /// Every variable, `.env` first so process values overwrite them when collected in order.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &String, VarOrigin)> {
         self.dotenv

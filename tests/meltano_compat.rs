@@ -1,0 +1,225 @@
+//! Meltano projects run unchanged (issue 14): Meltano's variables, `el` / `elt`, `invoke`, plugin
+//! `commands:`. Where the point is to do what Meltano does, the test runs the reference
+//! Meltano 4.4.1 (`ELTR_TEST_MELTANO`, set by scripts/test.sh) on a copy of the same fixture and
+//! compares; those tests fail rather than skip without it.
+
+mod common;
+
+use common::{Run, TempProject, eltr, fixture, golden_json};
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::process::Command;
+
+/// The reference Meltano's executable.
+fn meltano_bin() -> String {
+    match std::env::var("ELTR_TEST_MELTANO") {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "ELTR_TEST_MELTANO is not set: these tests compare eltr with Meltano 4.4.1. Run the \
+             suite with scripts/test.sh, or point ELTR_TEST_MELTANO at a `meltano` executable of \
+             version 4.4.1 (these tests fail rather than skip)"
+        ),
+    }
+}
+
+/// What keeps Meltano off the network; both tools get it, so both export the same values.
+const QUIET: [(&str, &str); 2] = [
+    ("MELTANO_CLI_DISABLE_VERSION_CHECK", "true"),
+    ("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false"),
+];
+
+/// Runs `meltano ARGS` in `cwd` with the environment `eltr` gets (only `PATH`, `HOME`,
+/// `QUIET` and `vars`).
+fn meltano(cwd: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(meltano_bin());
+    cmd.current_dir(cwd).args(args).env_clear();
+    for keep in ["PATH", "HOME"] {
+        if let Some(v) = std::env::var_os(keep) {
+            cmd.env(keep, v);
+        }
+    }
+    cmd.env("NO_COLOR", "1")
+        .envs(QUIET.iter().copied())
+        .envs(vars.iter().copied());
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", meltano_bin()));
+    Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        command: format!("(cd {} && meltano {})", cwd.display(), args.join(" ")),
+    }
+}
+
+/// A fixture copied twice: one copy for Meltano, one for eltr.
+struct Pair {
+    meltano: TempProject,
+    eltr: TempProject,
+}
+
+fn pair(name: &str) -> Pair {
+    Pair {
+        meltano: fixture(name),
+        eltr: fixture(name),
+    }
+}
+
+/// `text` with the project folder written as `ROOT`, so the two copies compare equal.
+fn rooted(text: &str, root: &Path) -> String {
+    text.replace(root.to_str().expect("UTF-8 temp path"), "ROOT")
+}
+
+/// A JSON value with the project folder written as `ROOT`.
+fn rooted_json(v: &Value, root: &Path) -> Value {
+    serde_json::from_str(&rooted(&v.to_string(), root)).expect("still JSON")
+}
+
+/// What `bin/dump-plugin` recorded for `role` in the project.
+fn dump(p: &TempProject, role: &str) -> Value {
+    rooted_json(&golden_json(&p.path(&format!("dump/{role}.json"))), &p.dir)
+}
+
+/// The variables only Meltano sets or that differ on purpose (README, Meltano
+/// compatibility): its telemetry context, eltr's run id, and the user agent (each tool names
+/// itself).
+fn differs_on_purpose(name: &str) -> bool {
+    matches!(
+        name,
+        "MELTANO_PARENT_CONTEXT_UUID" | "MELTANO_RUN_ID" | "MELTANO_USER_AGENT"
+    )
+}
+
+/// The process variables of `role` that name Meltano's family or a plugin's settings.
+fn plugin_vars(dump: &Value) -> Map<String, Value> {
+    dump["env"]
+        .as_object()
+        .expect("env object")
+        .iter()
+        .filter(|(k, _)| {
+            [
+                "MELTANO_",
+                "TAP_VARS",
+                "MAP_VARS",
+                "TARGET_VARS",
+                "UTIL_VARS",
+            ]
+            .iter()
+            .any(|p| k.starts_with(p))
+                && !differs_on_purpose(k)
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Compares two maps key by key and lists every difference.
+fn diff_maps(what: &str, meltano: &Map<String, Value>, ours: &Map<String, Value>) -> Vec<String> {
+    let mut keys: Vec<&String> = meltano.keys().chain(ours.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| meltano.get(*k) != ours.get(*k))
+        .map(|k| {
+            format!(
+                "{what} {k}: meltano {:?}, eltr {:?}",
+                meltano.get(k),
+                ours.get(k)
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn meltano_variables_reach_configs_and_plugin_processes_as_in_meltano() {
+    let p = pair("compat-vars");
+    let words = ["run", "tap-vars", "vars-map", "target-vars"];
+    meltano(&p.meltano.dir, &words, &[]).success();
+    eltr(&p.eltr.dir, words, &QUIET).success();
+    let mut problems = Vec::new();
+    for role in ["tap", "mapper", "target"] {
+        let (m, e) = (dump(&p.meltano, role), dump(&p.eltr, role));
+        if m["config"] != e["config"] {
+            problems.push(format!(
+                "{role} config: meltano {}, eltr {}",
+                m["config"], e["config"]
+            ));
+        }
+        problems.extend(diff_maps(role, &plugin_vars(&m), &plugin_vars(&e)));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The values the fixture expects, so a change in both tools would still show.
+    let tap = dump(&p.eltr, "tap");
+    assert_eq!(tap["config"]["path"], "ROOT/output");
+    assert_eq!(tap["config"]["env_name"], "dev");
+    assert_eq!(
+        tap["config"]["database_uri"],
+        "sqlite:///ROOT/.meltano/meltano.db"
+    );
+    let target = dump(&p.eltr, "target");
+    assert_eq!(target["config"]["schema"], "raw_tap_vars_ns");
+    assert_eq!(target["config"]["mapper"], "map-vars");
+    assert_eq!(target["env"]["TARGET_VARS_CUSTOM_OUT"], "ROOT/out");
+}
+
+#[test]
+fn state_backend_under_meltano_project_root_is_the_same_file_as_meltanos() {
+    let p = pair("compat-vars");
+    let words = ["run", "tap-vars", "vars-map", "target-vars"];
+    meltano(&p.meltano.dir, &words, &[]).success();
+    eltr(&p.eltr.dir, words, &QUIET).success();
+    let file = "state-store/dev:tap-vars-to-target-vars/state.json";
+    let theirs = std::fs::read(p.meltano.path(file)).expect("Meltano's state file");
+    let ours = std::fs::read(p.eltr.path(file)).expect("eltr's state under the project root");
+    assert_eq!(
+        String::from_utf8_lossy(&ours),
+        String::from_utf8_lossy(&theirs)
+    );
+}
+
+#[test]
+fn config_print_expands_meltano_variables_as_meltano_does() {
+    let p = pair("compat-vars");
+    for plugin in ["tap-vars", "target-vars", "vars-map", "util-vars"] {
+        for extra in [&[][..], &["--extras"][..], &["--format", "env"][..]] {
+            let mut args = vec!["--environment", "dev", "config", "print", plugin];
+            args.extend(extra);
+            let m = meltano(&p.meltano.dir, &args, &[]);
+            m.success();
+            let e = eltr(&p.eltr.dir, &args, &QUIET);
+            e.success();
+            assert_eq!(
+                rooted(&e.stdout, &p.eltr.dir).trim_end(),
+                rooted(&m.stdout, &p.meltano.dir).trim_end(),
+                "{}",
+                e.command
+            );
+        }
+    }
+}
+
+#[test]
+fn utilities_and_mappers_export_meltano_verbs() {
+    let p = fixture("compat-vars");
+    let util = eltr(
+        &p.dir,
+        ["config", "print", "util-vars", "--format", "env"],
+        &[],
+    );
+    util.success();
+    assert!(
+        util.stdout.contains("MELTANO_UTILIZE_GREETING='hello'"),
+        "{}",
+        util.stdout
+    );
+    let map = eltr(
+        &p.dir,
+        ["config", "print", "vars-map", "--format", "env"],
+        &[],
+    );
+    map.success();
+    assert!(
+        map.stdout.contains("MELTANO_MAP_STREAM_MAPS='{}'"),
+        "{}",
+        map.stdout
+    );
+}
