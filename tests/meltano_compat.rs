@@ -138,11 +138,13 @@ fn meltano_variables_reach_configs_and_plugin_processes_as_in_meltano() {
     let mut problems = Vec::new();
     for role in ["tap", "mapper", "target"] {
         let (m, e) = (dump(&p.meltano, role), dump(&p.eltr, role));
-        if m["config"] != e["config"] {
-            problems.push(format!(
-                "{role} config: meltano {}, eltr {}",
-                m["config"], e["config"]
-            ));
+        for file in ["config", "catalog"] {
+            if m[file] != e[file] {
+                problems.push(format!(
+                    "{role} {file}: meltano {}, eltr {}",
+                    m[file], e[file]
+                ));
+            }
         }
         problems.extend(diff_maps(role, &plugin_vars(&m), &plugin_vars(&e)));
     }
@@ -222,4 +224,217 @@ fn utilities_and_mappers_export_meltano_verbs() {
         "{}",
         map.stdout
     );
+}
+
+/// `el` / `elt` in both tools with the same arguments; each must succeed.
+fn el_both(p: &Pair, args: &[&str]) -> (Run, Run) {
+    let m = meltano(&p.meltano.dir, args, &[]);
+    m.success();
+    let e = eltr(&p.eltr.dir, args, &QUIET);
+    e.success();
+    (m, e)
+}
+
+/// The stored state of `id` in the fixture's file backend, as text.
+fn stored(p: &TempProject, id: &str) -> String {
+    let path = p.path(&format!("state-store/{id}/state.json"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn el_keeps_the_state_id_as_given_and_hands_the_plugins_what_meltano_does() {
+    let p = pair("compat-vars");
+    let args = [
+        "el",
+        "tap-vars",
+        "target-vars",
+        "--state-id",
+        "nightly-items",
+        "--select",
+        "items",
+        "--exclude",
+        "other",
+    ];
+    el_both(&p, &args);
+    // Neither the environment nor a suffix joins an `el` state id.
+    assert_eq!(
+        stored(&p.eltr, "nightly-items"),
+        stored(&p.meltano, "nightly-items")
+    );
+    for role in ["tap", "target"] {
+        let (m, e) = (dump(&p.meltano, role), dump(&p.eltr, role));
+        for file in ["config", "catalog", "state"] {
+            assert_eq!(e[file], m[file], "{role} {file}");
+        }
+    }
+    // The second run resumes from the first one's bookmark, in both.
+    el_both(&p, &args);
+    assert_eq!(
+        dump(&p.eltr, "tap")["state"],
+        dump(&p.meltano, "tap")["state"]
+    );
+    assert_eq!(dump(&p.eltr, "tap")["state"]["bookmarks"]["items"]["id"], 1);
+    assert_eq!(
+        stored(&p.eltr, "nightly-items"),
+        stored(&p.meltano, "nightly-items")
+    );
+}
+
+#[test]
+fn el_without_a_state_id_uses_an_ephemeral_one_like_meltano() {
+    let p = pair("compat-vars");
+    let (m, e) = el_both(&p, &["el", "tap-vars", "target-vars"]);
+    let ids = |p: &TempProject| -> Vec<String> {
+        std::fs::read_dir(p.path("state-store"))
+            .expect("state store")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    for (ids, run) in [(ids(&p.meltano), &m), (ids(&p.eltr), &e)] {
+        assert_eq!(ids.len(), 1, "{ids:?}");
+        let id = &ids[0];
+        // `2026-12-06T222220--tap-vars--target-vars`
+        let (stamp, rest) = id.split_at(17);
+        assert_eq!(rest, "--tap-vars--target-vars", "{id}");
+        let digits: String = stamp.chars().filter(char::is_ascii_digit).collect();
+        assert_eq!(digits.len(), 14, "{id}");
+        assert_eq!(&stamp[4..5], "-");
+        assert_eq!(&stamp[10..11], "T");
+        assert!(
+            run.stderr
+                .contains(&format!("Using an ephemeral state ID '{id}'")),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn el_dump_prints_the_files_meltano_prints() {
+    let p = pair("compat-vars");
+    el_both(
+        &p,
+        &["el", "tap-vars", "target-vars", "--state-id", "dumped"],
+    );
+    for what in ["catalog", "state", "extractor-config", "loader-config"] {
+        let dump = format!("--dump={what}");
+        let args = [
+            "el",
+            "tap-vars",
+            "target-vars",
+            "--state-id",
+            "dumped",
+            &dump,
+        ];
+        let (m, e) = el_both(&p, &args);
+        assert_eq!(
+            rooted(&e.stdout, &p.eltr.dir),
+            rooted(&m.stdout, &p.meltano.dir),
+            "{}",
+            e.command
+        );
+    }
+    // No plugin ran for a dump: the state is the first run's.
+    assert_eq!(stored(&p.eltr, "dumped"), stored(&p.meltano, "dumped"));
+    let missing = eltr(
+        &p.eltr.dir,
+        [
+            "el",
+            "tap-vars",
+            "target-vars",
+            "--state-id",
+            "never-ran",
+            "--dump=state",
+        ],
+        &QUIET,
+    );
+    missing
+        .failure()
+        .stderr_has("could not find state file for this pipeline");
+}
+
+#[test]
+fn el_catalog_and_state_files_replace_discovery_and_the_stored_state() {
+    let p = pair("compat-vars");
+    let catalog = r#"{"streams": [{"tap_stream_id": "other", "stream": "other",
+        "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+        "metadata": [{"breadcrumb": [], "metadata": {"inclusion": "available"}}]}]}"#;
+    let state = r#"{"bookmarks": {"items": {"id": 41}}}"#;
+    for dir in [&p.meltano, &p.eltr] {
+        std::fs::write(dir.path("given-catalog.json"), catalog).unwrap();
+        std::fs::write(dir.path("given-state.json"), state).unwrap();
+    }
+    let args = [
+        "el",
+        "tap-vars",
+        "target-vars",
+        "--state-id",
+        "given",
+        "--catalog",
+        "given-catalog.json",
+        "--state",
+        "given-state.json",
+    ];
+    el_both(&p, &args);
+    let (m, e) = (dump(&p.meltano, "tap"), dump(&p.eltr, "tap"));
+    assert_eq!(e["catalog"], m["catalog"]);
+    assert_eq!(e["state"], m["state"]);
+    assert_eq!(e["state"]["bookmarks"]["items"]["id"], 41);
+    assert_eq!(stored(&p.eltr, "given"), stored(&p.meltano, "given"));
+}
+
+#[test]
+fn el_and_run_of_the_same_pipeline_leave_the_same_state() {
+    let p = fixture("compat-vars");
+    let q = fixture("compat-vars");
+    let id = "dev:tap-vars-to-target-vars";
+    eltr(&p.dir, ["run", "tap-vars", "target-vars"], &QUIET).success();
+    eltr(
+        &q.dir,
+        ["el", "tap-vars", "target-vars", "--state-id", id],
+        &QUIET,
+    )
+    .success();
+    assert_eq!(stored(&p, id), stored(&q, id));
+    // And `el` resumes from what `run` stored.
+    eltr(
+        &p.dir,
+        ["el", "tap-vars", "target-vars", "--state-id", id],
+        &QUIET,
+    )
+    .success();
+    assert_eq!(dump(&p, "tap")["state"]["bookmarks"]["items"]["id"], 1);
+}
+
+#[test]
+fn elt_transform_needs_the_dbt_transformer_and_merge_state_excludes_state_strategy() {
+    let p = fixture("compat-vars");
+    let run = eltr(
+        &p.dir,
+        [
+            "elt",
+            "tap-vars",
+            "target-vars",
+            "--state-id",
+            "x",
+            "--transform",
+            "run",
+        ],
+        &QUIET,
+    );
+    run.failure().stderr_has("transformer 'dbt' not found");
+    let run = eltr(
+        &p.dir,
+        [
+            "el",
+            "tap-vars",
+            "target-vars",
+            "--merge-state",
+            "--state-strategy",
+            "overwrite",
+        ],
+        &QUIET,
+    );
+    run.failure()
+        .stderr_has("cannot use both --merge-state and --state-strategy");
 }

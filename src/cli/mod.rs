@@ -4,6 +4,7 @@
 pub mod add;
 pub mod compile;
 pub mod config;
+pub mod el;
 pub mod environment;
 pub mod init;
 pub mod install;
@@ -141,6 +142,10 @@ pub enum Command {
     Install(install::InstallArgs),
     /// Run blocks: `extractor [mapper…] loader`, jobs, `plugin:command`.
     Run(run::RunArgs),
+    /// Run one extractor → loader pair with Meltano's `el` options (`--state-id`, `--dump`…).
+    El(el::ElArgs),
+    /// `el` with Meltano's legacy `--transform` (deprecated in Meltano, as here).
+    Elt(el::EltArgs),
     /// Run one plugin with its config and environment.
     Invoke(invoke::InvokeArgs),
     /// Fetch Hub plugins' definitions into plugins/<type>/<name>--<variant>.lock.
@@ -169,6 +174,8 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Init(args) => init::run(args),
         Command::Install(args) => install::run(call, args),
         Command::Run(args) => run::run(call, args),
+        Command::El(args) => el::run_el(call, args),
+        Command::Elt(args) => el::run_elt(call, args),
         Command::Invoke(args) => invoke::run(call, args),
         Command::Lock(args) => lock::run(call, args),
         Command::Remove(args) => remove::run(call, args),

@@ -78,7 +78,19 @@ pub fn run(call: &Call<'_>, args: RunArgs) -> anyhow::Result<ExitCode> {
     let summary_json = args.summary_json.clone();
     let format = args.format;
     let req = request(args)?;
-    let outcome = match pipeline::plan::plan(&ctx, &req) {
+    plan_and_execute(call, &ctx, &req, format, summary_json.as_deref())
+}
+
+/// Plans `req`, prints the plan (`--dry-run`) or executes it, writes the summary file, and
+/// turns the outcome into an exit code (`run`, `el` and `elt` share it).
+pub(super) fn plan_and_execute(
+    call: &Call<'_>,
+    ctx: &crate::project::Context,
+    req: &RunRequest,
+    format: Format,
+    summary_json: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let outcome = match pipeline::plan::plan(ctx, req) {
         Ok(plan) if req.dry_run => {
             match format {
                 Format::Json => call.print_json(&plan.to_json())?,
@@ -87,12 +99,12 @@ pub fn run(call: &Call<'_>, args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Ok(plan) => match Session::listening(call.console.clone()) {
-            Ok(session) => pipeline::execute(&session, &ctx, &plan),
+            Ok(session) => pipeline::execute(&session, ctx, &plan),
             Err(e) => RunOutcome::failed(e),
         },
         Err(e) => RunOutcome::failed(e),
     };
-    if let Some(path) = &summary_json {
+    if let Some(path) = summary_json {
         let doc = serde_json::json!({
             "run_id": req.run_id,
             "success": outcome.error.is_none(),
@@ -144,11 +156,12 @@ fn request(args: RunArgs) -> anyhow::Result<RunRequest> {
         progress: args.progress,
         parallel: args.parallel,
         split_streams: args.split_streams,
+        el: None,
     })
 }
 
 /// `--run-id` is checked where it enters: it names folders, so only a UUID is accepted.
-fn parse_run_id(raw: &str) -> Result<RunId, String> {
+pub(super) fn parse_run_id(raw: &str) -> Result<RunId, String> {
     RunId::parse(raw).map_err(|e| e.to_string())
 }
 
@@ -172,6 +185,6 @@ fn split_count(raw: &str) -> Result<usize, number::Problem> {
 
 /// `--timeout` (or `ELTR_RUN_TIMEOUT`): clap prints the error, after the flag and the value,
 /// and exits 2.
-fn timeout_seconds(raw: &str) -> Result<Duration, number::Problem> {
+pub(super) fn timeout_seconds(raw: &str) -> Result<Duration, number::Problem> {
     number::positive_seconds("--timeout", raw).map_err(|e| e.problem)
 }

@@ -371,7 +371,10 @@ fn take_lock(
 
 /// The Singer state the extractor starts from: nothing, the stored one, or the file its
 /// `state` extra names (which must be valid JSON: a bad one is an error, not a full refresh).
-fn state_for_tap(el: &ExtractLoadPlan, stored: &StateDoc) -> Result<Option<Value>, RunError> {
+pub(super) fn state_for_tap(
+    el: &ExtractLoadPlan,
+    stored: &StateDoc,
+) -> Result<Option<Value>, RunError> {
     let path = match &el.state.read {
         StateSource::Nothing => return Ok(None),
         StateSource::Store => return Ok(stored.singer_state()),

@@ -9,6 +9,7 @@ pub mod blocks;
 pub mod checkpoint;
 pub mod command;
 pub mod console;
+pub mod dump;
 pub mod extract_load;
 pub mod metrics;
 pub mod parallel;
@@ -80,6 +81,38 @@ pub struct RunRequest {
     /// Split each extract-load block's streams over this many extractor copies
     /// (`--split-streams`).
     pub split_streams: Option<usize>,
+    /// `eltr el` / `elt`: one extractor → loader pair with Meltano's `el` options, run
+    /// instead of `words`.
+    pub el: Option<ElRequest>,
+}
+
+/// What `eltr el EXTRACTOR LOADER` (and `elt`) asks beyond `run`'s flags, as Meltano's `el`
+/// has it.
+#[derive(Debug, Clone, Default)]
+pub struct ElRequest {
+    pub extractor: String,
+    pub loader: String,
+    /// The state id, used as it is: Meltano's `el` neither prefixes the environment nor adds
+    /// a suffix (`--state-id`, or the ephemeral `{UTC time}--{extractor}--{loader}`).
+    pub state_id: String,
+    /// `--catalog FILE`: the extractor's `catalog` extra (relative to the project root).
+    pub catalog: Option<String>,
+    /// `--state FILE`: the extractor's `state` extra (relative to the project root).
+    pub state: Option<String>,
+    /// `--select` and `--exclude` (as `!entity`): the extractor's `select_filter`.
+    pub select_filter: Vec<String>,
+    /// `elt --transform`: also (or only) run the `dbt` transformer.
+    pub transform: Transform,
+}
+
+/// `elt --transform`: Meltano's legacy transformation step (`clean`, `deps`, then `run` of
+/// the transformer called `dbt`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transform {
+    #[default]
+    Skip,
+    Only,
+    Run,
 }
 
 /// Why a run failed.
@@ -129,6 +162,29 @@ pub enum RunError {
     SplitRefused { block: String, reason: String },
     #[error("the run finished but its state could not be saved to {store}: {message}")]
     StateSave { store: String, message: String },
+    #[error(
+        "transformer 'dbt' not found: `--transform` runs the legacy transformer called 'dbt' (as Meltano does); add it, or run an adapter-specific dbt plugin with `eltr run EXTRACTOR LOADER dbt-postgres:run`"
+    )]
+    NoDbtTransformer,
+    #[error("could not find {0} file for this pipeline")]
+    NoDumpFile(&'static str),
+    #[error("command '{command}' could not be found: {kind} '{plugin}' {supported}")]
+    UnknownCommand {
+        command: String,
+        kind: &'static str,
+        plugin: String,
+        supported: String,
+    },
+    #[error(
+        "command '{command}' referenced unset environment variable '{word}' in an argument; set the variable or update the command definition"
+    )]
+    UnsetCommandVariable { command: String, word: String },
+    #[error("command '{command}': cannot split its args ({message}): {args}")]
+    CommandArgs {
+        command: String,
+        message: String,
+        args: String,
+    },
 }
 
 impl RunError {

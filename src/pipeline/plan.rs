@@ -5,7 +5,7 @@
 //! prints it (text, or JSON with `--format json`); `pipeline::execute` runs it.
 
 use super::blocks::{self, Block};
-use super::{RunError, RunRequest, StateStrategy};
+use super::{ElRequest, RunError, RunRequest, StateStrategy, Transform};
 use crate::plugin::env::{extra_vars, setting_vars};
 use crate::plugin::prepare::describe_vars;
 use crate::project::model::{MappingDef, PluginType};
@@ -86,7 +86,10 @@ pub enum StateSource {
 
 /// Builds the plan of `req` against the project.
 pub fn plan(ctx: &Context, req: &RunRequest) -> Result<Plan, RunError> {
-    let words = blocks::parse(ctx, &req.words)?;
+    let words = match &req.el {
+        Some(el) => el_blocks(ctx, el)?,
+        None => blocks::parse(ctx, &req.words)?,
+    };
     let mut planned = Vec::with_capacity(words.len());
     for block in &words {
         planned.push(match block {
@@ -135,7 +138,10 @@ fn extract_load(
     };
     // Each plugin of the block sees the variables of every plugin before it (Meltano's
     // `ELBContextBuilder` adds each block's `info_env` and settings to the next one's).
-    let tap = ctx.plugin(None, extractor)?;
+    let mut tap = ctx.plugin(None, extractor)?;
+    if let Some(el) = &req.el {
+        apply_el_overrides(&mut tap, el);
+    }
     let mut upstream = plugin_vars(&tap);
     let mut mapper_plugins = Vec::with_capacity(mappers.len());
     for m in mappers {
@@ -150,7 +156,10 @@ fn extract_load(
         mapper_plugins.push((mapper, m.mapping.clone()));
     }
     let target = ctx.plugin_with_upstream(None, loader, &upstream)?;
-    let state_id = state_id(ctx, req, extractor, loader)?;
+    let state_id = match &req.el {
+        Some(el) => StateId::parse(&el.state_id)?,
+        None => state_id(ctx, req, extractor, loader)?,
+    };
     let write = !req.no_state_update;
     let read = if req.full_refresh || req.no_state_update {
         StateSource::Nothing
@@ -216,6 +225,48 @@ fn split(req: &RunRequest, block: &Block, tap: &ResolvedPlugin) -> Result<Option
     Ok(Some(n))
 }
 
+/// The blocks of `eltr el` / `elt`: the extract-load pair (unless `--transform only`), then
+/// Meltano's legacy transformation, `dbt clean`, `dbt deps` and `dbt run` of the transformer
+/// called `dbt` (`--transform run|only`).
+fn el_blocks(ctx: &Context, el: &ElRequest) -> Result<Vec<Block>, RunError> {
+    ctx.find_def(Some(PluginType::Extractors), &el.extractor)?;
+    ctx.find_def(Some(PluginType::Loaders), &el.loader)?;
+    let mut out = Vec::new();
+    if el.transform != Transform::Only {
+        out.push(Block::ExtractLoad {
+            extractor: el.extractor.clone(),
+            mappers: Vec::new(),
+            loader: el.loader.clone(),
+        });
+    }
+    if el.transform != Transform::Skip {
+        if ctx.find_def(Some(PluginType::Transformers), "dbt").is_err() {
+            return Err(RunError::NoDbtTransformer);
+        }
+        for command in ["clean", "deps", "run"] {
+            out.push(Block::Command {
+                plugin: "dbt".to_string(),
+                command: Some(command.to_string()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `el`'s `--catalog`, `--state`, `--select` and `--exclude` override the extractor's extras,
+/// above every other layer (Meltano passes them as config overrides).
+fn apply_el_overrides(tap: &mut ResolvedPlugin, el: &ElRequest) {
+    if let Some(c) = &el.catalog {
+        tap.extras.catalog = Some(c.clone());
+    }
+    if let Some(s) = &el.state {
+        tap.extras.state = Some(s.clone());
+    }
+    if !el.select_filter.is_empty() {
+        tap.extras.select_filter = Some(el.select_filter.clone());
+    }
+}
+
 /// What a plugin tells the plugins after it in a block: `MELTANO_<TYPE>_NAME`…, its settings
 /// and its extras under all its names (`PluginContext.env`).
 fn plugin_vars(p: &ResolvedPlugin) -> Vec<(String, String)> {
@@ -254,6 +305,17 @@ impl Plan {
     /// True when blocks may run side by side: their lines then say which block they are of.
     pub fn side_by_side(&self) -> bool {
         self.parallel > 1 && self.blocks.len() > 1
+    }
+
+    /// Every plugin the plan runs, in order.
+    pub fn plugins(&self) -> Vec<&ResolvedPlugin> {
+        self.blocks
+            .iter()
+            .flat_map(|b| match b {
+                PlannedBlock::ExtractLoad(el) => el.plugins().into_iter().map(|(_, p)| p).collect(),
+                PlannedBlock::Command { plugin, .. } => vec![&**plugin],
+            })
+            .collect()
     }
 
     /// The plan as JSON (`eltr run --dry-run --format json`); plugin configs masked.

@@ -41,7 +41,13 @@ pub fn prepare(input: &DiscoverInput<'_>) -> Result<Catalog, PluginError> {
         schema: x.schema.clone(),
         select_filter: x.select_filter.clone().unwrap_or_default(),
     };
-    catalog.apply(&rules).map_err(|e| PluginError::Catalog {
+    // A catalog the project (or `el --catalog`) gives is used as it is, but for the select
+    // filter (Meltano's `apply_catalog_rules`).
+    let applied = match &x.catalog {
+        Some(_) => catalog.apply_select_filter(&rules.select_filter),
+        None => catalog.apply(&rules),
+    };
+    applied.map_err(|e| PluginError::Catalog {
         plugin: input.plugin.name.to_string(),
         message: e.to_string(),
     })?;

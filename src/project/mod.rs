@@ -438,10 +438,13 @@ impl Context {
         // `MELTANO_EXTRACT_…` references (a Hub loader's defaults use them) are unset by
         // design, not by mistake. Inside a run (or in the extractor itself) they are set,
         // and a missing one is a typo worth reporting.
+        // Likewise `MELTANO_MAPPER_…` / `MELTANO_MAP_…` in a block without a mapper.
         let in_block = env.get("MELTANO_EXTRACTOR_NAME").is_some();
+        let after_mapper = env.get("MELTANO_MAPPER_NAME").is_some();
         let missing: Vec<&String> = missing
             .iter()
             .filter(|v| in_block || !v.starts_with("MELTANO_EXTRACT"))
+            .filter(|v| after_mapper || !v.starts_with("MELTANO_MAP"))
             .collect();
         let Some(first) = missing.first() else {
             return Ok(());

@@ -66,27 +66,44 @@ impl Catalog {
                 };
                 md.insert("selected".into(), Value::Bool(on));
             }
+            // Meltano also writes each stream-level rule on the stream itself, with
+            // underscores (legacy catalogs read `selected`, `replication_method` there).
+            stream.insert("selected".into(), Value::Bool(stream_on));
         }
         if let Some(metadata) = rules.metadata.as_ref().and_then(Value::as_object) {
             self.apply_metadata(metadata)?;
         }
-        if !rules.select_filter.is_empty() {
-            let filter = Selection::parse(&rules.select_filter)?;
+        self.apply_select_filter(&rules.select_filter)
+    }
+
+    /// `select_filter` (`eltr el --select/--exclude`): each stream it leaves out is
+    /// deselected. The only rule Meltano applies to a catalog the user gave.
+    pub fn apply_select_filter(&mut self, patterns: &[String]) -> Result<(), PatternError> {
+        if !patterns.is_empty() {
+            let filter = Selection::parse(patterns)?;
             let has_includes = filter.patterns.iter().any(|p| !p.negated);
-            if let Some(list) = self.0["streams"].as_array_mut() {
-                list.retain(|s| {
-                    let id = s.as_object().map(stream_id).unwrap_or_default();
-                    let excluded = filter
+            // A stream the filter leaves out stays in the catalog, deselected (Meltano's
+            // `select_filter_metadata_rules`: `selected: false` on the stream only).
+            for stream in self.streams_mut() {
+                let id = stream_id(stream);
+                let excluded = filter
+                    .patterns
+                    .iter()
+                    .any(|p| p.negated && p.matches_stream(&id));
+                let included = !has_includes
+                    || filter
                         .patterns
                         .iter()
-                        .any(|p| p.negated && p.matches_stream(&id));
-                    let included = !has_includes
-                        || filter
-                            .patterns
-                            .iter()
-                            .any(|p| !p.negated && p.matches_stream(&id));
-                    included && !excluded
-                });
+                        .any(|p| !p.negated && p.matches_stream(&id));
+                if included && !excluded {
+                    continue;
+                }
+                for entry in metadata_entries(stream) {
+                    if property_path(entry).is_none() {
+                        entry_metadata(entry).insert("selected".into(), Value::Bool(false));
+                    }
+                }
+                stream.insert("selected".into(), Value::Bool(false));
             }
         }
         Ok(())
@@ -148,6 +165,7 @@ impl Catalog {
                                     entry_metadata(entry).insert(key.clone(), other.clone());
                                 }
                             }
+                            stream.insert(key.replace('-', "_"), other.clone());
                         }
                     }
                 }
