@@ -438,3 +438,121 @@ fn elt_transform_needs_the_dbt_transformer_and_merge_state_excludes_state_strate
     run.failure()
         .stderr_has("cannot use both --merge-state and --state-strategy");
 }
+
+/// `cmd` in both tools (same words), each stdout with the project folder as `ROOT`, and
+/// whether each succeeded.
+fn both(p: &Pair, args: &[&str]) -> ((String, bool), (String, bool)) {
+    let m = meltano(&p.meltano.dir, args, &[]);
+    let e = eltr(&p.eltr.dir, args, &QUIET);
+    (
+        (rooted(&m.stdout, &p.meltano.dir), m.status.success()),
+        (rooted(&e.stdout, &p.eltr.dir), e.status.success()),
+    )
+}
+
+#[test]
+fn invoke_hands_every_word_after_the_plugin_to_the_plugin() {
+    let p = fixture("compat-vars");
+    let run = eltr(
+        &p.dir,
+        ["invoke", "tap-vars", "--help", "--version", "-x"],
+        &QUIET,
+    );
+    run.success();
+    let argv = dump(&p, "tap")["argv"].clone();
+    let argv: Vec<&str> = argv
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(argv[0], "--config");
+    assert_eq!(&argv[2..], ["--help", "--version", "-x"]);
+    // Before the plugin's name, `--help` is eltr's.
+    let help = eltr(&p.dir, ["invoke", "--help"], &QUIET);
+    help.success();
+    assert!(help.stdout.contains("--list-commands"), "{}", help.stdout);
+}
+
+#[test]
+fn invoke_options_print_what_meltano_prints() {
+    let p = pair("compat-vars");
+    for args in [
+        &["invoke", "--list-commands", "util-vars"][..],
+        &["invoke", "--list-commands", "target-vars"][..],
+        &["invoke", "--dump=config", "tap-vars"][..],
+        &["invoke", "--dump=catalog", "tap-vars"][..],
+        &[
+            "invoke",
+            "--print-var",
+            "MELTANO_PROJECT_ROOT",
+            "--print-var",
+            "NOT_SET",
+            "--print-var",
+            "UTIL_VARS_GREETING",
+            "util-vars:bare",
+        ][..],
+    ] {
+        let (m, e) = both(&p, args);
+        assert_eq!(e, m, "eltr {}", args.join(" "));
+        assert!(e.1, "eltr {} failed", args.join(" "));
+    }
+}
+
+#[test]
+fn plugin_commands_run_as_meltano_runs_them() {
+    let p = pair("compat-vars");
+    // No `--config` is prepended; `$VAR`s expand per word; a command's own executable.
+    for (args, role) in [
+        (&["invoke", "util-vars:hello"][..], "util"),
+        (&["invoke", "util-vars:other", "extra"][..], "other"),
+        (&["invoke", "util-vars:bare"][..], "util"),
+        (&["invoke", "tap-vars:about"][..], "tap"),
+    ] {
+        let (m, e) = both(&p, args);
+        assert_eq!(e, m, "eltr {}", args.join(" "));
+        let (md, ed) = (dump(&p.meltano, role), dump(&p.eltr, role));
+        assert_eq!(ed["argv"], md["argv"], "{}", args.join(" "));
+        assert_eq!(ed["config"], Value::Null);
+        let diffs = diff_maps(role, &plugin_vars(&md), &plugin_vars(&ed));
+        assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    }
+    assert_eq!(
+        dump(&p.eltr, "util")["argv"],
+        serde_json::json!(["plain-arg"])
+    );
+    // An argument that expands to nothing, and an unknown command, fail in both.
+    for (args, message) in [
+        (
+            &["invoke", "util-vars:broken"][..],
+            "referenced unset environment variable '$NOT_SET_ANYWHERE'",
+        ),
+        (
+            &["invoke", "util-vars:nope"][..],
+            "supports the following commands: hello, other, bare, broken",
+        ),
+    ] {
+        let m = meltano(&p.meltano.dir, args, &[]);
+        m.failure();
+        eltr(&p.eltr.dir, args, &QUIET)
+            .failure()
+            .stderr_has(message);
+    }
+}
+
+#[test]
+fn run_and_jobs_run_plugin_commands_as_meltano_does() {
+    let p = pair("compat-vars");
+    let (m, e) = both(&p, &["run", "greet"]);
+    assert!(m.1 && e.1, "meltano {m:?}\neltr {e:?}");
+    assert_eq!(
+        dump(&p.eltr, "util")["argv"],
+        dump(&p.meltano, "util")["argv"]
+    );
+    let id = "dev:tap-vars-to-target-vars";
+    assert_eq!(stored(&p.eltr, id), stored(&p.meltano, id));
+    // The command's stdout is run output (stderr), not eltr's stdout.
+    let run = eltr(&p.eltr.dir, ["run", "util-vars:hello"], &QUIET);
+    run.success().stderr_has("args: hello");
+    assert!(!run.stdout.contains("args: hello"), "{}", run.stdout);
+}

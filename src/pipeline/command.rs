@@ -1,14 +1,20 @@
 //! A block that runs one plugin on its own (`utility`, `plugin:command`), and `eltr invoke`:
 //! the plugin with its config and environment, stdio passed through.
+//!
+//! A plugin's `commands:` run as Meltano runs them (`PluginInvoker.exec_args`): the command's
+//! own `executable` if it has one, its `args` split like a shell and each word `$VAR`-expanded
+//! against the plugin's environment, then the user's arguments. Nothing is prepended: the
+//! `--config FILE` Singer plugins get on a plain invocation is not part of a command.
 
 use super::plan::Plan;
 use super::{RunError, Session};
-use crate::plugin::{PrepareOptions, describe_status, prepare};
+use crate::plugin::{PluginError, PrepareOptions, PreparedPlugin, describe_status, prepare};
 use crate::project::{Context, ResolvedPlugin};
 use crate::vocab::ident::RunId;
 use crate::vocab::supervisor::Supervisor;
 use serde_json::Value;
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::sync::Arc;
 
@@ -21,27 +27,25 @@ pub fn run(
     command: Option<&str>,
 ) -> Result<(), super::BlockFailure> {
     let fail = |e: RunError| Box::new((None, e));
-    let args = match command {
-        Some(name) => command_args(&plugin.commands, name).ok_or_else(|| {
-            fail(RunError::Blocks(super::blocks::BlockError::NoCommand {
-                plugin: plugin.name.to_string(),
-                command: name.to_string(),
-            }))
-        })?,
-        None => Vec::new(),
-    };
     let request = Invocation {
         run_id: plan.run_id,
         install_missing: plan.install_missing,
         supervisor: session.supervisor.clone(),
+        refresh_catalog: false,
     };
-    let status = invoke(ctx, plugin.clone(), args, &request).map_err(fail)?;
+    // In a run the plugin's stdout is log output, as under Meltano's `run`: it goes to
+    // stderr, keeping eltr's stdout for what a command is asked to print.
+    let ready = ready(ctx, plugin.clone(), command, Vec::new(), &request).map_err(fail)?;
+    let status = ready.run_to(Output::Stderr).map_err(fail)?;
     if status.success() {
         Ok(())
     } else {
         Err(fail(RunError::PluginFailed {
             kind: plugin.plugin_type.singular(),
-            name: plugin.name.to_string(),
+            name: match command {
+                Some(c) => format!("{}:{c}", plugin.name),
+                None => plugin.name.to_string(),
+            },
             status: describe_status(status),
             tail: String::new(),
         }))
@@ -54,54 +58,257 @@ pub struct Invocation {
     /// Install the plugin first if its virtualenv is missing.
     pub install_missing: bool,
     pub supervisor: Arc<Supervisor>,
+    /// Discover the extractor's catalog again instead of using the cached one.
+    pub refresh_catalog: bool,
 }
 
-/// Runs a plugin with its config file and environment, extra `args` appended, stdin, stdout
-/// and stderr inherited. Returns its exit status.
-pub fn invoke(
+/// One of a plugin's `commands:` (Meltano's `Command`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommandSpec {
+    /// The arguments, one string split like a shell.
+    pub args: String,
+    /// A program to run instead of the plugin's executable.
+    pub executable: Option<String>,
+    pub description: Option<String>,
+}
+
+impl CommandSpec {
+    /// A `commands:` entry: a string (the args), or `{args, executable, description, …}`.
+    pub fn parse(spec: &Value) -> Option<CommandSpec> {
+        let text = |key: &str| spec.get(key).and_then(Value::as_str).map(String::from);
+        match spec {
+            Value::String(s) => Some(CommandSpec {
+                args: s.clone(),
+                ..CommandSpec::default()
+            }),
+            Value::Object(_) => Some(CommandSpec {
+                args: text("args").unwrap_or_default(),
+                executable: text("executable"),
+                description: text("description"),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The command `name` of `plugin`, or Meltano's error listing the ones it has.
+pub fn find_command(plugin: &ResolvedPlugin, name: &str) -> Result<CommandSpec, RunError> {
+    if let Some(spec) = plugin.commands.get(name).and_then(CommandSpec::parse) {
+        return Ok(spec);
+    }
+    let supported = match plugin.commands.is_empty() {
+        true => "does not define any commands".to_string(),
+        false => {
+            let names: Vec<&str> = plugin.commands.keys().map(String::as_str).collect();
+            format!("supports the following commands: {}", names.join(", "))
+        }
+    };
+    Err(RunError::UnknownCommand {
+        command: name.to_string(),
+        kind: plugin.plugin_type.singular(),
+        plugin: plugin.name.to_string(),
+        supported,
+    })
+}
+
+/// A plugin ready to start: program, arguments, environment and working folder, with its run
+/// files (removed when this is dropped).
+pub struct Ready {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub prepared: PreparedPlugin,
+}
+
+impl Ready {
+    /// The process environment.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.prepared.env
+    }
+
+    /// Runs it with stdin, stdout and stderr inherited; returns its exit status.
+    pub fn run(&self) -> Result<ExitStatus, RunError> {
+        self.run_to(Output::Stdout)
+    }
+
+    /// Runs it with its stdout on eltr's stdout or stderr.
+    pub fn run_to(&self, out: Output) -> Result<ExitStatus, RunError> {
+        let mut cmd = std::process::Command::new(&self.program);
+        if out == Output::Stderr {
+            use std::os::fd::AsFd;
+            if let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
+                cmd.stdout(std::process::Stdio::from(fd));
+            }
+        }
+        cmd.args(&self.args)
+            .env_clear()
+            .envs(self.prepared.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.prepared.cwd);
+        cmd.status().map_err(|source| RunError::Spawn {
+            kind: self.prepared.plugin.plugin_type.singular(),
+            name: self.prepared.plugin.name.to_string(),
+            program: self.program.display().to_string(),
+            source,
+        })
+    }
+}
+
+/// Where a plugin's stdout goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Stdout,
+    Stderr,
+}
+
+/// Prepares `plugin` (or its `command`) with extra `args` appended.
+pub fn ready(
     ctx: &Context,
     plugin: ResolvedPlugin,
+    command: Option<&str>,
     args: Vec<OsString>,
     how: &Invocation,
-) -> Result<ExitStatus, RunError> {
+) -> Result<Ready, RunError> {
+    let spec = command.map(|c| find_command(&plugin, c)).transpose()?;
     if how.install_missing {
         super::ensure_installed(ctx, &[&plugin])?;
     }
+    warn_missing_requirements(ctx, &plugin);
     let opts = PrepareOptions {
         run_id: how.run_id,
-        with_catalog: args.is_empty(),
+        refresh_catalog: how.refresh_catalog,
+        // Meltano hands an extractor its catalog only in sync mode: no command, no args.
+        with_catalog: spec.is_none() && args.is_empty(),
         supervisor: how.supervisor.clone(),
         ..PrepareOptions::default()
     };
     let prepared = prepare(ctx, plugin, &opts)?;
-    let mut cmd = std::process::Command::new(&prepared.program);
-    cmd.args(&prepared.args)
-        .args(&args)
-        .env_clear()
-        .envs(prepared.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&prepared.cwd);
-    let status = cmd.status().map_err(|source| RunError::Spawn {
-        kind: prepared.plugin.plugin_type.singular(),
-        name: prepared.plugin.name.to_string(),
-        program: prepared.program.display().to_string(),
-        source,
-    })?;
-    Ok(status)
+    let (program, mut argv) = match (&spec, command) {
+        (Some(spec), Some(name)) => {
+            let program = match &spec.executable {
+                Some(exe) => command_program(ctx, &prepared, exe)?,
+                None => prepared.program.clone(),
+            };
+            (program, expand_args(name, &spec.args, &prepared.env)?)
+        }
+        _ => (prepared.program.clone(), prepared.args.clone()),
+    };
+    argv.extend(args);
+    Ok(Ready {
+        program,
+        args: argv,
+        prepared,
+    })
 }
 
-/// The arguments of a `commands:` entry (a string, or `{args: "..."}`), split like a shell.
-fn command_args(commands: &indexmap::IndexMap<String, Value>, name: &str) -> Option<Vec<OsString>> {
-    let spec = commands.get(name)?;
-    let text = match spec {
-        Value::String(s) => s.clone(),
-        Value::Object(o) => o
-            .get("args")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
-        _ => return None,
+/// Runs a plugin (or one of its commands) with its config and environment, extra `args`
+/// appended, stdin, stdout and stderr inherited. Returns its exit status.
+pub fn invoke(
+    ctx: &Context,
+    plugin: ResolvedPlugin,
+    command: Option<&str>,
+    args: Vec<OsString>,
+    how: &Invocation,
+) -> Result<ExitStatus, RunError> {
+    ready(ctx, plugin, command, args, how)?.run()
+}
+
+/// Where a command's own `executable` is: in the plugin's virtualenv, else on the PATH, or
+/// relative to the project when it holds a `/` (Meltano's `PluginInvoker.exec_path`).
+fn command_program(
+    ctx: &Context,
+    prepared: &PreparedPlugin,
+    exe: &str,
+) -> Result<PathBuf, RunError> {
+    let path_var = prepared
+        .env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str());
+    let root = &ctx.project.root;
+    crate::plugin::executable::find_named(root, &prepared.plugin, exe, path_var).ok_or_else(|| {
+        RunError::Plugin(PluginError::NotFound {
+            kind: prepared.plugin.plugin_type.singular().into(),
+            plugin: prepared.plugin.name.to_string(),
+            executable: exe.to_string(),
+            venv: crate::plugin::venv::venv_dir(root, &prepared.plugin)
+                .display()
+                .to_string(),
+        })
+    })
+}
+
+/// A command's `args`: split like a shell (`shlex.split`), then each word expanded against the
+/// plugin's environment. A word that expands to nothing is Meltano's error: a missing
+/// variable would otherwise silently shift the arguments.
+fn expand_args(
+    command: &str,
+    args: &str,
+    env: &[(String, String)],
+) -> Result<Vec<OsString>, RunError> {
+    let words = shell_words::split(args).map_err(|e| RunError::CommandArgs {
+        command: command.to_string(),
+        message: e.to_string(),
+        args: args.to_string(),
+    })?;
+    let lookup = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     };
-    shell_words::split(&text)
-        .ok()
-        .map(|v| v.into_iter().map(OsString::from).collect())
+    words
+        .into_iter()
+        .map(|word| {
+            let text = crate::project::expand::expand(&word, &lookup).text;
+            match text.is_empty() {
+                true => Err(RunError::UnsetCommandVariable {
+                    command: command.to_string(),
+                    word,
+                }),
+                false => Ok(OsString::from(text)),
+            }
+        })
+        .collect()
+}
+
+/// Meltano reads `requires:` only when a plugin is added (`meltano add` adds the plugins it
+/// names); a required plugin missing from the project is worth a warning, not an error.
+fn warn_missing_requirements(ctx: &Context, plugin: &ResolvedPlugin) {
+    for (ptype, name) in plugin.requires() {
+        let known = crate::project::model::PluginType::parse(&ptype)
+            .is_some_and(|t| ctx.find_def(Some(t), &name).is_ok());
+        if !known {
+            tracing::warn!(
+                "{} '{}' requires {ptype} '{name}', which the project does not define (`meltano add {} {name}` adds it)",
+                plugin.plugin_type.singular(),
+                plugin.name,
+                crate::project::model::PluginType::parse(&ptype)
+                    .map_or(ptype.as_str(), |t| t.singular())
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn commands_parse_as_meltano_reads_them() {
+        assert_eq!(
+            CommandSpec::parse(&json!("run --select x")).unwrap().args,
+            "run --select x"
+        );
+        let spec = CommandSpec::parse(&json!({"args": "a", "executable": "other"})).unwrap();
+        assert_eq!(spec.executable.as_deref(), Some("other"));
+        assert!(CommandSpec::parse(&json!(3)).is_none());
+    }
+
+    #[test]
+    fn args_expand_per_word_and_an_empty_word_is_an_error() {
+        let env = vec![("HOME_DIR".to_string(), "/a b".to_string())];
+        let out = expand_args("c", "ls $HOME_DIR '${HOME_DIR}/x'", &env).unwrap();
+        assert_eq!(out, vec!["ls", "/a b", "/a b/x"]);
+        assert!(expand_args("c", "ls $MISSING", &env).is_err());
+    }
 }

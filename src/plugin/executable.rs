@@ -7,7 +7,17 @@ use std::path::{Path, PathBuf};
 
 /// Where the plugin's program is, if it can be found.
 pub fn find(root: &Path, plugin: &ResolvedPlugin, path_var: Option<&str>) -> Option<PathBuf> {
-    let exe = &plugin.executable;
+    find_named(root, plugin, &plugin.executable, path_var)
+}
+
+/// Where the program `exe` of the plugin is (its own executable, or one of its commands'):
+/// the plugin's virtualenv, a project-relative path, or the PATH.
+pub fn find_named(
+    root: &Path,
+    plugin: &ResolvedPlugin,
+    exe: &str,
+    path_var: Option<&str>,
+) -> Option<PathBuf> {
     // eltr's own venv counts only once its install finished (it has a fingerprint);
     // a venv Meltano installed is used as it is.
     let ours = venv_dir(root, plugin);

@@ -84,14 +84,24 @@ pub fn prepare(
     let run_dir = RunDir::create(root, &plugin.name, opts.run_id, opts.copy)
         .map_err(|e| run_files(e, &super::run_dir::plugin_dir(root, &plugin.name)))?;
 
-    // A mapping's config is already the mapper's config (`Context::plugin` resolves a
-    // mapping name as Meltano does), expanded.
-    let config = Value::Object(plugin.config_object());
-    let config_name = format!("{}.json", plugin.plugin_type.singular());
-    let config_file = run_dir
-        .write_private(&config_name, config.to_string().as_bytes())
-        .map_err(|e| run_files(e, run_dir.path()))?;
-    let mut args: Vec<OsString> = vec!["--config".into(), config_file.clone().into()];
+    // Only Singer plugins get a config file and `--config FILE` (Meltano's
+    // `SingerPlugin.exec_args`); a utility or transformer reads its settings from the
+    // variables it is given. A mapping's config is already the mapper's config
+    // (`Context::plugin` resolves a mapping name as Meltano does), expanded.
+    let singer = matches!(
+        plugin.plugin_type,
+        PluginType::Extractors | PluginType::Loaders | PluginType::Mappers
+    );
+    let mut args: Vec<OsString> = Vec::new();
+    let mut config_file = PathBuf::new();
+    if singer {
+        let config = Value::Object(plugin.config_object());
+        let config_name = format!("{}.json", plugin.plugin_type.singular());
+        config_file = run_dir
+            .write_private(&config_name, config.to_string().as_bytes())
+            .map_err(|e| run_files(e, run_dir.path()))?;
+        args = vec!["--config".into(), config_file.clone().into()];
+    }
 
     let mut handed = None;
     if plugin.plugin_type == PluginType::Extractors && opts.with_catalog {
@@ -106,6 +116,17 @@ pub fn prepare(
         handed = files.add_args(opts, &mut args)?;
     }
 
+    // dbt runs in its project folder (Meltano's `DbtInvoker`: the `project_dir` setting of a
+    // transformer); every other plugin in the project root.
+    let cwd = match plugin.plugin_type {
+        PluginType::Transformers => plugin
+            .config
+            .get("project_dir")
+            .and_then(|s| s.value.as_str())
+            .map(|d| root.join(d))
+            .unwrap_or_else(|| root.clone()),
+        _ => root.clone(),
+    };
     Ok(PreparedPlugin {
         plugin,
         program,
@@ -115,7 +136,7 @@ pub fn prepare(
         selected_streams: handed.as_ref().map(Catalog::selected_streams),
         catalog: handed,
         copy: opts.copy,
-        cwd: root.clone(),
+        cwd,
         run_dir,
     })
 }
