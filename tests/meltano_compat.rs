@@ -556,3 +556,70 @@ fn run_and_jobs_run_plugin_commands_as_meltano_does() {
     run.success().stderr_has("args: hello");
     assert!(!run.stdout.contains("args: hello"), "{}", run.stdout);
 }
+
+/// What installing from PyPI needs of the test process's environment (certificates, proxies,
+/// pip's and uv's settings, eltr's uv), for both tools.
+fn network_vars() -> Vec<(String, String)> {
+    const NAMES: [&str; 11] = [
+        "ELTR_UV",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+    ];
+    std::env::vars()
+        .filter(|(k, _)| {
+            NAMES.contains(&k.as_str()) || k.starts_with("PIP_") || k.starts_with("UV_")
+        })
+        .collect()
+}
+
+#[test]
+fn sqlfluff_from_pypi_lints_as_under_meltano() {
+    let p = pair("compat-sqlfluff");
+    let net = network_vars();
+    let vars: Vec<(&str, &str)> = net.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    for args in [
+        &["invoke", "sqlfluff:lint"][..],
+        &["run", "sqlfluff:lint"][..],
+    ] {
+        // Meltano installs the plugin on first use; so does eltr.
+        let m = meltano(&p.meltano.dir, args, &vars);
+        let e = eltr(&p.eltr.dir, args, &vars);
+        assert_eq!(
+            e.status.code(),
+            m.status.code(),
+            "{}\n{}",
+            e.stderr,
+            m.stderr
+        );
+        assert_eq!(
+            rooted(&e.stdout, &p.eltr.dir),
+            rooted(&m.stdout, &p.meltano.dir),
+            "{}",
+            e.command
+        );
+    }
+    let lint = eltr(&p.eltr.dir, ["invoke", "sqlfluff:lint"], &vars);
+    let bad = format!("== [{}] FAIL", p.eltr.path("models/bad.sql").display());
+    assert!(lint.stdout.contains(&bad), "{}", lint.stdout);
+    assert!(!lint.stdout.contains("good.sql"), "{}", lint.stdout);
+    let env = eltr(
+        &p.eltr.dir,
+        ["config", "print", "sqlfluff", "--format", "env"],
+        &vars,
+    );
+    env.success();
+    assert!(
+        env.stdout
+            .starts_with("ELTR_TEST_SQLFLUFF_DIALECT='ansi'\n"),
+        "{}",
+        env.stdout
+    );
+}
