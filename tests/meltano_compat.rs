@@ -255,7 +255,7 @@ fn el_keeps_the_state_id_as_given_and_hands_the_plugins_what_meltano_does() {
         "--exclude",
         "other",
     ];
-    el_both(&p, &args);
+    let _ = el_both(&p, &args);
     // Neither the environment nor a suffix joins an `el` state id.
     assert_eq!(
         stored(&p.eltr, "nightly-items"),
@@ -268,7 +268,7 @@ fn el_keeps_the_state_id_as_given_and_hands_the_plugins_what_meltano_does() {
         }
     }
     // The second run resumes from the first one's bookmark, in both.
-    el_both(&p, &args);
+    let _ = el_both(&p, &args);
     assert_eq!(
         dump(&p.eltr, "tap")["state"],
         dump(&p.meltano, "tap")["state"]
@@ -312,7 +312,7 @@ fn el_without_a_state_id_uses_an_ephemeral_one_like_meltano() {
 #[test]
 fn el_dump_prints_the_files_meltano_prints() {
     let p = pair("compat-vars");
-    el_both(
+    let _ = el_both(
         &p,
         &["el", "tap-vars", "target-vars", "--state-id", "dumped"],
     );
@@ -375,7 +375,7 @@ fn el_catalog_and_state_files_replace_discovery_and_the_stored_state() {
         "--state",
         "given-state.json",
     ];
-    el_both(&p, &args);
+    let _ = el_both(&p, &args);
     let (m, e) = (dump(&p.meltano, "tap"), dump(&p.eltr, "tap"));
     assert_eq!(e["catalog"], m["catalog"]);
     assert_eq!(e["state"], m["state"]);
