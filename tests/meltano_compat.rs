@@ -623,3 +623,180 @@ fn sqlfluff_from_pypi_lints_as_under_meltano() {
         env.stdout
     );
 }
+
+/// A throwaway PostgreSQL cluster (Debian's server, trust authentication, fsync off) on a free
+/// port, stopped and removed when dropped. As root (CI) it runs as Debian's `postgres` user,
+/// since PostgreSQL refuses to run as root.
+struct Postgres {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    port: u16,
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|b| b.join("initdb").is_file())
+            .max()
+            .expect("no PostgreSQL server under /usr/lib/postgresql (Debian package postgresql)");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = is_root();
+        if root {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let pg = Postgres { dir, bin, port };
+        let data = pg.dir.path().join("data");
+        pg.run(&[
+            "initdb",
+            "-D",
+            data.to_str().unwrap(),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ]);
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            pg.dir.path().display()
+        );
+        let log = pg.dir.path().join("postgres.log");
+        pg.run(&[
+            "pg_ctl",
+            "-D",
+            data.to_str().unwrap(),
+            "-l",
+            log.to_str().unwrap(),
+            "-w",
+            "-t",
+            "60",
+            "start",
+            "-o",
+            &opts,
+        ]);
+        pg
+    }
+
+    /// Runs one of the server's programs, as `postgres` when this process is root.
+    fn run(&self, args: &[&str]) {
+        let program = self.bin.join(args[0]);
+        let mut cmd = match is_root() {
+            true => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", "postgres", "--"]).arg(&program);
+                c
+            }
+            false => Command::new(&program),
+        };
+        let out = cmd
+            .args(&args[1..])
+            .output()
+            .expect("run a PostgreSQL program");
+        assert!(
+            out.status.success(),
+            "{} failed: {}{}",
+            args[0],
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let data = data.to_str().unwrap_or_default().to_string();
+        let bin = self.bin.join("pg_ctl");
+        let mut cmd = match is_root() {
+            true => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", "postgres", "--"]).arg(bin);
+                c
+            }
+            false => Command::new(bin),
+        };
+        let _ = cmd.args(["-D", &data, "-m", "immediate", "stop"]).output();
+    }
+}
+
+/// Whether this test process runs as root (`id -u`; no libc call needed).
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+#[test]
+fn dbt_postgres_runs_with_meltanos_profiles_dir_env_and_project_dir() {
+    let pg = Postgres::start();
+    let p = pair("compat-dbt");
+    let port = pg.port.to_string();
+    let mut net = network_vars();
+    net.push(("ELTR_TEST_PG_PORT".into(), port.clone()));
+    let vars: Vec<(&str, &str)> = net.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // What dbt is given: its profiles dir (the setting's own `env:` name, its default under
+    // $MELTANO_PROJECT_ROOT), the connection settings, Meltano's variables.
+    let names = [
+        "DBT_PROFILES_DIR",
+        "DBT_POSTGRES_PROJECT_DIR",
+        "DBT_POSTGRES_HOST",
+        "DBT_POSTGRES_PORT",
+        "DBT_POSTGRES_USER",
+        "DBT_POSTGRES_DBNAME",
+        "DBT_POSTGRES_SCHEMA",
+        "MELTANO_TRANSFORM_PROFILES_DIR",
+        "MELTANO_TRANSFORMER_NAME",
+        "MELTANO_TRANSFORMER_NAMESPACE",
+        "MELTANO_TRANSFORMER_VARIANT",
+    ];
+    let mut args = vec!["invoke"];
+    for n in names {
+        args.extend(["--print-var", n]);
+    }
+    args.push("dbt-postgres:debug");
+    let printed = |run: &Run, root: &Path| -> Vec<String> {
+        rooted(&run.stdout, root)
+            .lines()
+            .take(names.len())
+            .map(String::from)
+            .collect()
+    };
+    let m = meltano(&p.meltano.dir, &args, &vars);
+    let e = eltr(&p.eltr.dir, &args, &vars);
+    assert!(m.status.success(), "{}\n{}", m.stdout, m.stderr);
+    assert!(e.status.success(), "{}\n{}", e.stdout, e.stderr);
+    assert_eq!(printed(&e, &p.eltr.dir), printed(&m, &p.meltano.dir));
+    assert_eq!(
+        printed(&e, &p.eltr.dir)[0],
+        "DBT_PROFILES_DIR=ROOT/transform/profiles/postgres"
+    );
+    // dbt finds dbt_project.yml because it runs in `project_dir`, as under Meltano.
+    assert!(e.stdout.contains("All checks passed!"), "{}", e.stdout);
+    e.stderr_has("requires files 'files-dbt-postgres'");
+    // A job of two commands: the model is built, then its tests pass against it.
+    for tool in ["meltano", "eltr"] {
+        let run = match tool {
+            "meltano" => meltano(&p.meltano.dir, &["run", "transform"], &vars),
+            _ => eltr(&p.eltr.dir, ["run", "transform"], &vars),
+        };
+        assert!(
+            run.status.success(),
+            "{tool}: {}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    let test = eltr(&p.eltr.dir, ["invoke", "dbt-postgres:test"], &vars);
+    test.success();
+    assert!(test.stdout.contains("PASS=2"), "{}", test.stdout);
+}

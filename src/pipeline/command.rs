@@ -278,11 +278,9 @@ fn warn_missing_requirements(ctx: &Context, plugin: &ResolvedPlugin) {
             .is_some_and(|t| ctx.find_def(Some(t), &name).is_ok());
         if !known {
             tracing::warn!(
-                "{} '{}' requires {ptype} '{name}', which the project does not define (`meltano add {} {name}` adds it)",
+                "{} '{}' requires {ptype} '{name}', which the project does not define (`eltr add {ptype} {name}` adds it)",
                 plugin.plugin_type.singular(),
                 plugin.name,
-                crate::project::model::PluginType::parse(&ptype)
-                    .map_or(ptype.as_str(), |t| t.singular())
             );
         }
     }
