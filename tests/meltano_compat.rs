@@ -800,3 +800,168 @@ fn dbt_postgres_runs_with_meltanos_profiles_dir_env_and_project_dir() {
     test.success();
     assert!(test.stdout.contains("PASS=2"), "{}", test.stdout);
 }
+
+#[test]
+fn meltano_default_environment_and_null_pick_the_environment_as_meltano_does() {
+    // `MELTANO_DEFAULT_ENVIRONMENT` overrides the project's `default_environment`.
+    let p = pair("compat-vars");
+    let vars = [("MELTANO_DEFAULT_ENVIRONMENT", "prod")];
+    let words = ["run", "tap-vars", "target-vars"];
+    meltano(&p.meltano.dir, &words, &vars).success();
+    eltr(&p.eltr.dir, words, &[QUIET[0], QUIET[1], vars[0]]).success();
+    let id = "prod:tap-vars-to-target-vars";
+    assert_eq!(stored(&p.eltr, id), stored(&p.meltano, id));
+    let (m, e) = (dump(&p.meltano, "tap"), dump(&p.eltr, "tap"));
+    assert_eq!(e["config"], m["config"]);
+    assert_eq!(e["config"]["dev_out"], "ROOT/prod-out");
+    // `MELTANO_ENVIRONMENT=null` (any case) selects none, whatever the default. Meltano's
+    // `run` then refuses to start (eltr runs without one, DESIGN §5), so `el` shows it.
+    for env in ["null", "NULL"] {
+        let p = pair("compat-vars");
+        let vars = [
+            ("MELTANO_ENVIRONMENT", env),
+            ("MELTANO_DEFAULT_ENVIRONMENT", "prod"),
+        ];
+        let words = ["el", "tap-vars", "target-vars", "--state-id", "no-env"];
+        meltano(&p.meltano.dir, &words, &vars).success();
+        eltr(&p.eltr.dir, words, &[QUIET[0], QUIET[1], vars[0], vars[1]]).success();
+        let (m, e) = (dump(&p.meltano, "tap"), dump(&p.eltr, "tap"));
+        assert_eq!(e["config"], m["config"], "{env}");
+        assert_eq!(e["config"]["env_name"], Value::Null, "{env}");
+        assert_eq!(e["config"].get("dev_out"), None, "{env}");
+    }
+}
+
+#[test]
+fn log_levels_take_meltanos_names() {
+    let p = fixture("compat-vars");
+    let words = ["run", "tap-vars", "target-vars"];
+    let run = |level: &str| {
+        let mut args = vec!["--log-level", level];
+        args.extend(words);
+        eltr(&p.dir, args, &QUIET)
+    };
+    let info = run("info");
+    info.success().stderr_has("INFO");
+    let warning = run("warning");
+    warning.success();
+    assert!(!warning.stderr.contains("INFO"), "{}", warning.stderr);
+    let disabled = run("disabled");
+    disabled.success();
+    assert!(!disabled.stderr.contains(" WARN "), "{}", disabled.stderr);
+    run("critical").success();
+    run("loud")
+        .failure()
+        .stderr_has("expected debug, info, warning");
+    // Meltano's variable too.
+    let var = eltr(
+        &p.dir,
+        words,
+        &[QUIET[0], QUIET[1], ("MELTANO_CLI_LOG_LEVEL", "warning")],
+    );
+    var.success();
+    assert!(!var.stderr.contains("INFO"), "{}", var.stderr);
+}
+
+/// Every stderr line of `run` parsed as JSON (panics naming the first that is not).
+fn json_lines(run: &Run) -> Vec<Value> {
+    run.stderr
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\nstderr:\n{}", run.stderr))
+        })
+        .collect()
+}
+
+#[test]
+fn json_logs_make_every_stderr_line_one_json_object() {
+    let p = fixture("compat-vars");
+    let ok = eltr(
+        &p.dir,
+        [
+            "--log-format",
+            "json",
+            "run",
+            "tap-vars",
+            "vars-map",
+            "target-vars",
+            "util-vars:hello",
+        ],
+        &QUIET,
+    );
+    ok.success();
+    let lines = json_lines(&ok);
+    let summary = lines
+        .iter()
+        .find(|l| l.get("summary").is_some())
+        .expect("a summary line");
+    assert_eq!(summary["summary"]["states_confirmed"], 1);
+    assert!(
+        lines.iter().any(|l| l["plugin"] == "util-vars:hello"
+            && l["message"].as_str().unwrap().starts_with("args: hello")),
+        "{}",
+        ok.stderr
+    );
+    // A failure, and Meltano's spelling of the flag through its variable.
+    let failed = eltr(
+        &p.dir,
+        ["run", "util-vars:broken"],
+        &[QUIET[0], QUIET[1], ("MELTANO_CLI_LOG_FORMAT", "json")],
+    );
+    failed.failure();
+    let lines = json_lines(&failed);
+    assert_eq!(lines.last().unwrap()["level"], "error");
+    // Meltano's text formats are eltr's text lines.
+    eltr(
+        &p.dir,
+        ["--log-format", "colored", "config", "print", "tap-vars"],
+        &QUIET,
+    )
+    .success();
+}
+
+#[test]
+fn a_python_log_config_sets_level_and_json() {
+    let p = fixture("compat-vars");
+    std::fs::write(
+        p.path("logging.yaml"),
+        "version: 1\nformatters:\n  structured:\n    (): meltano.core.logging.json_formatter\nhandlers:\n  console:\n    class: logging.StreamHandler\n    formatter: structured\nroot:\n  level: WARNING\n  handlers: [console]\n",
+    )
+    .unwrap();
+    let run = eltr(
+        &p.dir,
+        [
+            "--log-config",
+            "logging.yaml",
+            "el",
+            "tap-vars",
+            "target-vars",
+        ],
+        &QUIET,
+    );
+    run.success();
+    let lines = json_lines(&run);
+    // The ephemeral state id warning passes the WARNING level; info lines do not.
+    assert!(lines.iter().any(|l| l["level"] == "warn"), "{}", run.stderr);
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l["level"] == "info" && l.get("summary").is_none()),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn cwd_runs_as_if_started_in_the_folder() {
+    let p = fixture("compat-vars");
+    let dir = p.dir.to_str().unwrap();
+    let run = eltr(
+        p.tmp(),
+        ["--cwd", dir, "config", "print", "tap-vars"],
+        &QUIET,
+    );
+    run.success();
+    assert_eq!(rooted_json(&run.json(), &p.dir)["path"], "ROOT/output");
+}

@@ -11,23 +11,100 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::layer::{self, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Log line shapes.
+/// Log line shapes. Meltano's `colored`, `uncolored`, `plain` and `key_value` are eltr's
+/// text lines.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     #[default]
+    #[value(
+        alias = "colored",
+        alias = "uncolored",
+        alias = "plain",
+        alias = "key_value"
+    )]
     Text,
     Json,
 }
 
-/// One JSON log line: the same keys for every event, so a log shipper needs one parser. The
-/// run and state ids are the block's when the line belongs to one, else the run's; a block
-/// running beside others is named by `block`.
+/// What a Python logging config file (`--log-config`, Meltano's `cli.log_config`) says that
+/// eltr honours: the root logger's level, and whether its handlers format JSON.
+#[derive(Debug, Default, PartialEq)]
+pub struct LogConfig {
+    pub level: Option<String>,
+    pub json: bool,
+}
+
+impl LogConfig {
+    /// Reads the `logging.config.dictConfig` YAML at `path`. An unreadable file is an error
+    /// message (logging is not set up yet, so it cannot be a log line).
+    pub fn read(path: &std::path::Path) -> Result<LogConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the log config {}: {e}", path.display()))?;
+        let doc: Value = serde_norway::from_str(&text)
+            .map_err(|e| format!("the log config {} is not YAML: {e}", path.display()))?;
+        Ok(LogConfig::from_value(&doc))
+    }
+
+    fn from_value(doc: &Value) -> LogConfig {
+        let root = doc.get("root");
+        let level = root
+            .and_then(|r| r.get("level"))
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase);
+        // JSON when a root handler's formatter is a JSON one (Meltano's
+        // `meltano.core.logging.json_formatter`, python-json-logger…).
+        let formatter_is_json = |name: &str| {
+            doc.pointer(&format!("/formatters/{name}"))
+                .is_some_and(|f| f.to_string().to_ascii_lowercase().contains("json"))
+        };
+        let json = root
+            .and_then(|r| r.get("handlers"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(|h| doc.pointer(&format!("/handlers/{h}/formatter")))
+            .filter_map(Value::as_str)
+            .any(formatter_is_json);
+        LogConfig { level, json }
+    }
+}
+
+/// A level as `tracing` names it, from Meltano's names or eltr's: `warning` is `warn`,
+/// `critical` is `error` (eltr has no level above it), `disabled` turns logging off.
+pub fn tracing_level(level: &str) -> Option<&'static str> {
+    Some(match level.trim().to_ascii_lowercase().as_str() {
+        "trace" => "trace",
+        "debug" => "debug",
+        "info" => "info",
+        "warn" | "warning" => "warn",
+        "error" | "critical" => "error",
+        "disabled" | "off" => "off",
+        _ => return None,
+    })
+}
+
+/// The log config file named by `--log-config`, else `MELTANO_CLI_LOG_CONFIG`.
+fn log_config(global: &GlobalArgs) -> Option<LogConfig> {
+    let path = global.log_config.clone().or_else(|| {
+        std::env::var_os("MELTANO_CLI_LOG_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    })?;
+    match LogConfig::read(&path) {
+        Ok(c) => Some(c),
+        Err(message) => {
+            eprintln!("warning: {message}; using the default log settings");
+            None
+        }
+    }
+}
+
+/// One JSON log line (`Console::json_line`).
 pub fn json_line(
     console: &Console,
     block: Option<&BlockLog>,
@@ -36,46 +113,30 @@ pub fn json_line(
     message: String,
     other: Map<String, Value>,
 ) -> Value {
-    let mut time = String::new();
-    let _ = SystemTime.format_time(&mut Writer::new(&mut time));
-    let (run_id, state_id) = match block {
-        Some(b) => b.ids(),
-        None => console.context(),
-    };
-    let mut o = Map::new();
-    o.insert("timestamp".into(), Value::String(time));
-    o.insert("level".into(), Value::String(level.to_ascii_lowercase()));
-    if let Some(p) = plugin {
-        o.insert("plugin".into(), Value::String(p));
-    }
-    o.insert("message".into(), Value::String(message));
-    if let Some(r) = run_id {
-        o.insert("run_id".into(), Value::String(r));
-    }
-    if let Some(s) = state_id {
-        o.insert("state_id".into(), Value::String(s));
-    }
-    if let Some(label) = block.and_then(BlockLog::label) {
-        o.insert("block".into(), Value::String(label.to_string()));
-    }
-    o.extend(other);
-    Value::Object(o)
+    console.json_line(block, level, plugin, message, other)
 }
 
-/// Whether `--log-format` asks for JSON lines: `main` makes the console with it.
+/// Whether logs are JSON lines: `--log-format` (or `MELTANO_CLI_LOG_FORMAT`), else a log
+/// config file whose handlers format JSON. `main` makes the console with it.
 pub fn wants_json(global: &GlobalArgs) -> bool {
-    global.log_format == LogFormat::Json
+    match global.log_format {
+        Some(f) => f == LogFormat::Json,
+        None => log_config(global).is_some_and(|c| c.json),
+    }
 }
 
-/// Installs the subscriber that writes through `console`. `--log-level`, else
-/// `ELTR_LOG_LEVEL` / `MELTANO_CLI_LOG_LEVEL`, else `info`.
+/// Installs the subscriber that writes through `console`. The level: `--log-level`, else the
+/// log config file's root level, else `ELTR_LOG_LEVEL` / `MELTANO_CLI_LOG_LEVEL`, else
+/// `info`; Meltano's names are accepted (`warning`, `critical`, `disabled`).
 pub fn init(global: &GlobalArgs, console: Arc<Console>) {
     let level = global
         .log_level
         .clone()
+        .or_else(|| log_config(global).and_then(|c| c.level))
         .or_else(|| std::env::var("ELTR_LOG_LEVEL").ok())
         .or_else(|| std::env::var("MELTANO_CLI_LOG_LEVEL").ok())
         .unwrap_or_else(|| "info".into());
+    let level = tracing_level(&level).unwrap_or("info");
     let filter =
         EnvFilter::try_new(format!("eltr={level}")).unwrap_or_else(|_| EnvFilter::new("eltr=info"));
     let json = console.json_lines();
@@ -181,5 +242,29 @@ impl ConsoleLayer {
         }
         out.push('\n');
         out
+    }
+}
+
+#[cfg(test)]
+mod log_setting_tests {
+    use super::*;
+
+    #[test]
+    fn meltano_level_names_map_to_tracing_levels() {
+        assert_eq!(tracing_level("WARNING"), Some("warn"));
+        assert_eq!(tracing_level("critical"), Some("error"));
+        assert_eq!(tracing_level("disabled"), Some("off"));
+        assert_eq!(tracing_level("loud"), None);
+    }
+
+    #[test]
+    fn log_config_gives_the_root_level_and_json() {
+        let doc: Value = serde_norway::from_str(
+            "version: 1\nformatters:\n  structured:\n    (): meltano.core.logging.json_formatter\nhandlers:\n  console:\n    class: logging.StreamHandler\n    formatter: structured\nroot:\n  level: WARNING\n  handlers: [console]\n",
+        )
+        .unwrap();
+        let c = LogConfig::from_value(&doc);
+        assert_eq!(c.level.as_deref(), Some("warning"));
+        assert!(c.json);
     }
 }

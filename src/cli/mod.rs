@@ -60,12 +60,20 @@ pub struct GlobalArgs {
     /// Fail when a ${VAR} reference names a variable that is not set.
     #[arg(long, global = true)]
     pub strict_env: bool,
-    /// Log level: error, warn, info, debug or trace.
-    #[arg(long, global = true, value_name = "LEVEL")]
+    /// Log level: debug, info, warning, error, critical or disabled (Meltano's names; trace
+    /// and warn also work).
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = log_level)]
     pub log_level: Option<String>,
-    /// Log line format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t)]
-    pub log_format: logging::LogFormat,
+    /// Log line format on stderr (Meltano's colored, uncolored, plain and key_value are text).
+    #[arg(long, global = true, value_enum, env = "MELTANO_CLI_LOG_FORMAT")]
+    pub log_format: Option<logging::LogFormat>,
+    /// A Python logging config (YAML, as Meltano's `--log-config`): its root level and
+    /// whether it formats JSON are honoured (also `MELTANO_CLI_LOG_CONFIG`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_config: Option<PathBuf>,
+    /// Run as if started in this folder.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
 }
 
 impl GlobalArgs {
@@ -158,8 +166,22 @@ pub enum Command {
     State(state::StateArgs),
 }
 
+/// `--log-level`: one of the names `logging::tracing_level` knows.
+fn log_level(raw: &str) -> Result<String, String> {
+    match logging::tracing_level(raw) {
+        Some(_) => Ok(raw.to_string()),
+        None => Err(
+            "expected debug, info, warning, error, critical or disabled (or trace, warn)".into(),
+        ),
+    }
+}
+
 /// Runs the parsed command, printing through `console`.
 pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = &cli.global.cwd {
+        std::env::set_current_dir(dir)
+            .map_err(|e| anyhow::anyhow!("unable to run from {}: {e}", dir.display()))?;
+    }
     let call = &Call {
         global: &cli.global,
         console,

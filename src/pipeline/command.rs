@@ -11,6 +11,7 @@ use super::{RunError, Session};
 use crate::plugin::{PluginError, PrepareOptions, PreparedPlugin, describe_status, prepare};
 use crate::project::{Context, ResolvedPlugin};
 use crate::vocab::ident::RunId;
+use crate::vocab::lines::{BoundedLines, LOG_LINE_CAP};
 use crate::vocab::supervisor::Supervisor;
 use serde_json::Value;
 use std::ffi::OsString;
@@ -33,21 +34,27 @@ pub fn run(
         supervisor: session.supervisor.clone(),
         refresh_catalog: false,
     };
-    // In a run the plugin's stdout is log output, as under Meltano's `run`: it goes to
-    // stderr, keeping eltr's stdout for what a command is asked to print.
+    // In a run the plugin's stdout and stderr are log output, as under Meltano's `run`: each
+    // line is logged with the plugin's name (a JSON line with `--log-format json`), keeping
+    // eltr's stdout for what a command is asked to print.
     let ready = ready(ctx, plugin.clone(), command, Vec::new(), &request).map_err(fail)?;
-    let status = ready.run_to(Output::Stderr).map_err(fail)?;
+    let label = match command {
+        Some(c) => format!("{}:{c}", plugin.name),
+        None => plugin.name.to_string(),
+    };
+    let (status, tail) = ready.run_logged(&label).map_err(fail)?;
     if status.success() {
         Ok(())
     } else {
+        let tail = match tail.is_empty() {
+            true => String::new(),
+            false => format!("; its last lines:\n  {}", tail.join("\n  ")),
+        };
         Err(fail(RunError::PluginFailed {
             kind: plugin.plugin_type.singular(),
-            name: match command {
-                Some(c) => format!("{}:{c}", plugin.name),
-                None => plugin.name.to_string(),
-            },
+            name: label,
             status: describe_status(status),
-            tail: String::new(),
+            tail,
         }))
     }
 }
@@ -127,36 +134,76 @@ impl Ready {
 
     /// Runs it with stdin, stdout and stderr inherited; returns its exit status.
     pub fn run(&self) -> Result<ExitStatus, RunError> {
-        self.run_to(Output::Stdout)
+        self.command().status().map_err(|e| self.spawn_error(e))
     }
 
-    /// Runs it with its stdout on eltr's stdout or stderr.
-    pub fn run_to(&self, out: Output) -> Result<ExitStatus, RunError> {
+    /// Runs it with its stdout and stderr logged line by line (masked, each line cut at
+    /// 64 KiB) under `label`; returns its exit status and its last stderr lines.
+    pub fn run_logged(&self, label: &str) -> Result<(ExitStatus, Vec<String>), RunError> {
+        use std::process::Stdio;
+        let mut child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.spawn_error(e))?;
+        let follow = |stream: Option<Box<dyn std::io::Read + Send>>, keep: bool| {
+            let label = label.to_string();
+            let masker = self.prepared.masker.clone();
+            std::thread::spawn(move || {
+                let mut tail = std::collections::VecDeque::new();
+                let Some(stream) = stream else { return tail };
+                let reader = std::io::BufReader::with_capacity(64 * 1024, stream);
+                let mut lines = BoundedLines::new(reader, LOG_LINE_CAP);
+                while let Ok(Some(raw)) = lines.next_line() {
+                    let line = match raw.parts() {
+                        (text, None) => masker.mask(&text).into_owned(),
+                        (text, Some(marker)) => masker.mask_cut(&text).into_owned() + &marker,
+                    };
+                    tracing::info!(target: "eltr::plugin", plugin = %label, "{line}");
+                    if keep {
+                        if tail.len() == super::process::TAIL_LINES {
+                            tail.pop_front();
+                        }
+                        tail.push_back(line);
+                    }
+                }
+                tail
+            })
+        };
+        let out = child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>);
+        let err = child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>);
+        let (out, err) = (follow(out, false), follow(err, true));
+        let status = child.wait().map_err(|e| self.spawn_error(e))?;
+        let _ = out.join();
+        let tail = err.join().unwrap_or_default();
+        Ok((status, tail.into_iter().collect()))
+    }
+
+    fn command(&self) -> std::process::Command {
         let mut cmd = std::process::Command::new(&self.program);
-        if out == Output::Stderr {
-            use std::os::fd::AsFd;
-            if let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
-                cmd.stdout(std::process::Stdio::from(fd));
-            }
-        }
         cmd.args(&self.args)
             .env_clear()
             .envs(self.prepared.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.prepared.cwd);
-        cmd.status().map_err(|source| RunError::Spawn {
+        cmd
+    }
+
+    fn spawn_error(&self, source: std::io::Error) -> RunError {
+        RunError::Spawn {
             kind: self.prepared.plugin.plugin_type.singular(),
             name: self.prepared.plugin.name.to_string(),
             program: self.program.display().to_string(),
             source,
-        })
+        }
     }
-}
-
-/// Where a plugin's stdout goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output {
-    Stdout,
-    Stderr,
 }
 
 /// Prepares `plugin` (or its `command`) with extra `args` appended.

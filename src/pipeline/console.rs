@@ -120,9 +120,68 @@ impl Console {
         });
     }
 
-    /// Prints a line for people (summaries) through the same path as logs.
+    /// Prints a line for people (summaries) through the same path as logs: with JSON logs,
+    /// as one JSON log line (`level` info), so every line on stderr is JSON.
     pub fn println(&self, text: &str) {
-        self.emit(format!("{text}\n").as_bytes());
+        let line = self.people_line(None, text, serde_json::Map::new());
+        self.emit(line.as_bytes());
+    }
+
+    /// `text` as printed for people: itself, or with JSON logs one JSON line carrying
+    /// `fields` too.
+    fn people_line(
+        &self,
+        block: Option<&BlockLog>,
+        text: &str,
+        fields: serde_json::Map<String, serde_json::Value>,
+    ) -> String {
+        match self.json {
+            true => format!(
+                "{}\n",
+                self.json_line(block, "info", None, text.into(), fields)
+            ),
+            false => format!("{text}\n"),
+        }
+    }
+
+    /// One JSON log line: the same keys for every event, so a log shipper needs one parser.
+    /// The run and state ids are the block's when the line belongs to one, else the run's; a
+    /// block running beside others is named by `block`.
+    pub fn json_line(
+        &self,
+        block: Option<&BlockLog>,
+        level: &str,
+        plugin: Option<String>,
+        message: String,
+        other: serde_json::Map<String, serde_json::Value>,
+    ) -> serde_json::Value {
+        use serde_json::Value;
+        use tracing_subscriber::fmt::format::Writer;
+        use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+        let mut time = String::new();
+        let _ = SystemTime.format_time(&mut Writer::new(&mut time));
+        let (run_id, state_id) = match block {
+            Some(b) => b.ids(),
+            None => self.context(),
+        };
+        let mut o = serde_json::Map::new();
+        o.insert("timestamp".into(), Value::String(time));
+        o.insert("level".into(), Value::String(level.to_ascii_lowercase()));
+        if let Some(p) = plugin {
+            o.insert("plugin".into(), Value::String(p));
+        }
+        o.insert("message".into(), Value::String(message));
+        if let Some(r) = run_id {
+            o.insert("run_id".into(), Value::String(r));
+        }
+        if let Some(s) = state_id {
+            o.insert("state_id".into(), Value::String(s));
+        }
+        if let Some(label) = block.and_then(BlockLog::label) {
+            o.insert("block".into(), Value::String(label.to_string()));
+        }
+        o.extend(other);
+        Value::Object(o)
     }
 
     /// The run id, and the state id of the block running when exactly one runs, for lines
@@ -213,10 +272,17 @@ impl BlockLog {
         &self.console
     }
 
-    /// Prints a line for people (the block's summary, its progress) to stderr and its log.
+    /// Prints a line for people (the block's summary, its progress) to stderr and its log
+    /// (one JSON line with JSON logs).
     pub fn println(&self, text: &str) {
-        self.console
-            .emit_in(Some(self), format!("{text}\n").as_bytes());
+        self.println_with(text, serde_json::Map::new());
+    }
+
+    /// Like `println`, with `fields` added to the JSON line (the run summary's numbers);
+    /// text logs print `text` alone.
+    pub fn println_with(&self, text: &str, fields: serde_json::Map<String, serde_json::Value>) {
+        let line = self.console.people_line(Some(self), text, fields);
+        self.console.emit_in(Some(self), line.as_bytes());
     }
 
     /// The run id and state id stamped on the block's JSON lines.

@@ -260,7 +260,18 @@ fn pipe(
     if let Some(lock) = &ready.lock {
         lock.record_outcome(error.is_none());
     }
-    log.println(&summary.render());
+    // With JSON logs the summary is one JSON line: its first line as the message, its
+    // numbers under `summary`.
+    let text = summary.render();
+    let mut fields = serde_json::Map::new();
+    if let Ok(numbers) = serde_json::to_value(&summary) {
+        fields.insert("summary".into(), numbers);
+    }
+    let message = match session.console.json_lines() {
+        true => text.lines().next().unwrap_or_default().to_string(),
+        false => text,
+    };
+    log.println_with(&message, fields);
     match error {
         Some(e) => Err(Box::new((Some(summary), e))),
         None => {

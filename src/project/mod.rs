@@ -187,9 +187,11 @@ pub fn open(options: &OpenOptions, cwd: &Path) -> Result<Context> {
     Context::new(project, vars, options)
 }
 
-/// The environment to activate: `--environment`, else `ELTR_ENVIRONMENT` /
-/// `MELTANO_ENVIRONMENT` (process, then `.env`), else `default_environment`; none with
-/// `--no-environment`. A name the project does not define is an error with the closest one.
+/// The environment to activate (Meltano's `detect_selected_environment`): `--environment`,
+/// else `ELTR_ENVIRONMENT` / `MELTANO_ENVIRONMENT` (process, then `.env`), else the
+/// `default_environment` setting (`MELTANO_DEFAULT_ENVIRONMENT`, process then `.env`, else the
+/// project file); none with `--no-environment` or when the name chosen is `null` (any case). A
+/// name the project does not define is an error with the closest one.
 fn active_environment(
     project: &Project,
     vars: &Vars,
@@ -198,15 +200,24 @@ fn active_environment(
     if options.no_environment {
         return Ok(None);
     }
+    let var = |names: [&str; 2]| {
+        names
+            .iter()
+            .find_map(|v| vars.get(v).map(|(s, _)| s.to_string()))
+            .filter(|s| !s.is_empty())
+    };
     let chosen = options
         .environment
         .clone()
-        .or_else(|| {
-            ["ELTR_ENVIRONMENT", "MELTANO_ENVIRONMENT"]
-                .iter()
-                .find_map(|v| vars.get(v).map(|(s, _)| s.to_string()))
-                .filter(|s| !s.is_empty())
-        })
+        .or_else(|| var(["ELTR_ENVIRONMENT", "MELTANO_ENVIRONMENT"]));
+    if chosen
+        .as_deref()
+        .is_some_and(|e| e.eq_ignore_ascii_case("null"))
+    {
+        return Ok(None);
+    }
+    let chosen = chosen
+        .or_else(|| var(["ELTR_DEFAULT_ENVIRONMENT", "MELTANO_DEFAULT_ENVIRONMENT"]))
         .or_else(|| project.default_environment.clone());
     let Some(name) = chosen else { return Ok(None) };
     if let Some(e) = project.environments.get(&name) {
