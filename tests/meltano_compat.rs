@@ -965,3 +965,93 @@ fn cwd_runs_as_if_started_in_the_folder() {
     run.success();
     assert_eq!(rooted_json(&run.json(), &p.dir)["path"], "ROOT/output");
 }
+
+/// Runs `eltr ARGS` in `cwd` with `input` on its stdin (the tests' other runs get none).
+fn eltr_with_input(cwd: &Path, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let mut cmd = Command::new(common::eltr_bin());
+    cmd.current_dir(cwd).args(args).env_clear();
+    for keep in ["PATH", "HOME"] {
+        if let Some(v) = std::env::var_os(keep) {
+            cmd.env(keep, v);
+        }
+    }
+    let mut child = cmd
+        .envs(QUIET)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start eltr");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().expect("eltr ran");
+    Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        command: format!("eltr {} <<< {input:?}", args.join(" ")),
+    }
+}
+
+#[test]
+fn destructive_state_commands_ask_first_and_refuse_without_an_answer() {
+    let p = pair("compat-vars");
+    let words = ["el", "tap-vars", "target-vars", "--state-id", "kept"];
+    let _ = el_both(&p, &words);
+    let before = stored(&p.eltr, "kept");
+    for (args, question) in [
+        (
+            &["state", "set", "kept", r#"{"singer_state": {}}"#][..],
+            "This will overwrite the state's current value. Continue? [y/N]:",
+        ),
+        (
+            &["state", "copy", "other", "kept"][..],
+            "This will overwrite state for the destination. Continue? [y/N]:",
+        ),
+        (
+            &["state", "move", "kept", "elsewhere"][..],
+            "This will clear the source state and overwrite destination state. Continue? [y/N]:",
+        ),
+        (
+            &["state", "clear", "kept"][..],
+            "This will clear state for the job(s). Continue? [y/N]:",
+        ),
+    ] {
+        // No terminal and nothing piped: both tools refuse, and nothing changes.
+        let m = meltano(&p.meltano.dir, args, &[]);
+        assert_eq!(m.status.code(), Some(1), "{}", m.stderr);
+        let e = eltr(&p.eltr.dir, args, &QUIET);
+        assert_eq!(e.status.code(), Some(1), "{}", e.stderr);
+        e.stderr_has(question).stderr_has("Aborted!");
+        assert!(
+            e.stdout.is_empty(),
+            "the question goes to stderr: {}",
+            e.stdout
+        );
+        assert_eq!(stored(&p.eltr, "kept"), before);
+        // "no" refuses too.
+        let no = eltr_with_input(&p.eltr.dir, args, "n\n");
+        assert_eq!(no.status.code(), Some(1), "{}", no.stderr);
+        assert_eq!(stored(&p.eltr, "kept"), before);
+    }
+    // "y" goes on; `--force` does not ask.
+    let yes = eltr_with_input(&p.eltr.dir, &["state", "copy", "kept", "copied"], "y\n");
+    yes.success();
+    assert_eq!(stored(&p.eltr, "copied"), before);
+    let forced = eltr(&p.eltr.dir, ["state", "clear", "--force", "copied"], &QUIET);
+    forced.success();
+    assert!(!forced.stderr.contains("Continue?"), "{}", forced.stderr);
+    assert!(!p.eltr.path("state-store/copied/state.json").exists());
+    // `merge` does not ask, in Meltano either.
+    eltr(
+        &p.eltr.dir,
+        ["state", "merge", "kept", r#"{"singer_state": {"x": 1}}"#],
+        &QUIET,
+    )
+    .success();
+}

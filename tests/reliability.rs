@@ -611,7 +611,7 @@ fn kill9_case(kind: Kind, seed: u64) -> String {
     let p = Project::new(kind, &format!("kill9-{seed}"), Some(1.0));
     let start = if rng.range(0, 2) == 1 {
         let b0 = rng.range(1, 10_000);
-        p.eltr(&["state", "set", LONG_ID, &state_doc(b0)], &[])
+        p.eltr(&["state", "set", "--force", LONG_ID, &state_doc(b0)], &[])
             .success();
         Some(b0)
     } else {

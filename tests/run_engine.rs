@@ -105,6 +105,7 @@ fn run_resumes_from_a_state_set_with_the_state_command() {
         &[
             "state",
             "set",
+            "--force",
             "dev:tap-x-to-target-y",
             r#"{"singer_state": {"bookmarks": {"items": {"replication_key_value": 40}}}}"#,
         ],
@@ -239,6 +240,7 @@ fn tap_crash_before_any_state_keeps_the_previous_state() {
         &[
             "state",
             "set",
+            "--force",
             "dev:tap-crash-early-to-target-y",
             r#"{"singer_state": {"bookmarks": {"items": {"replication_key_value": 100}}}}"#,
         ],
@@ -503,6 +505,7 @@ fn second_concurrent_run_of_a_state_id_fails_fast_naming_the_holder_and_force_ta
         &[
             "state",
             "set",
+            "--force",
             "dev:tap-slow-to-target-y",
             r#"{"singer_state": {}}"#,
         ],
@@ -631,6 +634,7 @@ fn full_refresh_passes_no_state_and_merges_into_partial() {
         &[
             "state",
             "set",
+            "--force",
             "dev:tap-x-to-target-y",
             r#"{"singer_state": {"bookmarks": {"items": {"replication_key_value": 100}, "other": {"replication_key_value": 7}}}}"#,
         ],
@@ -663,6 +667,7 @@ fn full_refresh_with_overwrite_strategy_replaces_the_completed_state() {
         &[
             "state",
             "set",
+            "--force",
             "dev:tap-x-to-target-y",
             r#"{"singer_state": {"bookmarks": {"items": {"replication_key_value": 100}, "other": {"replication_key_value": 7}}}}"#,
         ],
@@ -734,7 +739,11 @@ fn no_state_update_writes_no_state() {
 fn no_state_update_leaves_a_stored_state_untouched() {
     let p = project("run-basic");
     let doc = r#"{"singer_state": {"bookmarks": {"items": {"replication_key_value": 20}}}}"#;
-    run(&p, &["state", "set", "dev:tap-x-to-target-y", doc]).success();
+    run(
+        &p,
+        &["state", "set", "--force", "dev:tap-x-to-target-y", doc],
+    )
+    .success();
     let before = stored_text(&p, "dev:tap-x-to-target-y");
     let r = run(&p, &["run", "--no-state-update", "tap-x", "target-y"]);
     r.success();
@@ -1000,6 +1009,7 @@ fn state_commands_set_get_list_merge_copy_move_and_clear() {
         &[
             "state",
             "set",
+            "--force",
             a,
             r#"{"singer_state": {"bookmarks": {"items": {"replication_key_value": 3}}}}"#,
         ],
@@ -1031,12 +1041,12 @@ fn state_commands_set_get_list_merge_copy_move_and_clear() {
         merged
     );
 
-    run(&p, &["state", "copy", a, "b-copy"]).success();
+    run(&p, &["state", "copy", "--force", a, "b-copy"]).success();
     assert_eq!(
         serde_json::from_str::<Value>(&state_get(&p, "b-copy")).unwrap(),
         merged
     );
-    run(&p, &["state", "move", "b-copy", "c-moved"]).success();
+    run(&p, &["state", "move", "--force", "b-copy", "c-moved"]).success();
     assert_eq!(state_get(&p, "b-copy"), "{}");
     assert_eq!(
         serde_json::from_str::<Value>(&state_get(&p, "c-moved")).unwrap(),
@@ -1046,12 +1056,16 @@ fn state_commands_set_get_list_merge_copy_move_and_clear() {
     let filtered = run(&p, &["state", "list", "--pattern", "dev:*"]);
     assert_eq!(filtered.success().stdout.trim(), a);
 
-    run(&p, &["state", "clear", a]).success();
+    run(&p, &["state", "clear", "--force", a]).success();
     assert_eq!(state_list(&p), vec!["c-moved"]);
     assert_eq!(state_get(&p, a), "{}");
 
-    run(&p, &["state", "set", "d", r#"{"singer_state": {}}"#]).success();
-    run(&p, &["state", "clear", "--all"]).success();
+    run(
+        &p,
+        &["state", "set", "--force", "d", r#"{"singer_state": {}}"#],
+    )
+    .success();
+    run(&p, &["state", "clear", "--force", "--all"]).success();
     assert!(state_list(&p).is_empty());
 }
 
@@ -1059,10 +1073,10 @@ fn state_commands_set_get_list_merge_copy_move_and_clear() {
 fn state_set_requires_singer_state_unless_no_validate() {
     let p = project("run-basic");
     let bare = r#"{"bookmarks": {"items": {"replication_key_value": 1}}}"#;
-    let r = run(&p, &["state", "set", "x", bare]);
+    let r = run(&p, &["state", "set", "--force", "x", bare]);
     r.failure().stderr_has("singer_state");
     assert!(!state_path(&p, "x").exists());
-    run(&p, &["state", "set", "--no-validate", "x", bare]).success();
+    run(&p, &["state", "set", "--force", "--no-validate", "x", bare]).success();
     assert!(state_path(&p, "x").is_file());
 }
 
@@ -1074,6 +1088,7 @@ fn stored_state_escapes_non_ascii_keys_like_python() {
         &[
             "state",
             "set",
+            "--force",
             "x",
             r#"{"singer_state": {"bookmarks": {"café": {"v": "ü"}}}}"#,
         ],
@@ -1094,6 +1109,7 @@ fn stored_state_writes_floats_like_python() {
         &[
             "state",
             "set",
+            "--force",
             "x",
             r#"{"singer_state": {"a": 1e20, "b": 1.5e-7, "c": 0.1, "d": 2.0}}"#,
         ],

@@ -178,7 +178,7 @@ fn bad_lock_timeout_in_a_variable_names_the_variable() {
         let doc = r#"{"singer_state": {}}"#;
         let r = run(
             &p,
-            &["state", "set", "dev:tap-x-to-target-y", doc],
+            &["state", "set", "--force", "dev:tap-x-to-target-y", doc],
             &[(var, value)],
         );
         assert_error(&r, 1, &[var, says]);

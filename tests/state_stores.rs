@@ -485,6 +485,7 @@ fn cli_operations(kind: Kind) {
     p.eltr(&[
         "state",
         "set",
+        "--force",
         a,
         r#"{"singer_state": {"bookmarks": {"s1": {"v": 1}}}}"#,
     ])
@@ -497,7 +498,7 @@ fn cli_operations(kind: Kind) {
     s.assert_no_lock(a);
 
     // set refuses a state without singer_state and keeps the stored one.
-    p.eltr(&["state", "set", a, r#"{"bookmarks": {}}"#])
+    p.eltr(&["state", "set", "--force", a, r#"{"bookmarks": {}}"#])
         .failure()
         .stderr_has("singer_state");
     assert_eq!(p.get(a), r#"{"singer_state":{"bookmarks":{"s1":{"v":1}}}}"#);
@@ -512,6 +513,7 @@ fn cli_operations(kind: Kind) {
     p.eltr(&[
         "state",
         "set",
+        "--force",
         prod,
         "--input-file",
         input.to_str().unwrap(),
@@ -551,14 +553,14 @@ fn cli_operations(kind: Kind) {
     s.assert_no_lock(a);
 
     // copy, move.
-    p.eltr(&["state", "copy", a, b]).success();
+    p.eltr(&["state", "copy", "--force", a, b]).success();
     assert_eq!(p.get(b), p.get(a));
     assert_eq!(
         s.state_json(b)["completed"]["singer_state"],
         json!({"bookmarks": {"s1": {"v": 3}, "s2": {"v": 2}, "s9": {"v": 9}}}),
         "copy stores the effective state as completed"
     );
-    p.eltr(&["state", "move", b, c]).success();
+    p.eltr(&["state", "move", "--force", b, c]).success();
     assert_eq!(
         p.get(c),
         r#"{"singer_state":{"bookmarks":{"s1":{"v":3},"s2":{"v":2},"s9":{"v":9}}}}"#
@@ -568,7 +570,7 @@ fn cli_operations(kind: Kind) {
 
     // copy of a state id that has nothing stored fails and creates nothing.
     let missing = "dev:tap-none-to-target-b";
-    p.eltr(&["state", "copy", missing, b])
+    p.eltr(&["state", "copy", "--force", missing, b])
         .failure()
         .stderr_has(missing);
     assert_eq!(p.get(b), "{}");
@@ -579,10 +581,10 @@ fn cli_operations(kind: Kind) {
     assert_eq!(p.list(&["--pattern", "nothing*"]), Vec::<String>::new());
 
     // clear one, then --all.
-    p.eltr(&["state", "clear", a]).success();
+    p.eltr(&["state", "clear", "--force", a]).success();
     assert_eq!(p.get(a), "{}");
     assert_eq!(p.list(&[]), vec![c, prod]);
-    p.eltr(&["state", "clear", "--all"]).success();
+    p.eltr(&["state", "clear", "--force", "--all"]).success();
     assert_eq!(p.list(&[]), Vec::<String>::new());
     assert_eq!(
         s.keys(),
@@ -1026,12 +1028,13 @@ fn stale_lock_is_taken_over_fresh_lock_refused_force_breaks_it(kind: Kind) {
         "a refused run must leave the holder's lock alone"
     );
     // The state commands respect it too.
-    p.eltr(&["state", "clear", TAP_X_ID])
+    p.eltr(&["state", "clear", "--force", TAP_X_ID])
         .failure()
         .stderr_has("is locked by run live-run");
     p.eltr(&[
         "state",
         "set",
+        "--force",
         TAP_X_ID,
         r#"{"singer_state": {"bookmarks": {}}}"#,
     ])
@@ -1235,7 +1238,7 @@ fn corrupt_stored_state_fails_and_is_kept(kind: Kind) {
     s.assert_no_lock(TAP_X_ID);
 
     // The fix the message suggests works.
-    p.eltr(&["state", "clear", TAP_X_ID]).success();
+    p.eltr(&["state", "clear", "--force", TAP_X_ID]).success();
     p.eltr(&["run", "tap-x", "target-y"]).success();
     assert_eq!(s.state_text(TAP_X_ID), meltano_doc("items", 5));
 }
@@ -1247,9 +1250,9 @@ fn assert_every_command_fails(p: &Project, store: &str, hints: &[&str], extra: &
     let commands: [&[&str]; 6] = [
         &["state", "get", TAP_X_ID],
         &["state", "list"],
-        &["state", "set", TAP_X_ID, set_state],
+        &["state", "set", "--force", TAP_X_ID, set_state],
         &["state", "merge", TAP_X_ID, set_state],
-        &["state", "clear", TAP_X_ID],
+        &["state", "clear", "--force", TAP_X_ID],
         &["run", "tap-x", "target-y"],
     ];
     let mut problems = Vec::new();
@@ -1368,6 +1371,7 @@ fn local_store_in_an_unusable_folder_fails_with_one_line() {
     let r = p.eltr(&[
         "state",
         "set",
+        "--force",
         TAP_X_ID,
         r#"{"singer_state": {"bookmarks": {}}}"#,
     ]);
@@ -1462,6 +1466,7 @@ fn assert_configured_by_vars(store: &Store, vars: &[(&str, &str)]) {
         &[
             "state",
             "set",
+            "--force",
             TAP_X_ID,
             r#"{"singer_state": {"bookmarks": {"items": {"replication_key_value": 7}}}}"#,
         ],

@@ -43,9 +43,12 @@ pub enum StateAction {
         /// Accept state without a top-level `singer_state`.
         #[arg(long)]
         no_validate: bool,
-        /// Break the lock of a run holding this state.
+        /// Do not ask for confirmation (Meltano's `--force`).
         #[arg(long)]
         force: bool,
+        /// Take the lock of a run that holds this state.
+        #[arg(long)]
+        break_lock: bool,
     },
     /// Merge state into an id's state.
     Merge {
@@ -56,30 +59,42 @@ pub enum StateAction {
         /// Merge the state of this id instead.
         #[arg(long)]
         from_state_id: Option<String>,
-        #[arg(long)]
-        force: bool,
+        /// Take the lock of a run that holds this state (`--force` is an older spelling).
+        #[arg(long, alias = "force")]
+        break_lock: bool,
     },
     /// Copy the state of one id to another.
     Copy {
         src: String,
         dst: String,
+        /// Do not ask for confirmation (Meltano's `--force`).
         #[arg(long)]
         force: bool,
+        /// Take the lock of a run that holds the state.
+        #[arg(long)]
+        break_lock: bool,
     },
     /// Move the state of one id to another.
     Move {
         src: String,
         dst: String,
+        /// Do not ask for confirmation (Meltano's `--force`).
         #[arg(long)]
         force: bool,
+        /// Take the lock of a run that holds the state.
+        #[arg(long)]
+        break_lock: bool,
     },
     /// Edit the effective state of an id in $VISUAL / $EDITOR (else vi); it is stored as
     /// completed when it changed.
     Edit {
         state_id: String,
-        /// Break the lock of a run holding this state.
+        /// Do not ask for confirmation (Meltano's `--force`).
         #[arg(long)]
         force: bool,
+        /// Take the lock of a run that holds this state.
+        #[arg(long)]
+        break_lock: bool,
     },
     /// Print every state as one JSON object (state id → completed and partial state), in
     /// Meltano's format.
@@ -88,17 +103,21 @@ pub enum StateAction {
     Import {
         /// The export file; `-` or none for standard input.
         input_file: Option<PathBuf>,
-        /// Break the locks of runs holding these states.
-        #[arg(long)]
-        force: bool,
+        /// Take the locks of runs holding these states (`--force` is an older spelling).
+        #[arg(long, alias = "force")]
+        break_lock: bool,
     },
     /// Remove the state of an id (or of all ids).
     Clear {
         state_id: Option<String>,
         #[arg(long)]
         all: bool,
+        /// Do not ask for confirmation (Meltano's `--force`).
         #[arg(long)]
         force: bool,
+        /// Take the lock of a run that holds the state.
+        #[arg(long)]
+        break_lock: bool,
     },
 }
 
@@ -112,6 +131,29 @@ pub enum GetFormat {
 
 /// Runs `eltr state`.
 pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
+    // Destructive commands ask first, as Meltano's do, unless `--force`. Taking a running
+    // pipeline's lock is a separate choice (`--break-lock`): scripts written for Meltano pass
+    // `--force` to every state command and must not break locks by doing so.
+    let question = match &args.action {
+        StateAction::Set { force: false, .. } | StateAction::Edit { force: false, .. } => {
+            Some("This will overwrite the state's current value. Continue?")
+        }
+        StateAction::Copy { force: false, .. } => {
+            Some("This will overwrite state for the destination. Continue?")
+        }
+        StateAction::Move { force: false, .. } => {
+            Some("This will clear the source state and overwrite destination state. Continue?")
+        }
+        StateAction::Clear { force: false, .. } => {
+            Some("This will clear state for the job(s). Continue?")
+        }
+        _ => None,
+    };
+    if let Some(question) = question {
+        if !confirm(question, &mut std::io::stdin().lock())? {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
     let ctx = call.open()?;
     let store = open_store(&ctx)?;
     let store = store.as_ref();
@@ -138,7 +180,8 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
             state,
             input_file,
             no_validate,
-            force,
+            break_lock,
+            ..
         } => {
             let value = read_state(state, input_file)?;
             if !no_validate && value.get("singer_state").is_none() {
@@ -146,7 +189,12 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
                     "invalid state: no top-level 'singer_state' key; state must be JSON like {{\"singer_state\": {{...}}}} (use --no-validate to store it anyway)"
                 );
             }
-            ops::set(store, &id(&state_id)?, value, &lock_policy(&ctx, force)?)?;
+            ops::set(
+                store,
+                &id(&state_id)?,
+                value,
+                &lock_policy(&ctx, break_lock)?,
+            )?;
             tracing::info!("state for {state_id} was set");
         }
         StateAction::Merge {
@@ -154,24 +202,53 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
             state,
             input_file,
             from_state_id,
-            force,
+            break_lock,
         } => {
             let value = match from_state_id {
                 Some(src) => ops::get(store, &id(&src)?)?,
                 None => read_state(state, input_file)?,
             };
-            ops::merge_into(store, &id(&state_id)?, value, &lock_policy(&ctx, force)?)?;
+            ops::merge_into(
+                store,
+                &id(&state_id)?,
+                value,
+                &lock_policy(&ctx, break_lock)?,
+            )?;
             tracing::info!("state for {state_id} was merged");
         }
-        StateAction::Copy { src, dst, force } => {
-            ops::copy(store, &id(&src)?, &id(&dst)?, &lock_policy(&ctx, force)?)?;
+        StateAction::Copy {
+            src,
+            dst,
+            break_lock,
+            ..
+        } => {
+            ops::copy(
+                store,
+                &id(&src)?,
+                &id(&dst)?,
+                &lock_policy(&ctx, break_lock)?,
+            )?;
             tracing::info!("state {src} was copied to {dst}");
         }
-        StateAction::Move { src, dst, force } => {
-            ops::move_state(store, &id(&src)?, &id(&dst)?, &lock_policy(&ctx, force)?)?;
+        StateAction::Move {
+            src,
+            dst,
+            break_lock,
+            ..
+        } => {
+            ops::move_state(
+                store,
+                &id(&src)?,
+                &id(&dst)?,
+                &lock_policy(&ctx, break_lock)?,
+            )?;
             tracing::info!("state {src} was moved to {dst}");
         }
-        StateAction::Edit { state_id, force } => {
+        StateAction::Edit {
+            state_id,
+            break_lock,
+            ..
+        } => {
             let sid = id(&state_id)?;
             let current = ops::get(store, &sid)?;
             let initial = serde_json::to_string_pretty(&current)?;
@@ -195,13 +272,16 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
                     "invalid state: no top-level 'singer_state' key; state must be JSON like {{\"singer_state\": {{...}}}}"
                 );
             }
-            ops::set(store, &sid, value, &lock_policy(&ctx, force)?)?;
+            ops::set(store, &sid, value, &lock_policy(&ctx, break_lock)?)?;
             tracing::info!("State for {state_id} was successfully updated");
         }
         StateAction::Export => {
             call.print_line(&serde_json::to_string(&ops::export(store)?)?)?;
         }
-        StateAction::Import { input_file, force } => {
+        StateAction::Import {
+            input_file,
+            break_lock,
+        } => {
             let text = match input_file.as_deref() {
                 None => std::io::read_to_string(std::io::stdin())
                     .context("cannot read standard input")?,
@@ -213,15 +293,16 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("cannot read {}", p.display()))?,
             };
             let doc: Value = serde_json::from_str(&text).context("the import is not valid JSON")?;
-            let count = ops::import(store, &doc, &lock_policy(&ctx, force)?)?;
+            let count = ops::import(store, &doc, &lock_policy(&ctx, break_lock)?)?;
             tracing::info!("Successfully imported {count} state(s).");
         }
         StateAction::Clear {
             state_id,
             all,
-            force,
+            break_lock,
+            ..
         } => {
-            let policy = lock_policy(&ctx, force)?;
+            let policy = lock_policy(&ctx, break_lock)?;
             let ids = match (state_id, all) {
                 (Some(s), false) => vec![id(&s)?],
                 (None, true) => ops::list(store, None)?,
@@ -236,6 +317,26 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks `question` on stderr (stdout is data) and reads the answer from `input` as Meltano's
+/// `click.confirm` does: `y`/`yes` go on, `n`/`no` or an empty answer stop, anything else asks
+/// again; the end of the input (no terminal, nothing piped) stops with "Aborted!". So without a
+/// person to answer, a destructive command needs `--force`.
+fn confirm(question: &str, input: &mut dyn std::io::BufRead) -> anyhow::Result<bool> {
+    loop {
+        eprint!("{question} [y/N]: ");
+        let mut answer = String::new();
+        if input.read_line(&mut answer)? == 0 {
+            eprintln!("\nAborted!");
+            return Ok(false);
+        }
+        match answer.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" => return Ok(true),
+            "" | "n" | "no" => return Ok(false),
+            _ => eprintln!("Error: invalid input"),
+        }
+    }
 }
 
 fn read_state(inline: Option<String>, file: Option<PathBuf>) -> anyhow::Result<Value> {
@@ -287,4 +388,20 @@ fn edit_text(initial: &str) -> anyhow::Result<Option<String>> {
     }
     let text = text.context("cannot read the edited file")?;
     Ok((text != initial).then_some(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::confirm;
+
+    #[test]
+    fn confirm_reads_answers_as_click_does() {
+        let ask = |input: &str| confirm("Continue?", &mut input.as_bytes()).unwrap();
+        assert!(ask("y\n"));
+        assert!(ask("YES\n"));
+        assert!(!ask("\n"));
+        assert!(!ask("n\n"));
+        assert!(!ask(""));
+        assert!(ask("maybe\ny\n"));
+    }
 }
