@@ -1055,3 +1055,30 @@ fn destructive_state_commands_ask_first_and_refuse_without_an_answer() {
     )
     .success();
 }
+
+#[test]
+fn run_reads_meltanos_run_id_and_state_strategy_variables() {
+    let p = fixture("compat-vars");
+    let id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+    let vars = [
+        QUIET[0],
+        QUIET[1],
+        ("MELTANO_RUN_ID", id),
+        ("MELTANO_RUN_STATE_STRATEGY", "merge"),
+    ];
+    let words = [
+        "run",
+        "--dry-run",
+        "--format",
+        "json",
+        "tap-vars",
+        "target-vars",
+    ];
+    let plan = eltr(&p.dir, words, &vars);
+    plan.success();
+    let plan = plan.json();
+    assert_eq!(plan["run_id"], id);
+    assert_eq!(plan["blocks"][0]["state"]["strategy"], "merge");
+    let bad = eltr(&p.dir, words, &[("MELTANO_RUN_STATE_STRATEGY", "sideways")]);
+    bad.failure().stderr_has("MELTANO_RUN_STATE_STRATEGY");
+}

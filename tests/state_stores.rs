@@ -1049,7 +1049,7 @@ fn stale_lock_is_taken_over_fresh_lock_refused_force_breaks_it(kind: Kind) {
     assert_eq!(s.state_text(TAP_X_ID), meltano_doc("items", 10));
     s.assert_no_lock(TAP_X_ID);
 
-    // `state set --force` breaks a live lock as well.
+    // `state set --break-lock` breaks a live lock as well (`--force` only skips the question).
     s.raw.put_lock(
         TAP_X_ID,
         now(),
@@ -1059,6 +1059,7 @@ fn stale_lock_is_taken_over_fresh_lock_refused_force_breaks_it(kind: Kind) {
         "state",
         "set",
         "--force",
+        "--break-lock",
         TAP_X_ID,
         r#"{"singer_state": {"bookmarks": {"items": {"replication_key_value": 42}}}}"#,
     ])

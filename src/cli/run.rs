@@ -141,8 +141,25 @@ fn request(args: RunArgs) -> anyhow::Result<RunRequest> {
         state_id_suffix: args
             .state_id_suffix
             .or_else(|| std::env::var("MELTANO_RUN_STATE_ID_SUFFIX").ok()),
-        state_strategy: args.state_strategy,
-        run_id: args.run_id.unwrap_or_default(),
+        state_strategy: match std::env::var("MELTANO_RUN_STATE_STRATEGY") {
+            Ok(v) if args.state_strategy == StateStrategy::Auto && !v.is_empty() => {
+                <StateStrategy as clap::ValueEnum>::from_str(&v, true).map_err(|_| {
+                    anyhow::anyhow!(
+                        "MELTANO_RUN_STATE_STRATEGY: expected auto, merge or overwrite, not '{v}'"
+                    )
+                })?
+            }
+            _ => args.state_strategy,
+        },
+        run_id: match args.run_id {
+            Some(id) => id,
+            None => match std::env::var("MELTANO_RUN_ID") {
+                Ok(v) if !v.is_empty() => {
+                    RunId::parse(&v).map_err(|e| anyhow::anyhow!("MELTANO_RUN_ID: {e}"))?
+                }
+                _ => RunId::default(),
+            },
+        },
         timeout: match args.timeout {
             Some(t) => Some(t),
             // Meltano's variable takes whole seconds; fractions are accepted here as on the flag.
