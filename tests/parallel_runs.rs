@@ -370,6 +370,7 @@ fn a_state_the_copies_cannot_share_is_refused() {
         &[
             "state",
             "set",
+            "--force",
             MANY,
             r#"{"singer_state": {"currently_syncing": "s2", "bookmarks": {"s1": {"replication_key_value": 3}}}}"#,
         ],

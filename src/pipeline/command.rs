@@ -151,7 +151,7 @@ impl Ready {
         let follow = |stream: Option<Box<dyn std::io::Read + Send>>, keep: bool| {
             let label = label.to_string();
             let masker = self.prepared.masker.clone();
-            std::thread::spawn(move || {
+            super::console::spawn_in_block(move || {
                 let mut tail = std::collections::VecDeque::new();
                 let Some(stream) = stream else { return tail };
                 let reader = std::io::BufReader::with_capacity(64 * 1024, stream);
