@@ -603,6 +603,7 @@ fn export_import_and_edit(kind: Kind) {
     p.eltr(&[
         "state",
         "set",
+        "--force",
         a,
         r#"{"singer_state": {"bookmarks": {"s1": {"v": 1}}}}"#,
     ])
@@ -614,8 +615,14 @@ fn export_import_and_edit(kind: Kind) {
         r#"{"singer_state": {"bookmarks": {"s2": {"v": 2}}}}"#,
     ])
     .success();
-    p.eltr(&["state", "set", b, r#"{"singer_state": {"bookmarks": {}}}"#])
-        .success();
+    p.eltr(&[
+        "state",
+        "set",
+        "--force",
+        b,
+        r#"{"singer_state": {"bookmarks": {}}}"#,
+    ])
+    .success();
     let export = p.eltr(&["state", "export"]);
     export.success();
     let expected = r#"{"dev:tap-a-to-target-b":{"completed":{"singer_state":{"bookmarks":{"s1":{"v":1}}}},"partial":{"singer_state":{"bookmarks":{"s2":{"v":2}}}}},"prod:tap-a-to-target-b":{"completed":{"singer_state":{"bookmarks":{}}},"partial":{}}}"#;
@@ -628,7 +635,7 @@ fn export_import_and_edit(kind: Kind) {
     // Import into an empty store restores both documents, partial state included.
     let file = p.dir.join("states.json");
     std::fs::write(&file, &export.stdout).unwrap();
-    p.eltr(&["state", "clear", "--all"]).success();
+    p.eltr(&["state", "clear", "--force", "--all"]).success();
     p.eltr(&["state", "import", file.to_str().unwrap()])
         .success()
         .stderr_has("Successfully imported 2 state(s).");
@@ -671,15 +678,19 @@ fn export_import_and_edit(kind: Kind) {
 
     // edit: the editor's saved text becomes the completed state; unchanged text stores nothing.
     p.eltr_within(
-        &["state", "edit", a],
+        &["state", "edit", "--force", a],
         &[("EDITOR", r#"sed -i 's/"z": 1/"z": 2/'"#)],
         LIMIT,
     )
     .success();
     assert_eq!(p.get(a), r#"{"singer_state":{"z":2}}"#);
-    p.eltr_within(&["state", "edit", a], &[("EDITOR", "true")], LIMIT)
-        .success()
-        .stderr_has("no changes");
+    p.eltr_within(
+        &["state", "edit", "--force", a],
+        &[("EDITOR", "true")],
+        LIMIT,
+    )
+    .success()
+    .stderr_has("no changes");
     s_assert_no_lock(&p, a);
 }
 
