@@ -131,24 +131,7 @@ pub enum GetFormat {
 
 /// Runs `eltr state`.
 pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
-    // Destructive commands ask first, as Meltano's do, unless `--force`. Taking a running
-    // pipeline's lock is a separate choice (`--break-lock`): scripts written for Meltano pass
-    // `--force` to every state command and must not break locks by doing so.
-    let question = match &args.action {
-        StateAction::Set { force: false, .. } | StateAction::Edit { force: false, .. } => {
-            Some("This will overwrite the state's current value. Continue?")
-        }
-        StateAction::Copy { force: false, .. } => {
-            Some("This will overwrite state for the destination. Continue?")
-        }
-        StateAction::Move { force: false, .. } => {
-            Some("This will clear the source state and overwrite destination state. Continue?")
-        }
-        StateAction::Clear { force: false, .. } => {
-            Some("This will clear state for the job(s). Continue?")
-        }
-        _ => None,
-    };
+    let question = question(&args.action);
     if let Some(question) = question {
         if !confirm(question, &mut std::io::stdin().lock())? {
             return Ok(ExitCode::FAILURE);
@@ -248,33 +231,7 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
             state_id,
             break_lock,
             ..
-        } => {
-            let sid = id(&state_id)?;
-            let current = ops::get(store, &sid)?;
-            let initial = serde_json::to_string_pretty(&current)?;
-            let Some(edited) = edit_text(&initial)? else {
-                tracing::info!("Edit cancelled - no changes made");
-                return Ok(ExitCode::SUCCESS);
-            };
-            let edited = edited.trim();
-            if edited.is_empty() {
-                tracing::info!("Empty content provided - no changes made");
-                return Ok(ExitCode::SUCCESS);
-            }
-            let value: Value =
-                serde_json::from_str(edited).context("the edited state is not valid JSON")?;
-            if value == current {
-                tracing::info!("No changes detected");
-                return Ok(ExitCode::SUCCESS);
-            }
-            if value.get("singer_state").is_none() {
-                bail!(
-                    "invalid state: no top-level 'singer_state' key; state must be JSON like {{\"singer_state\": {{...}}}}"
-                );
-            }
-            ops::set(store, &sid, value, &lock_policy(&ctx, break_lock)?)?;
-            tracing::info!("State for {state_id} was successfully updated");
-        }
+        } => edit_state(store, &id(&state_id)?, &lock_policy(&ctx, break_lock)?)?,
         StateAction::Export => {
             call.print_line(&serde_json::to_string(&ops::export(store)?)?)?;
         }
@@ -282,17 +239,7 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
             input_file,
             break_lock,
         } => {
-            let text = match input_file.as_deref() {
-                None => std::io::read_to_string(std::io::stdin())
-                    .context("cannot read standard input")?,
-                Some(p) if p == std::path::Path::new("-") => {
-                    std::io::read_to_string(std::io::stdin())
-                        .context("cannot read standard input")?
-                }
-                Some(p) => std::fs::read_to_string(p)
-                    .with_context(|| format!("cannot read {}", p.display()))?,
-            };
-            let doc: Value = serde_json::from_str(&text).context("the import is not valid JSON")?;
+            let doc = read_import(input_file.as_deref())?;
             let count = ops::import(store, &doc, &lock_policy(&ctx, break_lock)?)?;
             tracing::info!("Successfully imported {count} state(s).");
         }
@@ -317,6 +264,88 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The question a destructive command asks first, as Meltano's do, unless `--force`. Taking a
+/// running pipeline's lock is a separate choice (`--break-lock`): scripts written for Meltano
+/// pass `--force` to every state command and must not break locks by doing so.
+fn question(action: &StateAction) -> Option<&'static str> {
+    match action {
+        StateAction::Set { force: false, .. } | StateAction::Edit { force: false, .. } => {
+            Some("This will overwrite the state's current value. Continue?")
+        }
+        StateAction::Copy { force: false, .. } => {
+            Some("This will overwrite state for the destination. Continue?")
+        }
+        StateAction::Move { force: false, .. } => {
+            Some("This will clear the source state and overwrite destination state. Continue?")
+        }
+        StateAction::Clear { force: false, .. } => {
+            Some("This will clear state for the job(s). Continue?")
+        }
+        _ => None,
+    }
+}
+
+/// `state edit`: the state in `$VISUAL`/`$EDITOR`; nothing is written when the edit is
+/// cancelled, empty or unchanged.
+fn edit_state(
+    store: &dyn crate::state::Store,
+    sid: &StateId,
+    policy: &crate::state::LockPolicy,
+) -> anyhow::Result<()> {
+    let current = ops::get(store, sid)?;
+    let initial = serde_json::to_string_pretty(&current)?;
+    let Some(edited) = edit_text(&initial)? else {
+        tracing::info!("Edit cancelled - no changes made");
+        return Ok(());
+    };
+    let edited = edited.trim();
+    if edited.is_empty() {
+        tracing::info!("Empty content provided - no changes made");
+        return Ok(());
+    }
+    let value: Value =
+        serde_json::from_str(edited).context("the edited state is not valid JSON")?;
+    if value == current {
+        tracing::info!("No changes detected");
+        return Ok(());
+    }
+    if value.get("singer_state").is_none() {
+        bail!(
+            "invalid state: no top-level 'singer_state' key; state must be JSON like {{\"singer_state\": {{...}}}}"
+        );
+    }
+    ops::set(store, sid, value, policy)?;
+    tracing::info!("State for {sid} was successfully updated");
+    Ok(())
+}
+
+/// The document `state import` reads: a file, or standard input (no file, or `-`), at most
+/// 256 MiB either way.
+fn read_import(input_file: Option<&std::path::Path>) -> anyhow::Result<Value> {
+    use crate::vocab::files::{DOCUMENT_CAP, read_capped};
+    use std::io::Read;
+    let bytes = match input_file {
+        Some(p) if p != std::path::Path::new("-") => {
+            read_capped(p, DOCUMENT_CAP).with_context(|| format!("cannot read {}", p.display()))?
+        }
+        _ => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .take(DOCUMENT_CAP + 1)
+                .read_to_end(&mut bytes)
+                .context("cannot read standard input")?;
+            if bytes.len() as u64 > DOCUMENT_CAP {
+                bail!(
+                    "the import is larger than the {} MiB eltr reads",
+                    DOCUMENT_CAP >> 20
+                );
+            }
+            bytes
+        }
+    };
+    serde_json::from_slice(&bytes).context("the import is not valid JSON")
 }
 
 /// Asks `question` on stderr (stdout is data) and reads the answer from `input` as Meltano's
