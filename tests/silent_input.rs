@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Run, eltr};
+use common::eltr;
 use std::fs;
 use std::path::Path;
 
@@ -12,20 +12,6 @@ fn project(yml: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     fs::write(tmp.path().join("meltano.yml"), yml).unwrap();
     tmp
-}
-
-#[track_caller]
-fn assert_clean_error(run: &Run, needles: &[&str]) {
-    assert_eq!(
-        run.status.code(),
-        Some(1),
-        "{}\n{}",
-        run.command,
-        run.stderr
-    );
-    for needle in needles {
-        run.stderr_has(needle);
-    }
 }
 
 const TAP: &str = "version: 1
@@ -66,14 +52,11 @@ fn a_pip_url_with_an_unbalanced_quote_fails_the_install_naming_the_line() {
         "version: 1\nplugins:\n  loaders:\n  - name: target-x\n    pip_url: \"target-x 'git+https://example.com/x.git\"\n",
     );
     let run = eltr(tmp.path(), ["install"], &[]);
-    assert_clean_error(
-        &run,
-        &[
-            "meltano.yml:5:",
-            "pip_url of loader 'target-x' cannot be split",
-            "1 plugin(s) failed to install: target-x",
-        ],
-    );
+    run.clean_error(&[
+        "meltano.yml:5:",
+        "pip_url of loader 'target-x' cannot be split",
+        "1 plugin(s) failed to install: target-x",
+    ]);
     assert!(!tmp.path().join(".eltr/loaders/target-x/venv").exists());
 }
 
@@ -91,13 +74,13 @@ fn malformed_extra_variables_are_errors_naming_the_variable() {
     ] {
         for args in [&["compile"][..], &["run", "tap-x", "target-y"][..]] {
             let run = eltr(tmp.path(), args, &[(var, value)]);
-            assert_clean_error(&run, &[&format!("variable {var}"), expected]);
+            run.clean_error(&[&format!("variable {var}"), expected]);
         }
     }
     // The same variable from .env says so.
     fs::write(tmp.path().join(".env"), "TAP_X__SELECT=nope\n").unwrap();
     let run = eltr(tmp.path(), ["compile"], &[]);
-    assert_clean_error(&run, &["variable TAP_X__SELECT (from .env)"]);
+    run.clean_error(&["variable TAP_X__SELECT (from .env)"]);
 }
 
 #[test]
@@ -131,10 +114,7 @@ fn a_corrupt_state_file_named_by_the_state_extra_stops_the_run() {
     )
     .unwrap();
     let run = eltr(tmp.path(), ["run", "tap-x", "target-y"], &[]);
-    assert_clean_error(
-        &run,
-        &["bookmarks.json named by its `state` extra is not valid JSON"],
-    );
+    run.clean_error(&["bookmarks.json named by its `state` extra is not valid JSON"]);
 }
 
 #[test]
@@ -150,13 +130,10 @@ fn an_unreadable_folder_under_include_paths_is_an_error() {
     // A symbolic link loop (a folder that cannot be read, even by root, who ignores modes).
     std::os::unix::fs::symlink(".", plugins.join("loaders")).unwrap();
     let run = eltr(tmp.path(), ["compile"], &[]);
-    assert_clean_error(
-        &run,
-        &[
-            "plugins/loaders",
-            "include_paths pattern './plugins/**/*.yml'",
-        ],
-    );
+    run.clean_error(&[
+        "plugins/loaders",
+        "include_paths pattern './plugins/**/*.yml'",
+    ]);
     fs::remove_file(plugins.join("loaders")).unwrap();
     eltr(tmp.path(), ["compile"], &[]).success();
 }
@@ -169,5 +146,5 @@ fn a_dangling_link_under_include_paths_is_an_error() {
     std::os::unix::fs::symlink(Path::new("/nonexistent/eltr/x.yml"), plugins.join("x.yml"))
         .unwrap();
     let run = eltr(tmp.path(), ["compile"], &[]);
-    assert_clean_error(&run, &["plugins/x.yml"]);
+    run.clean_error(&["plugins/x.yml"]);
 }

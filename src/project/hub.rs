@@ -394,19 +394,7 @@ fn write_pretty(v: &Value, depth: usize, out: &mut String) {
 
 /// JSON text with every non-ASCII character as `\uXXXX` (Python's `ensure_ascii`).
 fn ascii_json(v: &Value) -> String {
-    let text = serde_json::to_string(v).expect("JSON serializes");
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            let mut buf = [0u16; 2];
-            for unit in c.encode_utf16(&mut buf) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
-        }
-    }
-    out
+    crate::vocab::pyjson::ascii_only(&serde_json::to_string(v).expect("JSON serializes"))
 }
 
 #[cfg(test)]

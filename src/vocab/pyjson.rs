@@ -55,9 +55,14 @@ fn python_float(text: &str) -> String {
 
 /// Python escapes every non-ASCII character as `\uXXXX` by default (`ensure_ascii=True`).
 fn ascii_escaped(s: &str) -> String {
-    let json = Value::String(s.to_string()).to_string();
+    ascii_only(&Value::String(s.to_string()).to_string())
+}
+
+/// JSON text with every non-ASCII character written as `\uXXXX` (surrogate pairs above
+/// U+FFFF), as Python's `json.dumps` writes it by default.
+pub fn ascii_only(json: &str) -> String {
     if json.is_ascii() {
-        return json;
+        return json.to_string();
     }
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {

@@ -218,6 +218,23 @@ impl Run {
         self
     }
 
+    /// Asserts the run failed cleanly (exit 1: an error, not a panic's 101 or a usage error)
+    /// with every one of `needles` in stderr.
+    #[track_caller]
+    pub fn clean_error(&self, needles: &[&str]) -> &Self {
+        assert_eq!(
+            self.status.code(),
+            Some(1),
+            "{}\n{}",
+            self.command,
+            self.stderr
+        );
+        for needle in needles {
+            self.stderr_has(needle);
+        }
+        self
+    }
+
     /// Asserts stderr contains `needle`.
     #[track_caller]
     pub fn stderr_has(&self, needle: &str) -> &Self {
