@@ -140,8 +140,23 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
     let ctx = call.open()?;
     let store = open_store(&ctx)?;
     let store = store.as_ref();
-    let id = |s: &str| StateId::parse(s);
     match args.action {
+        action @ (StateAction::List { .. } | StateAction::Get { .. } | StateAction::Export) => {
+            show(call, store, action)?
+        }
+        action => change(&ctx, store, action)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The commands that only read: `list`, `get`, `export`.
+fn show(
+    call: &Call<'_>,
+    store: &dyn crate::state::Store,
+    action: StateAction,
+) -> anyhow::Result<()> {
+    let id = |s: &str| StateId::parse(s);
+    match action {
         StateAction::List { pattern } => {
             let ids = ops::list(store, pattern.as_deref())?;
             if ids.is_empty() {
@@ -158,6 +173,23 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
                 GetFormat::Pretty => call.print_json(&state)?,
             }
         }
+        StateAction::Export => {
+            call.print_line(&serde_json::to_string(&ops::export(store)?)?)?;
+        }
+        _ => unreachable!("show is called with read-only actions"),
+    }
+    Ok(())
+}
+
+/// The commands that write (each under the store's lock for its state id). One arm per
+/// command, each reading its flags and making one call on `state::ops`: long only by count.
+fn change(
+    ctx: &crate::project::Context,
+    store: &dyn crate::state::Store,
+    action: StateAction,
+) -> anyhow::Result<()> {
+    let id = |s: &str| StateId::parse(s);
+    match action {
         StateAction::Set {
             state_id,
             state,
@@ -176,7 +208,7 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
                 store,
                 &id(&state_id)?,
                 value,
-                &lock_policy(&ctx, break_lock)?,
+                &lock_policy(ctx, break_lock)?,
             )?;
             tracing::info!("state for {state_id} was set");
         }
@@ -195,7 +227,7 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
                 store,
                 &id(&state_id)?,
                 value,
-                &lock_policy(&ctx, break_lock)?,
+                &lock_policy(ctx, break_lock)?,
             )?;
             tracing::info!("state for {state_id} was merged");
         }
@@ -209,7 +241,7 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
                 store,
                 &id(&src)?,
                 &id(&dst)?,
-                &lock_policy(&ctx, break_lock)?,
+                &lock_policy(ctx, break_lock)?,
             )?;
             tracing::info!("state {src} was copied to {dst}");
         }
@@ -223,7 +255,7 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
                 store,
                 &id(&src)?,
                 &id(&dst)?,
-                &lock_policy(&ctx, break_lock)?,
+                &lock_policy(ctx, break_lock)?,
             )?;
             tracing::info!("state {src} was moved to {dst}");
         }
@@ -231,16 +263,13 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
             state_id,
             break_lock,
             ..
-        } => edit_state(store, &id(&state_id)?, &lock_policy(&ctx, break_lock)?)?,
-        StateAction::Export => {
-            call.print_line(&serde_json::to_string(&ops::export(store)?)?)?;
-        }
+        } => edit_state(store, &id(&state_id)?, &lock_policy(ctx, break_lock)?)?,
         StateAction::Import {
             input_file,
             break_lock,
         } => {
             let doc = read_import(input_file.as_deref())?;
-            let count = ops::import(store, &doc, &lock_policy(&ctx, break_lock)?)?;
+            let count = ops::import(store, &doc, &lock_policy(ctx, break_lock)?)?;
             tracing::info!("Successfully imported {count} state(s).");
         }
         StateAction::Clear {
@@ -249,7 +278,7 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
             break_lock,
             ..
         } => {
-            let policy = lock_policy(&ctx, break_lock)?;
+            let policy = lock_policy(ctx, break_lock)?;
             let ids = match (state_id, all) {
                 (Some(s), false) => vec![id(&s)?],
                 (None, true) => ops::list(store, None)?,
@@ -262,8 +291,9 @@ pub fn run(call: &Call<'_>, args: StateArgs) -> anyhow::Result<ExitCode> {
                 tracing::info!("{} state(s) were successfully cleared", ids.len());
             }
         }
+        _ => unreachable!("change is called with writing actions"),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The question a destructive command asks first, as Meltano's do, unless `--force`. Taking a

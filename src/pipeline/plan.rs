@@ -160,6 +160,35 @@ fn extract_load(
         Some(el) => StateId::parse(&el.state_id)?,
         None => state_id(ctx, req, extractor, loader)?,
     };
+    let state = state_plan(ctx, req, &tap)?;
+    let write = state.write;
+    let log_id = match write {
+        true => state_id.to_string(),
+        false => format!("{extractor}-to-{loader}"),
+    };
+    let split = split(req, block, &tap)?;
+    Ok(ExtractLoadPlan {
+        label: block.label(),
+        extractor: tap,
+        mappers: mapper_plugins,
+        loader: target,
+        upstream,
+        state_id,
+        log_id,
+        state,
+        refresh_catalog: req.refresh_catalog || req.full_refresh,
+        split,
+    })
+}
+
+/// Where the block's state comes from and goes: nothing with `--full-refresh` or
+/// `--no-state-update`, else the file the `state` extra names, else the store; merged into
+/// `partial` under `merge` (or `auto` with `--full-refresh`); locked whenever it is written.
+fn state_plan(
+    ctx: &Context,
+    req: &RunRequest,
+    tap: &ResolvedPlugin,
+) -> Result<StatePlan, RunError> {
     let write = !req.no_state_update;
     let read = if req.full_refresh || req.no_state_update {
         StateSource::Nothing
@@ -174,27 +203,11 @@ fn extract_load(
         true => Some(super::lock_policy(ctx, req.force)?),
         false => None,
     };
-    let log_id = match write {
-        true => state_id.to_string(),
-        false => format!("{extractor}-to-{loader}"),
-    };
-    let split = split(req, block, &tap)?;
-    Ok(ExtractLoadPlan {
-        label: block.label(),
-        extractor: tap,
-        mappers: mapper_plugins,
-        loader: target,
-        upstream,
-        state_id,
-        log_id,
-        state: StatePlan {
-            read,
-            write,
-            merge,
-            lock,
-        },
-        refresh_catalog: req.refresh_catalog || req.full_refresh,
-        split,
+    Ok(StatePlan {
+        read,
+        write,
+        merge,
+        lock,
     })
 }
 

@@ -65,25 +65,10 @@ impl Progress {
         });
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = super::console::spawn_in_block(move || {
-            let started = Instant::now();
-            let mut last = (Instant::now(), 0u64);
+            let mut meter = Meter::new(label, live, confirmed);
             let mut last_line = Instant::now();
-            let mut rate = 0.0;
             loop {
-                let records: u64 = live.iter().map(|l| l.records.load(Ordering::Relaxed)).sum();
-                let bytes: u64 = live.iter().map(|l| l.bytes.load(Ordering::Relaxed)).sum();
-                let dt = last.0.elapsed().as_secs_f64();
-                if dt >= 0.5 {
-                    rate = (records - last.1) as f64 / dt;
-                    last = (Instant::now(), records);
-                }
-                let streams = streams(&live);
-                let message = format!(
-                    "{label}  {records} records ({rate:.0}/s)  {:.1} MB  {:.0?}  [{streams}]  states confirmed: {}",
-                    bytes as f64 / 1e6,
-                    Duration::from_secs(started.elapsed().as_secs()),
-                    confirmed.load(Ordering::Relaxed)
-                );
+                let message = meter.message();
                 let done = !matches!(
                     stopped.recv_timeout(Duration::from_millis(200)),
                     Err(mpsc::RecvTimeoutError::Timeout)
@@ -111,6 +96,58 @@ impl Progress {
             stop: Some(stop),
             thread: Some(thread),
         }
+    }
+}
+
+/// What the progress line says: records and their rate, megabytes, elapsed time, records per
+/// stream and states confirmed, from the counters the pumps publish.
+struct Meter {
+    label: String,
+    live: Vec<Arc<LiveCounters>>,
+    confirmed: Arc<AtomicU64>,
+    started: Instant,
+    /// When the rate was last measured, and the records then.
+    last: (Instant, u64),
+    rate: f64,
+}
+
+impl Meter {
+    fn new(label: String, live: Vec<Arc<LiveCounters>>, confirmed: Arc<AtomicU64>) -> Meter {
+        Meter {
+            label,
+            live,
+            confirmed,
+            started: Instant::now(),
+            last: (Instant::now(), 0),
+            rate: 0.0,
+        }
+    }
+
+    fn message(&mut self) -> String {
+        let records: u64 = self
+            .live
+            .iter()
+            .map(|l| l.records.load(Ordering::Relaxed))
+            .sum();
+        let bytes: u64 = self
+            .live
+            .iter()
+            .map(|l| l.bytes.load(Ordering::Relaxed))
+            .sum();
+        let dt = self.last.0.elapsed().as_secs_f64();
+        if dt >= 0.5 {
+            self.rate = (records - self.last.1) as f64 / dt;
+            self.last = (Instant::now(), records);
+        }
+        format!(
+            "{}  {records} records ({:.0}/s)  {:.1} MB  {:.0?}  [{}]  states confirmed: {}",
+            self.label,
+            self.rate,
+            bytes as f64 / 1e6,
+            Duration::from_secs(self.started.elapsed().as_secs()),
+            streams(&self.live),
+            self.confirmed.load(Ordering::Relaxed)
+        )
     }
 }
 
