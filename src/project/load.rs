@@ -1,7 +1,7 @@
 //! Finding the project root and merging the root file with its includes into one `Project`.
 
 use super::error::{ProjectError, Result};
-use super::model::{Name, PluginDef, PluginType, ProjectFile, Sourced};
+use super::model::{EXTRA_KEYS, Name, PluginDef, PluginType, ProjectFile, Sourced};
 use super::{Project, include, position, yaml};
 use crate::vocab::ident::NameKind;
 use indexmap::IndexMap;
@@ -194,7 +194,7 @@ impl Merger {
     }
 }
 
-/// Every key Meltano's schema and Meltano Hub's definitions give a plugin. Meltano keeps any
+/// Every key (besides `EXTRA_KEYS`) Meltano's schema and Hub definitions give a plugin. Meltano keeps any
 /// other key as a custom extra, so an unknown key is not an error; but it is far more often a
 /// typo (`pip_ulr`) that silently drops a setting, so it gets a warning naming the line and
 /// the closest known key.
@@ -211,17 +211,6 @@ const KNOWN_PLUGIN_KEYS: &[&str] = &[
     "capabilities",
     "env",
     "commands",
-    "select",
-    "select_filter",
-    "metadata",
-    "schema",
-    "catalog",
-    "state",
-    "use_cached_catalog",
-    "load_schema",
-    "dialect",
-    "target_schema",
-    "log_parser",
     "mappings",
     "label",
     "logo_url",
@@ -255,7 +244,11 @@ fn warn_unknown_keys(path: &Path, plugin_type: PluginType, def: &PluginDef) {
     let unknown: Vec<&String> = def
         .other
         .keys()
-        .filter(|k| !k.starts_with('_') && !KNOWN_PLUGIN_KEYS.contains(&k.as_str()))
+        .filter(|k| {
+            !k.starts_with('_')
+                && !KNOWN_PLUGIN_KEYS.contains(&k.as_str())
+                && !EXTRA_KEYS.contains(&k.as_str())
+        })
         .collect();
     if unknown.is_empty() {
         return;
@@ -270,7 +263,7 @@ fn warn_unknown_keys(path: &Path, plugin_type: PluginType, def: &PluginDef) {
             "{place}: unknown key '{}' in {plugin_type} '{}'{}; it is kept as a custom extra",
             crate::vocab::ident::shown(key),
             def.name,
-            super::error::did_you_mean(key, KNOWN_PLUGIN_KEYS.iter().copied())
+            super::error::did_you_mean(key, KNOWN_PLUGIN_KEYS.iter().chain(EXTRA_KEYS).copied())
         );
     }
 }

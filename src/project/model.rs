@@ -191,6 +191,23 @@ pub struct PluginDef {
     pub other: IndexMap<String, Value>,
 }
 
+/// The plugin keys Meltano calls extras (catalog, state and load settings kept beside
+/// `config`): read by `resolve`, cleared with the config by `config reset`, known to the
+/// unknown-key warning.
+pub const EXTRA_KEYS: &[&str] = &[
+    "select",
+    "select_filter",
+    "metadata",
+    "schema",
+    "catalog",
+    "state",
+    "use_cached_catalog",
+    "load_schema",
+    "dialect",
+    "target_schema",
+    "log_parser",
+];
+
 /// A setting declared by a plugin (from its lockfile or the project).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct SettingDef {

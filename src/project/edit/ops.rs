@@ -41,22 +41,6 @@ impl Target {
     }
 }
 
-/// What `config reset` clears: the config and the extras Meltano keeps beside it.
-const RESET_KEYS: &[&str] = &[
-    "config",
-    "select",
-    "select_filter",
-    "metadata",
-    "schema",
-    "catalog",
-    "state",
-    "use_cached_catalog",
-    "load_schema",
-    "dialect",
-    "target_schema",
-    "log_parser",
-];
-
 /// The edits of one command over a loaded project.
 pub struct Editor<'p> {
     project: &'p Project,
@@ -235,7 +219,8 @@ impl<'p> Editor<'p> {
         };
         let doc = self.cs.yaml(&file)?;
         let mut removed = false;
-        for key in RESET_KEYS {
+        // What `config reset` clears: the config and the extras Meltano keeps beside it.
+        for key in std::iter::once(&"config").chain(crate::project::model::EXTRA_KEYS) {
             let mut p = path.clone();
             p.push(Seg::from(*key));
             removed |= doc.remove(&p)?;
