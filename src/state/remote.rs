@@ -181,28 +181,21 @@ impl RemoteStore {
     /// Reads an object, `None` when it does not exist; also its version for conditional
     /// updates.
     fn read(&self, path: &Path) -> Result<Option<(Vec<u8>, UpdateVersion)>> {
-        let store = self.store.clone();
-        let path = path.clone();
-        self.rt
-            .block_on(async move {
-                match store.get(&path).await {
-                    Ok(r) => {
-                        let version = UpdateVersion {
-                            e_tag: r.meta.e_tag.clone(),
-                            version: r.meta.version.clone(),
-                        };
-                        let bytes = r.bytes().await?;
-                        Ok(Some((bytes.to_vec(), version)))
-                    }
-                    Err(object_store::Error::NotFound { .. }) => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .map_err(|e| self.err(e))
+        Ok(self.fetch(path)?.map(|f| (f.bytes, f.version)))
     }
 
     /// Reads a lock object with its holder metadata; `None` when there is none.
     fn read_lock(&self, path: &Path) -> Result<Option<(Option<LockInfo>, UpdateVersion)>> {
+        Ok(self.fetch(path)?.map(|f| {
+            (
+                LockInfo::from_parts(&f.bytes, f.holder.as_deref()),
+                f.version,
+            )
+        }))
+    }
+
+    /// An object's body, version and holder metadata (locks carry one); `None` when missing.
+    fn fetch(&self, path: &Path) -> Result<Option<Fetched>> {
         let store = self.store.clone();
         let path = path.clone();
         self.rt
@@ -217,11 +210,12 @@ impl RemoteStore {
                             .attributes
                             .get(&Attribute::Metadata(HOLDER_METADATA.into()))
                             .map(|v| v.as_ref().to_string());
-                        let bytes = r.bytes().await?;
-                        Ok(Some((
-                            LockInfo::from_parts(&bytes, holder.as_deref()),
+                        let bytes = r.bytes().await?.to_vec();
+                        Ok(Some(Fetched {
+                            bytes,
                             version,
-                        )))
+                            holder,
+                        }))
                     }
                     Err(object_store::Error::NotFound { .. }) => Ok(None),
                     Err(e) => Err(e),
@@ -669,6 +663,14 @@ impl Drop for RemoteLock {
     fn drop(&mut self) {
         let _ = self.stop_and_remove();
     }
+}
+
+/// What one read of an object gives.
+struct Fetched {
+    bytes: Vec<u8>,
+    version: UpdateVersion,
+    /// The lock holder recorded in the object's metadata, if any.
+    holder: Option<String>,
 }
 
 #[cfg(test)]
