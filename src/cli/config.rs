@@ -119,6 +119,12 @@ pub fn run(call: &Call<'_>, args: ConfigArgs) -> anyhow::Result<ExitCode> {
                 false => call.print_masked(&text)?,
             }
         }
+        _ if args.extras && args.format == ConfigFormat::Env => {
+            let vars = crate::plugin::env::extra_vars(&plugin)
+                .into_iter()
+                .map(|(var, value)| (var, value, false));
+            call.print_raw(&dotenv_lines(vars, true))?
+        }
         _ if args.extras => call.print_json(&extras_json(&plugin))?,
         _ if args.format == ConfigFormat::Env => {
             let text = render_env(&plugin, args.show_secrets);
@@ -128,10 +134,10 @@ pub fn run(call: &Call<'_>, args: ConfigArgs) -> anyhow::Result<ExitCode> {
             }
         }
         _ => {
-            if args.show_secrets {
-                call.print_json_unmasked(&Value::Object(plugin.config_object()))?
-            } else {
-                call.print_json(&Value::Object(plugin.redacted_config_object()))?
+            let config = Value::Object(plugin.printed_config(!args.show_secrets));
+            match args.show_secrets {
+                true => call.print_json_unmasked(&config)?,
+                false => call.print_json(&config)?,
             }
         }
     }
@@ -309,14 +315,29 @@ fn extras_json(p: &ResolvedPlugin) -> Value {
 
 /// `NAME='value'` lines for every variable that carries a setting to the plugin.
 fn render_env(p: &ResolvedPlugin, show_secrets: bool) -> String {
-    let mut out = String::new();
-    for (var, value, sensitive) in crate::plugin::env::setting_vars(p) {
-        let text = if sensitive && !show_secrets {
-            REDACTED.to_string()
-        } else {
-            value
+    dotenv_lines(
+        crate::plugin::env::setting_vars(p).into_iter(),
+        show_secrets,
+    )
+}
+
+/// `NAME='value'` lines as Meltano writes them (python-dotenv's `set_key`: backslashes and
+/// single quotes escaped). A later setting writing the same variable replaces its value in
+/// place, as Meltano's dict of variables does; sensitive values with content are masked
+/// unless `show_secrets`.
+fn dotenv_lines(vars: impl Iterator<Item = (String, String, bool)>, show_secrets: bool) -> String {
+    let mut lines: indexmap::IndexMap<String, String> = indexmap::IndexMap::new();
+    for (var, value, sensitive) in vars {
+        let text = match sensitive && !show_secrets && !value.is_empty() {
+            true => REDACTED.to_string(),
+            false => value,
         };
-        out.push_str(&format!("{var}='{text}'\n"));
+        lines.insert(var, text);
+    }
+    let mut out = String::new();
+    for (var, text) in lines {
+        let quoted = text.replace('\\', "\\\\").replace('\'', "\\'");
+        out.push_str(&format!("{var}='{quoted}'\n"));
     }
     out
 }

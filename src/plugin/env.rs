@@ -2,8 +2,8 @@
 //! them with, the project's compatibility variables, and its `env:` blocks.
 
 use crate::project::ResolvedPlugin;
+use crate::project::settings::env_stem;
 pub use crate::project::settings::env_text;
-use crate::project::settings::{env_stem, flatten};
 use serde_json::Value;
 
 /// `(variable, value, sensitive)` for every setting with a value, in declaration order, as
@@ -17,7 +17,7 @@ pub fn setting_vars(plugin: &ResolvedPlugin) -> Vec<(String, String, bool)> {
         if setting.value.is_null() {
             continue;
         }
-        let text = env_text(&setting.value);
+        let text = setting_text(setting);
         let name = env_stem(key);
         let decl = plugin.settings.iter().find(|s| &s.name == key);
         let custom = decl.and_then(|d| d.env.clone());
@@ -39,22 +39,21 @@ pub fn setting_vars(plugin: &ResolvedPlugin) -> Vec<(String, String, bool)> {
                 out.push((var, text.clone(), setting.sensitive));
             }
         }
-        // An object's leaves go out one by one too (`x_nested: {a: 1}` also sets
-        // `…_X_NESTED_A`), as Meltano flattens them into settings of their own.
-        if let Value::Object(inner) = &setting.value {
-            for (path, leaf) in flatten(inner, &[]) {
-                if leaf.is_null() {
-                    continue;
-                }
-                let text = env_text(&leaf);
-                let name = env_stem(&format!("{key}.{path}"));
-                for stem in &stems {
-                    out.push((format!("{stem}_{name}"), text.clone(), setting.sensitive));
-                }
-            }
-        }
     }
     out
+}
+
+/// A setting's value as its variable's text (Meltano's `SettingDefinition.stringify_value`):
+/// text as it is; a declared setting without a kind, or of kind `string` or `decimal`, as
+/// Python's `str` writes it (`False`, `{'k': 'v'}`); everything else as JSON. An undeclared
+/// key takes its kind from its value, so it is always JSON.
+pub fn setting_text(setting: &crate::project::ResolvedSetting) -> String {
+    let pythonic =
+        setting.declared && matches!(setting.kind.as_deref(), None | Some("string" | "decimal"));
+    match pythonic {
+        true => crate::vocab::pyjson::python_str(&setting.value),
+        false => env_text(&setting.value),
+    }
 }
 
 /// `(variable, value)` for every extra with a value, Meltano's defaults included:
@@ -68,7 +67,7 @@ pub fn extra_vars(plugin: &ResolvedPlugin) -> Vec<(String, String)> {
             continue;
         }
         let text = env_text(&value);
-        let extra = env_stem(extra);
+        let extra = env_stem(&extra);
         for stem in &stems {
             out.push((format!("{stem}__{extra}"), text.clone()));
         }

@@ -59,6 +59,11 @@ impl Context {
         replace(&mut x.mappings, &layer.mappings);
         replace(&mut x.mapping_name, &layer.mapping_name);
         replace(&mut x.target_schema, &layer.target_schema);
+        for (key, value) in &layer.other {
+            if !super::resolved::NOT_EXTRAS.contains(&key.as_str()) {
+                x.custom.insert(key.clone(), value.clone());
+            }
+        }
         for (value, slot) in [
             (&layer.load_schema, &mut x.load_schema),
             (&layer.dialect, &mut x.dialect),

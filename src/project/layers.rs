@@ -60,6 +60,19 @@ impl Context {
             self.file_layer(l, l.overlay, SettingSource::Environment)?,
         ];
         let keys = ordered_keys(l.settings, &layers);
+        // Keys only the environment's overlay offers (Meltano's "orphan" settings of an
+        // environment): a plugin inheriting from this one does not see them.
+        let offered_below: std::collections::HashSet<&str> = layers[..3]
+            .iter()
+            .flatten()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        let orphans: Vec<bool> = keys
+            .iter()
+            .map(|k| {
+                !offered_below.contains(k.as_str()) && !l.settings.iter().any(|s| &s.name == k)
+            })
+            .collect();
         layers.push(variables_layer(l, &keys));
         let mut winners: IndexMap<String, Candidate> = IndexMap::new();
         for layer in layers {
@@ -67,13 +80,22 @@ impl Context {
                 winners.insert(key, candidate);
             }
         }
-        Ok(keys
+        // A declared setting without a value stays, as null: Meltano lists every declared
+        // setting (utilities and transformers get them in their printed config).
+        let mut resolved: IndexMap<String, ResolvedSetting> = keys
             .into_iter()
-            .filter_map(|key| {
-                let candidate = winners.shift_remove(&key)?;
-                Some((key.clone(), finish(l, &key, candidate)))
+            .zip(orphans)
+            .map(|(key, orphan)| {
+                let candidate = winners
+                    .shift_remove(&key)
+                    .unwrap_or_else(|| candidate(Value::Null, SettingSource::Default, None));
+                let mut setting = finish(l, &key, candidate);
+                setting.orphan = orphan;
+                (key, setting)
             })
-            .collect())
+            .collect();
+        assemble_objects(&mut resolved, l.settings);
+        Ok(resolved)
     }
 
     /// Declared defaults, expanded (`$MELTANO_EXTRACT__LOAD_SCHEMA` and friends).
@@ -108,7 +130,7 @@ impl Context {
             return Ok(Layer::new());
         };
         let mut out = Layer::new();
-        for (key, value) in flatten(object, l.settings) {
+        for (key, value) in with_aliases(flatten(object, l.settings), l.settings) {
             let context = format!("{} config '{key}' of '{}'", l.file.display(), l.plugin);
             let kind = l
                 .settings
@@ -128,8 +150,58 @@ impl Context {
     }
 }
 
+/// Adds, for each key that is an alias of a declared setting (`dbname` for `database`), the
+/// same value under the setting's name, unless the name is written too. The alias stays as a
+/// key of its own, as Meltano keeps it (a custom setting beside the declared one).
+fn with_aliases(flat: Vec<(String, Value)>, settings: &[SettingDef]) -> Vec<(String, Value)> {
+    let mut out = Vec::with_capacity(flat.len());
+    for (key, value) in &flat {
+        if let Some(s) = settings.iter().find(|s| s.aliases.contains(key))
+            && !flat.iter().any(|(k, _)| k == &s.name)
+        {
+            out.push((s.name.clone(), value.clone()));
+        }
+        out.push((key.clone(), value.clone()));
+    }
+    out
+}
+
 fn candidate(value: Value, source: SettingSource, raw: Option<Value>) -> Candidate {
     Candidate { value, source, raw }
+}
+
+/// An `object` setting that only has its default (or nothing) takes the keys written under
+/// it (`opts.a: 1`, or `opts: {a: 1}` when the file spells it out nested), by their names
+/// below it (`{"a": 1}`), as Meltano builds such an object from the flattened config.
+fn assemble_objects(resolved: &mut IndexMap<String, ResolvedSetting>, settings: &[SettingDef]) {
+    for s in settings
+        .iter()
+        .filter(|s| s.kind.as_deref() == Some("object"))
+    {
+        let Some(current) = resolved.get(&s.name) else {
+            continue;
+        };
+        if !matches!(
+            current.source,
+            SettingSource::Default | SettingSource::Inherited
+        ) {
+            continue;
+        }
+        let prefix = format!("{}.", s.name);
+        let mut object = serde_json::Map::new();
+        let mut source = current.source;
+        for (key, nested) in resolved.iter().filter(|(k, _)| k.starts_with(&prefix)) {
+            object.insert(key[prefix.len()..].to_string(), nested.value.clone());
+            source = source.min(nested.source);
+        }
+        if object.is_empty() {
+            continue;
+        }
+        if let Some(target) = resolved.get_mut(&s.name) {
+            target.value = Value::Object(object);
+            target.source = source;
+        }
+    }
 }
 
 /// The parent's resolved values; its defaults stay defaults.
@@ -140,8 +212,17 @@ fn inherited_layer(l: &ConfigLayers<'_>) -> Layer {
     parent
         .config
         .iter()
+        // A parent's value written but expanded to nothing is inherited as written (Meltano
+        // passes the unexpanded text down); a parent without a value passes nothing, but
+        // its undeclared keys stay keys of the child (Meltano defines them for it too).
+        .filter(|(_, s)| {
+            let nothing = s.value.is_null() && s.raw.is_none();
+            let passes = !(nothing && s.declared);
+            passes && !s.orphan
+        })
         .map(|(k, s)| {
             let source = match s.source {
+                _ if s.value.is_null() && s.raw.is_none() => SettingSource::Default,
                 SettingSource::Default => SettingSource::Default,
                 _ => SettingSource::Inherited,
             };
@@ -207,5 +288,6 @@ fn finish(l: &ConfigLayers<'_>, key: &str, winner: Candidate) -> ResolvedSetting
         declared: decl.is_some(),
         kind,
         raw: winner.raw,
+        orphan: false,
     }
 }

@@ -9,8 +9,9 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 use std::path::PathBuf;
-/// The layer a setting's value came from, highest first in precedence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The layer a setting's value came from, highest first in precedence (the order compares
+/// them: `Env` is the least, the strongest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SettingSource {
     /// A variable of the process environment or an `env:` block.
@@ -41,6 +42,26 @@ impl SettingSource {
     }
 }
 
+/// How `config print` lays a plugin's config out.
+#[derive(Clone, Copy)]
+enum Shape {
+    Nested,
+    NestedText,
+    Flat,
+}
+
+/// Python's truth of a value (Meltano masks only values that have content).
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
 /// One setting's resolved value.
 #[derive(Debug, Clone)]
 pub struct ResolvedSetting {
@@ -54,6 +75,23 @@ pub struct ResolvedSetting {
     pub kind: Option<String>,
     /// The value as written, before `${VAR}` expansion, when it differs (for `config list`).
     pub raw: Option<Value>,
+    /// An undeclared key only the active environment's overlay sets: plugins inheriting
+    /// from this one do not get it (Meltano's environment "orphan" settings).
+    pub orphan: bool,
+}
+
+impl ResolvedSetting {
+    /// The value as the plugin gets it: a relative date of a `date_iso8601` setting (`1
+    /// month ago`) resolved against `now`, as Meltano's post-processing does; every other
+    /// value as it is.
+    pub fn processed_value(&self, now: crate::vocab::relative_date::Moment) -> Value {
+        match (&self.value, self.kind.as_deref()) {
+            (Value::String(text), Some("date_iso8601")) => {
+                Value::String(crate::vocab::relative_date::resolve(text, now))
+            }
+            (v, _) => v.clone(),
+        }
+    }
 }
 
 /// Catalog and state extras of an extractor (and `mappings` of a mapper), after inheritance
@@ -91,7 +129,45 @@ pub struct Extras {
     /// Mappers resolved for one of their mappings: its name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mapping_name: Option<String>,
+    /// Every other key of the plugin's definitions that Meltano keeps as an extra (a
+    /// lockfile's `ext_repo`, a file bundle's `update`, a key only the project knows), as
+    /// written, the highest definition's value winning.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub custom: IndexMap<String, Value>,
 }
+
+/// Keys of a plugin definition that are attributes, not extras (Meltano's `Variant`,
+/// `PluginDefinition` and `ProjectPlugin` parameters).
+pub const NOT_EXTRAS: &[&str] = &[
+    "plugin_type",
+    "name",
+    "namespace",
+    "variant",
+    "variants",
+    "python",
+    "is_default_variant",
+    "hidden",
+    "label",
+    "logo_url",
+    "description",
+    "original",
+    "deprecated",
+    "docs",
+    "repo",
+    "pip_url",
+    "executable",
+    "capabilities",
+    "settings_group_validation",
+    "settings",
+    "commands",
+    "requires",
+    "requires_meltano",
+    "env",
+    "supported_python_versions",
+    "inherit_from",
+    "config",
+    "default_variant",
+];
 
 /// What `MELTANO_EXTRACTOR_NAME`-style variables say about a plugin.
 pub struct PluginFacts<'a> {
@@ -167,15 +243,54 @@ pub struct ResolvedPlugin {
 }
 
 impl ResolvedPlugin {
-    /// The config as the plugin receives it: dotted names nested, nulls left out.
+    /// The config as the plugin receives it: dotted names nested, nulls left out, relative
+    /// dates resolved.
     pub fn config_object(&self) -> Object {
+        let now = crate::vocab::relative_date::Moment::now();
         let mut out = Object::new();
         for (key, setting) in &self.config {
             if !setting.value.is_null() {
-                nest_into(&mut out, key, setting.value.clone());
+                nest_into(&mut out, key, setting.processed_value(now));
             }
         }
         out
+    }
+
+    /// The config as `config print` shows it, in the shape Meltano gives the plugin's kind
+    /// (`process_config` of its plugin class): Singer plugins nested without nulls, Airflow
+    /// nested with every value as Python's text of it, every other plugin one key per
+    /// setting, dotted names flat and settings without a value as null. With `redact`,
+    /// sensitive values with content show as the mask.
+    pub fn printed_config(&self, redact: bool) -> Object {
+        let now = crate::vocab::relative_date::Moment::now();
+        let shape = self.printed_shape();
+        let mut out = Object::new();
+        for (key, setting) in &self.config {
+            let mut value = setting.processed_value(now);
+            if redact && setting.sensitive && truthy(&value) {
+                value = Value::String(super::REDACTED.into());
+            }
+            match shape {
+                Shape::Nested if value.is_null() => {}
+                Shape::Nested => nest_into(&mut out, key, value),
+                Shape::NestedText => {
+                    let text = crate::vocab::pyjson::python_str(&value);
+                    nest_into(&mut out, key, Value::String(text));
+                }
+                Shape::Flat => {
+                    out.insert(key.clone(), value);
+                }
+            }
+        }
+        out
+    }
+
+    fn printed_shape(&self) -> Shape {
+        match self.plugin_type {
+            PluginType::Extractors | PluginType::Loaders | PluginType::Mappers => Shape::Nested,
+            PluginType::Orchestrators if self.is_a("airflow") => Shape::NestedText,
+            _ => Shape::Flat,
+        }
     }
 
     /// Same, with sensitive values replaced by a mask (for printing).
@@ -197,11 +312,40 @@ impl ResolvedPlugin {
 
     /// The plugin's extras with Meltano's defaults filled in, in Meltano's order, keyed
     /// without the leading underscore: what `config print --extras` shows and what the
-    /// plugin process receives as `<PREFIX>__<EXTRA>` variables.
-    pub fn extras_with_defaults(&self) -> Vec<(&'static str, Value)> {
+    /// plugin process receives as `<PREFIX>__<EXTRA>` variables. The extras of the plugin's
+    /// class come first (`SingerTap.EXTRA_SETTINGS`…), then the other extras its
+    /// definitions carry, then, for each extra holding an object, its leaves by dotted
+    /// name (`metadata.orders.replication-key`), which Meltano lists as extras of their own.
+    pub fn extras_with_defaults(&self) -> Vec<(String, Value)> {
+        let mut out = self.class_extras();
+        for (key, value) in &self.extras.custom {
+            if !out.iter().any(|(k, _)| k == key) {
+                out.push((key.clone(), self.expand_deep(value)));
+            }
+        }
+        let mut leaves = Vec::new();
+        for (key, value) in &out {
+            if let Value::Object(inner) = value {
+                for (path, leaf) in super::settings::flatten(inner, &[]) {
+                    leaves.push((format!("{key}.{path}"), leaf));
+                }
+            }
+        }
+        out.extend(leaves);
+        out
+    }
+
+    /// The extras Meltano's class for this plugin declares, each with its value or default.
+    fn class_extras(&self) -> Vec<(String, Value)> {
         let x = &self.extras;
         let text = |v: &Option<String>, default: &str| {
             Value::String(v.clone().unwrap_or_else(|| default.to_string()))
+        };
+        let custom = |key: &str, default: Value| {
+            x.custom
+                .get(key)
+                .map(|v| self.expand_deep(v))
+                .unwrap_or(default)
         };
         // `_log_parser` is an extra of Singer plugins only (`SingerPlugin.EXTRA_SETTINGS`);
         // a utility or transformer has none unless its definition sets it.
@@ -209,7 +353,7 @@ impl ResolvedPlugin {
             self.plugin_type,
             PluginType::Extractors | PluginType::Loaders | PluginType::Mappers
         );
-        let mut out = Vec::new();
+        let mut out: Vec<(&str, Value)> = Vec::new();
         if singer || x.log_parser.is_some() {
             out.push(("log_parser", text(&x.log_parser, DEFAULT_LOG_PARSER)));
         }
@@ -249,11 +393,9 @@ impl ResolvedPlugin {
                 }
             }
             PluginType::Mappers => {
+                let mappings = serde_json::json!(x.mappings.clone().unwrap_or_default());
                 out.extend([
-                    (
-                        "mappings",
-                        serde_json::json!(x.mappings.clone().unwrap_or_default()),
-                    ),
+                    ("mappings", self.expand_deep(&mappings)),
                     (
                         "mapping_name",
                         x.mapping_name.clone().map_or(Value::Null, Value::String),
@@ -264,9 +406,43 @@ impl ResolvedPlugin {
                     out.push(("mapping", Value::Bool(true)));
                 }
             }
+            PluginType::Files => out.push(("update", custom("update", serde_json::json!({})))),
+            PluginType::Transforms => out.extend([
+                (
+                    "package_name",
+                    custom("package_name", Value::String(self.namespace.clone())),
+                ),
+                ("vars", custom("vars", serde_json::json!({}))),
+            ]),
+            PluginType::Utilities if self.is_a("superset") => {
+                out.push(("config_path", custom("config_path", Value::Null)))
+            }
             _ => {}
         }
-        out
+        out.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+
+    /// True when the plugin is `base` or inherits from it directly (Meltano picks some
+    /// plugin classes by the definition's name: Airflow, Superset).
+    fn is_a(&self, base: &str) -> bool {
+        self.name.as_str() == base || self.inherit_from.as_deref() == Some(base)
+    }
+
+    /// `value` with `$VAR`s expanded in every text inside it, as Meltano expands extras
+    /// (against the environment and the plugin's settings as variables).
+    fn expand_deep(&self, value: &Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(self.expand_with_settings(s)),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.expand_deep(v)).collect())
+            }
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.expand_deep(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
     }
 
     /// The stems every setting and extra is exported under (`<STEM>_<SETTING>`,

@@ -75,9 +75,12 @@ fn flatten_into(
             format!("{prefix}.{key}")
         };
         match value {
-            Value::Object(inner)
-                if !inner.is_empty() && !settings.iter().any(|s| s.name == full) =>
-            {
+            Value::Object(inner) if !inner.is_empty() => {
+                // A declared object setting is one value, and its leaves are settings of
+                // their own too, as Meltano flattens the config to find undeclared keys.
+                if settings.iter().any(|s| s.name == full) {
+                    out.push((full.clone(), value.clone()));
+                }
                 flatten_into(inner, &full, settings, out)
             }
             _ => out.push((full, value.clone())),
@@ -202,6 +205,12 @@ mod tests {
             ..Default::default()
         }];
         let flat = flatten(cfg.as_object().unwrap(), &settings);
-        assert_eq!(flat, vec![("opts".to_string(), json!({"b": 1}))]);
+        assert_eq!(
+            flat,
+            vec![
+                ("opts".to_string(), json!({"b": 1})),
+                ("opts.b".to_string(), json!(1))
+            ]
+        );
     }
 }

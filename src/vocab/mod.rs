@@ -11,5 +11,6 @@ pub mod lines;
 pub mod mask;
 pub mod number;
 pub mod pyjson;
+pub mod relative_date;
 pub mod supervisor;
 pub mod truth;

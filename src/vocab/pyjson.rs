@@ -41,6 +41,69 @@ fn write(v: &Value, out: &mut String) {
     }
 }
 
+/// `str(v)` in Python of the value `json.loads` makes of `v`: text as it is, `True`,
+/// `False`, `None`, and lists and dicts as Python prints them (`{'k': 'v'}`). Meltano writes
+/// values of settings without a kind (or of kind `string`) into variables this way.
+pub fn python_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => python_repr(other),
+    }
+}
+
+/// `repr(v)` in Python.
+pub fn python_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) if n.is_f64() => python_float(&n.to_string()),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => string_repr(s),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(python_repr).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let items: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", string_repr(k), python_repr(v)))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+    }
+}
+
+/// A Python string literal as `repr` writes it: single quotes unless the text holds a single
+/// quote and no double one.
+fn string_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
 /// Python writes exponents with a sign and at least two digits (`1.5e-07`, `1e+20`).
 fn python_float(text: &str) -> String {
     let Some((mantissa, exp)) = text.split_once(['e', 'E']) else {
@@ -82,6 +145,18 @@ pub fn ascii_only(json: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn python_str_is_what_python_prints() {
+        assert_eq!(python_str(&json!(false)), "False");
+        assert_eq!(python_str(&json!("it's")), "it's");
+        assert_eq!(
+            python_str(&json!({"k": "v", "n": null})),
+            "{'k': 'v', 'n': None}"
+        );
+        assert_eq!(python_str(&json!(["it's", "a\\b"])), r#"["it's", 'a\\b']"#);
+        assert_eq!(python_str(&json!([1, 2.5, true])), "[1, 2.5, True]");
+    }
 
     #[test]
     fn python_separators_and_ascii() {
