@@ -82,9 +82,9 @@ impl StateBackendSettings {
                 name: e.item.name.to_string(),
                 file: e.source.clone(),
             };
-            Some((flatten(obj, &[]), origin))
+            Some((flatten(obj), origin))
         });
-        for (key, value) in flatten(&obj, &[]) {
+        for (key, value) in flatten(&obj) {
             let context = format!("state_backend.{key}");
             if let Some(v) = ctx.expand_value(&value, &env, &context)? {
                 let origin = match &overlay {

@@ -130,7 +130,7 @@ impl Context {
             return Ok(Layer::new());
         };
         let mut out = Layer::new();
-        for (key, value) in with_aliases(flatten(object, l.settings), l.settings) {
+        for (key, value) in with_aliases(flatten(object), l.settings) {
             let context = format!("{} config '{key}' of '{}'", l.file.display(), l.plugin);
             let kind = l
                 .settings

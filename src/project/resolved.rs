@@ -253,6 +253,7 @@ impl ResolvedPlugin {
                 nest_into(&mut out, key, setting.processed_value(now));
             }
         }
+        super::settings::drop_dotted_keys(&mut out);
         out
     }
 
@@ -281,6 +282,9 @@ impl ResolvedPlugin {
                     out.insert(key.clone(), value);
                 }
             }
+        }
+        if matches!(shape, Shape::Nested) {
+            super::settings::drop_dotted_keys(&mut out);
         }
         out
     }
@@ -326,7 +330,7 @@ impl ResolvedPlugin {
         let mut leaves = Vec::new();
         for (key, value) in &out {
             if let Value::Object(inner) = value {
-                for (path, leaf) in super::settings::flatten(inner, &[]) {
+                for (path, leaf) in super::settings::flatten(inner) {
                     leaves.push((format!("{key}.{path}"), leaf));
                 }
             }

@@ -54,20 +54,16 @@ pub fn parse_env_value(kind: Option<&str>, text: &str) -> Value {
     }
 }
 
-/// Flattens a config object into dotted leaf keys. Keys that name a declared setting stay
-/// whole (an `object`-kind setting is one value, not one per sub-key).
-pub fn flatten(config: &Object, settings: &[SettingDef]) -> Vec<(String, Value)> {
+/// Flattens a config object into dotted leaf keys, as Meltano flattens a plugin's config
+/// before matching it to settings: every non-empty object is walked into, so a declared
+/// `object` setting written nested is found by its leaves (and assembled from them).
+pub fn flatten(config: &Object) -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    flatten_into(config, "", settings, &mut out);
+    flatten_into(config, "", &mut out);
     out
 }
 
-fn flatten_into(
-    obj: &Object,
-    prefix: &str,
-    settings: &[SettingDef],
-    out: &mut Vec<(String, Value)>,
-) {
+fn flatten_into(obj: &Object, prefix: &str, out: &mut Vec<(String, Value)>) {
     for (key, value) in obj {
         let full = if prefix.is_empty() {
             key.clone()
@@ -75,15 +71,20 @@ fn flatten_into(
             format!("{prefix}.{key}")
         };
         match value {
-            Value::Object(inner) if !inner.is_empty() => {
-                // A declared object setting is one value, and its leaves are settings of
-                // their own too, as Meltano flattens the config to find undeclared keys.
-                if settings.iter().any(|s| s.name == full) {
-                    out.push((full.clone(), value.clone()));
-                }
-                flatten_into(inner, &full, settings, out)
-            }
+            Value::Object(inner) if !inner.is_empty() => flatten_into(inner, &full, out),
             _ => out.push((full, value.clone())),
+        }
+    }
+}
+
+/// Removes, at every level below the top, keys holding a dot: once a config is nested, a
+/// dotted key inside an object repeats values its leaves already placed (Meltano's
+/// `SingerPlugin.process_config` drops them the same way).
+pub fn drop_dotted_keys(config: &mut Object) {
+    for value in config.values_mut() {
+        if let Value::Object(inner) = value {
+            inner.retain(|k, _| !k.contains('.'));
+            drop_dotted_keys(inner);
         }
     }
 }
@@ -187,7 +188,7 @@ mod tests {
     #[test]
     fn flatten_and_nest_round_trip() {
         let cfg = json!({"a": {"b": 1, "c": {"d": true}}, "e": "x"});
-        let flat = flatten(cfg.as_object().unwrap(), &[]);
+        let flat = flatten(cfg.as_object().unwrap());
         assert_eq!(flat[0], ("a.b".to_string(), json!(1)));
         let mut back = Object::new();
         for (k, v) in flat {
@@ -197,20 +198,9 @@ mod tests {
     }
 
     #[test]
-    fn declared_object_settings_stay_whole() {
-        let cfg = json!({"opts": {"b": 1}});
-        let settings = vec![SettingDef {
-            name: "opts".into(),
-            kind: Some("object".into()),
-            ..Default::default()
-        }];
-        let flat = flatten(cfg.as_object().unwrap(), &settings);
-        assert_eq!(
-            flat,
-            vec![
-                ("opts".to_string(), json!({"b": 1})),
-                ("opts.b".to_string(), json!(1))
-            ]
-        );
+    fn nested_dotted_keys_are_dropped() {
+        let mut cfg = json!({"maps": {"s.id": "id", "s": {"id": "id"}}, "top": 1});
+        drop_dotted_keys(cfg.as_object_mut().unwrap());
+        assert_eq!(cfg, json!({"maps": {"s": {"id": "id"}}, "top": 1}));
     }
 }
