@@ -136,8 +136,10 @@ pub fn looks_secret(setting: &str) -> bool {
     .any(|w| lower.contains(w))
 }
 
-/// The variables that override a setting, in the order they are consulted: the setting's own
-/// `env:` name, then `<PLUGIN_NAME>_<SETTING>`, then `<NAMESPACE>_<SETTING>`. An inheriting
+/// The variables that override a setting, in the order they are consulted:
+/// `<PLUGIN_NAME>_<SETTING>`, then `<NAMESPACE>_<SETTING>`, then the same for each alias. The
+/// setting's own `env:` name is one Meltano writes, never reads (`env_vars(for_writing=
+/// False)`): a `DBT_PROFILES_DIR` in the environment does not change the setting. An inheriting
 /// child has a namespace of its own, so it never reads its parent's variables: those reach it
 /// through the parent's value, below its own config (Meltano 4.4).
 pub fn setting_env_names(
@@ -147,9 +149,6 @@ pub fn setting_env_names(
     decl: Option<&SettingDef>,
 ) -> Vec<String> {
     let mut names = Vec::with_capacity(3);
-    if let Some(custom) = decl.and_then(|d| d.env.clone()) {
-        names.push(custom);
-    }
     names.push(setting_env_var(name, setting));
     let ns = setting_env_var(namespace, setting);
     if !names.contains(&ns) {
