@@ -119,26 +119,31 @@ pub fn run(call: &Call<'_>, args: ConfigArgs) -> anyhow::Result<ExitCode> {
                 false => call.print_masked(&text)?,
             }
         }
+        // Secrets are masked in values only: a short secret (`text`) must not garble the
+        // names of settings and variables around it.
         _ if args.extras && args.format == ConfigFormat::Env => {
             let vars = crate::plugin::env::extra_vars(&plugin)
                 .into_iter()
                 .map(|(var, value)| (var, value, false));
-            call.print_raw(&dotenv_lines(vars, true))?
+            let lines = dotenv_lines(vars, true, &|t| masked(t, &ctx.masker, &args));
+            call.print_raw(&lines)?
         }
-        _ if args.extras => call.print_json(&extras_json(&plugin))?,
+        _ if args.extras => {
+            let mut extras = extras_json(&plugin);
+            mask_strings(&mut extras, &ctx.masker, &args);
+            call.print_json_unmasked(&extras)?
+        }
         _ if args.format == ConfigFormat::Env => {
-            let text = render_env(&plugin, args.show_secrets);
-            match args.show_secrets {
-                true => call.print_raw(&text)?,
-                false => call.print_masked(&text)?,
-            }
+            let vars = crate::plugin::env::printed_setting_vars(&plugin, !args.show_secrets);
+            let lines = dotenv_lines(vars.into_iter(), args.show_secrets, &|t| {
+                masked(t, &ctx.masker, &args)
+            });
+            call.print_raw(&lines)?
         }
         _ => {
-            let config = Value::Object(plugin.printed_config(!args.show_secrets));
-            match args.show_secrets {
-                true => call.print_json_unmasked(&config)?,
-                false => call.print_json(&config)?,
-            }
+            let mut config = Value::Object(plugin.printed_config(!args.show_secrets));
+            mask_strings(&mut config, &ctx.masker, &args);
+            call.print_json_unmasked(&config)?
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -313,24 +318,38 @@ fn extras_json(p: &ResolvedPlugin) -> Value {
     Value::Object(o)
 }
 
-/// `NAME='value'` lines for every variable that carries a setting to the plugin.
-fn render_env(p: &ResolvedPlugin, show_secrets: bool) -> String {
-    dotenv_lines(
-        crate::plugin::env::setting_vars(p).into_iter(),
-        show_secrets,
-    )
+/// `text` with known secrets masked, unless `--unsafe`.
+fn masked(text: &str, masker: &crate::vocab::mask::Masker, args: &ConfigArgs) -> String {
+    match args.show_secrets {
+        true => text.to_string(),
+        false => masker.mask(text).into_owned(),
+    }
+}
+
+/// Masks known secrets in every text value inside `v` (keys stay as they are).
+fn mask_strings(v: &mut Value, masker: &crate::vocab::mask::Masker, args: &ConfigArgs) {
+    match v {
+        Value::String(s) => *s = masked(s, masker, args),
+        Value::Array(items) => items.iter_mut().for_each(|i| mask_strings(i, masker, args)),
+        Value::Object(map) => map.values_mut().for_each(|i| mask_strings(i, masker, args)),
+        _ => {}
+    }
 }
 
 /// `NAME='value'` lines as Meltano writes them (python-dotenv's `set_key`: backslashes and
 /// single quotes escaped). A later setting writing the same variable replaces its value in
-/// place, as Meltano's dict of variables does; sensitive values with content are masked
-/// unless `show_secrets`.
-fn dotenv_lines(vars: impl Iterator<Item = (String, String, bool)>, show_secrets: bool) -> String {
+/// place, as Meltano's dict of variables does; sensitive values with content are replaced by
+/// the mask unless `show_secrets`, and every value goes through `mask`.
+fn dotenv_lines(
+    vars: impl Iterator<Item = (String, String, bool)>,
+    show_secrets: bool,
+    mask: &dyn Fn(&str) -> String,
+) -> String {
     let mut lines: indexmap::IndexMap<String, String> = indexmap::IndexMap::new();
     for (var, value, sensitive) in vars {
         let text = match sensitive && !show_secrets && !value.is_empty() {
             true => REDACTED.to_string(),
-            false => value,
+            false => mask(&value),
         };
         lines.insert(var, text);
     }

@@ -11,13 +11,30 @@ use serde_json::Value;
 /// the setting's own `env:` name (dbt's `DBT_PROFILES_DIR`), `<PREFIX>_<SETTING>` for each of
 /// the plugin's prefixes, `MELTANO_<VERB>_<SETTING>`, then its `env_aliases`.
 pub fn setting_vars(plugin: &ResolvedPlugin) -> Vec<(String, String, bool)> {
+    setting_vars_with(plugin, &|s| (!s.value.is_null()).then(|| setting_text(s)))
+}
+
+/// The same variables as `config print --format env` shows them: with `redact`, a sensitive
+/// setting inherited as a `$VAR` shows as the mask even when the variable is unset, as
+/// Meltano masks the parent's value before expanding it.
+pub fn printed_setting_vars(plugin: &ResolvedPlugin, redact: bool) -> Vec<(String, String, bool)> {
+    setting_vars_with(plugin, &|s| match s.value.is_null() {
+        false => Some(setting_text(s)),
+        true if redact && s.masked_when_printed() => Some(crate::project::REDACTED.to_string()),
+        true => None,
+    })
+}
+
+fn setting_vars_with(
+    plugin: &ResolvedPlugin,
+    text_of: &dyn Fn(&crate::project::ResolvedSetting) -> Option<String>,
+) -> Vec<(String, String, bool)> {
     let stems = plugin.export_stems();
     let mut out = Vec::new();
     for (key, setting) in &plugin.config {
-        if setting.value.is_null() {
+        let Some(text) = text_of(setting) else {
             continue;
-        }
-        let text = setting_text(setting);
+        };
         let name = env_stem(key);
         let decl = plugin.settings.iter().find(|s| &s.name == key);
         let custom = decl.and_then(|d| d.env.clone());

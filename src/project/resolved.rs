@@ -81,6 +81,15 @@ pub struct ResolvedSetting {
 }
 
 impl ResolvedSetting {
+    /// True when `config print` shows the mask for this setting: a sensitive value with
+    /// content, or one inherited as written (`${SNOWFLAKE_PASSWORD}`) whatever it expands
+    /// to, since Meltano masks the parent's unexpanded value.
+    pub fn masked_when_printed(&self) -> bool {
+        let inherited_text =
+            self.source == SettingSource::Inherited && self.raw.as_ref().is_some_and(truthy);
+        self.sensitive && (truthy(&self.value) || inherited_text)
+    }
+
     /// The value as the plugin gets it: a relative date of a `date_iso8601` setting (`1
     /// month ago`) resolved against `now`, as Meltano's post-processing does; every other
     /// value as it is.
@@ -268,7 +277,7 @@ impl ResolvedPlugin {
         let mut out = Object::new();
         for (key, setting) in &self.config {
             let mut value = setting.processed_value(now);
-            if redact && setting.sensitive && truthy(&value) {
+            if redact && setting.masked_when_printed() {
                 value = Value::String(super::REDACTED.into());
             }
             match shape {
