@@ -398,11 +398,15 @@ impl ResolvedPlugin {
             ]),
             PluginType::Loaders => {
                 out.push(("dialect", text(&x.dialect, &self.namespace)));
+                // Text whose every variable is unset is null (Meltano's rule for expanded
+                // values), as when `$TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA` has no value.
                 if let Some(raw) = &x.target_schema {
-                    out.push((
-                        "target_schema",
-                        Value::String(self.expand_with_settings(raw)),
-                    ));
+                    let expanded = self.expand_with_settings(raw);
+                    let value = match expanded.is_empty() && !raw.is_empty() {
+                        true => Value::Null,
+                        false => Value::String(expanded),
+                    };
+                    out.push(("target_schema", value));
                 }
             }
             PluginType::Mappers => {
