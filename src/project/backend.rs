@@ -239,6 +239,16 @@ fn locate_below(text: &str, anchor: &str, leaf: &str) -> Option<(usize, usize)> 
     })
 }
 
+/// The password inside a database URI (`postgresql://user:PASSWORD@host/db`), for the masker.
+pub(crate) fn uri_password(uri: &str) -> Option<&str> {
+    let authority = uri.split_once("://")?.1.split('/').next()?;
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    userinfo
+        .split_once(':')
+        .map(|(_, p)| p)
+        .filter(|p| !p.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,14 +266,4 @@ mod tests {
         );
         assert_eq!(locate_below(text, "name: qa", "lock_timeout_seconds"), None);
     }
-}
-
-/// The password inside a database URI (`postgresql://user:PASSWORD@host/db`), for the masker.
-pub(crate) fn uri_password(uri: &str) -> Option<&str> {
-    let authority = uri.split_once("://")?.1.split('/').next()?;
-    let (userinfo, _) = authority.rsplit_once('@')?;
-    userinfo
-        .split_once(':')
-        .map(|(_, p)| p)
-        .filter(|p| !p.is_empty())
 }
