@@ -16,6 +16,7 @@ pub mod output;
 pub mod remove;
 pub mod run;
 pub mod schedule;
+pub mod schedule_run;
 pub mod select;
 pub mod state;
 
