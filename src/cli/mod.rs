@@ -8,11 +8,13 @@ pub mod el;
 pub mod environment;
 pub mod init;
 pub mod install;
+pub mod install_choice;
 pub mod invoke;
 pub mod job;
 pub mod lock;
 pub mod logging;
 pub mod output;
+pub mod plugin_list;
 pub mod remove;
 pub mod run;
 pub mod schedule;
@@ -165,6 +167,8 @@ pub enum Command {
     Invoke(invoke::InvokeArgs),
     /// Fetch Hub plugins' definitions into plugins/<type>/<name>--<variant>.lock.
     Lock(lock::LockArgs),
+    /// List the project's plugins (Meltano's `plugin list`).
+    Plugin(plugin_list::PluginArgs),
     /// Remove plugins from the project.
     Remove(remove::RemoveArgs),
     /// Show which streams and properties an extractor selects.
@@ -207,6 +211,7 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Elt(args) => el::run_elt(call, args),
         Command::Invoke(args) => invoke::run(call, args),
         Command::Lock(args) => lock::run(call, args),
+        Command::Plugin(args) => plugin_list::run(call, args),
         Command::Remove(args) => remove::run(call, args),
         Command::Select(args) => select::run(call, args),
         Command::State(args) => state::run(call, args),
