@@ -9,7 +9,13 @@ mod reference;
 use common::{eltr, fixture};
 use reference::{QUIET, meltano};
 
-const FIXTURES: [&str; 5] = ["seed", "precedence", "compat-vars", "compat-dbt", "editing/modular"];
+const FIXTURES: [&str; 5] = [
+    "seed",
+    "precedence",
+    "compat-vars",
+    "compat-dbt",
+    "editing/modular",
+];
 
 #[test]
 fn plugin_list_matches_meltano_in_both_formats() {
@@ -21,7 +27,10 @@ fn plugin_list_matches_meltano_in_both_formats() {
             let e = eltr(&p.dir, args, &QUIET);
             assert!(m.status.success(), "{name}: Meltano failed: {}", m.stderr);
             e.success();
-            assert!(!m.stdout.trim().is_empty(), "{name}: Meltano listed nothing");
+            assert!(
+                !m.stdout.trim().is_empty(),
+                "{name}: Meltano listed nothing"
+            );
             assert_eq!(e.stdout, m.stdout, "{name} --format {format}");
         }
     }
@@ -33,7 +42,12 @@ fn an_empty_project_says_how_to_add_a_plugin() {
     std::fs::write(dir.join("meltano.yml"), "version: 1\nplugins: {}\n").unwrap();
     let r = eltr(&dir, ["plugin", "list"], &QUIET);
     r.success();
-    assert!(r.stdout.starts_with("No plugins are defined in this project."), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .starts_with("No plugins are defined in this project."),
+        "{}",
+        r.stdout
+    );
     let r = eltr(&dir, ["plugin", "list", "--format", "json"], &QUIET);
     assert_eq!(r.success().stdout, "[]\n");
 }
