@@ -18,8 +18,9 @@
 # and checks the system programs the tests run: python3 with venv and ensurepip (the pip path of
 # `eltr install` is tested on every machine), curl (raw S3 requests), script (a terminal for the
 # progress line), npm (Azurite), PostgreSQL's server (the systemdb store's tests start a throwaway
-# cluster). Missing ones are installed from Debian's packages when running
-# as root (CI runs on a fresh machine), else named in an error: no test skips for a missing tool.
+# cluster), zsh and fish (tests/completions.rs loads eltr's scripts into each shell). Missing
+# ones are installed from Debian's packages when running as root (CI runs on a fresh machine),
+# else named in an error: no test skips for a missing tool.
 # Prints the tools folder on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +33,8 @@ command -v script > /dev/null || missing+=(bsdutils)
 command -v npm > /dev/null || missing+=(npm)
 python3 -c 'import venv, ensurepip' 2> /dev/null || missing+=(python3-venv)
 ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || missing+=(postgresql)
+command -v zsh > /dev/null || missing+=(zsh)
+command -v fish > /dev/null || missing+=(fish)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
     echo "installing ${missing[*]} (the tests need them)" >&2
