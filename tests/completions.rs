@@ -100,7 +100,7 @@ fn completes_project_names(shell: &str) {
         "--environment: the project's environments"
     );
     assert_eq!(
-        complete(shell, &p, "eltr sche"),
+        complete(shell, &p, "eltr sched"),
         set(&["schedule"]),
         "subcommands"
     );

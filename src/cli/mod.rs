@@ -18,6 +18,7 @@ pub mod output;
 pub mod remove;
 pub mod run;
 pub mod schedule;
+pub mod schema;
 pub mod select;
 pub mod state;
 
@@ -168,6 +169,8 @@ pub enum Command {
     State(state::StateArgs),
     /// Print the script that makes a shell complete eltr's commands and the project's names.
     Completions(completions::CompletionsArgs),
+    /// Print the JSON Schema of project files, for editors.
+    Schema,
 }
 
 /// `--log-level`: one of the names `logging::tracing_level` knows.
@@ -208,6 +211,7 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Select(args) => select::run(call, args),
         Command::State(args) => state::run(call, args),
         Command::Completions(args) => completions::run(args),
+        Command::Schema => schema::run(),
     }
 }
 

@@ -38,7 +38,7 @@ pub enum Origin {
 }
 
 /// The settings eltr knows, so variables can name them (`ELTR_STATE_BACKEND_S3_ENDPOINT_URL`).
-const KNOWN: [&str; 11] = [
+pub const KNOWN: [&str; 11] = [
     "uri",
     "lock_timeout_seconds",
     "s3.aws_access_key_id",

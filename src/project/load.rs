@@ -198,7 +198,7 @@ impl Merger {
 /// other key as a custom extra, so an unknown key is not an error; but it is far more often a
 /// typo (`pip_ulr`) that silently drops a setting, so it gets a warning naming the line and
 /// the closest known key.
-const KNOWN_PLUGIN_KEYS: &[&str] = &[
+pub const KNOWN_PLUGIN_KEYS: &[&str] = &[
     "name",
     "inherit_from",
     "variant",

@@ -22,6 +22,7 @@ pub mod model;
 pub mod position;
 pub mod resolve;
 pub mod resolved;
+pub mod schema;
 pub mod settings;
 pub mod vars;
 pub mod yaml;
