@@ -151,13 +151,20 @@ impl ProjectNames {
 }
 
 /// The value of a long option in the words (`--cwd DIR` or `--cwd=DIR`), the last one given.
+/// bash splits `--cwd=DIR` into three words (`=` is in its COMP_WORDBREAKS): `--cwd`, `=`,
+/// `DIR`.
 fn option_value(words: &[OsString], option: &str) -> Option<OsString> {
     let with_eq = format!("{option}=");
     let mut found = None;
     for (i, word) in words.iter().enumerate() {
         let Some(w) = word.to_str() else { continue };
         if w == option {
-            found = words.get(i + 1).cloned();
+            let next = if words.get(i + 1).is_some_and(|n| n == "=") {
+                i + 2
+            } else {
+                i + 1
+            };
+            found = words.get(next).cloned();
         } else if let Some(v) = w.strip_prefix(&with_eq) {
             found = Some(v.into());
         }
@@ -254,5 +261,10 @@ mod tests {
             .collect();
         assert_eq!(option_value(&words, "--cwd"), Some("b".into()));
         assert_eq!(option_value(&words, "--project-root"), None);
+        let split_by_bash: Vec<OsString> = ["eltr", "--cwd", "=", "c", "run"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(option_value(&split_by_bash, "--cwd"), Some("c".into()));
     }
 }
