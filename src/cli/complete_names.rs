@@ -68,6 +68,7 @@ pub const ARGUMENTS: &[(&[&str], &str, Wanted)] = &[
     (&["schedule", "set"], "extractor", Plugin(Some(Extractors))),
     (&["schedule", "set"], "loader", Plugin(Some(Loaders))),
     (&["schedule", "remove"], "name", Schedule),
+    (&["schedule", "run"], "name", Schedule),
     (&["environment", "remove"], "name", Environment),
 ];
 
