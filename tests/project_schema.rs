@@ -3,7 +3,8 @@
 //! the project model reads.
 //!
 //! Files are validated with the `jsonschema` crate after YAML → JSON through serde_norway,
-//! the parser eltr reads projects with.
+//! the parser eltr reads projects with, and opened in the YAML language server of VS Code's
+//! YAML extension, the editor support the schema is for.
 
 mod common;
 
@@ -231,6 +232,98 @@ fn broken_project_files_are_rejected_where_the_editor_should_point() {
         "/state_backend/s3",
     );
     rejects(&v, "default_enviroment: dev\n", "");
+}
+
+/// The YAML language server of VS Code's YAML extension, which scripts/test-env.sh installs
+/// under the test tools (`ELTR_TEST_TOOLS`, else target/test-tools).
+fn yaml_language_server() -> PathBuf {
+    let tools = std::env::var_os("ELTR_TEST_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools"));
+    let server = tools.join("yaml-language-server/node_modules/.bin/yaml-language-server");
+    assert!(
+        server.is_file(),
+        "{} is missing: run scripts/test-env.sh",
+        server.display()
+    );
+    server
+}
+
+/// What the language server underlines in each file, with the schema `eltr schema` prints
+/// mapped to every file: `file → [(line, message)]` (`None`: the server never answered).
+fn editor_diagnostics(files: &[PathBuf]) -> BTreeMap<String, Option<Vec<(u64, String)>>> {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let schema_file = tmp.path().join("eltr.schema.json");
+    std::fs::write(&schema_file, schema().to_string()).expect("write the schema");
+    let driver = fixture_source("yaml-language-server/diagnostics.py");
+    let mut child = std::process::Command::new("python3")
+        .arg(&driver)
+        .arg(yaml_language_server())
+        .arg(&schema_file)
+        .args(files)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    common::wait_until(
+        std::time::Duration::from_secs(180),
+        "the language server",
+        || child.try_wait().expect("wait for the driver").is_some(),
+    );
+    let out = child.wait_with_output().expect("the driver's output");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the driver prints JSON")
+}
+
+#[test]
+fn vs_code_yaml_language_server_accepts_the_example_project_and_underlines_mistakes() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources = Vec::new();
+    yml_files(&repo.join("example-project"), repo, &mut sources);
+    yml_files(&fixture_source("seed"), repo, &mut sources);
+    // Copies in a folder without a leading dot: the server's globs skip dot folders (a
+    // tempfile default), and the schema must reach every file for the test to mean anything.
+    let tmp = tempfile::Builder::new()
+        .prefix("eltr-schema-")
+        .tempdir()
+        .expect("temp dir");
+    let mut files = Vec::new();
+    for (i, source) in sources.iter().enumerate() {
+        let copy = tmp.path().join(format!("{i}.yml"));
+        std::fs::copy(repo.join(source), &copy).expect("copy a project file");
+        files.push(copy);
+    }
+    let broken = tmp.path().join("broken.yml");
+    let text = "plugins:\n  extractors:\n  - name: tap-a\n    pip_ulr: tap-a\n    capabilities: [catalogue]\n  widgets: []\n";
+    std::fs::write(&broken, text).expect("write the broken file");
+    files.push(broken.clone());
+    let found = editor_diagnostics(&files);
+    for (copy, source) in files.iter().zip(&sources) {
+        let name = copy.to_string_lossy().to_string();
+        assert_eq!(
+            found.get(&name),
+            Some(&Some(vec![])),
+            "{}",
+            source.display()
+        );
+    }
+    let underlined = found[&broken.to_string_lossy().to_string()]
+        .clone()
+        .expect("the server answered for the broken file");
+    let lines: BTreeMap<u64, String> = underlined.into_iter().collect();
+    assert_eq!(
+        lines.keys().copied().collect::<Vec<_>>(),
+        [4, 5, 6],
+        "{lines:?}"
+    );
+    assert!(
+        lines[&4].contains("pip_ulr") && lines[&6].contains("widgets"),
+        "{lines:?}"
+    );
 }
 
 /// The field names of a struct, listed in full: adding a field to the model stops this test
