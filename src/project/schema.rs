@@ -22,6 +22,7 @@ pub fn document() -> Value {
     }
     definitions.insert("setting".into(), setting());
     definitions.insert("command".into(), command());
+    definitions.insert("container_spec".into(), container_spec());
     definitions.insert("environment".into(), environment());
     definitions.insert("job".into(), job());
     definitions.insert("schedule".into(), schedule());
@@ -258,14 +259,31 @@ fn plugin_key(t: PluginType, key: &str) -> Value {
             "Sets of settings of which one must be complete",
             json!({"type": "array", "items": {"type": "array", "items": {"type": "string"}}}),
         ),
-        "requires" => described(
-            "Plugins this one needs, by type",
-            json!({"type": "object", "additionalProperties": {"type": "array", "items": {"type": "object"}}}),
-        ),
+        "requires" => {
+            let requirement = json!({"type": "object", "additionalProperties": false, "properties": {
+                "name": string("The plugin's name"),
+                "variant": string("Its variant"),
+                "annotations": reference("annotations"),
+            }});
+            let types: Map<String, Value> = PluginType::ALL
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().to_string(),
+                        json!({"type": "array", "items": requirement}),
+                    )
+                })
+                .collect();
+            described(
+                "Plugins this one needs, by type",
+                json!({"type": "object", "properties": types, "additionalProperties": false}),
+            )
+        }
         "annotations" => reference("annotations"),
         "hidden" | "update" => boolean("Meltano Hub metadata"),
         "keywords" | "supported_python_versions" => strings("Meltano Hub metadata"),
-        "container_spec" | "usage" | "prereq" | "next_steps" | "settings_preamble" => {
+        "container_spec" => reference("container_spec"),
+        "usage" | "prereq" | "next_steps" | "settings_preamble" => {
             described("Meltano Hub metadata", json!({}))
         }
         "plugin_type" => described(
@@ -350,8 +368,11 @@ fn setting() -> Value {
             "custom": boolean("Meltano: the setting was added in the project"),
             "value_processor": described("Meltano's value processing", json!({"enum": ["nest_object", "upcase_string"]})),
             "value_post_processor": described("Meltano's value processing after expansion", json!({"enum": ["nest_object", "upcase_string", "stringify", "parse_date"]})),
-            "oauth": object("Meltano's OAuth provider"),
-            "options": described("The choices of an options setting", json!({"type": "array", "items": {"type": "object"}})),
+            "oauth": described("Meltano's OAuth settings", json!({"type": "object", "required": ["provider"], "properties": {"provider": string("The OAuth provider")}})),
+            "options": described("The choices of an options setting", json!({"type": "array", "items": {
+                "type": "object", "required": ["label", "value"], "additionalProperties": false,
+                "properties": {"label": string("What is shown"), "value": described("What is stored", json!({}))},
+            }})),
             "annotations": reference("annotations"),
         }}),
     )
@@ -365,10 +386,26 @@ fn command() -> Value {
             "args": string("The arguments"),
             "description": string("What the command does"),
             "executable": string("Another executable to run"),
-            "container_spec": object("Meltano's container settings"),
+            "container_spec": reference("container_spec"),
             "annotations": reference("annotations"),
         }})),
     ]})
+}
+
+/// Meltano's container settings of a plugin or command (eltr runs no containers).
+fn container_spec() -> Value {
+    described(
+        "Meltano: run the plugin in a container",
+        json!({"type": "object", "required": ["image"], "properties": {
+            "image": string("The container image"),
+            "command": string("The container's command"),
+            "entrypoint": string("The container's entrypoint"),
+            "ports": described("Host port to container port", json!({"type": "object", "additionalProperties": {"type": "string"}})),
+            "volumes": strings("Volumes to mount (host:container)"),
+            "env": reference("env"),
+            "annotations": reference("annotations"),
+        }}),
+    )
 }
 
 /// An environment's overlay of one plugin of type `t`.
