@@ -220,6 +220,14 @@ fn plugin_key(t: PluginType, key: &str) -> Value {
             "Named commands (`eltr invoke PLUGIN:COMMAND`, `eltr run PLUGIN:COMMAND`)",
             json!({"type": "object", "additionalProperties": reference("command")}),
         ),
+        _ => extra_key(key),
+    }
+}
+
+/// The type and description of an extra (catalog, state and load settings kept beside
+/// `config`), else of a metadata key.
+fn extra_key(key: &str) -> Value {
+    match key {
         "select" => {
             strings("Streams and properties to extract: [!]stream[.property] patterns with * globs")
         }
@@ -255,6 +263,14 @@ fn plugin_key(t: PluginType, key: &str) -> Value {
         ),
         "vars" => object("dbt variables"),
         "package_name" => string("The dbt package's project name"),
+        _ => metadata_key(key),
+    }
+}
+
+/// The type and description of a key Meltano Hub definitions carry (`{}` for a key the
+/// tables miss).
+fn metadata_key(key: &str) -> Value {
+    match key {
         "settings_group_validation" => described(
             "Sets of settings of which one must be complete",
             json!({"type": "array", "items": {"type": "array", "items": {"type": "string"}}}),
