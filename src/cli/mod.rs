@@ -3,6 +3,8 @@
 
 pub mod add;
 pub mod compile;
+pub mod complete_names;
+pub mod completions;
 pub mod config;
 pub mod el;
 pub mod environment;
@@ -21,6 +23,7 @@ pub mod remove;
 pub mod run;
 pub mod schedule;
 pub mod schedule_run;
+pub mod schema;
 pub mod select;
 pub mod state;
 
@@ -181,6 +184,10 @@ pub enum Command {
     Select(select::SelectArgs),
     /// Read and change stored state.
     State(state::StateArgs),
+    /// Print the script that makes a shell complete eltr's commands and the project's names.
+    Completions(completions::CompletionsArgs),
+    /// Print the JSON Schema of project files, for editors.
+    Schema,
 }
 
 /// `--log-level`: one of the names `logging::tracing_level` knows.
@@ -223,6 +230,8 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Remove(args) => remove::run(call, args),
         Command::Select(args) => select::run(call, args),
         Command::State(args) => state::run(call, args),
+        Command::Completions(args) => completions::run(args),
+        Command::Schema => schema::run(),
     }
 }
 
