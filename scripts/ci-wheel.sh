@@ -10,6 +10,8 @@
 #                       dev: scripts/test.sh has already built it, so the wheel costs seconds;
 #                       `release` builds the wheel meant for PyPI (minutes of compiling on
 #                       2 cores) and checks it the same way.
+#   ELTR_WHEEL          a wheel to check instead of building one (what
+#                       `scripts/build-wheels.sh manylinux-x86_64` wrote, say)
 #   ELTR_TEST_VENV      the test virtualenvs (default target/test-tools/venvs, made by
 #                       scripts/test-env.sh): the example's target-jsonl is taken from there,
 #                       so nothing is fetched from PyPI.
@@ -43,14 +45,19 @@ die() {
   finish
 }
 
-echo "== build the wheel ($profile profile)"
 t=$SECONDS
-ELTR_WHEEL_OUT=$work/dist scripts/build-wheels.sh --profile "$profile" native \
-  > "$work/build.log" 2>&1 || die "scripts/build-wheels.sh native" "$work/build.log"
+if [ -n "${ELTR_WHEEL:-}" ]; then
+  echo "== the wheel $ELTR_WHEEL"
+  mkdir -p "$work/dist" && cp "$ELTR_WHEEL" "$work/dist/" || die "read $ELTR_WHEEL" /dev/null
+else
+  echo "== build the wheel ($profile profile)"
+  ELTR_WHEEL_OUT=$work/dist scripts/build-wheels.sh --profile "$profile" native \
+    > "$work/build.log" 2>&1 || die "scripts/build-wheels.sh native" "$work/build.log"
+fi
 wheels=("$work"/dist/eltr-*.whl)
 [ ${#wheels[@]} -eq 1 ] && [ -f "${wheels[0]}" ] || die "one wheel in dist/ (${wheels[*]})" /dev/null
 wheel=${wheels[0]}
-pass "built $(basename "$wheel") ($((SECONDS - t)) s, $(du -k "$wheel" | awk '{printf "%.1f MB", $1/1024}'))"
+pass "$(basename "$wheel") ($((SECONDS - t)) s, $(du -k "$wheel" | awk '{printf "%.1f MB", $1/1024}'))"
 
 version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -n1)
 # What a user sees before installing: the files and the metadata PyPI shows.
