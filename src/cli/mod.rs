@@ -6,13 +6,17 @@ pub mod compile;
 pub mod config;
 pub mod el;
 pub mod environment;
+pub mod hub;
 pub mod init;
 pub mod install;
+pub mod install_choice;
 pub mod invoke;
 pub mod job;
 pub mod lock;
 pub mod logging;
+pub mod logs;
 pub mod output;
+pub mod plugin_list;
 pub mod remove;
 pub mod run;
 pub mod schedule;
@@ -151,6 +155,8 @@ pub enum Command {
     Job(job::JobArgs),
     /// List, add, change or remove the project's schedules.
     Schedule(schedule::ScheduleArgs),
+    /// List what Meltano Hub offers, or check that it answers.
+    Hub(hub::HubArgs),
     /// Create a new project in the modular layout.
     Init(init::InitArgs),
     /// Build the virtualenvs of the project's plugins.
@@ -165,6 +171,10 @@ pub enum Command {
     Invoke(invoke::InvokeArgs),
     /// Fetch Hub plugins' definitions into plugins/<type>/<name>--<variant>.lock.
     Lock(lock::LockArgs),
+    /// List the project's plugins (Meltano's `plugin list`).
+    Plugin(plugin_list::PluginArgs),
+    /// List block runs and show their logs (Meltano's `logs`).
+    Logs(logs::LogsArgs),
     /// Remove plugins from the project.
     Remove(remove::RemoveArgs),
     /// Show which streams and properties an extractor selects.
@@ -200,6 +210,7 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Environment(args) => environment::run(call, args),
         Command::Job(args) => job::run(call, args),
         Command::Schedule(args) => schedule::run(call, args),
+        Command::Hub(args) => hub::run(call, args),
         Command::Init(args) => init::run(args),
         Command::Install(args) => install::run(call, args),
         Command::Run(args) => run::run(call, args),
@@ -207,6 +218,8 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Elt(args) => el::run_elt(call, args),
         Command::Invoke(args) => invoke::run(call, args),
         Command::Lock(args) => lock::run(call, args),
+        Command::Plugin(args) => plugin_list::run(call, args),
+        Command::Logs(args) => logs::run(call, args),
         Command::Remove(args) => remove::run(call, args),
         Command::Select(args) => select::run(call, args),
         Command::State(args) => state::run(call, args),
