@@ -73,7 +73,7 @@ pub const ARGUMENTS: &[(&[&str], &str, Wanted)] = &[
 ];
 
 /// `config`'s actions (`cli/config.rs`), offered beside the plugin names.
-const CONFIG_ACTIONS: [&str; 5] = ["print", "list", "set", "unset", "reset", "test"];
+const CONFIG_ACTIONS: [&str; 6] = ["print", "list", "set", "unset", "reset", "test"];
 
 /// The project a command line points at, loaded on first use.
 #[derive(Debug)]
