@@ -38,8 +38,11 @@ pub struct ConfigArgs {
     #[arg(long)]
     pub extras: bool,
     /// Show sensitive values.
-    #[arg(long = "unsafe")]
+    #[arg(long = "unsafe", overrides_with = "safe")]
     pub show_secrets: bool,
+    /// Mask sensitive values (the default; Meltano's `--safe`).
+    #[arg(long, overrides_with = "show_secrets")]
+    pub safe: bool,
     /// `list`: also show settings that only have their default value.
     #[arg(long)]
     pub all: bool,

@@ -3,19 +3,27 @@
 
 pub mod add;
 pub mod compile;
+pub mod complete_names;
+pub mod completions;
 pub mod config;
 pub mod el;
 pub mod environment;
+pub mod hub;
 pub mod init;
 pub mod install;
+pub mod install_choice;
 pub mod invoke;
 pub mod job;
 pub mod lock;
 pub mod logging;
+pub mod logs;
 pub mod output;
+pub mod plugin_list;
 pub mod remove;
 pub mod run;
 pub mod schedule;
+pub mod schedule_run;
+pub mod schema;
 pub mod select;
 pub mod state;
 
@@ -74,6 +82,11 @@ pub struct GlobalArgs {
     /// Run as if started in this folder.
     #[arg(long, global = true, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
+    /// Meltano's system database (`sqlite:///…`, `postgresql://…`), over
+    /// `MELTANO_DATABASE_URI` and the project's `database_uri`: where the `systemdb` state
+    /// home lives, and what plugins see as `MELTANO_DATABASE_URI`.
+    #[arg(long, global = true, value_name = "URI")]
+    pub database_uri: Option<String>,
 }
 
 impl GlobalArgs {
@@ -85,6 +98,7 @@ impl GlobalArgs {
             no_environment: self.no_environment,
             env_file: self.env_file.clone(),
             strict_env: self.strict_env,
+            database_uri: self.database_uri.clone(),
         }
     }
 }
@@ -144,6 +158,8 @@ pub enum Command {
     Job(job::JobArgs),
     /// List, add, change or remove the project's schedules.
     Schedule(schedule::ScheduleArgs),
+    /// List what Meltano Hub offers, or check that it answers.
+    Hub(hub::HubArgs),
     /// Create a new project in the modular layout.
     Init(init::InitArgs),
     /// Build the virtualenvs of the project's plugins.
@@ -158,12 +174,20 @@ pub enum Command {
     Invoke(invoke::InvokeArgs),
     /// Fetch Hub plugins' definitions into plugins/<type>/<name>--<variant>.lock.
     Lock(lock::LockArgs),
+    /// List the project's plugins (Meltano's `plugin list`).
+    Plugin(plugin_list::PluginArgs),
+    /// List block runs and show their logs (Meltano's `logs`).
+    Logs(logs::LogsArgs),
     /// Remove plugins from the project.
     Remove(remove::RemoveArgs),
     /// Show which streams and properties an extractor selects.
     Select(select::SelectArgs),
     /// Read and change stored state.
     State(state::StateArgs),
+    /// Print the script that makes a shell complete eltr's commands and the project's names.
+    Completions(completions::CompletionsArgs),
+    /// Print the JSON Schema of project files, for editors.
+    Schema,
 }
 
 /// `--log-level`: one of the names `logging::tracing_level` knows.
@@ -193,6 +217,7 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Environment(args) => environment::run(call, args),
         Command::Job(args) => job::run(call, args),
         Command::Schedule(args) => schedule::run(call, args),
+        Command::Hub(args) => hub::run(call, args),
         Command::Init(args) => init::run(args),
         Command::Install(args) => install::run(call, args),
         Command::Run(args) => run::run(call, args),
@@ -200,9 +225,13 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Elt(args) => el::run_elt(call, args),
         Command::Invoke(args) => invoke::run(call, args),
         Command::Lock(args) => lock::run(call, args),
+        Command::Plugin(args) => plugin_list::run(call, args),
+        Command::Logs(args) => logs::run(call, args),
         Command::Remove(args) => remove::run(call, args),
         Command::Select(args) => select::run(call, args),
         Command::State(args) => state::run(call, args),
+        Command::Completions(args) => completions::run(args),
+        Command::Schema => schema::run(),
     }
 }
 

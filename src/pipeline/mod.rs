@@ -17,6 +17,7 @@ pub mod plan;
 pub mod process;
 pub mod progress;
 pub mod pump;
+pub mod run_record;
 pub mod signals;
 pub mod split;
 pub mod summary;

@@ -22,6 +22,7 @@ pub mod model;
 pub mod position;
 pub mod resolve;
 pub mod resolved;
+pub mod schema;
 pub mod settings;
 pub mod vars;
 pub mod yaml;
@@ -79,6 +80,9 @@ pub struct OpenOptions {
     pub no_environment: bool,
     pub env_file: Option<PathBuf>,
     pub strict_env: bool,
+    /// `--database-uri`: Meltano's command-line override of its system database, above the
+    /// `MELTANO_DATABASE_URI` variable and the project file.
+    pub database_uri: Option<String>,
 }
 
 /// Where an environment variable of a plugin's environment came from.
@@ -160,6 +164,8 @@ pub struct Context {
     pub strict_env: bool,
     /// Learns every sensitive value as it is resolved; shared with whatever prints.
     pub masker: Arc<Masker>,
+    /// `--database-uri`, when given: wins over every other source of `database_uri`.
+    pub database_uri_override: Option<String>,
     /// Behind locks rather than cells so blocks running side by side can share the context.
     warned: std::sync::Mutex<IndexSet<String>>,
     base_env: std::sync::Mutex<Option<std::sync::Arc<VarMap>>>,
@@ -168,7 +174,21 @@ pub struct Context {
 
 /// Opens the project the options point at, from `cwd`.
 pub fn open(options: &OpenOptions, cwd: &Path) -> Result<Context> {
-    let explicit_root = options.project_root.clone().or_else(|| {
+    let (root, root_file) = locate(options.project_root.as_deref(), cwd)?;
+    let project = load::load(&root, &root_file)?;
+    let (env_file, required) = match &options.env_file {
+        Some(f) => (cwd.join(f), true),
+        None => (root.join(".env"), false),
+    };
+    let vars = Vars::load(&env_file, required)?;
+    Context::new(project, vars, options)
+}
+
+/// The project's folder and root file: `project_root` (`--project-root`), else
+/// `ELTR_PROJECT_ROOT` / `MELTANO_PROJECT_ROOT`, else the nearest folder from `cwd` up that holds
+/// a root file. Shell completion finds the project the same way the command will.
+pub fn locate(project_root: Option<&Path>, cwd: &Path) -> Result<(PathBuf, PathBuf)> {
+    let explicit_root = project_root.map(Path::to_path_buf).or_else(|| {
         ["ELTR_PROJECT_ROOT", "MELTANO_PROJECT_ROOT"]
             .iter()
             .find_map(|v| {
@@ -177,14 +197,7 @@ pub fn open(options: &OpenOptions, cwd: &Path) -> Result<Context> {
                     .map(PathBuf::from)
             })
     });
-    let (root, root_file) = load::find_root(explicit_root.as_deref(), cwd)?;
-    let project = load::load(&root, &root_file)?;
-    let (env_file, required) = match &options.env_file {
-        Some(f) => (cwd.join(f), true),
-        None => (root.join(".env"), false),
-    };
-    let vars = Vars::load(&env_file, required)?;
-    Context::new(project, vars, options)
+    load::find_root(explicit_root.as_deref(), cwd)
 }
 
 /// The environment to activate (Meltano's `detect_selected_environment`): `--environment`,
@@ -272,12 +285,20 @@ impl Context {
                 });
         let environment = active_environment(&project, &vars, options)?;
         let masker = first_masker(&project, &vars);
+        let database_uri_override = options.database_uri.clone().filter(|u| !u.is_empty());
+        if let Some(password) = database_uri_override
+            .as_deref()
+            .and_then(backend::uri_password)
+        {
+            masker.add(password);
+        }
         Ok(Context {
             project,
             environment,
             vars,
             strict_env,
             masker,
+            database_uri_override,
             warned: std::sync::Mutex::default(),
             base_env: std::sync::Mutex::default(),
             plugin_base_env: std::sync::Mutex::default(),
