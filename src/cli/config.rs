@@ -517,10 +517,18 @@ fn setting_line(
             };
             line.push_str(&format!(" current value: {value} ({origin}{raw})\n"));
         }
-        Some(r) => line.push_str(&format!(
-            " current value: {} (default)\n",
-            py_repr(&r.value)
-        )),
+        // A default written with variables shows them too (`$MELTANO_PROJECT_ROOT/dags`).
+        Some(r) => match r.raw.as_ref().filter(|raw| **raw != r.value) {
+            Some(raw) => line.push_str(&format!(
+                " current value: {} (default: {})\n",
+                py_repr(&r.value),
+                py_repr(raw)
+            )),
+            None => line.push_str(&format!(
+                " current value: {} (default)\n",
+                py_repr(&r.value)
+            )),
+        },
         None => line.push_str(" current value: None (default)\n"),
     }
     let text = |key: &str| decl.and_then(|d| d.other.get(key)).and_then(Value::as_str);
