@@ -171,4 +171,20 @@ fn each_class_of_point_8_shows_in_eltr_output() {
     assert_eq!(extras["_ext_repo"], "https://example.com/util-ext");
     let mapping: Value = serde_json::from_str(&print(&["map-set-one", "--extras"])).unwrap();
     assert_eq!(mapping["_mappings"][0]["config"]["port"], "42");
+    // A short secret (`text`) is masked in values, never inside names.
+    assert_eq!(tap["document_text_property"], "page_content");
+    assert_eq!(tap["text_key"], "*****");
+    let list = eltr(
+        &p.dir,
+        ["--environment", "dev", "config", "list", "tap-set"],
+        &QUIET,
+    );
+    list.success();
+    assert!(
+        list.stdout
+            .contains("text_key [env: TAP_SET_TEXT_KEY] current value: (redacted)"),
+        "{}",
+        list.stdout
+    );
+    assert!(!list.stdout.contains("document_*****"), "{}", list.stdout);
 }

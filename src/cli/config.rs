@@ -119,7 +119,7 @@ pub fn run(call: &Call<'_>, args: ConfigArgs) -> anyhow::Result<ExitCode> {
             let text = render_list(&plugin, &view);
             match view.show_secrets {
                 true => call.print_raw(&text)?,
-                false => call.print_masked(&text)?,
+                false => call.print_raw(&mask_list(&text, &ctx.masker))?,
             }
         }
         // Secrets are masked in values only: a short secret (`text`) must not garble the
@@ -321,6 +321,25 @@ fn extras_json(p: &ResolvedPlugin) -> Value {
     Value::Object(o)
 }
 
+/// The `config list` text with known secrets masked where values are: from ` current
+/// value: ` on in a setting's line, and in description lines. Names of settings and
+/// variables stay whole, so a short secret (`text`) cannot garble them.
+fn mask_list(text: &str, masker: &crate::vocab::mask::Masker) -> String {
+    const VALUE: &str = " current value: ";
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        match line.find(VALUE) {
+            Some(at) => {
+                out.push_str(&line[..at]);
+                out.push_str(&masker.mask(&line[at..]));
+            }
+            None if line.starts_with('\t') => out.push_str(&masker.mask(line)),
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
 /// `text` with known secrets masked, unless `--unsafe`.
 fn masked(text: &str, masker: &crate::vocab::mask::Masker, args: &ConfigArgs) -> String {
     match args.show_secrets {
@@ -492,10 +511,12 @@ fn setting_line(
             if let Some(d) = default {
                 line.push_str(&format!(" (default: {})", py_repr(d)));
             }
-            let value = if r.sensitive && !view.show_secrets && !r.value.is_null() {
-                "(redacted)".to_string()
-            } else {
-                py_repr(&r.value)
+            // Meltano shows a sensitive value's mask, or the value itself when there is
+            // nothing to hide (an empty text), never its repr.
+            let value = match r.sensitive && !view.show_secrets {
+                true if r.masked_when_printed() => "(redacted)".to_string(),
+                true if !r.value.is_null() => crate::vocab::pyjson::python_str(&r.value),
+                _ => py_repr(&r.value),
             };
             let origin = match r.source {
                 SettingSource::Env => {
