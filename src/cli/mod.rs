@@ -4,6 +4,7 @@
 pub mod add;
 pub mod compile;
 pub mod config;
+pub mod config_test;
 pub mod el;
 pub mod environment;
 pub mod init;

@@ -14,6 +14,7 @@ pub mod extract_load;
 pub mod metrics;
 pub mod parallel;
 pub mod plan;
+pub mod probe;
 pub mod process;
 pub mod progress;
 pub mod pump;
