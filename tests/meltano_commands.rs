@@ -10,7 +10,7 @@ mod reference;
 mod support;
 
 use common::{Run, TempProject, eltr};
-use reference::{QUIET, meltano};
+use reference::{QUIET, meltano, rooted};
 
 /// The fixture copied twice (plugins pointing at the example Singer programs): one copy for
 /// Meltano, one for eltr.
@@ -125,4 +125,91 @@ fn config_test_of_a_loader_sends_meltanos_test_stream() {
         invalid_reason(&crash).as_deref(),
         Some("fatal: target exploded")
     );
+}
+
+/// A manifest as text with the project folder written as `ROOT` (the two copies live in
+/// different temporary folders) and, in Meltano's, the `MELTANO_STATE_BACKEND_URI` it adds
+/// for its default system database left out: eltr exports that variable only when the
+/// project names a backend, its default store being a folder (docs/run-compatibility.md).
+fn manifest_text(p: &TempProject, dir: &str, file: &str, meltanos: bool) -> String {
+    let path = p.path(dir).join(file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("no manifest {}: {e}", path.display()));
+    let text = rooted(&text, &p.dir);
+    match meltanos {
+        true => text.replace("        \"MELTANO_STATE_BACKEND_URI\": \"systemdb\",\n", ""),
+        false => text,
+    }
+}
+
+#[test]
+fn compile_writes_meltanos_manifests_byte_for_byte() {
+    let p = pair();
+    let m = meltano(&p.meltano.dir, &["compile"], &[]);
+    let e = eltr(&p.eltr.dir, ["compile"], &QUIET);
+    assert_eq!(
+        rooted(&e.success().stdout, &p.eltr.dir),
+        rooted(&m.success().stdout, &p.meltano.dir)
+    );
+    let dir = ".meltano/manifests";
+    for file in [
+        "meltano-manifest.json",
+        "meltano-manifest.dev.json",
+        "meltano-manifest.prod.json",
+    ] {
+        let theirs = manifest_text(&p.meltano, dir, file, true);
+        let ours = manifest_text(&p.eltr, dir, file, false);
+        assert_eq!(ours, theirs, "{file}");
+    }
+    // What both agreed on, so a change in both would still show: the environment's config,
+    // the mapping's variables on its mapper, a redacted secret, the root env.
+    let dev: serde_json::Value = serde_json::from_str(&manifest_text(
+        &p.eltr,
+        dir,
+        "meltano-manifest.dev.json",
+        false,
+    ))
+    .unwrap();
+    let tap = &dev["plugins"]["extractors"][0];
+    assert_eq!(tap["config"]["records"], 4);
+    assert_eq!(tap["env"]["TAP_OK_PASSWORD"], "(redacted)");
+    let mapper = &dev["plugins"]["mappers"][0];
+    assert_eq!(mapper["env"]["MAPPER_M__MAPPING_NAME"], "orders-enrich");
+    assert_eq!(dev["env"]["WHERE"], "dev");
+}
+
+#[test]
+fn compile_options_match_meltanos() {
+    let p = pair();
+    let args = [
+        "--environment",
+        "prod",
+        "compile",
+        "--directory",
+        "out/manifests",
+        "--indent",
+        "-1",
+        "--unsafe",
+    ];
+    let m = meltano(&p.meltano.dir, &args, &[]);
+    let e = eltr(&p.eltr.dir, args, &QUIET);
+    assert_eq!(
+        rooted(&e.success().stdout, &p.eltr.dir),
+        rooted(&m.success().stdout, &p.meltano.dir)
+    );
+    let file = "meltano-manifest.prod.json";
+    let theirs = manifest_text(&p.meltano, "out/manifests", file, true)
+        .replace("\"MELTANO_STATE_BACKEND_URI\": \"systemdb\", ", "");
+    let ours = manifest_text(&p.eltr, "out/manifests", file, false);
+    assert_eq!(ours, theirs);
+    assert!(ours.contains("\"TAP_OK_PASSWORD\": \"s3cret-pw-14\""));
+    assert!(!p.eltr.path(".meltano/manifests").exists());
+}
+
+#[test]
+fn compile_print_shows_eltrs_resolved_project_instead() {
+    let p = support::project("compat-manage");
+    let doc = eltr(&p.dir, ["compile", "--print"], &[]).success().json();
+    assert_eq!(doc["environment"], "dev");
+    assert!(!p.path(".meltano/manifests").exists());
 }

@@ -135,7 +135,7 @@ pub fn edit_environment(global: &GlobalArgs, ctx: &Context) -> anyhow::Result<Op
 pub enum Command {
     /// Add a plugin to the project (from Meltano Hub, --custom, or --from-ref).
     Add(add::AddArgs),
-    /// Print the whole resolved project as JSON.
+    /// Write Meltano's manifests (`--print`: the whole resolved project as JSON).
     Compile(compile::CompileArgs),
     /// Show a plugin's resolved configuration.
     Config(config::ConfigArgs),

@@ -9,6 +9,7 @@ pub mod env;
 pub mod executable;
 pub mod install;
 pub mod installer;
+pub mod manifest;
 pub mod prepare;
 pub mod run_dir;
 pub mod schedule;
