@@ -213,3 +213,43 @@ fn compile_print_shows_eltrs_resolved_project_instead() {
     assert_eq!(doc["environment"], "dev");
     assert!(!p.path(".meltano/manifests").exists());
 }
+
+#[test]
+fn test_runs_the_selected_plugin_tests_and_reports_as_meltano() {
+    let p = pair();
+    let width = [("COLUMNS", "80")];
+    let mut vars = QUIET.to_vec();
+    vars.extend(width);
+    for args in [
+        &["test"][..],
+        &["test", "--all"][..],
+        &["test", "checker:testing-more", "tap-ok"][..],
+        &["test", "checker-two", "checker:test-fails"][..],
+    ] {
+        let m = meltano(&p.meltano.dir, args, &width);
+        let e = eltr(&p.eltr.dir, args, &vars);
+        assert_eq!(e.code(), m.code(), "{}\n{}", e.command, e.stderr);
+        assert_eq!(e.stdout, m.stdout, "{}", e.command);
+    }
+    // What both printed, so a change in both would still show.
+    let all = eltr(&p.eltr.dir, ["test", "--all"], &vars);
+    assert_eq!(all.code(), Some(1));
+    assert!(all.stdout.contains("check fail two\n"));
+    assert!(
+        all.stdout
+            .contains(&format!("checker:test-fails{} failure", ".".repeat(34)))
+    );
+    assert!(!all.stdout.contains("not-a-test"), "`report` is not a test");
+    let none = eltr(&p.eltr.dir, ["test"], &vars);
+    assert!(
+        none.success()
+            .stdout
+            .contains("0 test(s) successful. 0 test(s) failed.")
+    );
+}
+
+#[test]
+fn test_of_an_unknown_plugin_is_a_clear_error() {
+    let p = support::project("compat-manage");
+    eltr(&p.dir, ["test", "nope"], &[]).clean_error(&["plugin 'nope' is not defined"]);
+}

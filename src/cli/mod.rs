@@ -19,6 +19,7 @@ pub mod run;
 pub mod schedule;
 pub mod select;
 pub mod state;
+pub mod test;
 
 use crate::pipeline::console::Console;
 use crate::project::{self, Context, OpenOptions};
@@ -165,6 +166,8 @@ pub enum Command {
     Select(select::SelectArgs),
     /// Read and change stored state.
     State(state::StateArgs),
+    /// Run plugins' tests (their commands named `test…`).
+    Test(test::TestArgs),
 }
 
 /// `--log-level`: one of the names `logging::tracing_level` knows.
@@ -204,6 +207,7 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Remove(args) => remove::run(call, args),
         Command::Select(args) => select::run(call, args),
         Command::State(args) => state::run(call, args),
+        Command::Test(args) => test::run(call, args),
     }
 }
 
