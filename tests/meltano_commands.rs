@@ -253,3 +253,33 @@ fn test_of_an_unknown_plugin_is_a_clear_error() {
     let p = support::project("compat-manage");
     eltr(&p.dir, ["test", "nope"], &[]).clean_error(&["plugin 'nope' is not defined"]);
 }
+
+#[test]
+fn job_list_orders_jobs_across_included_files_as_meltano() {
+    let p = pair();
+    for args in [
+        &["job", "list"][..],
+        &["job", "list", "--format", "json"][..],
+    ] {
+        let m = meltano(&p.meltano.dir, args, &[]);
+        let e = eltr(&p.eltr.dir, args, &QUIET);
+        assert_eq!(e.success().stdout, m.success().stdout, "{}", e.command);
+    }
+    let text = eltr(&p.eltr.dir, ["job", "list"], &QUIET).stdout;
+    let order: Vec<&str> = text.lines().filter_map(|l| l.split(':').next()).collect();
+    assert_eq!(order, ["zeta-job", "alpha-job", "middle-job", "beta-job"]);
+}
+
+#[test]
+fn config_print_of_a_mapping_name_is_meltanos() {
+    let p = pair();
+    for extra in [&[][..], &["--extras"][..]] {
+        let mut args = vec!["config", "print", "orders-enrich"];
+        args.extend(extra);
+        let m = meltano(&p.meltano.dir, &args, &[]);
+        let e = eltr(&p.eltr.dir, &args, &QUIET);
+        assert_eq!(e.success().stdout, m.success().stdout, "{}", e.command);
+    }
+    let doc = eltr(&p.eltr.dir, ["config", "print", "orders-enrich"], &QUIET).json();
+    assert_eq!(doc["uppercase_field"], "name");
+}
