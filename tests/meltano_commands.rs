@@ -283,3 +283,60 @@ fn config_print_of_a_mapping_name_is_meltanos() {
     let doc = eltr(&p.eltr.dir, ["config", "print", "orders-enrich"], &QUIET).json();
     assert_eq!(doc["uppercase_field"], "name");
 }
+
+/// What a stand-in plugin of `compat-glue` wrote down, with the project folder as `ROOT`.
+fn seen(p: &TempProject, file: &str) -> String {
+    let text = std::fs::read_to_string(p.path(file))
+        .unwrap_or_else(|e| panic!("the stand-in wrote no {file}: {e}"));
+    rooted(&text, &p.dir)
+}
+
+#[test]
+fn airflow_and_superset_get_the_files_and_variables_meltano_gives_them() {
+    let (m, e) = (
+        common::fixture("compat-glue"),
+        common::fixture("compat-glue"),
+    );
+    for args in [
+        &["invoke", "airflow", "dags", "list"][..],
+        &["invoke", "superset", "run"][..],
+    ] {
+        meltano(&m.dir, args, &[]).success();
+        eltr(&e.dir, args, &QUIET).success();
+    }
+    for file in [
+        "airflow-seen.txt",
+        "airflow-calls.txt",
+        "superset-seen.txt",
+        "superset-calls.txt",
+    ] {
+        assert_eq!(seen(&e, file), seen(&m, file), "{file}");
+    }
+    // What both produced, so a change in both would still show.
+    let airflow = seen(&e, "airflow-seen.txt");
+    assert!(airflow.contains("dags_folder = ROOT/orchestrate/dags\n"));
+    assert!(airflow.contains("web_server_port = 8081\n"));
+    assert!(airflow.contains("load_examples = False\n"));
+    let superset = seen(&e, "superset-seen.txt");
+    assert!(superset.contains("'ROW_LIMIT': 5000"));
+    assert!(superset.contains("FLASK_APP=superset"));
+    assert_eq!(seen(&e, "superset-calls.txt"), "db upgrade\ninit\n");
+    // The generated files went with the run folder.
+    let left = common::files_under(&e.path(".eltr/run"));
+    assert!(
+        left.iter()
+            .all(|f| !f.ends_with("airflow.cfg") && !f.ends_with("superset_config.py")),
+        "{left:?}"
+    );
+}
+
+#[test]
+fn a_failing_airflow_database_step_stops_the_invocation_with_meltanos_message() {
+    let p = common::fixture("compat-glue");
+    std::fs::write(p.path("fail-db-init"), "").unwrap();
+    eltr(&p.dir, ["invoke", "airflow", "dags", "list"], &[]).clean_error(&[
+        "Airflow metadata database could not be initialized",
+        "db is locked",
+    ]);
+    assert!(!p.path("airflow-seen.txt").exists());
+}
