@@ -340,3 +340,77 @@ fn a_failing_airflow_database_step_stops_the_invocation_with_meltanos_message() 
     ]);
     assert!(!p.path("airflow-seen.txt").exists());
 }
+
+/// A folder holding a stand-in `docker` that writes its arguments and the environment file
+/// it is given to `docker-seen.txt` in the folder it runs in, then exits 7.
+fn fake_docker() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "#!/bin/sh\n\
+        echo \"argv: $*\" > docker-seen.txt\n\
+        while [ $# -gt 0 ]; do\n\
+          if [ \"$1\" = --env-file ]; then cat \"$2\" >> docker-seen.txt; fi\n\
+          shift\n\
+        done\n\
+        exit 7\n";
+    let path = dir.path().join("docker");
+    std::fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[test]
+fn invoke_containers_runs_the_command_spec_with_docker() {
+    let p = common::fixture("compat-glue");
+    let docker = fake_docker();
+    let path = format!(
+        "{}:{}",
+        docker.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = eltr(
+        &p.dir,
+        ["invoke", "--containers", "boxed:serve"],
+        &[("PATH", path.as_str())],
+    );
+    run.exits(7);
+    let seen = seen(&p, "docker-seen.txt");
+    let argv = seen.lines().next().unwrap();
+    assert!(
+        argv.starts_with("argv: run --rm --name meltano-boxed--serve-"),
+        "{argv}"
+    );
+    for part in [
+        "--entrypoint /bin/run",
+        "-p 0.0.0.0:8080:80",
+        "-v ROOT/data:/data",
+        "example/boxed:1 serve --port 8080",
+    ] {
+        assert!(argv.contains(part), "{part} missing from {argv}");
+    }
+    assert!(
+        !argv.contains("tok-123-secret"),
+        "a secret on the command line: {argv}"
+    );
+    assert!(seen.contains("\nBOXED_TOKEN=tok-123-secret\n"), "{seen}");
+    assert!(seen.contains("\nEXTRA=yes-it-is\n"), "{seen}");
+    // The environment file went with the run folder.
+    let left = common::files_under(&p.path(".eltr/run"));
+    assert!(
+        left.iter().all(|f| !f.ends_with("container.env")),
+        "{left:?}"
+    );
+}
+
+#[test]
+fn invoke_containers_without_docker_or_podman_is_a_clear_error() {
+    let p = common::fixture("compat-glue");
+    let empty = tempfile::tempdir().unwrap();
+    let path = empty.path().display().to_string();
+    eltr(
+        &p.dir,
+        ["invoke", "--containers", "boxed:serve"],
+        &[("PATH", path.as_str())],
+    )
+    .clean_error(&["needs `docker` or `podman` on PATH"]);
+}

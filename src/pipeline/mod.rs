@@ -9,6 +9,7 @@ pub mod blocks;
 pub mod checkpoint;
 pub mod command;
 pub mod console;
+pub mod container;
 pub mod dump;
 pub mod extract_load;
 pub mod metrics;
