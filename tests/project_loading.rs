@@ -969,20 +969,38 @@ fn init_creates_a_project_that_compiles_and_ignores_local_files() {
 }
 
 #[test]
-fn init_into_a_non_empty_folder_fails_and_leaves_it_alone() {
+fn init_into_a_used_folder_keeps_every_file_already_there() {
     let parent = empty_dir();
     let dir = parent.path().join("taken");
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("notes.txt"), "mine\n").unwrap();
+    std::fs::write(dir.join(".env"), "TAP_X_PASSWORD=keep-me\n").unwrap();
+    eltr(parent.path(), ["init", "taken"], &[])
+        .success()
+        .stderr_has("kept 1 file(s)");
+    assert!(dir.join("eltr.yml").is_file());
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    assert_eq!(read("notes.txt"), "mine\n");
+    assert_eq!(read(".env"), "TAP_X_PASSWORD=keep-me\n");
+
+    // A second init refuses; --force replaces eltr.yml only.
+    std::fs::write(dir.join("eltr.yml"), "version: 1 # edited\n").unwrap();
     eltr(parent.path(), ["init", "taken"], &[])
         .failure()
-        .stderr_has("not empty");
-    assert!(!dir.join("eltr.yml").exists());
-    assert!(!dir.join(".gitignore").exists());
-    assert_eq!(
-        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
-        "mine\n"
-    );
+        .stderr_has("already holds eltr.yml");
+    assert_eq!(read("eltr.yml"), "version: 1 # edited\n");
+    eltr(parent.path(), ["init", "--force", "taken"], &[]).success();
+    assert!(read("eltr.yml").contains("include_paths"));
+    assert_eq!(read(".env"), "TAP_X_PASSWORD=keep-me\n");
+
+    // A Meltano project needs no init, and is never written over.
+    let meltano = parent.path().join("meltano-project");
+    std::fs::create_dir(&meltano).unwrap();
+    std::fs::write(meltano.join("meltano.yml"), "version: 1\n").unwrap();
+    eltr(parent.path(), ["init", "--force", "meltano-project"], &[])
+        .failure()
+        .stderr_has("is a Meltano project already");
+    assert!(!meltano.join("eltr.yml").exists());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ pub struct CompileArgs {
     /// Accepted for Meltano's scripts; eltr checks the project as it loads it.
     #[arg(long, overrides_with = "no_lint")]
     pub lint: bool,
-    #[arg(long, hide = true)]
+    /// Meltano's default: no schema check.
+    #[arg(long)]
     pub no_lint: bool,
     /// Meltano's default: sensitive values are redacted.
     #[arg(long, overrides_with = "show_secrets")]

@@ -38,8 +38,11 @@ pub struct ConfigArgs {
     #[arg(long)]
     pub extras: bool,
     /// Show sensitive values.
-    #[arg(long = "unsafe")]
+    #[arg(long = "unsafe", overrides_with = "safe")]
     pub show_secrets: bool,
+    /// Mask sensitive values (the default; Meltano's `--safe`).
+    #[arg(long, overrides_with = "show_secrets")]
+    pub safe: bool,
     /// `list`: also show settings that only have their default value.
     #[arg(long)]
     pub all: bool,
@@ -86,6 +89,7 @@ const EDIT_ACTIONS: [&str; 3] = ["set", "unset", "reset"];
 /// `config test PLUGIN` (`cli::config_test`).
 fn test(call: &Call<'_>, args: &ConfigArgs, name: &str) -> anyhow::Result<ExitCode> {
     let install = super::config_test::InstallChoice {
+        install: args.install,
         no_install: args.no_install,
         only_install: args.only_install,
     };

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 /// `--only-install`).
 #[derive(Debug, Clone, Copy)]
 pub struct InstallChoice {
+    pub install: bool,
     pub no_install: bool,
     pub only_install: bool,
 }
@@ -40,7 +41,11 @@ pub fn run(
     }
     let how = Invocation {
         run_id: RunId::new(),
-        install_missing: !install.no_install,
+        install_missing: super::install_choice::installs(
+            &ctx,
+            install.install,
+            install.no_install,
+        )?,
         supervisor: Supervisor::quiet(crate::pipeline::signals::grace_setting()?),
         refresh_catalog: false,
     };

@@ -99,7 +99,7 @@ pub fn run(call: &Call<'_>, args: InvokeArgs) -> anyhow::Result<ExitCode> {
     }
     let how = Invocation {
         run_id: RunId::new(),
-        install_missing: !args.no_install,
+        install_missing: super::install_choice::installs(&ctx, args.install, args.no_install)?,
         supervisor: Supervisor::quiet(crate::pipeline::signals::grace()),
         refresh_catalog: args.refresh_catalog,
     };

@@ -9,14 +9,17 @@ pub mod el;
 pub mod environment;
 pub mod init;
 pub mod install;
+pub mod install_choice;
 pub mod invoke;
 pub mod job;
 pub mod lock;
 pub mod logging;
 pub mod output;
+pub mod plugin_list;
 pub mod remove;
 pub mod run;
 pub mod schedule;
+pub mod schedule_run;
 pub mod select;
 pub mod state;
 pub mod test;
@@ -76,6 +79,11 @@ pub struct GlobalArgs {
     /// Run as if started in this folder.
     #[arg(long, global = true, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
+    /// Meltano's system database (`sqlite:///…`, `postgresql://…`), over
+    /// `MELTANO_DATABASE_URI` and the project's `database_uri`: where the `systemdb` state
+    /// home lives, and what plugins see as `MELTANO_DATABASE_URI`.
+    #[arg(long, global = true, value_name = "URI")]
+    pub database_uri: Option<String>,
 }
 
 impl GlobalArgs {
@@ -87,6 +95,7 @@ impl GlobalArgs {
             no_environment: self.no_environment,
             env_file: self.env_file.clone(),
             strict_env: self.strict_env,
+            database_uri: self.database_uri.clone(),
         }
     }
 }
@@ -160,6 +169,8 @@ pub enum Command {
     Invoke(invoke::InvokeArgs),
     /// Fetch Hub plugins' definitions into plugins/<type>/<name>--<variant>.lock.
     Lock(lock::LockArgs),
+    /// List the project's plugins (Meltano's `plugin list`).
+    Plugin(plugin_list::PluginArgs),
     /// Remove plugins from the project.
     Remove(remove::RemoveArgs),
     /// Show which streams and properties an extractor selects.
@@ -204,6 +215,7 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Elt(args) => el::run_elt(call, args),
         Command::Invoke(args) => invoke::run(call, args),
         Command::Lock(args) => lock::run(call, args),
+        Command::Plugin(args) => plugin_list::run(call, args),
         Command::Remove(args) => remove::run(call, args),
         Command::Select(args) => select::run(call, args),
         Command::State(args) => state::run(call, args),

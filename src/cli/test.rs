@@ -66,7 +66,7 @@ pub fn run(call: &Call<'_>, args: TestArgs) -> anyhow::Result<ExitCode> {
         .filter(|s| s.tests.iter().any(|(_, on)| *on))
         .map(|s| &s.plugin)
         .collect();
-    if !args.no_install {
+    if args.only_install || super::install_choice::installs(&ctx, args.install, args.no_install)? {
         crate::pipeline::ensure_installed(&ctx, &chosen)?;
     }
     if args.only_install {
