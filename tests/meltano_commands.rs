@@ -176,6 +176,17 @@ fn compile_writes_meltanos_manifests_byte_for_byte() {
     let mapper = &dev["plugins"]["mappers"][0];
     assert_eq!(mapper["env"]["MAPPER_M__MAPPING_NAME"], "orders-enrich");
     assert_eq!(dev["env"]["WHERE"], "dev");
+    let by_name = |name: &str| {
+        dev["plugins"]["extractors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in the manifest"))
+    };
+    assert_eq!(by_name("tap-locked")["label"], "Locked Tap");
+    assert!(by_name("tap-locked--child").get("label").is_none());
 }
 
 #[test]

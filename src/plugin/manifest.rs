@@ -219,10 +219,17 @@ fn locked_plugins(ctx: &Context) -> Result<Map<String, Value>> {
     let mut out: Map<String, Value> = Map::new();
     for ((ptype, name), def) in &ctx.project.plugins {
         let data = standalone(ctx, *ptype, name, def)?;
+        // Keyed by the name the definition gives, as Meltano keys it: a plugin inheriting
+        // from a locked one gets its parent's lockfile, which lands on the parent.
+        let key = data
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(name)
+            .to_string();
         let list = out
             .entry(ptype.key().to_string())
             .or_insert_with(|| json!({}));
-        list[name.as_str()] = data;
+        list[key.as_str()] = data;
     }
     Ok(out)
 }
@@ -234,7 +241,8 @@ fn standalone(
     def: &Sourced<PluginDef>,
 ) -> Result<Value> {
     let d = &def.item;
-    if let Some(variant) = &d.variant {
+    let resolved = ctx.plugin(Some(ptype), name)?;
+    if let Some(variant) = d.variant.as_ref().or(resolved.variant.as_ref()) {
         let owner = d.inherit_from.as_deref().unwrap_or(name);
         let path = lockfile::path(&ctx.project.root, ptype, owner, variant);
         if let Ok(text) = std::fs::read_to_string(&path) {
@@ -246,7 +254,6 @@ fn standalone(
     let mut out = Map::new();
     out.insert("plugin_type".into(), json!(ptype.key()));
     out.insert("name".into(), json!(name));
-    let resolved = ctx.plugin(Some(ptype), name)?;
     out.insert("namespace".into(), json!(resolved.namespace));
     out.insert("label".into(), json!(name));
     for (key, value) in [
@@ -260,6 +267,10 @@ fn standalone(
     }
     if let Some(caps) = d.capabilities.as_ref().filter(|c| !c.is_empty()) {
         out.insert("capabilities".into(), json!(caps));
+    }
+    if !resolved.settings_group_validation.is_empty() {
+        let groups = json!(resolved.settings_group_validation);
+        out.insert("settings_group_validation".into(), groups);
     }
     if let Some(settings) = d.settings.as_ref().filter(|s| !s.is_empty()) {
         let list = settings.iter().map(canonical_setting).collect();
