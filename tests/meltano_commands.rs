@@ -186,7 +186,15 @@ fn compile_writes_meltanos_manifests_byte_for_byte() {
             .unwrap_or_else(|| panic!("no {name} in the manifest"))
     };
     assert_eq!(by_name("tap-locked")["label"], "Locked Tap");
-    assert!(by_name("tap-locked--child").get("label").is_none());
+    let child = by_name("tap-locked--child");
+    assert!(child.get("label").is_none());
+    // Its parent's secret, a variable that is not set: redacted on the child only.
+    assert_eq!(child["env"]["TAP_LOCKED__CHILD_API_KEY"], "(redacted)");
+    assert!(
+        by_name("tap-locked")["env"]
+            .get("TAP_LOCKED_API_KEY")
+            .is_none()
+    );
 }
 
 #[test]

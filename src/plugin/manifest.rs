@@ -10,7 +10,7 @@ use super::env::{extra_vars, setting_vars};
 use crate::project::error::Result;
 use crate::project::model::Sourced;
 use crate::project::model::{PluginDef, PluginType};
-use crate::project::{Context, lockfile};
+use crate::project::{Context, SettingSource, lockfile};
 use serde_json::{Map, Value, json};
 
 /// What Meltano writes for a sensitive value in a manifest.
@@ -307,8 +307,19 @@ fn exported_plugins(ctx: &Context) -> Vec<(PluginType, String, Vec<String>)> {
 
 /// A plugin's exported settings (sensitive ones redacted when asked) and extras.
 fn plugin_env(plugin: &crate::project::ResolvedPlugin, redact: bool) -> Map<String, Value> {
+    // A child's secret inherited as a `$VAR` that is not set still shows as redacted in
+    // Meltano's manifest (it hands the child its parent's value as written, which is not
+    // empty); the parent's own empty value is dropped.
+    let mut shown = plugin.clone();
+    if redact {
+        for s in shown.config.values_mut() {
+            if s.sensitive && s.value.is_null() && s.source == SettingSource::Inherited {
+                s.value = Value::String(REDACTED.into());
+            }
+        }
+    }
     let mut out = Map::new();
-    for (var, value, sensitive) in setting_vars(plugin) {
+    for (var, value, sensitive) in setting_vars(&shown) {
         let shown = match sensitive && redact {
             true => REDACTED.to_string(),
             false => value,
