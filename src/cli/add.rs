@@ -86,12 +86,7 @@ pub fn run(call: &Call<'_>, args: AddArgs) -> anyhow::Result<ExitCode> {
     let project = &ctx.project;
     let mut editor = Editor::new(project);
     let file = editor.destination(args.file.as_deref())?;
-    let root_data = crate::project::edit::doc::read_data(
-        &std::fs::read_to_string(&project.root_file).unwrap_or_default(),
-    )
-    .unwrap_or_default();
-    let hub_config =
-        HubConfig::resolve(|v| ctx.vars.get(v).map(|(s, _)| s.to_string()), &root_data);
+    let hub_config = HubConfig::of_project(&ctx);
     let mut hub: Option<Hub> = None;
     let mut lines = Vec::new();
     let mut added = Vec::new();

@@ -3,10 +3,13 @@
 
 pub mod add;
 pub mod compile;
+pub mod complete_names;
+pub mod completions;
 pub mod config;
 pub mod config_test;
 pub mod el;
 pub mod environment;
+pub mod hub;
 pub mod init;
 pub mod install;
 pub mod install_choice;
@@ -14,12 +17,14 @@ pub mod invoke;
 pub mod job;
 pub mod lock;
 pub mod logging;
+pub mod logs;
 pub mod output;
 pub mod plugin_list;
 pub mod remove;
 pub mod run;
 pub mod schedule;
 pub mod schedule_run;
+pub mod schema;
 pub mod select;
 pub mod state;
 pub mod test;
@@ -155,6 +160,8 @@ pub enum Command {
     Job(job::JobArgs),
     /// List, add, change or remove the project's schedules.
     Schedule(schedule::ScheduleArgs),
+    /// List what Meltano Hub offers, or check that it answers.
+    Hub(hub::HubArgs),
     /// Create a new project in the modular layout.
     Init(init::InitArgs),
     /// Build the virtualenvs of the project's plugins.
@@ -171,6 +178,8 @@ pub enum Command {
     Lock(lock::LockArgs),
     /// List the project's plugins (Meltano's `plugin list`).
     Plugin(plugin_list::PluginArgs),
+    /// List block runs and show their logs (Meltano's `logs`).
+    Logs(logs::LogsArgs),
     /// Remove plugins from the project.
     Remove(remove::RemoveArgs),
     /// Show which streams and properties an extractor selects.
@@ -179,6 +188,10 @@ pub enum Command {
     State(state::StateArgs),
     /// Run plugins' tests (their commands named `test…`).
     Test(test::TestArgs),
+    /// Print the script that makes a shell complete eltr's commands and the project's names.
+    Completions(completions::CompletionsArgs),
+    /// Print the JSON Schema of project files, for editors.
+    Schema,
 }
 
 /// `--log-level`: one of the names `logging::tracing_level` knows.
@@ -208,6 +221,7 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Environment(args) => environment::run(call, args),
         Command::Job(args) => job::run(call, args),
         Command::Schedule(args) => schedule::run(call, args),
+        Command::Hub(args) => hub::run(call, args),
         Command::Init(args) => init::run(args),
         Command::Install(args) => install::run(call, args),
         Command::Run(args) => run::run(call, args),
@@ -216,10 +230,13 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Invoke(args) => invoke::run(call, args),
         Command::Lock(args) => lock::run(call, args),
         Command::Plugin(args) => plugin_list::run(call, args),
+        Command::Logs(args) => logs::run(call, args),
         Command::Remove(args) => remove::run(call, args),
         Command::Select(args) => select::run(call, args),
         Command::State(args) => state::run(call, args),
         Command::Test(args) => test::run(call, args),
+        Command::Completions(args) => completions::run(args),
+        Command::Schema => schema::run(),
     }
 }
 

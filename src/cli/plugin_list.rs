@@ -105,11 +105,9 @@ fn listing_json(l: &Listing) -> Value {
     })
 }
 
-/// The rows in the layout of Meltano's table (rich's SIMPLE_HEAD box without colour): a
-/// blank edge line, the header, a rule, the rows, a blank edge line; cells padded to their
-/// column and three spaces apart, the `CUSTOM` mark centred.
+/// Meltano's table: an inheriting plugin shows `(inherited)` for its variant, a custom one
+/// a centred check mark.
 fn table(listings: &[Listing]) -> String {
-    const HEADER: [&str; 5] = ["TYPE", "NAME", "VARIANT", "INHERIT FROM", "CUSTOM"];
     let rows: Vec<[String; 5]> = listings
         .iter()
         .map(|l| {
@@ -125,35 +123,6 @@ fn table(listings: &[Listing]) -> String {
             ]
         })
         .collect();
-    let widths: Vec<usize> = (0..5)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([HEADER[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: [&str; 5]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let gap = widths[i] - c.chars().count();
-                match i {
-                    4 => format!("{}{c}{}", " ".repeat(gap / 2), " ".repeat(gap - gap / 2)),
-                    _ => format!("{c}{}", " ".repeat(gap)),
-                }
-            })
-            .collect();
-        format!(" {} ", padded.join("   "))
-    };
-    let total = widths.iter().sum::<usize>() + 3 * 4 + 2;
-    let mut out = vec![" ".repeat(total), line(HEADER)];
-    out.push(format!(" {} ", "\u{2500}".repeat(total - 2)));
-    for r in &rows {
-        out.push(line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
-    }
-    out.push(" ".repeat(total));
-    out.join("\n")
+    let header = ["TYPE", "NAME", "VARIANT", "INHERIT FROM", "CUSTOM"];
+    super::output::simple_table(&header, &rows, &[4])
 }

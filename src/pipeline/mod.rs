@@ -19,6 +19,7 @@ pub mod probe;
 pub mod process;
 pub mod progress;
 pub mod pump;
+pub mod run_record;
 pub mod signals;
 pub mod split;
 pub mod summary;
