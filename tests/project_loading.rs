@@ -368,7 +368,7 @@ fn compiled_extractor<'a>(doc: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn compile_shows_inherited_extractor_with_its_select_and_merged_config() {
-    let doc = seed(&["compile"]).success().json();
+    let doc = seed(&["compile", "--print"]).success().json();
     assert_eq!(doc["environment"], "dev");
     let orders = compiled_extractor(&doc, "tap-postgres--orders");
     assert_eq!(orders["inherit_from"], "tap-postgres");
@@ -385,7 +385,7 @@ fn compile_shows_inherited_extractor_with_its_select_and_merged_config() {
 
 #[test]
 fn compile_masks_sensitive_values() {
-    let run = seed(&["compile"]);
+    let run = seed(&["compile", "--print"]);
     let doc = run.success().json();
     let orders = compiled_extractor(&doc, "tap-postgres--orders");
     assert_eq!(orders["config"]["password"], "*****");
@@ -404,7 +404,7 @@ fn compile_masks_sensitive_values() {
 
 #[test]
 fn compile_unsafe_shows_sensitive_values() {
-    let doc = seed(&["compile", "--unsafe"]).success().json();
+    let doc = seed(&["compile", "--print", "--unsafe"]).success().json();
     let orders = compiled_extractor(&doc, "tap-postgres--orders");
     assert_eq!(orders["config"]["password"], "dotenv-in-secret");
     assert_eq!(
@@ -781,7 +781,7 @@ fn meltano_strict_env_feature_flag_fails_naming_variable() {
 /// Runs `eltr compile` in `tests/fixtures/errors/<case>` (or a subfolder of it).
 fn compile_broken(case: &str, subdir: &str) -> Run {
     let project = fixture(&format!("errors/{case}"));
-    let run = eltr(&project.path(subdir), ["compile"], &[]);
+    let run = eltr(&project.path(subdir), ["compile", "--print"], &[]);
     run.failure();
     run
 }
@@ -926,7 +926,9 @@ fn eltr_yml_is_preferred_over_meltano_yml() {
     let project = fixture("both-root-files");
     let run = eltr(&project.dir, JOB_LIST, &[]);
     assert_eq!(job_names(&run), ["from-eltr-yml"]);
-    let doc = eltr(&project.dir, ["compile"], &[]).success().json();
+    let doc = eltr(&project.dir, ["compile", "--print"], &[])
+        .success()
+        .json();
     assert!(
         doc["root_file"].as_str().unwrap().ends_with("eltr.yml"),
         "{}",
@@ -953,7 +955,7 @@ fn init_creates_a_project_that_compiles_and_ignores_local_files() {
     let parent = empty_dir();
     eltr(parent.path(), ["init", "new-project"], &[]).success();
     let dir = parent.path().join("new-project");
-    let doc = eltr(&dir, ["compile"], &[]).success().json();
+    let doc = eltr(&dir, ["compile", "--print"], &[]).success().json();
     assert!(
         doc["root_file"].as_str().unwrap().ends_with("eltr.yml"),
         "{doc}"

@@ -6,6 +6,7 @@ pub mod compile;
 pub mod complete_names;
 pub mod completions;
 pub mod config;
+pub mod config_test;
 pub mod el;
 pub mod environment;
 pub mod hub;
@@ -26,6 +27,7 @@ pub mod schedule_run;
 pub mod schema;
 pub mod select;
 pub mod state;
+pub mod test;
 
 use crate::pipeline::console::Console;
 use crate::project::{self, Context, OpenOptions};
@@ -148,7 +150,7 @@ pub fn edit_environment(global: &GlobalArgs, ctx: &Context) -> anyhow::Result<Op
 pub enum Command {
     /// Add a plugin to the project (from Meltano Hub, --custom, or --from-ref).
     Add(add::AddArgs),
-    /// Print the whole resolved project as JSON.
+    /// Write Meltano's manifests (`--print`: the whole resolved project as JSON).
     Compile(compile::CompileArgs),
     /// Show a plugin's resolved configuration.
     Config(config::ConfigArgs),
@@ -184,6 +186,8 @@ pub enum Command {
     Select(select::SelectArgs),
     /// Read and change stored state.
     State(state::StateArgs),
+    /// Run plugins' tests (their commands named `test…`).
+    Test(test::TestArgs),
     /// Print the script that makes a shell complete eltr's commands and the project's names.
     Completions(completions::CompletionsArgs),
     /// Print the JSON Schema of project files, for editors.
@@ -230,6 +234,7 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Remove(args) => remove::run(call, args),
         Command::Select(args) => select::run(call, args),
         Command::State(args) => state::run(call, args),
+        Command::Test(args) => test::run(call, args),
         Command::Completions(args) => completions::run(args),
         Command::Schema => schema::run(),
     }
