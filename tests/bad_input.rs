@@ -225,7 +225,7 @@ const PROJECT_CASES: &[Case] = &[
     case("include with non utf8 bytes", "include-non-utf8", "plugins/latin1.yml", At::LineCol(3, 15), "not valid UTF-8"),
     case("include of a binary file", "include-binary", "data/program.yml", At::LineCol(1, 25), "not valid UTF-8"),
     case("include with a bad glob", "include-bad-glob", "meltano.yml", At::File, "is not a valid glob"),
-    case("include defining a plugin twice", "include-duplicate-plugin", "plugins/again.yml", At::File, "extractor 'tap-a' is defined twice"),
+    case("include defining a plugin twice keeps the first, with a warning", "include-duplicate-plugin", "plugins/again.yml", At::Accepted, "extractor 'tap-a' is defined twice"),
     case("empty project file is an empty project", "empty-file", "meltano.yml", At::Accepted, ""),
 ];
 

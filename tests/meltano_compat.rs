@@ -81,13 +81,9 @@ fn dump(p: &TempProject, role: &str) -> Value {
 }
 
 /// The variables only Meltano sets or that differ on purpose (README, Meltano
-/// compatibility): its telemetry context, eltr's run id, and the user agent (each tool names
-/// itself).
+/// compatibility): its telemetry context and eltr's run id.
 fn differs_on_purpose(name: &str) -> bool {
-    matches!(
-        name,
-        "MELTANO_PARENT_CONTEXT_UUID" | "MELTANO_RUN_ID" | "MELTANO_USER_AGENT"
-    )
+    matches!(name, "MELTANO_PARENT_CONTEXT_UUID" | "MELTANO_RUN_ID")
 }
 
 /// The process variables of `role` that name Meltano's family or a plugin's settings.

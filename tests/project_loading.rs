@@ -786,20 +786,37 @@ fn compile_broken(case: &str, subdir: &str) -> Run {
     run
 }
 
-#[test]
-fn plugin_defined_in_two_included_files_names_both_files() {
-    compile_broken("duplicate-plugin", ".")
-        .stderr_has("tap-dup")
-        .stderr_has("plugins/first.yml")
-        .stderr_has("plugins/second.yml");
+/// Something defined twice keeps its first definition, as Meltano does, with a warning that
+/// names both files.
+fn compile_with_duplicate(case: &str) -> (Run, serde_json::Value) {
+    let project = fixture(&format!("errors/{case}"));
+    let run = eltr(&project.dir, ["compile", "--print"], &[]);
+    run.success();
+    let doc = run.json();
+    (run, doc)
 }
 
 #[test]
-fn job_defined_twice_names_both_files() {
-    compile_broken("duplicate-job", ".")
-        .stderr_has("nightly")
+fn plugin_defined_in_two_included_files_keeps_the_first_and_names_both() {
+    let (run, doc) = compile_with_duplicate("duplicate-plugin");
+    run.stderr_has("extractor 'tap-dup' is defined twice")
+        .stderr_has("plugins/first.yml")
+        .stderr_has("plugins/second.yml");
+    assert_eq!(
+        doc["plugins"]["extractors"][0]["executable"], "tap-dup",
+        "{doc}"
+    );
+}
+
+#[test]
+fn job_defined_twice_keeps_the_first_and_names_both() {
+    let (run, doc) = compile_with_duplicate("duplicate-job");
+    run.stderr_has("job 'nightly' is defined twice")
         .stderr_has("duplicate-job/meltano.yml")
         .stderr_has("pipelines/more_jobs.yml");
+    let jobs = doc["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "{doc}");
+    assert!(jobs[0].to_string().contains("tap-a target-a"), "{doc}");
 }
 
 #[test]

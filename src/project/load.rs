@@ -323,12 +323,17 @@ where
     K: std::hash::Hash + Eq + NameOf,
 {
     if let Some(first) = map.get(&key) {
-        return Err(ProjectError::Duplicate {
+        // Meltano keeps the first definition it reads (the root file's, then the included
+        // files' in order) and ignores the rest; a project that runs under Meltano runs here,
+        // and the warning says which copy is ignored.
+        let duplicate = ProjectError::Duplicate {
             what,
             name: key.name().to_string(),
             first: first.source.clone(),
             second: path.to_path_buf(),
-        });
+        };
+        tracing::warn!("{duplicate}; the first is used, as Meltano does");
+        return Ok(());
     }
     map.insert(
         key,

@@ -17,9 +17,14 @@ use super::settings::{env_stem, env_text};
 use super::{Context, EnvMap};
 use serde_json::Value;
 
-/// The user agent eltr announces in `MELTANO_USER_AGENT` (Meltano's is `Meltano/<version>`).
+/// The version of Meltano whose behaviour eltr reproduces.
+pub const MELTANO_VERSION: &str = "4.4.1";
+
+/// `MELTANO_USER_AGENT` as Meltano 4.4.1 sets it (`Meltano/4.4.1`): plugins put it in their
+/// HTTP requests and the APIs they call may key on it, so a project's plugins see what they
+/// see under Meltano. eltr's own requests (Meltano Hub, GCS) say `eltr/<version>`.
 pub fn user_agent() -> String {
-    format!("eltr/{}", env!("CARGO_PKG_VERSION"))
+    format!("Meltano/{MELTANO_VERSION}")
 }
 
 /// `(variable, value)` of the project's own variables, in Meltano's order. They sit above the
