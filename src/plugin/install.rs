@@ -10,19 +10,20 @@
 
 pub use super::installer::{
     InstallOptions, InstallResult, InstallStatus, Installer, default_parallelism, installer,
-    report_line,
+    installer_for, report_line,
 };
 pub use super::venv::{FINGERPRINT_FILE, fingerprint, is_installed};
 use crate::project::{Context, ResolvedPlugin};
 use std::time::Duration;
 
-/// Installs `plugins`, at most `parallelism` at a time; every plugin is attempted even when
-/// others fail.
+/// Installs `plugins`, at most `parallelism` at a time, with the installer the project's
+/// `venv.backend` asks for; every plugin is attempted even when others fail.
 pub fn install(
     ctx: &Context,
     plugins: Vec<ResolvedPlugin>,
     opts: &InstallOptions,
-) -> Vec<InstallResult> {
+) -> Result<Vec<InstallResult>, super::PluginError> {
+    let tool = installer_for(ctx).map_err(|message| super::PluginError::VenvBackend { message })?;
     let root = ctx.project.root.clone();
     let mut results = Vec::new();
     let mut queue = Vec::new();
@@ -53,7 +54,6 @@ pub fn install(
             queue.push(p);
         }
     }
-    let tool = installer();
     results.extend(super::schedule::run(
         &root,
         &queue,
@@ -61,5 +61,5 @@ pub fn install(
         &tool,
         opts.parallelism,
     ));
-    results
+    Ok(results)
 }

@@ -1,10 +1,14 @@
-//! When each venv build runs. At most `workers` uv or pip processes run at once. With uv
-//! and more than one plugin, each build first asks uv which packages it would install
-//! (cheap: the index, no downloads). A plugin that shares most of its packages with one
-//! being installed right now then waits for it, and links those packages from uv's cache
-//! instead of downloading and unpacking the same wheels a second time. Unrelated plugins
-//! install side by side. Two Singer SDK taps share most of their packages; on a small
-//! machine, writing those files twice is most of what an install costs.
+//! When each venv build runs. At most `workers` uv or pip processes run at once.
+//!
+//! No plugin waits without a measured reason. A plugin whose packages are pinned (a pin
+//! file, or pins remembered from an earlier install) starts at once. With uv and more than
+//! one plugin, a plugin that must resolve first asks uv what it would install (`--dry-run`,
+//! which also says how many packages uv would download). When uv's cache holds them all it
+//! starts at once; when it would download some and shares most of its packages with a
+//! plugin being installed right now, it waits for that one and then links the shared
+//! packages from uv's cache instead of downloading and unpacking the same wheels a second
+//! time (two Singer SDK taps share most of their packages; on a small machine, writing
+//! those files twice is most of what a cold install costs).
 //!
 //! Each plugin is one task on a runtime local to [`run`]. A permit of one semaphore is the
 //! slot a build needs for each of its phases (`Build::start`, `packages`, `finish`), which
@@ -12,7 +16,7 @@
 //! under way are listed on a board; a plugin sharing their packages waits on a watch
 //! channel that ticks whenever one of them ends.
 
-use super::build::Build;
+use super::build::{Build, Planned};
 use super::installer::{InstallResult, InstallStatus, Installer, report_line};
 use crate::project::ResolvedPlugin;
 use std::collections::HashSet;
@@ -21,8 +25,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
-/// What `packages` found: the `name==version` a build would install, if uv said.
-type Packages = Option<HashSet<String>>;
+/// What `packages` found: what a build would install and download, if uv said.
+type Packages = Option<Planned>;
 
 /// An install under way.
 struct Running {
@@ -55,11 +59,13 @@ struct Shared {
     ended: watch::Sender<()>,
 }
 
-/// True when `wanted` should wait for an install of `busy`: of its packages not yet in
-/// uv's cache, they share at least a third (and more than a couple).
+/// True when `wanted` should wait for an install of `busy`: uv would download some of its
+/// packages, and of those not yet in uv's cache they share at least a third (and more
+/// than a couple). With everything in uv's cache, waiting only makes a chain.
 fn overlaps(wanted: &Packages, busy: &Packages, cached: &HashSet<String>) -> bool {
     match (wanted, busy) {
-        (Some(w), Some(b)) => {
+        (Some(w), Some(b)) if w.downloads > 0 => {
+            let (w, b) = (&w.packages, &b.packages);
             let fresh = w.iter().filter(|p| !cached.contains(*p)).count();
             let shared = w
                 .iter()
@@ -233,7 +239,9 @@ impl Shared {
         if let Some(at) = board.running.iter().position(|r| r.id == id) {
             let done = board.running.remove(at);
             if matches!(result.status, InstallStatus::Installed) {
-                board.cached.extend(done.packages.into_iter().flatten());
+                board
+                    .cached
+                    .extend(done.packages.into_iter().flat_map(|p| p.packages));
             }
         }
         self.ended.send_replace(());
@@ -242,13 +250,19 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
-    use super::{InstallResult, InstallStatus, Installer, Shared, overlaps};
+    use super::{InstallResult, InstallStatus, Installer, Planned, Shared, overlaps};
     use std::collections::HashSet;
     use std::path::Path;
     use std::sync::Arc;
 
-    fn set(names: &[&str]) -> Option<HashSet<String>> {
-        Some(names.iter().map(|s| s.to_string()).collect())
+    /// A plan where uv would download every package (an empty cache).
+    fn set(names: &[&str]) -> Option<Planned> {
+        let packages: HashSet<String> = names.iter().map(|s| s.to_string()).collect();
+        let downloads = packages.len();
+        Some(Planned {
+            packages,
+            downloads,
+        })
     }
 
     #[test]
@@ -270,8 +284,11 @@ mod tests {
         assert!(!overlaps(&None, &tap, &nothing));
         assert!(!overlaps(&tap, &None, &nothing));
         // Once a finished install put the shared stack in the cache, nobody waits for it.
-        let cached: HashSet<String> = tap.clone().unwrap();
+        let cached: HashSet<String> = tap.clone().unwrap().packages;
         assert!(!overlaps(&target, &tap, &cached));
+        // uv says its cache already holds every package: no wait, whatever they share.
+        let warm = target.clone().map(|p| Planned { downloads: 0, ..p });
+        assert!(!overlaps(&warm, &tap, &nothing));
     }
 
     /// Lets the other tasks of the single-threaded runtime run until they wait.
