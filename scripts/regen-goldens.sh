@@ -6,6 +6,9 @@
 #   precedence/golden/    config print/list and select on the precedence project, and what
 #                         three `meltano run`s handed the fixture tap and target
 #   run-upstream/golden/  the config file the target of one `meltano run` received
+#   meltano-cli/golden/   every command, argument and option of Meltano's CLI (read from its
+#                         click tree by scripts/meltano-cli-tree.py), which
+#                         docs/meltano-commands.md must cover row by row
 # Each fixture's golden/README.md says how its files were made; this script runs exactly that.
 #
 # Usage: scripts/regen-goldens.sh
@@ -167,6 +170,11 @@ run_upstream() {
     dump/target.json > "$out/target.config.json"
 }
 
+meltano_cli() {
+  env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" LANG=C.UTF-8 \
+    "$venv/bin/python" "$repo/scripts/meltano-cli-tree.py" > "$fixtures/meltano-cli/golden/commands.txt"
+}
+
 # Two at a time (each in its own copy); a failure names the step and the log.
 stamp=$work/started
 touch "$stamp"
@@ -177,6 +185,7 @@ pids=()
 wait "${pids[0]}" || { echo "seed goldens failed; see $log" >&2; exit 1; }
 wait "${pids[1]}" || { echo "precedence goldens failed; see $log" >&2; exit 1; }
 (run_upstream) || { echo "run-upstream golden failed; see $log" >&2; exit 1; }
+(meltano_cli) || { echo "meltano-cli golden failed" >&2; exit 1; }
 # Every golden file must come from this script: one it did not write has no recipe.
 stale=$(find "$fixtures" -path '*/golden/*' -type f ! -name README.md ! -newer "$stamp")
 if [ -n "$stale" ]; then

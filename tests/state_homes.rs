@@ -387,3 +387,38 @@ fn postgres_kill_9_mid_write_keeps_the_last_saved_bookmark() {
     let raw = Raw::Postgres(url);
     killed_mid_write(&dir, &raw, &[]);
 }
+
+/// `--database-uri` (Meltano's per-command option, global in eltr) points both tools at one
+/// system database, over `MELTANO_DATABASE_URI`.
+#[test]
+fn database_uri_option_wins_over_the_variable_in_both_tools() {
+    let (_tmp, dir) = project("");
+    let db = dir.join("elsewhere/system.db");
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    let uri = format!("sqlite:///{}", db.display());
+    let decoy = format!("sqlite:///{}", dir.join("decoy.db").display());
+    let vars = [("MELTANO_DATABASE_URI", decoy.as_str())];
+    meltano(
+        &dir,
+        &["run", "--database-uri", &uri, "tap-x", "target-y"],
+        &vars,
+    )
+    .success();
+    eltr(
+        &dir,
+        ["run", "--database-uri", &uri, "tap-x", "target-y"],
+        &vars,
+    )
+    .success()
+    .stderr_has(&handed(5));
+    let raw = Raw::Sqlite(db);
+    assert_eq!(
+        raw.get(&format!("{ID}/state.json"))
+            .map(String::from_utf8)
+            .unwrap()
+            .unwrap(),
+        meltano_doc("items", 10)
+    );
+    assert!(!dir.join("decoy.db").exists(), "the variable was used");
+    assert!(!dir.join(".meltano/meltano.db").exists());
+}

@@ -16,6 +16,7 @@ pub mod output;
 pub mod remove;
 pub mod run;
 pub mod schedule;
+pub mod schedule_run;
 pub mod select;
 pub mod state;
 
@@ -74,6 +75,11 @@ pub struct GlobalArgs {
     /// Run as if started in this folder.
     #[arg(long, global = true, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
+    /// Meltano's system database (`sqlite:///…`, `postgresql://…`), over
+    /// `MELTANO_DATABASE_URI` and the project's `database_uri`: where the `systemdb` state
+    /// home lives, and what plugins see as `MELTANO_DATABASE_URI`.
+    #[arg(long, global = true, value_name = "URI")]
+    pub database_uri: Option<String>,
 }
 
 impl GlobalArgs {
@@ -85,6 +91,7 @@ impl GlobalArgs {
             no_environment: self.no_environment,
             env_file: self.env_file.clone(),
             strict_env: self.strict_env,
+            database_uri: self.database_uri.clone(),
         }
     }
 }

@@ -59,10 +59,21 @@ pub enum ScheduleAction {
     },
     /// Remove a schedule.
     Remove { name: String },
+    /// Run a schedule: its job (`run [OPTIONS…] JOB`), or its extractor and loader (`elt …
+    /// --state-id=NAME [OPTIONS…]`), with its `env:`; the run's exit code is this command's.
+    Run {
+        name: String,
+        /// Options for `run` / `elt` (`--full-refresh`, `--state-id-suffix`…).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        options: Vec<std::ffi::OsString>,
+    },
 }
 
 /// Runs `eltr schedule`.
 pub fn run(call: &Call<'_>, args: ScheduleArgs) -> anyhow::Result<ExitCode> {
+    if let ScheduleAction::Run { name, options } = &args.action {
+        return super::schedule_run::run(call, name, options);
+    }
     let ctx = call.open()?;
     let format = match args.action {
         ScheduleAction::List { format } => format,
@@ -149,7 +160,9 @@ fn edit(
     let project = &ctx.project;
     let mut editor = Editor::new(project);
     match action {
-        ScheduleAction::List { .. } => unreachable!("listed by run"),
+        ScheduleAction::List { .. } | ScheduleAction::Run { .. } => {
+            unreachable!("listed and run by `run`")
+        }
         ScheduleAction::Add {
             name,
             interval,

@@ -111,16 +111,18 @@ impl StateBackendSettings {
                 .iter()
                 .find_map(|n| env.get(n).map(|e| e.value.clone()))
         };
-        let database_uri = match var(&["ELTR_DATABASE_URI", "MELTANO_DATABASE_URI"]) {
-            Some(v) => Some(v),
-            None => match &ctx.project.database_uri {
-                Some(raw) => ctx
-                    .expand_value(&Value::String(raw.clone()), &env, "database_uri")?
-                    .map(|v| super::model::scalar_to_string(&v)),
-                None => None,
-            },
-        }
-        .filter(|v| !v.is_empty());
+        let chosen = ctx.database_uri_override.clone();
+        let database_uri =
+            match chosen.or_else(|| var(&["ELTR_DATABASE_URI", "MELTANO_DATABASE_URI"])) {
+                Some(v) => Some(v),
+                None => match &ctx.project.database_uri {
+                    Some(raw) => ctx
+                        .expand_value(&Value::String(raw.clone()), &env, "database_uri")?
+                        .map(|v| super::model::scalar_to_string(&v)),
+                    None => None,
+                },
+            }
+            .filter(|v| !v.is_empty());
         let sys_dir_root = var(&["MELTANO_SYS_DIR_ROOT"]).filter(|v| !v.is_empty());
         let settings = StateBackendSettings {
             values,
@@ -147,18 +149,7 @@ impl StateBackendSettings {
                 });
                 std::iter::once(v.as_str()).chain(parts)
             })
-            .chain(self.database_password())
-    }
-
-    /// The password inside `database_uri` (`postgresql://user:PASSWORD@host/db`).
-    fn database_password(&self) -> Option<&str> {
-        let uri = self.database_uri.as_deref()?;
-        let authority = uri.split_once("://")?.1.split('/').next()?;
-        let (userinfo, _) = authority.rsplit_once('@')?;
-        userinfo
-            .split_once(':')
-            .map(|(_, p)| p)
-            .filter(|p| !p.is_empty())
+            .chain(self.database_uri.as_deref().and_then(uri_password))
     }
 
     /// A setting holding seconds (`lock_timeout_seconds`), checked: `None` when unset, an
@@ -246,6 +237,16 @@ fn locate_below(text: &str, anchor: &str, leaf: &str) -> Option<(usize, usize)> 
         let start = l.len() - item(l);
         l[start..].starts_with(&key).then_some((i + 1, start + 1))
     })
+}
+
+/// The password inside a database URI (`postgresql://user:PASSWORD@host/db`), for the masker.
+pub(crate) fn uri_password(uri: &str) -> Option<&str> {
+    let authority = uri.split_once("://")?.1.split('/').next()?;
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    userinfo
+        .split_once(':')
+        .map(|(_, p)| p)
+        .filter(|p| !p.is_empty())
 }
 
 #[cfg(test)]

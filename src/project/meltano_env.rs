@@ -106,8 +106,11 @@ pub fn project_setting_vars(ctx: &Context, env: &EnvMap) -> Vec<(String, String)
     let mut out = Vec::with_capacity(PROJECT_SETTINGS.len());
     for (name, kind, default) in PROJECT_SETTINGS {
         let var = format!("MELTANO_{}", env_stem(name));
-        let value = match env.get(&var) {
-            Some(e) => Some(e.value.clone()),
+        let overridden = (name == "database_uri")
+            .then(|| ctx.database_uri_override.clone())
+            .flatten();
+        let value = match overridden.or_else(|| env.get(&var).map(|e| e.value.clone())) {
+            Some(v) => Some(v),
             None => lookup(&file, name)
                 .or_else(|| default.and_then(|d| serde_json::from_str(d).ok()))
                 .filter(|v| !v.is_null())

@@ -79,6 +79,9 @@ pub struct OpenOptions {
     pub no_environment: bool,
     pub env_file: Option<PathBuf>,
     pub strict_env: bool,
+    /// `--database-uri`: Meltano's command-line override of its system database, above the
+    /// `MELTANO_DATABASE_URI` variable and the project file.
+    pub database_uri: Option<String>,
 }
 
 /// Where an environment variable of a plugin's environment came from.
@@ -160,6 +163,8 @@ pub struct Context {
     pub strict_env: bool,
     /// Learns every sensitive value as it is resolved; shared with whatever prints.
     pub masker: Arc<Masker>,
+    /// `--database-uri`, when given: wins over every other source of `database_uri`.
+    pub database_uri_override: Option<String>,
     /// Behind locks rather than cells so blocks running side by side can share the context.
     warned: std::sync::Mutex<IndexSet<String>>,
     base_env: std::sync::Mutex<Option<std::sync::Arc<VarMap>>>,
@@ -272,12 +277,20 @@ impl Context {
                 });
         let environment = active_environment(&project, &vars, options)?;
         let masker = first_masker(&project, &vars);
+        let database_uri_override = options.database_uri.clone().filter(|u| !u.is_empty());
+        if let Some(password) = database_uri_override
+            .as_deref()
+            .and_then(backend::uri_password)
+        {
+            masker.add(password);
+        }
         Ok(Context {
             project,
             environment,
             vars,
             strict_env,
             masker,
+            database_uri_override,
             warned: std::sync::Mutex::default(),
             base_env: std::sync::Mutex::default(),
             plugin_base_env: std::sync::Mutex::default(),
