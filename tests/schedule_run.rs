@@ -89,5 +89,9 @@ fn an_unknown_schedule_names_the_closest_one() {
     r.failure()
         .clean_error(&["Schedule 'noted-daly' was not found", "noted-daily"]);
     let mr = meltano(&e.dir, &["schedule", "run", "noted-daly"], &[]);
-    assert!(mr.stderr.contains("Schedule 'noted-daly' was not found"), "{}", mr.stderr);
+    assert!(
+        mr.stderr.contains("Schedule 'noted-daly' was not found"),
+        "{}",
+        mr.stderr
+    );
 }

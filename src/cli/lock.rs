@@ -102,7 +102,8 @@ pub fn run(call: &Call<'_>, args: LockArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Writes the pin file of every selected plugin with a `pip_url` of its own, resolved by uv
-/// for the interpreter its venv is built with.
+/// for the interpreter its venv is built with. Without uv, or for a plugin uv cannot
+/// resolve, a warning says so and the command still succeeds (the definitions are locked).
 fn lock_dependencies(
     call: &Call<'_>,
     args: &LockArgs,
@@ -111,9 +112,10 @@ fn lock_dependencies(
     let ctx = call.open()?;
     let root = &ctx.project.root;
     let Installer::Uv(uv) = installer() else {
-        bail!(
-            "eltr lock pins dependencies with uv, and no uv was found (ELTR_UV, then PATH): install uv, or pass --no-lock-dependencies to lock only the plugin definitions"
+        tracing::warn!(
+            "Dependencies not locked: eltr pins them with uv, and no uv was found (ELTR_UV, then PATH); install uv, or pass --no-lock-dependencies"
         );
+        return Ok(());
     };
     let mut cs = Changeset::new(root);
     let mut pinned = Vec::new();
@@ -150,9 +152,15 @@ fn lock_dependencies(
             tracing::warn!("Pin file exists for {what} at {shown} (--update replaces it)");
             continue;
         }
-        let text = pylock::compile(&uv, &python_of(&plugin), pip_url, root)
-            .map_err(|e| anyhow!("cannot lock the dependencies of {what}: {e}"))?;
-        cs.put(&path, Some(text.into_bytes()), 0o644);
+        // As in Meltano's proposal, a plugin whose dependencies cannot be locked (a private
+        // index out of reach, a build that fails) keeps its definition lock and is warned about.
+        match pylock::compile(&uv, &python_of(&plugin), pip_url, root) {
+            Ok(text) => cs.put(&path, Some(text.into_bytes()), 0o644),
+            Err(e) => {
+                tracing::warn!("Cannot lock the dependencies of {what}: {e}");
+                continue;
+            }
+        }
         pinned.push((what, shown));
     }
     cs.commit()?;

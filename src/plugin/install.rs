@@ -1,8 +1,10 @@
 //! `eltr install`: one virtualenv per plugin with a `pip_url`, built with `uv` when it is
-//! available (else `python -m venv` + pip), several at once.
+//! available (else `python -m venv` + pip; the project's `venv.backend` can insist on
+//! either), several at once. Packages come from the plugin's pin file, else pins remembered
+//! for its `pip_url`, else a resolution (see `build`).
 //!
-//! A venv counts as installed only when its fingerprint file (a hash of the pip arguments
-//! and the interpreter) is present and matches. With uv the venv is built relocatable in a
+//! A venv counts as installed only when its fingerprint file (a hash of the pip arguments,
+//! the interpreter and the pin file) is present and matches. With uv the venv is built relocatable in a
 //! staging folder next to its final place, fingerprinted there, and renamed into place only
 //! when everything succeeded (see `staging`): a failed or interrupted install leaves the
 //! previous venv, if any, untouched. pip's venvs hard-code their own path in every script and

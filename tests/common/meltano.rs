@@ -27,7 +27,10 @@ pub fn meltano_bin() -> String {
 /// Runs `meltano ARGS` in `cwd`.
 pub fn meltano(cwd: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(meltano_bin());
-    cmd.current_dir(cwd).args(args).env_clear().stdin(Stdio::null());
+    cmd.current_dir(cwd)
+        .args(args)
+        .env_clear()
+        .stdin(Stdio::null());
     for keep in ["PATH", "HOME"] {
         if let Some(v) = std::env::var_os(keep) {
             cmd.env(keep, v);
