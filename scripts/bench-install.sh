@@ -41,10 +41,8 @@
 #   Meltano installs one plugin per CPU at a time; eltr twice as many, at
 #   least 4, so the slowest plugin starts at once. eltr remembers what each
 #   pip_url resolved to (eltr's user cache) and installs those pins from uv's
-#   cache with --offline --no-deps: no index round trip in the warm state. In
-#   the empty state a plugin that shares most packages with one installing
-#   waits for it and links them from uv's cache (uv's --dry-run says what it
-#   would download; with a warm cache nothing waits). eltr builds each venv
+#   cache with --offline --no-deps: no index round trip in the warm state. No
+#   plugin waits for another (see src/plugin/schedule.rs). eltr builds each venv
 #   relocatable in a staging folder and renames it into place; Meltano builds
 #   in place. Pass ELTR_INSTALL_ARGS="--parallelism $(nproc)" to time eltr at
 #   Meltano's width.

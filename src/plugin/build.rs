@@ -1,7 +1,6 @@
-//! One plugin's venv build, in the phases the install scheduler interleaves: `start` (take
-//! the plugin's build lock, make an empty venv, choose where its packages come from),
-//! `packages` (ask uv what it would install, without installing), `finish` (install,
-//! fingerprint, move into place).
+//! One plugin's venv build, in two phases: `start` (take the plugin's build lock, make an
+//! empty venv, choose where its packages come from) and `finish` (install, fingerprint, move
+//! into place).
 //!
 //! Packages come, first found: from the project's pin file (`pylock.<plugin>.toml`, see
 //! `pylock`); with uv, from pins remembered for the same `pip_url` on this machine (see
@@ -17,7 +16,6 @@ use super::venv::{FINGERPRINT_FILE, fingerprint, is_installed, python_of, venv_d
 use crate::project::ResolvedPlugin;
 use crate::vocab::confine;
 use crate::vocab::lines::{BoundedLines, LOG_LINE_CAP};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -36,15 +34,6 @@ enum Source {
     Remembered { key: Key, pins: Vec<String> },
     /// A resolution of the `pip_url`, remembered under `key` afterwards when there is one.
     Resolve { key: Option<Key> },
-}
-
-/// What a resolving build would install, as uv's `--dry-run` says.
-#[derive(Debug, Clone, Default)]
-pub struct Planned {
-    /// `name==version` of every package.
-    pub packages: HashSet<String>,
-    /// How many of them uv would download: none when uv's cache holds them all.
-    pub downloads: usize,
 }
 
 /// A venv build under way: the plugin's build lock is held until it is dropped. It owns
@@ -196,40 +185,6 @@ impl Build {
             self.plugin.plugin_type.singular(),
             self.plugin.name
         )
-    }
-
-    /// What a resolving install would add, resolved by uv without installing anything
-    /// (`uv pip install --dry-run`); `None` with pip, for pinned packages (pin file or
-    /// remembered: nothing to resolve), or when uv's answer cannot be read. uv caches the
-    /// resolution's metadata, so the install that follows does not pay for it again.
-    pub fn packages(&self) -> Option<Planned> {
-        let (Installer::Uv(_), Source::Resolve { .. }) = (&self.tool, &self.source) else {
-            return None;
-        };
-        let mut step = self.install_step();
-        // After `uv pip install`; no colour codes in the lines to read.
-        step.splice(
-            3..3,
-            ["--dry-run".to_string(), "--color".into(), "never".into()],
-        );
-        let mut child = Command::new(&step[0])
-            .args(&step[1..])
-            .current_dir(&self.root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .ok()?;
-        let stderr = child.stderr.take()?;
-        let from_stderr = std::thread::spawn(move || listed_packages(stderr));
-        let mut plan = child.stdout.take().map(listed_packages).unwrap_or_default();
-        let other = from_stderr.join().unwrap_or_default();
-        plan.packages.extend(other.packages);
-        plan.downloads += other.downloads;
-        if !child.wait().ok()?.success() {
-            return None;
-        }
-        (!plan.packages.is_empty()).then_some(plan)
     }
 
     /// Installs the plugin, writes the fingerprint and puts the venv in place.
@@ -477,24 +432,6 @@ impl Build {
 
 fn words(w: &[&str]) -> Vec<String> {
     w.iter().map(|s| s.to_string()).collect()
-}
-
-/// What uv's `--dry-run` lists ("Would download N packages" when some are not in its cache,
-/// "Would install N packages", then " + name==version" per package), read in bounded lines.
-fn listed_packages(out: impl std::io::Read) -> Planned {
-    let mut lines = BoundedLines::new(std::io::BufReader::new(out), LOG_LINE_CAP);
-    let mut plan = Planned::default();
-    while let Ok(Some(line)) = lines.next_line() {
-        let text = line.to_text();
-        let text = text.trim();
-        if let Some(p) = text.strip_prefix("+ ") {
-            plan.packages.insert(p.trim().to_ascii_lowercase());
-        } else if let Some(rest) = text.strip_prefix("Would download ") {
-            let n = rest.split_whitespace().next().and_then(|n| n.parse().ok());
-            plan.downloads += n.unwrap_or(1);
-        }
-    }
-    plan
 }
 
 /// The project's pin file for the plugin's venv, read and checked against its `pip_url`;
