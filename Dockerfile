@@ -6,9 +6,11 @@
 #   docker run --rm -e TAP_X_PASSWORD=... -v eltr-state:/project/.eltr/state \
 #     my-eltr run orders-to-jsonl --environment prod
 #
-# Stage 1 builds the eltr binary; stage 2 is a slim Python image holding eltr, uv, the
-# project (PROJECT_DIR, a folder inside the build context) and the virtualenvs of its PyPI
-# plugins, built at build time by `eltr install`. Nothing is installed at run time.
+# Three stages: `build` compiles the eltr binary (stripped); `plugins` builds the virtualenvs
+# of the project's PyPI plugins with `eltr install`, which uses uv there; the final stage is
+# the slim Python image with only eltr, the project (PROJECT_DIR, a folder inside the build
+# context) and those virtualenvs, copied to the same path and so run by the same Python. No
+# compiler, cargo, uv or build cache reaches it, and nothing is installed at run time.
 #
 # Run-time settings are variables (nothing secret is baked in; `.env` files are kept out of
 # the build context by .dockerignore):
@@ -42,22 +44,37 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 ARG CARGO_HTTP_CAINFO
 # The crates and the target folder live in build caches, so a rebuild after a source change
-# only recompiles eltr; the binary is copied out of the cache in the same step.
+# only recompiles eltr; the binary is copied out of the cache in the same step, without its
+# symbol table (`install -s`; a panic's backtrace then shows addresses, not function names).
 RUN --mount=type=cache,id=eltr-cargo-registry,target=/usr/local/cargo/registry \
     --mount=type=cache,id=eltr-cargo-target,target=/src/target \
     cargo build --release --locked --bin eltr \
- && install -m 0755 target/release/eltr /usr/local/bin/eltr \
+ && install -s -m 0755 target/release/eltr /usr/local/bin/eltr \
  && eltr --version
 
-FROM ${PYTHON_IMAGE}
+FROM ${PYTHON_IMAGE} AS plugins
 ARG UV_VERSION=0.13.8
 ARG PIP_CERT
 # uv in a virtualenv of its own (Debian's system Python refuses pip installs), on PATH so
-# `eltr install` uses it; then the user eltr runs as.
+# `eltr install` uses it. Only this stage has it.
 RUN python3 -m venv /opt/uv \
  && /opt/uv/bin/pip install --no-cache-dir --disable-pip-version-check "uv==${UV_VERSION}" \
- && ln -s /opt/uv/bin/uv /usr/local/bin/uv \
- && groupadd --system --gid 10001 eltr \
+ && ln -s /opt/uv/bin/uv /usr/local/bin/uv
+COPY --from=build /usr/local/bin/eltr /usr/local/bin/eltr
+ARG PROJECT_DIR=example-project
+WORKDIR /project
+COPY ${PROJECT_DIR}/ /project/
+ENV UV_NO_CACHE=1 \
+    UV_COMPILE_BYTECODE=1
+# uv reads a custom CA from SSL_CERT_FILE; only set when PIP_CERT is given. Bytecode is
+# compiled here, once, since the run-time user cannot write it beside read-only sources.
+RUN if [ -n "${PIP_CERT:-}" ]; then export SSL_CERT_FILE="$PIP_CERT"; fi \
+ && eltr install \
+ && eltr compile > /dev/null
+
+FROM ${PYTHON_IMAGE}
+# The user eltr runs as.
+RUN groupadd --system --gid 10001 eltr \
  && useradd --system --uid 10001 --gid 10001 --home-dir /home/eltr --create-home \
       --shell /usr/sbin/nologin eltr
 COPY --from=build /usr/local/bin/eltr /usr/local/bin/eltr
@@ -67,20 +84,15 @@ COPY --from=build /usr/local/bin/eltr /usr/local/bin/eltr
 ARG PROJECT_DIR=example-project
 WORKDIR /project
 COPY ${PROJECT_DIR}/ /project/
+COPY --from=plugins --chown=10001:10001 /project/.eltr /project/.eltr
 RUN mkdir -p /project/.eltr/state /project/output /state /output \
- && chown -R 10001:10001 /project/.eltr /project/output /state /output
+ && chown 10001:10001 /project/.eltr /project/.eltr/state /project/output /state /output
 
 USER 10001:10001
 ENV ELTR_PROJECT_ROOT=/project \
     HOME=/home/eltr \
-    UV_NO_CACHE=1 \
-    UV_COMPILE_BYTECODE=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-# uv reads a custom CA from SSL_CERT_FILE; only set when PIP_CERT is given.
-RUN if [ -n "${PIP_CERT:-}" ]; then export SSL_CERT_FILE="$PIP_CERT"; fi \
- && eltr install \
- && eltr compile > /dev/null
 
 ENTRYPOINT ["eltr"]
 CMD ["--help"]

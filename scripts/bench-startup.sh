@@ -8,13 +8,13 @@
 #   default_environment, ~1/3 of extractors using inherit_from, a few jobs,
 #   ${VAR} config references resolved from a .env file):
 #     eltr --version        process start-up only
-#     eltr compile          load + resolve the whole project, JSON to /dev/null
+#     eltr compile --print  load + resolve the whole project, JSON to /dev/null
 #     meltano --version     Python/Click start-up
 #     meltano compile       Meltano's manifest compile (writes
 #                           .meltano/manifests/*.json; with the default
 #                           environment active it compiles *every* environment
 #                           plus "no environment", i.e. 3 manifests here,
-#                           while eltr compile resolves one environment)
+#                           while eltr compile --print resolves one environment)
 #   and prints a table with the means, the meltano/eltr ratios and the eltr
 #   targets (eltr compile < 50 ms, eltr --version < 5 ms) as PASS/MISS.
 #
@@ -301,7 +301,7 @@ cd "$PROJECT"
 # Verify both tools accept the project
 # --------------------------------------------------------------------------
 log "verifying: eltr compile"
-if ! "$ELTR" compile >"$PROJECT/.eltr-compile.json" 2>"$PROJECT/.eltr-compile.err"; then
+if ! "$ELTR" compile --print >"$PROJECT/.eltr-compile.json" 2>"$PROJECT/.eltr-compile.err"; then
     cat "$PROJECT/.eltr-compile.err" >&2
     die "eltr compile failed on the generated project (see above)"
 fi
@@ -369,7 +369,7 @@ time_cmd() {
 }
 
 time_cmd "eltr --version" "$WARMUP_ELTR" "$RUNS_ELTR" "$ELTR" --version
-time_cmd "eltr compile" "$WARMUP_ELTR" "$RUNS_ELTR" "$ELTR" compile
+time_cmd "eltr compile" "$WARMUP_ELTR" "$RUNS_ELTR" "$ELTR" compile --print
 if [[ -n "$MELTANO_BIN" ]]; then
     time_cmd "meltano --version" "$WARMUP_MELTANO" "$RUNS_MELTANO" "$MELTANO_BIN" --version
     time_cmd "meltano compile" "$WARMUP_MELTANO" "$RUNS_MELTANO" "$MELTANO_BIN" compile

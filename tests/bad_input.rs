@@ -90,7 +90,7 @@ fn project_problems(
 ) -> Vec<String> {
     let mut problems = Vec::new();
     for args in [
-        &["compile"][..],
+        &["compile", "--print"][..],
         &["run", "--dry-run", "tap-a", "target-b"][..],
     ] {
         let started = Instant::now();
@@ -305,7 +305,7 @@ fn deeply_nested_project_file_is_rejected_quickly() {
     );
     let p = project_with(text.as_bytes());
     let started = Instant::now();
-    let r = eltr_in(&p.dir, &["compile"], &[], Duration::from_secs(3));
+    let r = eltr_in(&p.dir, &["compile", "--print"], &[], Duration::from_secs(3));
     assert_no_crash(&r);
     r.failure();
     assert!(

@@ -449,7 +449,7 @@ plugins:
 
     // The child runs the parent's program (cowsay rejects the --config eltr passes, with its
     // own usage message, which shows it was started; nothing else on PATH provides it).
-    let json = eltr(&["compile"]).success().json();
+    let json = eltr(&["compile", "--print"]).success().json();
     let child = json["plugins"]["utilities"]
         .as_array()
         .unwrap()

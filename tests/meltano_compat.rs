@@ -436,7 +436,7 @@ fn elt_transform_needs_the_dbt_transformer_and_merge_state_excludes_state_strate
         &QUIET,
     );
     run.failure()
-        .stderr_has("cannot use both --merge-state and --state-strategy");
+        .stderr_has("Cannot use both --merge-state and --state-strategy");
 }
 
 /// `cmd` in both tools (same words), each stdout with the project folder as `ROOT`, and

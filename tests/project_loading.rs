@@ -370,7 +370,7 @@ fn compiled_extractor<'a>(doc: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn compile_shows_inherited_extractor_with_its_select_and_merged_config() {
-    let doc = seed(&["compile"]).success().json();
+    let doc = seed(&["compile", "--print"]).success().json();
     assert_eq!(doc["environment"], "dev");
     let orders = compiled_extractor(&doc, "tap-postgres--orders");
     assert_eq!(orders["inherit_from"], "tap-postgres");
@@ -387,7 +387,7 @@ fn compile_shows_inherited_extractor_with_its_select_and_merged_config() {
 
 #[test]
 fn compile_masks_sensitive_values() {
-    let run = seed(&["compile"]);
+    let run = seed(&["compile", "--print"]);
     let doc = run.success().json();
     let orders = compiled_extractor(&doc, "tap-postgres--orders");
     assert_eq!(orders["config"]["password"], "*****");
@@ -406,7 +406,7 @@ fn compile_masks_sensitive_values() {
 
 #[test]
 fn compile_unsafe_shows_sensitive_values() {
-    let doc = seed(&["compile", "--unsafe"]).success().json();
+    let doc = seed(&["compile", "--print", "--unsafe"]).success().json();
     let orders = compiled_extractor(&doc, "tap-postgres--orders");
     assert_eq!(orders["config"]["password"], "dotenv-in-secret");
     assert_eq!(
@@ -783,7 +783,7 @@ fn meltano_strict_env_feature_flag_fails_naming_variable() {
 /// Runs `eltr compile` in `tests/fixtures/errors/<case>` (or a subfolder of it).
 fn compile_broken(case: &str, subdir: &str) -> Run {
     let project = fixture(&format!("errors/{case}"));
-    let run = eltr(&project.path(subdir), ["compile"], &[]);
+    let run = eltr(&project.path(subdir), ["compile", "--print"], &[]);
     run.failure();
     run
 }
@@ -928,7 +928,9 @@ fn eltr_yml_is_preferred_over_meltano_yml() {
     let project = fixture("both-root-files");
     let run = eltr(&project.dir, JOB_LIST, &[]);
     assert_eq!(job_names(&run), ["from-eltr-yml"]);
-    let doc = eltr(&project.dir, ["compile"], &[]).success().json();
+    let doc = eltr(&project.dir, ["compile", "--print"], &[])
+        .success()
+        .json();
     assert!(
         doc["root_file"].as_str().unwrap().ends_with("eltr.yml"),
         "{}",
@@ -955,7 +957,7 @@ fn init_creates_a_project_that_compiles_and_ignores_local_files() {
     let parent = empty_dir();
     eltr(parent.path(), ["init", "new-project"], &[]).success();
     let dir = parent.path().join("new-project");
-    let doc = eltr(&dir, ["compile"], &[]).success().json();
+    let doc = eltr(&dir, ["compile", "--print"], &[]).success().json();
     assert!(
         doc["root_file"].as_str().unwrap().ends_with("eltr.yml"),
         "{doc}"
@@ -967,20 +969,38 @@ fn init_creates_a_project_that_compiles_and_ignores_local_files() {
 }
 
 #[test]
-fn init_into_a_non_empty_folder_fails_and_leaves_it_alone() {
+fn init_into_a_used_folder_keeps_every_file_already_there() {
     let parent = empty_dir();
     let dir = parent.path().join("taken");
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("notes.txt"), "mine\n").unwrap();
+    std::fs::write(dir.join(".env"), "TAP_X_PASSWORD=keep-me\n").unwrap();
+    eltr(parent.path(), ["init", "taken"], &[])
+        .success()
+        .stderr_has("kept 1 file(s)");
+    assert!(dir.join("eltr.yml").is_file());
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    assert_eq!(read("notes.txt"), "mine\n");
+    assert_eq!(read(".env"), "TAP_X_PASSWORD=keep-me\n");
+
+    // A second init refuses; --force replaces eltr.yml only.
+    std::fs::write(dir.join("eltr.yml"), "version: 1 # edited\n").unwrap();
     eltr(parent.path(), ["init", "taken"], &[])
         .failure()
-        .stderr_has("not empty");
-    assert!(!dir.join("eltr.yml").exists());
-    assert!(!dir.join(".gitignore").exists());
-    assert_eq!(
-        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
-        "mine\n"
-    );
+        .stderr_has("already holds eltr.yml");
+    assert_eq!(read("eltr.yml"), "version: 1 # edited\n");
+    eltr(parent.path(), ["init", "--force", "taken"], &[]).success();
+    assert!(read("eltr.yml").contains("include_paths"));
+    assert_eq!(read(".env"), "TAP_X_PASSWORD=keep-me\n");
+
+    // A Meltano project needs no init, and is never written over.
+    let meltano = parent.path().join("meltano-project");
+    std::fs::create_dir(&meltano).unwrap();
+    std::fs::write(meltano.join("meltano.yml"), "version: 1\n").unwrap();
+    eltr(parent.path(), ["init", "--force", "meltano-project"], &[])
+        .failure()
+        .stderr_has("is a Meltano project already");
+    assert!(!meltano.join("eltr.yml").exists());
 }
 
 // ---------------------------------------------------------------------------------------------

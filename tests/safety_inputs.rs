@@ -33,7 +33,11 @@ fn an_env_file_that_is_a_device_or_a_pipe_is_refused() {
     let fifo = tmp.path().join("env.fifo");
     mkfifo(&fifo);
     for env_file in ["/dev/zero", fifo.to_str().unwrap()] {
-        let run = eltr(tmp.path(), ["--env-file", env_file, "compile"], &[]);
+        let run = eltr(
+            tmp.path(),
+            ["--env-file", env_file, "compile", "--print"],
+            &[],
+        );
         run.clean_error(&["not a regular file"]);
     }
 }
@@ -48,7 +52,7 @@ fn an_included_pipe_is_refused() {
     .unwrap();
     fs::create_dir_all(tmp.path().join("plugins")).unwrap();
     mkfifo(&tmp.path().join("plugins/x.yml"));
-    let run = eltr(tmp.path(), ["compile"], &[]);
+    let run = eltr(tmp.path(), ["compile", "--print"], &[]);
     assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
@@ -97,7 +101,7 @@ fn a_variable_that_is_not_utf8_is_no_panic() {
     let tmp = tempfile::tempdir().unwrap();
     fs::write(tmp.path().join("meltano.yml"), TAP).unwrap();
     let out = Command::new(common::eltr_bin())
-        .arg("compile")
+        .args(["compile", "--print"])
         .current_dir(tmp.path())
         .env(OsStr::new("ODD_BYTES"), OsStr::from_bytes(b"\xff\xfe"))
         .output()

@@ -187,11 +187,11 @@ fn json_logs_mask_the_plugin_lines_and_the_final_error() {
 #[test]
 fn compile_masks_overlays_of_every_environment_and_secret_env_blocks() {
     let (_tmp, dir) = project();
-    let run = eltr(&dir, ["compile"], &[]);
+    let run = eltr(&dir, ["compile", "--print"], &[]);
     run.success();
     assert_run_masked(&run);
     // The proof the check can fail: --unsafe shows the values.
-    let shown = eltr(&dir, ["compile", "--unsafe"], &[]);
+    let shown = eltr(&dir, ["compile", "--print", "--unsafe"], &[]);
     shown.success();
     assert!(shown.stdout.contains(PROD_CORE) && shown.stdout.contains(DEV_CORE));
 }
@@ -223,14 +223,14 @@ fn a_dotenv_line_that_cannot_be_parsed_is_named_not_echoed() {
         format!("A=1\nTAP_LEAKY_API_TOKEN=\"{DOTENV_CORE}\nB=2\n"),
     )
     .unwrap();
-    let run = eltr(&dir, ["compile"], &[]);
+    let run = eltr(&dir, ["compile", "--print"], &[]);
     run.failure()
         .stderr_has(".env:2:")
         .stderr_has("TAP_LEAKY_API_TOKEN");
     assert_run_masked(&run);
     // A pasted secret on a line of its own is not even shown as a key.
     fs::write(dir.join(".env"), format!("{DOTENV_CORE}'x\n")).unwrap();
-    let run = eltr(&dir, ["compile"], &[]);
+    let run = eltr(&dir, ["compile", "--print"], &[]);
     run.failure().stderr_has(".env:1:");
     assert_run_masked(&run);
 }
@@ -246,7 +246,7 @@ fn state_backend_credentials_are_masked_everywhere() {
         ),
     )
     .unwrap();
-    let run = eltr(dir, ["compile"], &[]);
+    let run = eltr(dir, ["compile", "--print"], &[]);
     run.success();
     assert_run_masked(&run);
     let run = eltr(dir, ["state", "list"], &[]);

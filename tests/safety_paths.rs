@@ -155,7 +155,7 @@ fn a_plugin_name_with_a_path_in_it_is_refused_with_its_line() {
         let s = Sandbox::new(&yml);
         let before = s.outside();
         for args in [
-            &["compile"][..],
+            &["compile", "--print"][..],
             &["install"][..],
             &["invoke", "tap-ok"][..],
             &["config", "tap-ok", "list"][..],
@@ -188,7 +188,7 @@ fn environment_job_and_schedule_names_are_checked_too() {
         ),
     ] {
         let s = Sandbox::new(yml);
-        let run = s.eltr(&["compile"]);
+        let run = s.eltr(&["compile", "--print"]);
         assert_refused(&run, &[line, "is not valid"]);
     }
 }
@@ -198,7 +198,10 @@ fn a_plugin_overlaid_by_an_environment_is_checked() {
     let s = Sandbox::new(
         "version: 1\nenvironments:\n- name: dev\n  config:\n    plugins:\n      extractors:\n      - name: ../../x\n",
     );
-    assert_refused(&s.eltr(&["compile"]), &["meltano.yml:7:", "path separator"]);
+    assert_refused(
+        &s.eltr(&["compile", "--print"]),
+        &["meltano.yml:7:", "path separator"],
+    );
 }
 
 #[test]
@@ -206,7 +209,10 @@ fn a_variant_is_one_path_component() {
     let s = Sandbox::new(
         "version: 1\nplugins:\n  extractors:\n  - name: tap-x\n    variant: ../../../bystander/keep\n",
     );
-    assert_refused(&s.eltr(&["compile"]), &["meltano.yml:5:", "variant"]);
+    assert_refused(
+        &s.eltr(&["compile", "--print"]),
+        &["meltano.yml:5:", "variant"],
+    );
 }
 
 #[test]

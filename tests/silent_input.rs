@@ -30,7 +30,7 @@ fn a_misspelled_plugin_key_warns_with_its_line_and_the_right_name() {
     let tmp = project(
         "version: 1\nplugins:\n  extractors:\n  - name: tap-x\n    pip_ulr: tap-x==1.0\n    executable: /bin/true\n",
     );
-    let run = eltr(tmp.path(), ["compile"], &[]);
+    let run = eltr(tmp.path(), ["compile", "--print"], &[]);
     run.success()
         .stderr_has("meltano.yml:5:5: unknown key 'pip_ulr' in extractor 'tap-x'")
         .stderr_has("did you mean 'pip_url'?");
@@ -41,7 +41,7 @@ fn known_keys_of_meltano_and_hub_definitions_do_not_warn() {
     let tmp = project(
         "version: 1\nplugins:\n  extractors:\n  - name: tap-x\n    label: X\n    description: d\n    docs: https://example.com\n    repo: https://example.com\n    logo_url: x.png\n    executable: /bin/true\n",
     );
-    let run = eltr(tmp.path(), ["compile"], &[]);
+    let run = eltr(tmp.path(), ["compile", "--print"], &[]);
     run.success();
     assert!(!run.stderr.contains("unknown key"), "{}", run.stderr);
 }
@@ -72,14 +72,17 @@ fn malformed_extra_variables_are_errors_naming_the_variable() {
         ("TAP_X__SCHEMA", "3", "a JSON object"),
         ("TAP_X__USE_CACHED_CATALOG", "maybe", "true or false"),
     ] {
-        for args in [&["compile"][..], &["run", "tap-x", "target-y"][..]] {
+        for args in [
+            &["compile", "--print"][..],
+            &["run", "tap-x", "target-y"][..],
+        ] {
             let run = eltr(tmp.path(), args, &[(var, value)]);
             run.clean_error(&[&format!("variable {var}"), expected]);
         }
     }
     // The same variable from .env says so.
     fs::write(tmp.path().join(".env"), "TAP_X__SELECT=nope\n").unwrap();
-    let run = eltr(tmp.path(), ["compile"], &[]);
+    let run = eltr(tmp.path(), ["compile", "--print"], &[]);
     run.clean_error(&["variable TAP_X__SELECT (from .env)"]);
 }
 
@@ -88,7 +91,7 @@ fn well_formed_extra_variables_still_work() {
     let tmp = project(TAP);
     let run = eltr(
         tmp.path(),
-        ["compile"],
+        ["compile", "--print"],
         &[
             ("TAP_X__SELECT", "[\"orders.*\"]"),
             ("TAP_X__USE_CACHED_CATALOG", "false"),
@@ -129,13 +132,13 @@ fn an_unreadable_folder_under_include_paths_is_an_error() {
     .unwrap();
     // A symbolic link loop (a folder that cannot be read, even by root, who ignores modes).
     std::os::unix::fs::symlink(".", plugins.join("loaders")).unwrap();
-    let run = eltr(tmp.path(), ["compile"], &[]);
+    let run = eltr(tmp.path(), ["compile", "--print"], &[]);
     run.clean_error(&[
         "plugins/loaders",
         "include_paths pattern './plugins/**/*.yml'",
     ]);
     fs::remove_file(plugins.join("loaders")).unwrap();
-    eltr(tmp.path(), ["compile"], &[]).success();
+    eltr(tmp.path(), ["compile", "--print"], &[]).success();
 }
 
 #[test]
@@ -145,6 +148,6 @@ fn a_dangling_link_under_include_paths_is_an_error() {
     fs::create_dir_all(&plugins).unwrap();
     std::os::unix::fs::symlink(Path::new("/nonexistent/eltr/x.yml"), plugins.join("x.yml"))
         .unwrap();
-    let run = eltr(tmp.path(), ["compile"], &[]);
+    let run = eltr(tmp.path(), ["compile", "--print"], &[]);
     run.clean_error(&["plugins/x.yml"]);
 }

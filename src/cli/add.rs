@@ -61,13 +61,22 @@ pub struct AddArgs {
     /// instead of the root file, where Meltano writes it.
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// Accepted for Meltano compatibility: eltr never installs on `add` (run `eltr install`).
-    #[arg(long, hide = true)]
+    /// Do not install the plugins added (eltr's default: `add` only edits files; `install`
+    /// or the first run installs them).
+    #[arg(long, conflicts_with_all = ["install", "force_install"])]
     pub no_install: bool,
-    #[arg(long, hide = true)]
+    /// Install the plugins added, as Meltano's `add` does by default.
+    #[arg(long)]
     pub install: bool,
-    #[arg(long, hide = true)]
+    /// `--install`, also when a plugin declares a Python version other than the one used.
+    #[arg(long)]
     pub force_install: bool,
+    /// Accepted for Meltano compatibility (Meltano hides it): an existing plugin's
+    /// definition is always refreshed.
+    #[arg(long, hide = true, overrides_with = "no_update")]
+    pub update: bool,
+    #[arg(long, hide = true)]
+    pub no_update: bool,
 }
 
 /// Runs `eltr add`.
@@ -77,14 +86,10 @@ pub fn run(call: &Call<'_>, args: AddArgs) -> anyhow::Result<ExitCode> {
     let project = &ctx.project;
     let mut editor = Editor::new(project);
     let file = editor.destination(args.file.as_deref())?;
-    let root_data = crate::project::edit::doc::read_data(
-        &std::fs::read_to_string(&project.root_file).unwrap_or_default(),
-    )
-    .unwrap_or_default();
-    let hub_config =
-        HubConfig::resolve(|v| ctx.vars.get(v).map(|(s, _)| s.to_string()), &root_data);
+    let hub_config = HubConfig::of_project(&ctx);
     let mut hub: Option<Hub> = None;
     let mut lines = Vec::new();
+    let mut added = Vec::new();
     for name in &wanted.names {
         let ptype = wanted.plugin_type.unwrap_or_else(|| add::infer_type(name));
         Name::parse(NameKind::Plugin, name).map_err(|e| anyhow!("{e}"))?;
@@ -111,6 +116,7 @@ pub fn run(call: &Call<'_>, args: AddArgs) -> anyhow::Result<ExitCode> {
         let Some(plan) = plan else { continue };
         add::apply(&mut editor, &plan, &file)?;
         lines.extend(report(&plan));
+        added.push((plan.plugin_type, plan.name.clone()));
     }
     let written = editor.commit()?;
     for l in lines {
@@ -119,7 +125,22 @@ pub fn run(call: &Call<'_>, args: AddArgs) -> anyhow::Result<ExitCode> {
     for f in written.files {
         call.say(&format!("wrote {}", f.display()));
     }
+    if args.install || args.force_install {
+        install_added(call, &added)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--install`: builds the plugins just added, from the project as it now reads.
+fn install_added(call: &Call<'_>, added: &[(PluginType, String)]) -> anyhow::Result<()> {
+    let ctx = call.open()?;
+    let plugins = added
+        .iter()
+        .map(|(ptype, name)| ctx.plugin(Some(*ptype), name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let refs: Vec<_> = plugins.iter().collect();
+    crate::pipeline::ensure_installed(&ctx, &refs)?;
+    Ok(())
 }
 
 /// The names to add, their type and parent, after Meltano 3's `add extractor tap-x` word

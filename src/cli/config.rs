@@ -38,8 +38,11 @@ pub struct ConfigArgs {
     #[arg(long)]
     pub extras: bool,
     /// Show sensitive values.
-    #[arg(long = "unsafe")]
+    #[arg(long = "unsafe", overrides_with = "safe")]
     pub show_secrets: bool,
+    /// Mask sensitive values (the default; Meltano's `--safe`).
+    #[arg(long, overrides_with = "show_secrets")]
+    pub safe: bool,
     /// `list`: also show settings that only have their default value.
     #[arg(long)]
     pub all: bool,
@@ -49,6 +52,15 @@ pub struct ConfigArgs {
     /// Output shape.
     #[arg(long, value_enum, default_value_t)]
     pub format: ConfigFormat,
+    /// `test`: install the plugin first if its virtualenv is missing (the default).
+    #[arg(long, conflicts_with_all = ["no_install", "only_install"])]
+    pub install: bool,
+    /// `test`: do not install the plugin first.
+    #[arg(long, conflicts_with = "only_install")]
+    pub no_install: bool,
+    /// `test`: install the plugin if its virtualenv is missing, then stop.
+    #[arg(long)]
+    pub only_install: bool,
 }
 
 /// Output shapes of `eltr config`.
@@ -74,6 +86,23 @@ pub enum StoreArg {
 
 const EDIT_ACTIONS: [&str; 3] = ["set", "unset", "reset"];
 
+/// `config test PLUGIN` (`cli::config_test`).
+fn test(call: &Call<'_>, args: &ConfigArgs, name: &str) -> anyhow::Result<ExitCode> {
+    let install = super::config_test::InstallChoice {
+        install: args.install,
+        no_install: args.no_install,
+        only_install: args.only_install,
+    };
+    super::config_test::run(call, plugin_type_arg(args)?, name, install)
+}
+
+fn plugin_type_arg(args: &ConfigArgs) -> anyhow::Result<Option<PluginType>> {
+    args.plugin_type
+        .as_deref()
+        .map(|t| PluginType::parse(t).ok_or_else(|| anyhow::anyhow!("unknown plugin type '{t}'")))
+        .transpose()
+}
+
 /// Runs `eltr config`.
 pub fn run(call: &Call<'_>, args: ConfigArgs) -> anyhow::Result<ExitCode> {
     match args.words.as_slice() {
@@ -83,6 +112,7 @@ pub fn run(call: &Call<'_>, args: ConfigArgs) -> anyhow::Result<ExitCode> {
         [p, a, rest @ ..] if EDIT_ACTIONS.contains(&a.as_str()) => {
             return edit(call, &args, a, p, rest);
         }
+        [a, p] | [p, a] if a == "test" => return test(call, &args, p),
         _ => {}
     }
     let (action, name) = match args.words.as_slice() {

@@ -110,9 +110,7 @@ pub fn run_elt(call: &Call<'_>, args: EltArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run(call: &Call<'_>, args: ElArgs, transform: Transform) -> anyhow::Result<ExitCode> {
-    if args.merge_state && args.state_strategy != StateStrategy::Auto {
-        anyhow::bail!("cannot use both --merge-state and --state-strategy");
-    }
+    let state_strategy = super::run::strategy(args.merge_state, args.state_strategy)?;
     let ctx = call.open()?;
     let state_id = match &args.state_id {
         Some(id) if !id.is_empty() => id.clone(),
@@ -126,12 +124,6 @@ fn run(call: &Call<'_>, args: ElArgs, transform: Transform) -> anyhow::Result<Ex
             id
         }
     };
-    if args.merge_state {
-        tracing::warn!(
-            "The --merge-state option is deprecated and will be removed in a future version. \
-             Use --state-strategy=merge instead."
-        );
-    }
     let mut select_filter = args.select.clone();
     select_filter.extend(args.exclude.iter().map(|e| format!("!{e}")));
     let req = RunRequest {
@@ -139,13 +131,10 @@ fn run(call: &Call<'_>, args: ElArgs, transform: Transform) -> anyhow::Result<Ex
         full_refresh: args.full_refresh,
         refresh_catalog: args.refresh_catalog,
         force: args.force,
-        state_strategy: match args.merge_state {
-            true => StateStrategy::Merge,
-            false => args.state_strategy,
-        },
+        state_strategy,
         run_id: args.run_id.unwrap_or_default(),
         timeout: args.timeout,
-        no_install: args.no_install,
+        no_install: !super::install_choice::installs(&ctx, args.install, args.no_install)?,
         progress: args.progress,
         el: Some(ElRequest {
             extractor: args.extractor.clone(),

@@ -9,8 +9,14 @@ use std::process::ExitCode;
 /// Flags of `eltr init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Folder to create (must not exist, or be empty).
+    /// Folder to create (it may exist, but not hold a project already).
     pub dir: PathBuf,
+    /// Replace the folder's `eltr.yml`. Every other file already there is kept as it is.
+    #[arg(long)]
+    pub force: bool,
+    /// Accepted for Meltano compatibility: eltr sends no usage statistics.
+    #[arg(long)]
+    pub no_usage_stats: bool,
 }
 
 /// The files of a new project, relative to its folder.
@@ -64,14 +70,29 @@ const FILES: &[(&str, &str)] = &[
 /// Creates the project.
 pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     let dir = &args.dir;
-    if dir.exists() && dir.read_dir()?.next().is_some() {
+    if dir.join("meltano.yml").exists() {
         bail!(
-            "{} already exists and is not empty; pick a new folder",
+            "{} is a Meltano project already; eltr runs it as it is (no init needed)",
             dir.display()
         );
     }
+    if dir.join("eltr.yml").exists() && !args.force {
+        bail!(
+            "{} already holds eltr.yml; use --force to replace it (other files are kept)",
+            dir.display()
+        );
+    }
+    let mut kept = 0;
     for (rel, text) in FILES {
-        write(&dir.join(rel), text)?;
+        let path = dir.join(rel);
+        if path.exists() && *rel != "eltr.yml" {
+            kept += 1;
+            continue;
+        }
+        write(dir, &path, text)?;
+    }
+    if kept > 0 {
+        eprintln!("kept {kept} file(s) already in {}", dir.display());
     }
     eprintln!(
         "created project {}; add plugins under plugins/, then run `eltr compile` there",
@@ -80,10 +101,13 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+/// Writes one file of the new project; one already there (`--force`) is replaced whole,
+/// never written through a link out of the project folder.
+fn write(dir: &Path, path: &Path, text: &str) -> anyhow::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    crate::vocab::confine::write_replacing(dir, path, text.as_bytes(), false)
+        .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -19,7 +19,7 @@ pub struct InstallArgs {
     #[arg(long)]
     pub clean: bool,
     /// Installs run at once (default: twice the CPUs, at least 4; at most 1024).
-    #[arg(long, value_name = "N", value_parser = parallelism)]
+    #[arg(long, short = 'p', value_name = "N", value_parser = parallelism)]
     pub parallelism: Option<usize>,
 }
 

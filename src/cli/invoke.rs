@@ -4,6 +4,7 @@
 
 use super::Call;
 use crate::pipeline::command::{CommandSpec, Invocation, ready};
+use crate::pipeline::container::has_spec;
 use crate::project::model::PluginType;
 use crate::vocab::ident::RunId;
 use crate::vocab::supervisor::Supervisor;
@@ -39,6 +40,10 @@ pub struct InvokeArgs {
     /// Install the plugin if its virtualenv is missing, then stop.
     #[arg(long)]
     pub only_install: bool,
+    /// Run `PLUGIN:COMMAND` in a container when the command has a `container_spec` (with
+    /// `docker`, else `podman`).
+    #[arg(long)]
+    pub containers: bool,
     /// `--dump`: show sensitive values instead of masking them.
     #[arg(long = "unsafe")]
     pub show_secrets: bool,
@@ -94,10 +99,17 @@ pub fn run(call: &Call<'_>, args: InvokeArgs) -> anyhow::Result<ExitCode> {
     }
     let how = Invocation {
         run_id: RunId::new(),
-        install_missing: !args.no_install,
+        install_missing: super::install_choice::installs(&ctx, args.install, args.no_install)?,
         supervisor: Supervisor::quiet(crate::pipeline::signals::grace()),
         refresh_catalog: args.refresh_catalog,
     };
+    if let Some(c) = command
+        .as_deref()
+        .filter(|c| args.containers && has_spec(&plugin, c))
+    {
+        let status = crate::pipeline::container::run(&ctx, plugin, c, &how)?;
+        return Ok(exit_code(status));
+    }
     let extractor = plugin.plugin_type == PluginType::Extractors;
     let ready = ready(&ctx, plugin, command.as_deref(), plugin_args, &how)?;
     for var in &args.print_var {
@@ -118,11 +130,15 @@ pub fn run(call: &Call<'_>, args: InvokeArgs) -> anyhow::Result<ExitCode> {
         let pretty = serde_json::to_string_pretty(&value)?;
         return print_dump(call, &pretty, args.show_secrets);
     }
-    let status = ready.run()?;
-    Ok(match status.code() {
+    Ok(exit_code(ready.run()?))
+}
+
+/// The plugin's exit code as eltr's (a signal: 1).
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    match status.code() {
         Some(c) => ExitCode::from(c.clamp(0, 255) as u8),
         None => ExitCode::FAILURE,
-    })
+    }
 }
 
 /// `--dump=config`: the config file a Singer plugin is given (others have none: Meltano

@@ -53,14 +53,7 @@ pub fn run(call: &Call<'_>, args: LockArgs) -> anyhow::Result<ExitCode> {
     if plugins.is_empty() {
         bail!("No matching plugin(s) found");
     }
-    let root_data = crate::project::edit::doc::read_data(
-        &std::fs::read_to_string(&project.root_file).unwrap_or_default(),
-    )
-    .unwrap_or_default();
-    let hub = Hub::new(HubConfig::resolve(
-        |v| ctx.vars.get(v).map(|(s, _)| s.to_string()),
-        &root_data,
-    ))?;
+    let hub = Hub::new(HubConfig::of_project(&ctx))?;
     let mut cs = Changeset::new(&project.root);
     let mut locked = Vec::new();
     for ((t, name), def) in plugins {

@@ -3,22 +3,31 @@
 
 pub mod add;
 pub mod compile;
+pub mod complete_names;
+pub mod completions;
 pub mod config;
+pub mod config_test;
 pub mod el;
 pub mod environment;
+pub mod hub;
 pub mod init;
 pub mod install;
+pub mod install_choice;
 pub mod invoke;
 pub mod job;
 pub mod lock;
 pub mod logging;
+pub mod logs;
 pub mod output;
+pub mod plugin_list;
 pub mod remove;
 pub mod run;
 pub mod schedule;
 pub mod schedule_run;
+pub mod schema;
 pub mod select;
 pub mod state;
+pub mod test;
 
 use crate::pipeline::console::Console;
 use crate::project::{self, Context, OpenOptions};
@@ -141,7 +150,7 @@ pub fn edit_environment(global: &GlobalArgs, ctx: &Context) -> anyhow::Result<Op
 pub enum Command {
     /// Add a plugin to the project (from Meltano Hub, --custom, or --from-ref).
     Add(add::AddArgs),
-    /// Print the whole resolved project as JSON.
+    /// Write Meltano's manifests (`--print`: the whole resolved project as JSON).
     Compile(compile::CompileArgs),
     /// Show a plugin's resolved configuration.
     Config(config::ConfigArgs),
@@ -151,6 +160,8 @@ pub enum Command {
     Job(job::JobArgs),
     /// List, add, change or remove the project's schedules.
     Schedule(schedule::ScheduleArgs),
+    /// List what Meltano Hub offers, or check that it answers.
+    Hub(hub::HubArgs),
     /// Create a new project in the modular layout.
     Init(init::InitArgs),
     /// Build the virtualenvs of the project's plugins.
@@ -165,12 +176,22 @@ pub enum Command {
     Invoke(invoke::InvokeArgs),
     /// Fetch Hub plugins' definitions into plugins/<type>/<name>--<variant>.lock.
     Lock(lock::LockArgs),
+    /// List the project's plugins (Meltano's `plugin list`).
+    Plugin(plugin_list::PluginArgs),
+    /// List block runs and show their logs (Meltano's `logs`).
+    Logs(logs::LogsArgs),
     /// Remove plugins from the project.
     Remove(remove::RemoveArgs),
     /// Show which streams and properties an extractor selects.
     Select(select::SelectArgs),
     /// Read and change stored state.
     State(state::StateArgs),
+    /// Run plugins' tests (their commands named `test…`).
+    Test(test::TestArgs),
+    /// Print the script that makes a shell complete eltr's commands and the project's names.
+    Completions(completions::CompletionsArgs),
+    /// Print the JSON Schema of project files, for editors.
+    Schema,
 }
 
 /// `--log-level`: one of the names `logging::tracing_level` knows.
@@ -200,6 +221,7 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Environment(args) => environment::run(call, args),
         Command::Job(args) => job::run(call, args),
         Command::Schedule(args) => schedule::run(call, args),
+        Command::Hub(args) => hub::run(call, args),
         Command::Init(args) => init::run(args),
         Command::Install(args) => install::run(call, args),
         Command::Run(args) => run::run(call, args),
@@ -207,9 +229,14 @@ pub fn dispatch(cli: Cli, console: &Arc<Console>) -> anyhow::Result<ExitCode> {
         Command::Elt(args) => el::run_elt(call, args),
         Command::Invoke(args) => invoke::run(call, args),
         Command::Lock(args) => lock::run(call, args),
+        Command::Plugin(args) => plugin_list::run(call, args),
+        Command::Logs(args) => logs::run(call, args),
         Command::Remove(args) => remove::run(call, args),
         Command::Select(args) => select::run(call, args),
         Command::State(args) => state::run(call, args),
+        Command::Test(args) => test::run(call, args),
+        Command::Completions(args) => completions::run(args),
+        Command::Schema => schema::run(),
     }
 }
 

@@ -71,3 +71,46 @@ pub enum Format {
     Text,
     Json,
 }
+
+/// A table as Meltano's listings print it (rich's SIMPLE_HEAD box, no colour): a blank edge
+/// line, the header, a rule, the rows, a blank edge line; each cell padded to its column,
+/// columns three spaces apart inside a one-space edge. Columns in `centred` are centred
+/// (rich puts the odd space on the right).
+pub fn simple_table<const N: usize>(
+    header: &[&str; N],
+    rows: &[[String; N]],
+    centred: &[usize],
+) -> String {
+    let width = |s: &str| s.chars().count();
+    let widths: Vec<usize> = (0..N)
+        .map(|i| {
+            rows.iter()
+                .map(|r| width(&r[i]))
+                .chain([width(header[i])])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: [&str; N]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let gap = widths[i] - width(c);
+                match centred.contains(&i) {
+                    true => format!("{}{c}{}", " ".repeat(gap / 2), " ".repeat(gap - gap / 2)),
+                    false => format!("{c}{}", " ".repeat(gap)),
+                }
+            })
+            .collect();
+        format!(" {} ", padded.join("   "))
+    };
+    let total = widths.iter().sum::<usize>() + 3 * (N - 1) + 2;
+    let mut out = vec![" ".repeat(total), line(*header)];
+    out.push(format!(" {} ", "\u{2500}".repeat(total - 2)));
+    for r in rows {
+        out.push(line(std::array::from_fn(|i| r[i].as_str())));
+    }
+    out.push(" ".repeat(total));
+    out.join("\n")
+}

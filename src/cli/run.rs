@@ -59,9 +59,19 @@ pub struct RunArgs {
     /// Write the run summary (records per stream, timings, bottleneck, state) as JSON here.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<std::path::PathBuf>,
+    /// Install missing plugins first, whatever the project's `auto_install` says.
+    #[arg(long, conflicts_with_all = ["no_install", "only_install"])]
+    pub install: bool,
     /// Do not install missing plugins first.
-    #[arg(long, env = "ELTR_RUN_NO_INSTALL", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue)]
+    #[arg(long, env = "ELTR_RUN_NO_INSTALL", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue, conflicts_with = "only_install")]
     pub no_install: bool,
+    /// Install the blocks' missing plugins, then stop.
+    #[arg(long)]
+    pub only_install: bool,
+    /// Merge confirmed states into the stored one (Meltano's deprecated spelling of
+    /// `--state-strategy merge`).
+    #[arg(long, hide = true)]
+    pub merge_state: bool,
     /// Run up to N blocks at once; blocks sharing a plugin or a state id still wait for each
     /// other, and a plugin:command block waits for everything before it (1 to 64).
     #[arg(long, value_name = "N", env = "ELTR_RUN_PARALLEL", value_parser = parallel_count)]
@@ -73,12 +83,37 @@ pub struct RunArgs {
 }
 
 /// Plans the run, prints the plan (`--dry-run`) or executes it.
-pub fn run(call: &Call<'_>, args: RunArgs) -> anyhow::Result<ExitCode> {
+pub fn run(call: &Call<'_>, mut args: RunArgs) -> anyhow::Result<ExitCode> {
+    args.state_strategy = strategy(args.merge_state, args.state_strategy)?;
     let ctx = call.open()?;
+    let only_install = args.only_install;
+    args.no_install = !only_install
+        && (args.no_install || !super::install_choice::installs(&ctx, args.install, false)?);
     let summary_json = args.summary_json.clone();
     let format = args.format;
     let req = request(args)?;
+    if only_install {
+        let plan = pipeline::plan::plan(&ctx, &req)?;
+        pipeline::ensure_installed(&ctx, &plan.plugins())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     plan_and_execute(call, &ctx, &req, format, summary_json.as_deref())
+}
+
+/// The state strategy of `--state-strategy` and Meltano's deprecated `--merge-state` (which
+/// it refuses beside an explicit strategy).
+pub(super) fn strategy(merge_state: bool, chosen: StateStrategy) -> anyhow::Result<StateStrategy> {
+    if !merge_state {
+        return Ok(chosen);
+    }
+    if chosen != StateStrategy::Auto {
+        anyhow::bail!("Cannot use both --merge-state and --state-strategy");
+    }
+    tracing::warn!(
+        "The --merge-state option is deprecated and will be removed in a future version. \
+         Use --state-strategy=merge instead."
+    );
+    Ok(StateStrategy::Merge)
 }
 
 /// Plans `req`, prints the plan (`--dry-run`) or executes it, writes the summary file, and

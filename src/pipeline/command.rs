@@ -77,6 +77,8 @@ pub struct CommandSpec {
     /// A program to run instead of the plugin's executable.
     pub executable: Option<String>,
     pub description: Option<String>,
+    /// How to run it in a container (`invoke --containers`, `pipeline::container`).
+    pub container_spec: Option<Value>,
 }
 
 impl CommandSpec {
@@ -92,6 +94,10 @@ impl CommandSpec {
                 args: text("args").unwrap_or_default(),
                 executable: text("executable"),
                 description: text("description"),
+                container_spec: spec
+                    .get("container_spec")
+                    .filter(|c| c.is_object())
+                    .cloned(),
             }),
             _ => None,
         }

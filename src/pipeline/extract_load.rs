@@ -29,6 +29,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::BlockResult;
+use super::run_record;
 
 /// The plugins of a block, prepared (config files written, catalog built), in data order.
 struct Prepared {
@@ -52,8 +53,24 @@ pub fn run(session: &Session, ctx: &Context, plan: &Plan, el: &ExtractLoadPlan) 
         plan.side_by_side().then(|| el.label.clone()),
     );
     let _in_block = log.span().entered();
-    let ready = get_ready(session, ctx, plan, el).map_err(|e| Box::new((None, e)))?;
-    pipe(session, plan, el, ready, started, &log)
+    let root = &ctx.project.root;
+    let record = run_record::started(
+        root,
+        &el.log_id,
+        &el.state_id.to_string(),
+        &plan.run_id.to_string(),
+    );
+    let result = match get_ready(session, ctx, plan, el) {
+        Ok(ready) => pipe(session, plan, el, ready, started, &log),
+        Err(e) => Err(Box::new((None, e))),
+    };
+    run_record::ended(
+        root,
+        record,
+        result.is_ok(),
+        started.elapsed().as_secs_f64(),
+    );
+    result
 }
 
 /// A block whose plugins are installed and prepared, its state locked and read.

@@ -7,8 +7,10 @@ pub mod build;
 pub mod catalog;
 pub mod env;
 pub mod executable;
+pub mod glue;
 pub mod install;
 pub mod installer;
+pub mod manifest;
 pub mod prepare;
 pub mod pylock;
 pub mod resolutions;
@@ -22,6 +24,9 @@ pub use prepare::{PrepareOptions, PreparedPlugin, prepare};
 /// Why a plugin cannot be prepared.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
+    /// A step Meltano runs before Airflow or Superset (`plugin::glue`) failed.
+    #[error("{plugin}: {message}")]
+    Glue { plugin: String, message: String },
     #[error(
         "cannot find the executable '{executable}' of {kind} '{plugin}' (looked in {venv}/bin and on PATH); run `eltr install {plugin}` or set `executable:`"
     )]

@@ -127,7 +127,7 @@ pub fn prepare(
             .unwrap_or_else(|| root.clone()),
         _ => root.clone(),
     };
-    Ok(PreparedPlugin {
+    let mut prepared = PreparedPlugin {
         plugin,
         program,
         args,
@@ -138,7 +138,10 @@ pub fn prepare(
         copy: opts.copy,
         cwd,
         run_dir,
-    })
+    };
+    // Airflow and Superset get the files and variables Meltano's glue gives them.
+    super::glue::apply(&mut prepared)?;
+    Ok(prepared)
 }
 
 /// What an extractor's catalog and state files are made from.

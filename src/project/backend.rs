@@ -37,8 +37,9 @@ pub enum Origin {
     Var(String),
 }
 
-/// The settings eltr knows, so variables can name them (`ELTR_STATE_BACKEND_S3_ENDPOINT_URL`).
-const KNOWN: [&str; 11] = [
+/// The settings eltr knows, so variables can name them (`ELTR_STATE_BACKEND_S3_ENDPOINT_URL`)
+/// and `project::schema` lists them for editors.
+pub const KNOWN: [&str; 11] = [
     "uri",
     "lock_timeout_seconds",
     "s3.aws_access_key_id",

@@ -27,6 +27,13 @@ pub struct HubConfig {
 }
 
 impl HubConfig {
+    /// The project's Hub: its variables (process, then `.env`) and root file.
+    pub fn of_project(ctx: &crate::project::Context) -> HubConfig {
+        let text = std::fs::read_to_string(&ctx.project.root_file).unwrap_or_default();
+        let root = crate::project::edit::doc::read_data(&text).unwrap_or_default();
+        HubConfig::resolve(|v| ctx.vars.get(v).map(|(s, _)| s.to_string()), &root)
+    }
+
     /// From variables (`lookup`, process then `.env`) and the root file's data.
     pub fn resolve(lookup: impl Fn(&str) -> Option<String>, root: &Value) -> HubConfig {
         let setting = |name: &str| {

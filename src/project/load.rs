@@ -197,8 +197,8 @@ impl Merger {
 /// Every key (besides `EXTRA_KEYS`) Meltano's schema and Hub definitions give a plugin. Meltano keeps any
 /// other key as a custom extra, so an unknown key is not an error; but it is far more often a
 /// typo (`pip_ulr`) that silently drops a setting, so it gets a warning naming the line and
-/// the closest known key.
-const KNOWN_PLUGIN_KEYS: &[&str] = &[
+/// the closest known key. `project::schema` gives editors the same list.
+pub const KNOWN_PLUGIN_KEYS: &[&str] = &[
     "name",
     "inherit_from",
     "variant",

@@ -22,6 +22,7 @@ pub mod model;
 pub mod position;
 pub mod resolve;
 pub mod resolved;
+pub mod schema;
 pub mod settings;
 pub mod vars;
 pub mod yaml;
@@ -173,7 +174,21 @@ pub struct Context {
 
 /// Opens the project the options point at, from `cwd`.
 pub fn open(options: &OpenOptions, cwd: &Path) -> Result<Context> {
-    let explicit_root = options.project_root.clone().or_else(|| {
+    let (root, root_file) = locate(options.project_root.as_deref(), cwd)?;
+    let project = load::load(&root, &root_file)?;
+    let (env_file, required) = match &options.env_file {
+        Some(f) => (cwd.join(f), true),
+        None => (root.join(".env"), false),
+    };
+    let vars = Vars::load(&env_file, required)?;
+    Context::new(project, vars, options)
+}
+
+/// The project's folder and root file: `project_root` (`--project-root`), else
+/// `ELTR_PROJECT_ROOT` / `MELTANO_PROJECT_ROOT`, else the nearest folder from `cwd` up that holds
+/// a root file. Shell completion finds the project the same way the command will.
+pub fn locate(project_root: Option<&Path>, cwd: &Path) -> Result<(PathBuf, PathBuf)> {
+    let explicit_root = project_root.map(Path::to_path_buf).or_else(|| {
         ["ELTR_PROJECT_ROOT", "MELTANO_PROJECT_ROOT"]
             .iter()
             .find_map(|v| {
@@ -182,14 +197,7 @@ pub fn open(options: &OpenOptions, cwd: &Path) -> Result<Context> {
                     .map(PathBuf::from)
             })
     });
-    let (root, root_file) = load::find_root(explicit_root.as_deref(), cwd)?;
-    let project = load::load(&root, &root_file)?;
-    let (env_file, required) = match &options.env_file {
-        Some(f) => (cwd.join(f), true),
-        None => (root.join(".env"), false),
-    };
-    let vars = Vars::load(&env_file, required)?;
-    Context::new(project, vars, options)
+    load::find_root(explicit_root.as_deref(), cwd)
 }
 
 /// The environment to activate (Meltano's `detect_selected_environment`): `--environment`,

@@ -16,7 +16,7 @@
 //!   stale). Times are naive UTC, `YYYY-MM-DD HH:MM:SS.ffffff`.
 
 use super::{Result, StateError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// One row of the `state` table: the JSON texts as stored (`None` for SQL NULL).
 #[derive(Debug, Clone, PartialEq)]
@@ -98,35 +98,10 @@ pub fn db_err(label: &str, e: impl std::fmt::Display) -> StateError {
     }
 }
 
-/// A time as SQLAlchemy writes a naive `DateTime`: `YYYY-MM-DD HH:MM:SS.ffffff`, in UTC or in
-/// the local time zone (`updated_at` is written with Python's `datetime.now()`, local time).
+/// A time as SQLAlchemy writes a naive `DateTime` (`updated_at` is written with Python's
+/// `datetime.now()`, local time).
 pub fn sql_time(t: SystemTime, local: bool) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as libc::time_t;
-    // SAFETY: `tm` is a plain C struct for which all-zero bytes are a valid value.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers point to live values of the right types for the whole call; the
-    // reentrant variants write only into `tm`.
-    let ok = unsafe {
-        if local {
-            !libc::localtime_r(&secs, &mut tm).is_null()
-        } else {
-            !libc::gmtime_r(&secs, &mut tm).is_null()
-        }
-    };
-    if !ok {
-        return "1970-01-01 00:00:00.000000".into();
-    }
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        d.subsec_micros()
-    )
+    crate::vocab::clock::naive_time(t, local)
 }
 
 /// Now, as `runs` stores times (naive UTC).
@@ -250,7 +225,7 @@ mod tests {
 
     #[test]
     fn times_look_like_sqlalchemys() {
-        let t = UNIX_EPOCH + std::time::Duration::from_micros(1_765_059_668_173_204);
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_765_059_668_173_204);
         assert_eq!(sql_time(t, false), "2025-12-06 22:21:08.173204");
     }
 }

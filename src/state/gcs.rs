@@ -15,13 +15,12 @@
 //! `STORAGE_EMULATOR_HOST`, as Google's client libraries read it, sends every request to an
 //! emulator, without credentials.
 
-use super::lock::{HOLDER_METADATA, Heartbeat, LockInfo, LockPolicy};
+use super::lock::{HOLDER_METADATA, HeldLock, LockInfo, LockObject, LockPolicy, Refresh};
 use super::{LockGuard, Result, StateError, StateId, Store};
 use crate::project::backend::StateBackendSettings;
 use crate::singer::state::StateDoc;
 use base64::Engine as _;
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -646,9 +645,11 @@ impl Store for GcsStore {
             if let Upload::Done(generation) =
                 c.upload(&name, &info.body(), Some(&holder_text), Some("0"))?
             {
-                return Ok(Arc::new(GcsLock::start(
-                    c.clone(),
-                    name,
+                return Ok(Arc::new(HeldLock::start(
+                    GcsLockObject {
+                        client: c.clone(),
+                        name,
+                    },
                     info.clone(),
                     generation,
                     policy.timeout,
@@ -676,9 +677,11 @@ impl Store for GcsStore {
                         h.describe()
                     );
                 }
-                return Ok(Arc::new(GcsLock::start(
-                    c.clone(),
-                    name,
+                return Ok(Arc::new(HeldLock::start(
+                    GcsLockObject {
+                        client: c.clone(),
+                        name,
+                    },
                     info.clone(),
                     g,
                     policy.timeout,
@@ -692,86 +695,40 @@ impl Store for GcsStore {
     }
 }
 
-/// A held GCS lock and its heartbeat: each beat rewrites the lock only if it is still the
-/// generation this run wrote last, so a run whose lock was taken finds out.
-struct GcsLock {
+/// The lock object of one state id in a GCS bucket: conditional on its generation.
+struct GcsLockObject {
     client: Arc<Client>,
     name: String,
-    run_id: String,
-    lost: Arc<AtomicBool>,
-    heartbeat: Heartbeat,
 }
 
-impl GcsLock {
-    fn start(
-        client: Arc<Client>,
-        name: String,
-        info: LockInfo,
-        generation: String,
-        timeout: Duration,
-    ) -> GcsLock {
-        let run_id = info.run_id.clone();
-        let lost = Arc::new(AtomicBool::new(false));
-        let (c, n, l) = (client.clone(), name.clone(), lost.clone());
-        let mut generation = generation;
-        let heartbeat = Heartbeat::start(timeout, info, move |info| {
-            match c.upload(
-                &n,
-                &info.body(),
-                Some(&info.holder_text()),
-                Some(&generation),
-            ) {
-                Ok(Upload::Done(g)) => generation = g,
-                Ok(Upload::Conflict) => {
-                    tracing::warn!("the lock {n} was taken over by another run");
-                    l.store(true, Ordering::SeqCst);
-                    return false;
-                }
-                Err(e) => tracing::warn!("cannot refresh the lock heartbeat: {e}"),
-            }
-            true
-        });
-        GcsLock {
-            client,
-            name,
-            run_id,
-            lost,
-            heartbeat,
+impl LockObject for GcsLockObject {
+    type Version = String;
+
+    fn refresh(&self, info: &LockInfo, generation: &String) -> Refresh<String> {
+        let holder = info.holder_text();
+        match self
+            .client
+            .upload(&self.name, &info.body(), Some(&holder), Some(generation))
+        {
+            Ok(Upload::Done(g)) => Refresh::Done(g),
+            Ok(Upload::Conflict) => Refresh::TakenOver,
+            Err(e) => Refresh::Failed(e.to_string()),
         }
     }
 
-    fn is_ours(&self) -> bool {
-        match self.client.read_lock(&self.name) {
-            Ok(Some((holder, _))) => holder.is_some_and(|h| h.run_id == self.run_id),
-            Ok(None) => false,
-            Err(_) => true,
-        }
+    fn holder(&self) -> Result<Option<LockInfo>> {
+        Ok(self
+            .client
+            .read_lock(&self.name)?
+            .and_then(|(holder, _)| holder))
     }
 
-    fn stop_and_remove(&self) -> Result<()> {
-        if !self.heartbeat.stop() {
-            return Ok(());
-        }
-        if !self.lost.load(Ordering::SeqCst) && self.is_ours() {
-            self.client.delete(&self.name)?;
-        }
-        Ok(())
-    }
-}
-
-impl LockGuard for GcsLock {
-    fn still_held(&self) -> bool {
-        !self.lost.load(Ordering::SeqCst) && self.is_ours()
+    fn remove(&self) -> Result<()> {
+        self.client.delete(&self.name)
     }
 
-    fn release(&self) -> Result<()> {
-        self.stop_and_remove()
-    }
-}
-
-impl Drop for GcsLock {
-    fn drop(&mut self) {
-        let _ = self.stop_and_remove();
+    fn name(&self) -> String {
+        self.name.clone()
     }
 }
 

@@ -200,3 +200,109 @@ impl Heartbeat {
         was_running
     }
 }
+
+/// What a held lock needs from the object it lives in, in a store with conditional writes
+/// (S3 and Azure ETags, GCS generations): the heartbeat, the take-over check and the release
+/// are the same for all of them ([`HeldLock`]).
+pub trait LockObject: Send + Sync + 'static {
+    /// What a conditional write compares: an ETag or a generation.
+    type Version: Send + 'static;
+    /// Rewrites the lock with `info` if it is still at `version`.
+    fn refresh(&self, info: &LockInfo, version: &Self::Version) -> Refresh<Self::Version>;
+    /// Who the stored lock names (`None`: there is no lock).
+    fn holder(&self) -> super::Result<Option<LockInfo>>;
+    /// Deletes the lock object.
+    fn remove(&self) -> super::Result<()>;
+    /// The object's name, for messages.
+    fn name(&self) -> String;
+}
+
+/// How one heartbeat went.
+pub enum Refresh<V> {
+    /// Written; the lock's new version.
+    Done(V),
+    /// Another run wrote the lock since: it is theirs now.
+    TakenOver,
+    /// The store did not answer; the next beat tries again.
+    Failed(String),
+}
+
+/// A held lock and its heartbeat: each beat rewrites the lock only if it is still the version
+/// this run wrote last, so a run whose lock was taken over finds out and stops writing state.
+pub struct HeldLock<O: LockObject> {
+    object: std::sync::Arc<O>,
+    run_id: String,
+    lost: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    heartbeat: Heartbeat,
+}
+
+impl<O: LockObject> HeldLock<O> {
+    /// Starts beating on a lock just written at `version`.
+    pub fn start(object: O, info: LockInfo, version: O::Version, timeout: Duration) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let object = std::sync::Arc::new(object);
+        let run_id = info.run_id.clone();
+        let lost = std::sync::Arc::new(AtomicBool::new(false));
+        let (o, l) = (object.clone(), lost.clone());
+        let mut version = version;
+        let heartbeat = Heartbeat::start(timeout, info, move |info| {
+            match o.refresh(info, &version) {
+                Refresh::Done(newer) => version = newer,
+                Refresh::TakenOver => {
+                    tracing::warn!("the lock {} was taken over by another run", o.name());
+                    l.store(true, Ordering::SeqCst);
+                    return false;
+                }
+                Refresh::Failed(e) => tracing::warn!("cannot refresh the lock heartbeat: {e}"),
+            }
+            true
+        });
+        HeldLock {
+            object,
+            run_id,
+            lost,
+            heartbeat,
+        }
+    }
+
+    /// True when the stored lock still names this run (compared by run id: the heartbeat
+    /// changes the version between any two reads). Unknown (store unreachable) counts as
+    /// ours: the write itself will fail or succeed.
+    fn is_ours(&self) -> bool {
+        match self.object.holder() {
+            Ok(holder) => holder.is_some_and(|h| h.run_id == self.run_id),
+            Err(_) => true,
+        }
+    }
+
+    fn taken_over(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Stops the heartbeat and deletes the lock, if it still names this run.
+    fn stop_and_remove(&self) -> super::Result<()> {
+        if !self.heartbeat.stop() {
+            return Ok(());
+        }
+        if !self.taken_over() && self.is_ours() {
+            self.object.remove()?;
+        }
+        Ok(())
+    }
+}
+
+impl<O: LockObject> super::LockGuard for HeldLock<O> {
+    fn still_held(&self) -> bool {
+        !self.taken_over() && self.is_ours()
+    }
+
+    fn release(&self) -> super::Result<()> {
+        self.stop_and_remove()
+    }
+}
+
+impl<O: LockObject> Drop for HeldLock<O> {
+    fn drop(&mut self) {
+        let _ = self.stop_and_remove();
+    }
+}

@@ -6,7 +6,7 @@
 //! conditional update on its ETag, so of several runs racing for it exactly one wins; the
 //! heartbeat is a conditional update too, so a run whose lock was taken over finds out.
 
-use super::lock::{HOLDER_METADATA, Heartbeat, LockInfo, LockPolicy};
+use super::lock::{HOLDER_METADATA, HeldLock, LockInfo, LockObject, LockPolicy, Refresh};
 use super::{LockGuard, Result, StateError, StateId, Store};
 use crate::project::backend::StateBackendSettings;
 use crate::singer::state::StateDoc;
@@ -19,7 +19,6 @@ use object_store::{
     ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig, UpdateVersion,
 };
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A store in a bucket or container.
@@ -570,98 +569,51 @@ impl RemoteStore {
         info: LockInfo,
         version: UpdateVersion,
         timeout: Duration,
-    ) -> RemoteLock {
-        let this = RemoteStore {
+    ) -> HeldLock<RemoteLockObject> {
+        let store = RemoteStore {
             store: self.store.clone(),
             prefix: self.prefix.clone(),
             label: self.label.clone(),
             rt: self.rt.clone(),
         };
-        RemoteLock::start(Arc::new(this), path, info, version, timeout)
+        HeldLock::start(RemoteLockObject { store, path }, info, version, timeout)
     }
 }
 
-/// A held remote lock and its heartbeat thread.
-struct RemoteLock {
-    store: Arc<RemoteStore>,
+/// The lock object of one state id in S3 or Azure: conditional on its ETag / version.
+struct RemoteLockObject {
+    store: RemoteStore,
     path: Path,
-    run_id: String,
-    lost: Arc<AtomicBool>,
-    heartbeat: Heartbeat,
 }
 
-impl RemoteLock {
-    fn start(
-        store: Arc<RemoteStore>,
-        path: Path,
-        info: LockInfo,
-        version: UpdateVersion,
-        timeout: Duration,
-    ) -> RemoteLock {
-        let run_id = info.run_id.clone();
-        let lost = Arc::new(AtomicBool::new(false));
-        let (s, p, l) = (store.clone(), path.clone(), lost.clone());
-        let mut version = version;
-        // Each beat is a conditional update on the version written last: if another run took
-        // the lock, the update fails and this run knows it lost it.
-        let heartbeat = Heartbeat::start(timeout, info, move |info| {
-            match s.put_lock(&p, info, PutMode::Update(version.clone())) {
-                Ok(newer) => version = newer,
-                Err(object_store::Error::Precondition { .. })
-                | Err(object_store::Error::NotFound { .. }) => {
-                    tracing::warn!("the lock {} was taken over by another run", p);
-                    l.store(true, Ordering::SeqCst);
-                    return false;
-                }
-                Err(e) => tracing::warn!("cannot refresh the lock heartbeat: {e}"),
-            }
-            true
-        });
-        RemoteLock {
-            store,
-            path,
-            run_id,
-            lost,
-            heartbeat,
+impl LockObject for RemoteLockObject {
+    type Version = UpdateVersion;
+
+    fn refresh(&self, info: &LockInfo, version: &UpdateVersion) -> Refresh<UpdateVersion> {
+        match self
+            .store
+            .put_lock(&self.path, info, PutMode::Update(version.clone()))
+        {
+            Ok(newer) => Refresh::Done(newer),
+            Err(object_store::Error::Precondition { .. })
+            | Err(object_store::Error::NotFound { .. }) => Refresh::TakenOver,
+            Err(e) => Refresh::Failed(e.to_string()),
         }
     }
 
-    /// True when the stored lock still names this run. (Compared by run id, not ETag: the
-    /// heartbeat changes the ETag between any two reads.)
-    fn is_ours(&self) -> bool {
-        match self.store.read_lock(&self.path) {
-            Ok(Some((holder, _))) => holder.is_some_and(|h| h.run_id == self.run_id),
-            Ok(None) => false,
-            // Unknown (store unreachable): keep going; the write itself will fail or succeed.
-            Err(_) => true,
-        }
+    fn holder(&self) -> Result<Option<LockInfo>> {
+        Ok(self
+            .store
+            .read_lock(&self.path)?
+            .and_then(|(holder, _)| holder))
     }
 
-    fn stop_and_remove(&self) -> Result<()> {
-        if !self.heartbeat.stop() {
-            return Ok(());
-        }
-        // Delete only if the lock still names this run (not taken over).
-        if !self.lost.load(Ordering::SeqCst) && self.is_ours() {
-            self.store.delete_path(&self.path)?;
-        }
-        Ok(())
-    }
-}
-
-impl LockGuard for RemoteLock {
-    fn still_held(&self) -> bool {
-        !self.lost.load(Ordering::SeqCst) && self.is_ours()
+    fn remove(&self) -> Result<()> {
+        self.store.delete_path(&self.path)
     }
 
-    fn release(&self) -> Result<()> {
-        self.stop_and_remove()
-    }
-}
-
-impl Drop for RemoteLock {
-    fn drop(&mut self) {
-        let _ = self.stop_and_remove();
+    fn name(&self) -> String {
+        self.path.to_string()
     }
 }
 

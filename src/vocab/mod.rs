@@ -3,6 +3,7 @@
 //! the crate, so any layer may use it without an arrow pointing back up the data path
 //! (ARCHITECTURE.md).
 
+pub mod clock;
 pub mod confine;
 pub mod files;
 pub mod ident;

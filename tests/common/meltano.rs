@@ -49,3 +49,8 @@ pub fn meltano(cwd: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
         command: format!("(cd {} && meltano {})", cwd.display(), args.join(" ")),
     }
 }
+
+/// `text` with the project folder written as `ROOT`, so two copies compare equal.
+pub fn rooted(text: &str, root: &Path) -> String {
+    text.replace(root.to_str().expect("UTF-8 temp path"), "ROOT")
+}

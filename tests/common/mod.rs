@@ -312,3 +312,25 @@ pub fn golden_json(path: &Path) -> Value {
     serde_json::from_str(&golden_text(path))
         .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
+
+/// Variables of the test process that installs need to reach the package index here
+/// (certificates, proxies, pip/uv settings), to pass on to eltr.
+pub fn network_vars() -> Vec<(String, String)> {
+    const NAMES: [&str; 10] = [
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+    ];
+    std::env::vars()
+        .filter(|(k, _)| {
+            NAMES.contains(&k.as_str()) || k.starts_with("PIP_") || k.starts_with("UV_")
+        })
+        .collect()
+}

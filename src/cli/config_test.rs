@@ -1,0 +1,64 @@
+//! `eltr config test PLUGIN` (also `eltr config PLUGIN test`): whether a plugin's settings
+//! work, as Meltano 4.4's `meltano config test` decides it (`pipeline::probe`): an extractor
+//! must write one record, a loader must take a small test stream.
+
+use super::Call;
+use crate::pipeline::command::Invocation;
+use crate::pipeline::probe::{self, ProbeError, Verdict};
+use crate::project::model::PluginType;
+use crate::vocab::ident::RunId;
+use crate::vocab::supervisor::Supervisor;
+use std::process::ExitCode;
+
+/// How `config test` installs the plugin first (Meltano's `--install` / `--no-install` /
+/// `--only-install`).
+#[derive(Debug, Clone, Copy)]
+pub struct InstallChoice {
+    pub install: bool,
+    pub no_install: bool,
+    pub only_install: bool,
+}
+
+/// Tests `name`'s configuration; prints "Plugin configuration is valid" or fails with why.
+pub fn run(
+    call: &Call<'_>,
+    plugin_type: Option<PluginType>,
+    name: &str,
+    install: InstallChoice,
+) -> anyhow::Result<ExitCode> {
+    let ctx = call.open()?;
+    let plugin = match ctx.plugin(plugin_type, name) {
+        Ok(p) => p,
+        // Meltano's word for the project's own settings, which it cannot test either.
+        Err(_) if name == "meltano" => {
+            anyhow::bail!("Testing of the Meltano project configuration is not supported")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if install.only_install {
+        crate::pipeline::ensure_installed(&ctx, &[&plugin])?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let how = Invocation {
+        run_id: RunId::new(),
+        install_missing: super::install_choice::installs(
+            &ctx,
+            install.install,
+            install.no_install,
+        )?,
+        supervisor: Supervisor::quiet(crate::pipeline::signals::grace_setting()?),
+        refresh_catalog: false,
+    };
+    match probe::test_plugin(&ctx, plugin, &how) {
+        Ok(Verdict::Valid) => {
+            call.print_line("Plugin configuration is valid")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(Verdict::Invalid(detail)) => anyhow::bail!(
+            "Plugin configuration is invalid\n{detail}\nRun 'eltr config list {name}' to review \
+             the plugin settings."
+        ),
+        Err(e @ ProbeError::NotSupported { .. }) => Err(e.into()),
+        Err(ProbeError::Run(e)) => Err(e.into()),
+    }
+}

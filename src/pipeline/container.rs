@@ -1,0 +1,161 @@
+//! `invoke --containers PLUGIN:COMMAND`: a command with a `container_spec` runs in a
+//! container, as Meltano 4.4 runs it (`ContainerService.run_container`): the spec's `image`,
+//! `command` (split like a shell), `entrypoint`, `ports` (`host: container`) and `volumes`
+//! (`$VAR`s expanded), with the plugin's whole environment plus the spec's `env` on top,
+//! under the name `meltano-<plugin>--<command>-<uuid>`; the container is removed afterwards
+//! and its exit code is the command's. Meltano talks to the Docker daemon's API; eltr runs
+//! the `docker` command line (else `podman`), handing the environment over in a 0600 file in
+//! the run folder rather than on the command line, where `ps` would show the secrets.
+
+use super::RunError;
+use super::command::{Invocation, find_command, ready};
+use crate::project::{Context, ResolvedPlugin};
+use serde_json::Value;
+use std::process::{Command, ExitStatus};
+
+/// Why a command cannot run in a container.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("command '{command}' of '{plugin}' has no container_spec")]
+    NoSpec { plugin: String, command: String },
+    #[error("command '{command}': its container_spec has no image")]
+    NoImage { command: String },
+    #[error(
+        "running commands in containers needs `docker` or `podman` on PATH, and neither was found"
+    )]
+    NoRuntime,
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// True when `command` of `plugin` declares a container.
+pub fn has_spec(plugin: &ResolvedPlugin, command: &str) -> bool {
+    find_command(plugin, command).is_ok_and(|c| c.container_spec.is_some())
+}
+
+/// Runs `command` of `plugin` in its container; returns the container's exit status.
+pub fn run(
+    ctx: &Context,
+    plugin: ResolvedPlugin,
+    command: &str,
+    how: &Invocation,
+) -> Result<ExitStatus, ContainerError> {
+    let name = plugin.name.to_string();
+    let spec = find_command(&plugin, command)?
+        .container_spec
+        .ok_or_else(|| ContainerError::NoSpec {
+            plugin: name.clone(),
+            command: command.to_string(),
+        })?;
+    let runtime = runtime(ctx).ok_or(ContainerError::NoRuntime)?;
+    let ready = ready(ctx, plugin, Some(command), Vec::new(), how)?;
+    let mut env: Vec<(String, String)> = ready.env().to_vec();
+    for (k, v) in spec
+        .get("env")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let text = v
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| v.to_string());
+        env.retain(|(key, _)| key != k);
+        env.push((k.clone(), text));
+    }
+    let env_file = env
+        .iter()
+        .filter(|(_, v)| !v.contains('\n'))
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect::<String>();
+    let env_path = ready
+        .prepared
+        .run_dir
+        .write_private("container.env", env_file.as_bytes())
+        .map_err(|error| {
+            RunError::Plugin(crate::plugin::PluginError::RunFiles {
+                plugin: name.clone(),
+                path: ready.prepared.run_dir.path().display().to_string(),
+                error,
+            })
+        })?;
+    let image =
+        spec.get("image")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ContainerError::NoImage {
+                command: command.to_string(),
+            })?;
+    let mut cmd = Command::new(&runtime);
+    cmd.args(["run", "--rm", "--name"])
+        .arg(format!(
+            "meltano-{name}--{command}-{}",
+            uuid::Uuid::new_v4()
+        ))
+        .arg("--env-file")
+        .arg(&env_path);
+    if let Some(entrypoint) = spec.get("entrypoint").and_then(Value::as_str) {
+        cmd.args(["--entrypoint", entrypoint]);
+    }
+    for (host, inside) in spec
+        .get("ports")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let inside = inside
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| inside.to_string());
+        cmd.arg("-p").arg(format!("0.0.0.0:{host}:{inside}"));
+    }
+    let lookup = |n: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+    };
+    for bind in spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let bind = bind.as_str().unwrap_or_default();
+        cmd.arg("-v")
+            .arg(crate::project::expand::expand(bind, &lookup).text);
+    }
+    cmd.arg(image);
+    if let Some(words) = spec.get("command").and_then(Value::as_str) {
+        cmd.args(
+            shell_words::split(words).map_err(|e| RunError::CommandArgs {
+                command: command.to_string(),
+                message: e.to_string(),
+                args: words.to_string(),
+            })?,
+        );
+    }
+    tracing::info!("running command '{command}' of '{name}' in a container ({image})");
+    cmd.current_dir(&ctx.project.root);
+    cmd.status().map_err(|source| {
+        ContainerError::Run(RunError::Spawn {
+            kind: "container runtime",
+            name,
+            program: runtime.display().to_string(),
+            source,
+        })
+    })
+}
+
+/// `docker` on the PATH, else `podman`.
+fn runtime(ctx: &Context) -> Option<std::path::PathBuf> {
+    let path = ctx
+        .vars
+        .process("PATH")
+        .map(str::to_string)
+        .or_else(|| std::env::var("PATH").ok())?;
+    ["docker", "podman"].iter().find_map(|tool| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(tool))
+            .find(|p| p.is_file())
+    })
+}
