@@ -7,39 +7,42 @@
 #     extractors/tap-postgres     meltanolabs-tap-postgres==0.10.0
 #     loaders/target-postgres     meltanolabs-target-postgres==0.8.1
 #     loaders/target-jsonl        target-jsonl==0.1.4
-#   in two scenarios, for each tool in its own copy of the project:
-#     cold   the plugins' virtualenvs are deleted and uv's package cache is a
-#            new, empty folder (UV_CACHE_DIR, the same way for both tools), so
-#            every package is downloaded from PyPI again; median of RUNS_COLD
-#            runs, eltr and Meltano alternating
-#     warm   everything installed already: the install has nothing to do;
-#            median of RUNS_WARM runs
-#   and prints a table with the medians, the eltr/Meltano ratios and the
-#   eltr targets as PASS/MISS:
-#     cold  eltr <= 0.85 x Meltano
-#     warm  eltr < 50 ms
-#   What stays warm in the cold runs for both tools: the OS page cache, the
-#   Python interpreter the venvs are built from, and (Meltano) its system
-#   database, made once before the timed runs.
+#   each install on a project with no venvs, in two cache states:
+#     warm   uv's package cache holds every package (and eltr's user cache the
+#            resolutions of an earlier install): a laptop, or a CI runner that
+#            caches ~/.cache
+#     empty  uv's cache is a new, empty folder (UV_CACHE_DIR, the same way for
+#            both tools) and so is eltr's user cache (ELTR_CACHE_DIR): a fresh
+#            runner; every package is downloaded from PyPI again
+#   ROUNDS rounds (default 3); in each round both states run for both tools,
+#   the tool that goes first alternating from round to round. It prints the
+#   median of each tool and state, the eltr/Meltano ratios, and the targets:
+#     warm   eltr <= 0.5 x Meltano
+#     empty  eltr <= 0.8 x Meltano
+#   and a third row, "noop" (everything installed already, nothing to do).
+#   What stays warm for both tools in every run: the OS page cache, the Python
+#   interpreter, and (Meltano) its system database, made before the timed runs.
 #
-# Same installer for both
+# Same installer and interpreter for both
 #   Meltano 4.4 installs with uv (setting venv.backend, default "uv", forced
 #   here with MELTANO_VENV_BACKEND=uv) and finds uv only through the `uv`
 #   Python package it depends on (`from uv import find_uv_bin`), i.e. the uv
 #   binary in its own virtualenv. eltr uses the uv named by ELTR_UV (else `uv`
 #   on PATH, else python -m venv + pip). So this script points ELTR_UV at the
 #   very binary Meltano uses. Without Meltano it takes `uv` from PATH, or
-#   installs uv with pip into a scratch virtualenv. Both build venvs from
-#   Python 3 (eltr: `python3` on PATH; Meltano: the interpreter running it);
-#   both are printed.
+#   installs uv with pip into a scratch virtualenv. Meltano builds venvs from
+#   the interpreter running it; eltr from `python3` on PATH. A `python3` that
+#   is a shim (pyenv) costs every `uv venv` a shell and a second interpreter
+#   start (about 0.4 s here), which Meltano never pays, so eltr gets a PATH
+#   whose `python3` is the real interpreter behind the shim (PYTHON_FOR_ELTR
+#   overrides it). Both interpreters are printed.
 #
 # Where eltr differs (each tool runs with its defaults)
-#   Meltano installs one plugin per CPU at a time; eltr twice as many, at least
-#   4 (an install mostly waits on the index and the disk, not the CPU), so the
-#   slowest plugin starts at once; and it asks uv first (--dry-run) what each
-#   plugin would install, so a plugin sharing most packages with one being
-#   installed (the two postgres plugins here) waits and links them from uv's
-#   cache instead of unpacking the same wheels twice. eltr builds each venv
+#   Meltano installs one plugin per CPU at a time; eltr twice as many, at
+#   least 4, so the slowest plugin starts at once. eltr remembers what each
+#   pip_url resolved to (eltr's user cache) and installs those pins from uv's
+#   cache with --offline --no-deps: no index round trip in the warm state. No
+#   plugin waits for another (see src/plugin/schedule.rs). eltr builds each venv
 #   relocatable in a staging folder and renames it into place; Meltano builds
 #   in place. Pass ELTR_INSTALL_ARGS="--parallelism $(nproc)" to time eltr at
 #   Meltano's width.
@@ -51,22 +54,25 @@
 # Environment knobs
 #   ELTR_BIN      eltr binary (default: build, then target/release/eltr)
 #   MELTANO       meltano executable (default: `meltano` on PATH, else
-#                 /work/scratch/meltano-venv/bin/meltano); if there is none the
-#                 Meltano half is skipped with a message
+#                 target/test-tools/venvs/meltano/bin/meltano); if there is
+#                 none the Meltano half is skipped with a message
 #   ELTR_UV       uv for eltr (default: Meltano's uv, see above); a uv other
 #                 than Meltano's is allowed but reported as unfair
-#   RUNS_COLD     timed cold runs per tool (default 3)
-#   RUNS_WARM     timed warm runs per tool (default 10)
+#   PYTHON_FOR_ELTR  interpreter eltr builds venvs from (default: the real
+#                 interpreter behind `python3`)
+#   ROUNDS        rounds (default 3)
+#   RUNS_NOOP     timed no-op runs per tool (default 5)
 #   ELTR_INSTALL_ARGS / MELTANO_INSTALL_ARGS  extra words for each install
-#                 command, e.g. ELTR_INSTALL_ARGS="--parallelism 3" (default none)
+#                 command, e.g. ELTR_INSTALL_ARGS="--parallelism 2" (default none)
 #   KEEP_WORKDIR=1  keep the scratch folder (projects, logs); its path is printed
 #
-# Cold times swing with the network, the disk and other work on the machine (a
-# 2-core box shared with builds can double them; on a slow disk most of a cold
-# install is creating files). Before every timed cold run the script flushes
-# the page cache's dirty data (sync) so one run's writes are not paid by the
-# next; the load average before and after the runs is printed with the table:
-# compare runs made under similar load.
+# Times swing with the network, the disk and other work on the machine (a
+# 2-core box shared with builds can double them; on a slow disk most of an
+# empty-cache install is creating files). Before every timed run the script
+# flushes the page cache's dirty data (sync) so one run's writes are not paid
+# by the next; the load average before and after the runs is printed with the
+# table: compare runs made under similar load. The per-round ratios are printed
+# too: the two tools of one round ran back to back.
 #
 # Needs network access to PyPI. Timing uses bash's EPOCHREALTIME (no fork per
 # sample). Each run's output goes to a log in the scratch folder; a failed run
@@ -76,10 +82,10 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 
-RUNS_COLD="${RUNS_COLD:-3}"
-RUNS_WARM="${RUNS_WARM:-10}"
-TARGET_COLD_RATIO=0.85
-TARGET_WARM_MS=50
+ROUNDS="${ROUNDS:-3}"
+RUNS_NOOP="${RUNS_NOOP:-5}"
+TARGET_WARM_RATIO=0.5
+TARGET_EMPTY_RATIO=0.8
 
 # type/name|pip_url|executable
 PLUGINS=(
@@ -124,8 +130,8 @@ if [[ -n "${MELTANO:-}" ]]; then
     MELTANO_BIN="$(command -v "$MELTANO" 2>/dev/null || true)"
 elif command -v meltano >/dev/null 2>&1; then
     MELTANO_BIN="$(command -v meltano)"
-elif [[ -x /work/scratch/meltano-venv/bin/meltano ]]; then
-    MELTANO_BIN=/work/scratch/meltano-venv/bin/meltano
+elif [[ -x "$REPO_ROOT/target/test-tools/venvs/meltano/bin/meltano" ]]; then
+    MELTANO_BIN="$REPO_ROOT/target/test-tools/venvs/meltano/bin/meltano"
 fi
 export MELTANO_CLI_DISABLE_VERSION_CHECK=true
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS=false
@@ -184,8 +190,13 @@ if [[ -n "$MELTANO_BIN" ]]; then
         log "warning: eltr and Meltano use different uv binaries; the comparison is not like for like"
     fi
 fi
-ELTR_PYTHON="$(command -v python3 || echo 'python3 (not on PATH)')"
-ELTR_PYTHON_VERSION="$(python3 --version 2>&1 || true)"
+# The real interpreter behind `python3` (a pyenv shim resolves here once, not per venv).
+ELTR_PYTHON="${PYTHON_FOR_ELTR:-$(python3 -c 'import sys; print(sys.executable)')}"
+[[ -x "$ELTR_PYTHON" ]] || die "no Python interpreter for eltr: $ELTR_PYTHON"
+mkdir -p "$WORK/python-for-eltr"
+ln -sf "$ELTR_PYTHON" "$WORK/python-for-eltr/python3"
+ELTR_PATH="$WORK/python-for-eltr:$PATH"
+ELTR_PYTHON_VERSION="$("$ELTR_PYTHON" --version 2>&1 || true)"
 MELTANO_PYTHON_VERSION=""
 [[ -n "$MELTANO_PY" ]] && MELTANO_PYTHON_VERSION="$("$MELTANO_PY" --version 2>&1 || true)"
 
@@ -275,7 +286,9 @@ run_install() {
         # shellcheck disable=SC2206
         cmd=("$MELTANO_BIN" install ${MELTANO_INSTALL_ARGS:-})
     fi
-    if ! (cd "$dir" && env "$@" "${cmd[@]}") >"$logf" 2>&1; then
+    local path="$PATH"
+    [[ "$tool" == eltr ]] && path="$ELTR_PATH"
+    if ! (cd "$dir" && env PATH="$path" "$@" "${cmd[@]}") >"$logf" 2>&1; then
         tail -n 30 "$logf" >&2 || true
         die "$tool install failed (log: $logf)"
     fi
@@ -307,86 +320,84 @@ LOAD_BEFORE="$(loadavg)"
 
 # --------------------------------------------------------------------------
 # 5. Check run (untimed): both tools can install the project at all; this
-#    also creates Meltano's system database so no timed run pays for it.
+#    also creates Meltano's system database so no timed run pays for it, and
+#    fills the warm caches (one uv cache for both tools, eltr's user cache).
 # --------------------------------------------------------------------------
+WARM_UV="$WORK/uv-cache-warm"
+WARM_ELTR="$WORK/eltr-cache-warm"
+mkdir -p "$WARM_UV" "$WARM_ELTR"
 for tool in "${TOOLS[@]}"; do
-    log "check run: $tool install (untimed, own empty uv cache)"
-    cache="$(mktemp -d "$WORK/uv-cache.XXXXXX")"
-    run_install "$tool" "$WORK/logs/$tool-check.log" UV_CACHE_DIR="$cache"
+    log "check run: $tool install (untimed, fills the warm caches)"
+    run_install "$tool" "$WORK/logs/$tool-check.log" UV_CACHE_DIR="$WARM_UV" ELTR_CACHE_DIR="$WARM_ELTR"
     verify "$tool" "$WORK/logs/$tool-check.log"
-    rm -rf "$cache"
 done
 
 # --------------------------------------------------------------------------
-# 6. Cold: venvs deleted, empty uv cache; tools alternate, first one swaps
+# 6. Rounds: per round, warm then empty, for each tool (first tool alternates)
 # --------------------------------------------------------------------------
-declare -A COLD=() WARM=()
-for ((i = 1; i <= RUNS_COLD; i++)); do
+declare -A TIMES=()
+# one_run STATE TOOL ROUND: venvs deleted, caches per STATE; records the time
+one_run() {
+    local state="$1" tool="$2" i="$3" uv_cache eltr_cache ms logf
+    remove_venvs "$tool"
+    sync
+    if [[ "$state" == warm ]]; then
+        uv_cache="$WARM_UV"
+        eltr_cache="$WARM_ELTR"
+    else
+        uv_cache="$(mktemp -d "$WORK/uv-cache.XXXXXX")"
+        eltr_cache="$(mktemp -d "$WORK/eltr-cache.XXXXXX")"
+    fi
+    logf="$WORK/logs/$tool-$state-$i.log"
+    ms="$(timed_install "$tool" "$logf" UV_CACHE_DIR="$uv_cache" ELTR_CACHE_DIR="$eltr_cache")"
+    verify "$tool" "$logf"
+    if [[ "$tool-$state" == eltr-warm ]] \
+        && ! grep -q -- "--offline --no-deps" "$ELTR_PROJECT"/.eltr/logs/install/*.log; then
+        log "note: warm eltr install $i did not use remembered pins"
+    fi
+    [[ "$state" == empty ]] && rm -rf "$uv_cache" "$eltr_cache"
+    TIMES[$tool-$state]+="$ms "
+    log "round $i/$ROUNDS $state $tool install: $ms ms"
+}
+for ((i = 1; i <= ROUNDS; i++)); do
     order=("${TOOLS[@]}")
     if (( i % 2 == 0 && ${#TOOLS[@]} == 2 )); then order=(meltano eltr); fi
-    for tool in "${order[@]}"; do
-        remove_venvs "$tool"
-        sync
-        cache="$(mktemp -d "$WORK/uv-cache.XXXXXX")"
-        logf="$WORK/logs/$tool-cold-$i.log"
-        ms="$(timed_install "$tool" "$logf" UV_CACHE_DIR="$cache")"
-        verify "$tool" "$logf"
-        rm -rf "$cache"
-        COLD[$tool]+="$ms "
-        log "cold $i/$RUNS_COLD $tool install: $ms ms"
+    for state in warm empty; do
+        for tool in "${order[@]}"; do
+            one_run "$state" "$tool" "$i"
+        done
     done
 done
 
 # --------------------------------------------------------------------------
-# 7. Warm: all installed, nothing to do
+# 7. No-op: all installed, nothing to do
 # --------------------------------------------------------------------------
+for tool in "${TOOLS[@]}"; do
+    run_install "$tool" "$WORK/logs/$tool-noop-0.log" UV_CACHE_DIR="$WARM_UV" ELTR_CACHE_DIR="$WARM_ELTR"
+done
 fp="$(venv_dir eltr "${PLUGINS[0]}")/.eltr-fingerprint"
 fp_before="$(stat -c %Y.%y "$fp")"
 for tool in "${TOOLS[@]}"; do
-    for ((i = 1; i <= RUNS_WARM; i++)); do
-        logf="$WORK/logs/$tool-warm-$i.log"
-        ms="$(timed_install "$tool" "$logf")"
-        WARM[$tool]+="$ms "
+    for ((i = 1; i <= RUNS_NOOP; i++)); do
+        logf="$WORK/logs/$tool-noop-$i.log"
+        ms="$(timed_install "$tool" "$logf" UV_CACHE_DIR="$WARM_UV" ELTR_CACHE_DIR="$WARM_ELTR")"
+        TIMES[$tool-noop]+="$ms "
     done
-    log "warm $tool install: ${WARM[$tool]}(ms)"
 done
 [[ "$(stat -c %Y.%y "$fp")" == "$fp_before" ]] \
-    || die "a warm eltr install rewrote $fp: it was not a no-op"
-grep -q "up to date" "$WORK/logs/eltr-warm-1.log" \
-    || die "warm eltr install did not report 'up to date' (log: $WORK/logs/eltr-warm-1.log)"
-
+    || die "a no-op eltr install rewrote $fp: it was not a no-op"
+grep -q "up to date" "$WORK/logs/eltr-noop-1.log" \
+    || die "no-op eltr install did not report 'up to date' (log: $WORK/logs/eltr-noop-1.log)"
 LOAD_AFTER="$(loadavg)"
 
 # --------------------------------------------------------------------------
 # 8. Summary
 # --------------------------------------------------------------------------
-# shellcheck disable=SC2086  # the run lists are space-separated on purpose
-{
-    ELTR_COLD="$(median ${COLD[eltr]})"
-    ELTR_WARM="$(median ${WARM[eltr]})"
-    MELTANO_COLD="skipped"
-    MELTANO_WARM="skipped"
-    if [[ -n "$MELTANO_BIN" ]]; then
-        MELTANO_COLD="$(median ${COLD[meltano]})"
-        MELTANO_WARM="$(median ${WARM[meltano]})"
-    fi
-}
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.3f", a / b; else print "n/a" }'
 }
-COLD_RATIO="n/a"
-WARM_RATIO="n/a"
-COLD_VERDICT="n/a (no Meltano)"
-if [[ -n "$MELTANO_BIN" ]]; then
-    COLD_RATIO="$(ratio "$ELTR_COLD" "$MELTANO_COLD")"
-    WARM_RATIO="$(ratio "$ELTR_WARM" "$MELTANO_WARM")"
-    COLD_VERDICT="$(awk -v r="$COLD_RATIO" -v t="$TARGET_COLD_RATIO" \
-        'BEGIN { print (r <= t) ? "PASS" : "MISS" }')"
-fi
-WARM_VERDICT="$(awk -v v="$ELTR_WARM" -v t="$TARGET_WARM_MS" 'BEGIN { print (v < t) ? "PASS" : "MISS" }')"
-
 echo
-echo "eltr install vs meltano install: 3 plugins"
+echo "eltr install vs meltano install: 3 plugins, each install into a project without venvs"
 for entry in "${PLUGINS[@]}"; do
     IFS='|' read -r type pip _ <<<"$entry"
     echo "  $type  $pip"
@@ -397,34 +408,51 @@ echo "meltano: ${MELTANO_VERSION:-not available}; cores: $(nproc);" \
     "load average before: $LOAD_BEFORE, after: $LOAD_AFTER"
 if [[ -n "${ELTR_INSTALL_ARGS:-}${MELTANO_INSTALL_ARGS:-}" ]]; then
     echo "extra args: eltr install ${ELTR_INSTALL_ARGS:-}; meltano install ${MELTANO_INSTALL_ARGS:-}"
+else
+    echo "parallelism: each tool's default"
 fi
-echo "cold = venvs deleted + empty UV_CACHE_DIR (both tools); warm = already installed"
+echo "warm = uv cache (and eltr's user cache) filled; empty = new empty caches; noop = all installed"
 echo
-printf '%-8s %5s %13s %13s %13s  %-16s %s\n' \
-    scenario runs "eltr ms" "meltano ms" "eltr/meltano" target verdict
-printf '%-8s %5s %13s %13s %13s  %-16s %s\n' \
-    -------- ----- ------------- ------------- ------------- ---------------- -------
-printf '%-8s %5s %13s %13s %13s  %-16s %s\n' \
-    cold "$RUNS_COLD" "$ELTR_COLD" "$MELTANO_COLD" "$COLD_RATIO" \
-    "<= ${TARGET_COLD_RATIO}x meltano" "$COLD_VERDICT"
-printf '%-8s %5s %13s %13s %13s  %-16s %s\n' \
-    warm "$RUNS_WARM" "$ELTR_WARM" "$MELTANO_WARM" "$WARM_RATIO" \
-    "< ${TARGET_WARM_MS} ms" "$WARM_VERDICT"
+printf '%-7s %5s %11s %11s %13s  %-18s %s\n' \
+    state runs "eltr ms" "meltano ms" "eltr/meltano" target verdict
+printf '%-7s %5s %11s %11s %13s  %-18s %s\n' \
+    ------- ----- ----------- ----------- ------------- ------------------ -------
+# shellcheck disable=SC2086  # the run lists are space-separated on purpose
+for state in warm empty noop; do
+    e="$(median ${TIMES[eltr-$state]})"
+    m="skipped"; r="n/a"; target="-"; verdict="-"
+    runs="$ROUNDS"
+    [[ "$state" == noop ]] && runs="$RUNS_NOOP"
+    if [[ -n "$MELTANO_BIN" ]]; then
+        m="$(median ${TIMES[meltano-$state]})"
+        r="$(ratio "$e" "$m")"
+    fi
+    case "$state" in
+        warm) target="<= ${TARGET_WARM_RATIO}x meltano"; t="$TARGET_WARM_RATIO" ;;
+        empty) target="<= ${TARGET_EMPTY_RATIO}x meltano"; t="$TARGET_EMPTY_RATIO" ;;
+        *) t="" ;;
+    esac
+    if [[ -n "$t" && "$r" != n/a ]]; then
+        verdict="$(awk -v r="$r" -v t="$t" 'BEGIN { print (r <= t) ? "PASS" : "MISS" }')"
+    fi
+    printf '%-7s %5s %11s %11s %13s  %-18s %s\n' "$state" "$runs" "$e" "$m" "$r" "$target" "$verdict"
+done
 echo
 if [[ -n "$MELTANO_BIN" ]]; then
-    # Run i of each tool went back to back (order alternating), so the ratio of each
-    # pair is less exposed to drifting network and disk speed than the medians are.
-    read -ra e_runs <<<"${COLD[eltr]}"
-    read -ra m_runs <<<"${COLD[meltano]}"
-    pairs=()
-    for ((i = 0; i < ${#e_runs[@]}; i++)); do
-        pairs+=("$(ratio "${e_runs[$i]}" "${m_runs[$i]}")")
+    for state in warm empty; do
+        read -ra e_runs <<<"${TIMES[eltr-$state]}"
+        read -ra m_runs <<<"${TIMES[meltano-$state]}"
+        pairs=()
+        for ((i = 0; i < ${#e_runs[@]}; i++)); do
+            pairs+=("$(ratio "${e_runs[$i]}" "${m_runs[$i]}")")
+        done
+        echo "$state eltr/meltano per round: ${pairs[*]} (median $(median_fmt %.3f "${pairs[@]}"))"
     done
-    echo "cold eltr/meltano per pair: ${pairs[*]} (median $(median_fmt %.3f "${pairs[@]}"))"
     echo
 fi
 echo "all runs (ms):"
 for tool in "${TOOLS[@]}"; do
-    printf '  %-8s cold: %s\n' "$tool" "${COLD[$tool]}"
-    printf '  %-8s warm: %s\n' "$tool" "${WARM[$tool]}"
+    for state in warm empty noop; do
+        printf '  %-8s %-6s %s\n' "$tool" "$state:" "${TIMES[$tool-$state]}"
+    done
 done

@@ -57,7 +57,7 @@ with_each_installer!(
     an_interrupted_install_does_not_look_installed_and_the_next_install_completes_it,
     run_installs_a_missing_plugin_first_and_no_install_points_at_eltr_install,
     two_installs_at_once_build_the_venv_once_and_both_succeed,
-    a_plugin_sharing_most_packages_with_one_installing_waits_for_it_under_uv,
+    plugins_sharing_packages_install_side_by_side_from_an_empty_cache,
 );
 
 /// Programs the tests install; a `PATH` folder holding one is left out so that only the
@@ -146,10 +146,16 @@ fn base_vars(inst: Installer) -> Vec<(String, String)> {
     vars
 }
 
-/// Runs `eltr ARGS` in `dir` with [`base_vars`] plus `extra`.
+/// Runs `eltr ARGS` in `dir` with [`base_vars`] plus `extra`. eltr's user cache (remembered
+/// resolutions) is `<dir>/.user-cache` unless `extra` names one: a test never reads what
+/// another test, or the machine's user, remembered.
 fn eltr(inst: Installer, dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> Run {
     let base = base_vars(inst);
     let mut vars: Vec<(&str, &str)> = base.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let own_cache = dir.join(".user-cache").display().to_string();
+    if !extra.iter().any(|(k, _)| *k == "ELTR_CACHE_DIR") {
+        vars.push(("ELTR_CACHE_DIR", &own_cache));
+    }
     vars.extend_from_slice(extra);
     common::eltr(dir, args, &vars)
 }
@@ -696,6 +702,7 @@ fn an_interrupted_install_does_not_look_installed_and_the_next_install_completes
         cmd.env("HOME", home);
     }
     cmd.envs(base_vars(inst));
+    cmd.env("ELTR_CACHE_DIR", root.join(".user-cache"));
     let mut group = Group(cmd.spawn().expect("start eltr install"));
     wait_until(
         Duration::from_secs(120),
@@ -930,11 +937,10 @@ fn two_installs_at_once_build_the_venv_once_and_both_succeed(inst: Installer) {
     assert_no_staging_left(&root, "utilities", "cow");
 }
 
-/// Two plugins that share most of their packages: with uv, the second to resolve waits for
-/// the first and links the shared wheels from uv's cache instead of fetching and unpacking
-/// them again. pip cannot say beforehand what it would install, so nothing waits. Either way
-/// both end up installed and runnable.
-fn a_plugin_sharing_most_packages_with_one_installing_waits_for_it_under_uv(inst: Installer) {
+/// Two plugins that share most of their packages, from an empty uv cache: both start at
+/// once (no plugin waits for another: measured faster, see `plugin/schedule.rs`), and both
+/// end up installed and runnable.
+fn plugins_sharing_packages_install_side_by_side_from_an_empty_cache(inst: Installer) {
     let tmp = project(
         r#"
 version: 1
@@ -953,8 +959,7 @@ plugins:
 "#,
     );
     let root = tmp.path();
-    // An empty uv cache: the first install takes long enough (downloads) for the second
-    // plugin's resolution, done at the same time, to find it still running.
+    // An empty uv cache: both download, and uv serialises what they share.
     let cache = common::empty_dir();
     let cache_dir = cache.path().display().to_string();
     let run = eltr(
@@ -968,27 +973,241 @@ plugins:
         .stderr_has("utility req-b: installed in");
     assert_built_with(root, "utility-req-a", inst);
     assert_built_with(root, "utility-req-b", inst);
-    let waits: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.contains("which installs most of the same packages"))
-        .collect();
-    match inst {
-        Installer::Uv => {
-            assert_eq!(waits.len(), 1, "{}", run.stderr);
-            assert!(
-                waits[0].contains("req-a: waits for 'req-b'")
-                    || waits[0].contains("req-b: waits for 'req-a'"),
-                "{}",
-                waits[0]
-            );
-        }
-        Installer::Pip => assert_eq!(waits, Vec::<&str>::new(), "{}", run.stderr),
-    }
+    assert!(
+        !run.stderr.contains("waits for"),
+        "a plugin waited for another:\n{}",
+        run.stderr
+    );
     assert_cowsay_runs(&venv(root, "utilities", "req-b"), "b");
     let imported = run_program(
         &venv(root, "utilities", "req-a").join("bin/python"),
         &["-c", "import requests; print(requests.__version__)"],
     );
     assert_eq!(imported.trim(), "2.32.3");
+}
+
+// --- Pinned dependencies, remembered resolutions and venv.backend -----------------------
+
+with_each_installer!(
+    a_pin_file_is_installed_exactly_and_a_changed_pin_file_reinstalls,
+    a_corrupt_or_stale_pin_file_is_an_error_naming_the_file_and_line,
+    a_remembered_resolution_installs_offline_and_a_missing_cache_entry_falls_back,
+);
+
+/// `name==version` of every distribution in a venv, sorted, without the installers pip
+/// seeds its venvs with.
+fn distributions(venv: &Path) -> Vec<String> {
+    let listed = run_program(
+        &venv.join("bin/python"),
+        &[
+            "-c",
+            "import importlib.metadata as m\n\
+             for d in m.distributions(): print(f\"{d.metadata['Name'].lower()}=={d.version}\")",
+        ],
+    );
+    let mut out: Vec<String> = listed
+        .lines()
+        .filter(|l| !l.starts_with("pip==") && !l.starts_with("setuptools=="))
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out
+}
+
+/// A project with utility `cow` installing `pip_url`.
+fn cow_project(pip_url: &str) -> TempDir {
+    project(&COW_PROJECT.replace("cowsay==6.1", pip_url))
+}
+
+/// Writes `pip_url` into the project's `meltano.yml`.
+fn set_pip_url(root: &Path, pip_url: &str) {
+    std::fs::write(
+        root.join("meltano.yml"),
+        COW_PROJECT.replace("cowsay==6.1", pip_url),
+    )
+    .unwrap();
+}
+
+/// The pin file `eltr lock` writes for `pip_url` (always with uv: pip cannot write one).
+fn locked_pins(root: &Path, pip_url: &str) -> String {
+    set_pip_url(root, pip_url);
+    eltr(Installer::Uv, root, &["lock", "--update"], &[])
+        .success()
+        .stderr_has("Locked dependencies for utility cow in plugins/utilities/pylock.cow.toml");
+    std::fs::read_to_string(root.join("plugins/utilities/pylock.cow.toml")).unwrap()
+}
+
+/// The venv holds exactly the pinned versions, although the `pip_url` alone would resolve
+/// to newer ones; a changed pin file (only the file) rebuilds the venv; the same file again
+/// is a no-op.
+fn a_pin_file_is_installed_exactly_and_a_changed_pin_file_reinstalls(inst: Installer) {
+    let tmp = cow_project("cowsay");
+    let root = tmp.path();
+    let old = locked_pins(root, "cowsay==6.0 idna==3.6");
+    let new = locked_pins(root, "cowsay==6.1 idna==3.7");
+    assert!(old.contains("version = \"6.0\"") && new.contains("version = \"3.7\""));
+    let pins = root.join("plugins/utilities/pylock.cow.toml");
+    set_pip_url(root, "cowsay idna");
+    std::fs::write(&pins, &old).unwrap();
+
+    eltr(inst, root, &["install"], &[])
+        .success()
+        .stderr_has("utility cow: installed in");
+    assert_built_with(root, "utility-cow", inst);
+    let venv = venv(root, "utilities", "cow");
+    assert_eq!(distributions(&venv), ["cowsay==6.0", "idna==3.6"]);
+    let log = std::fs::read_to_string(root.join(".eltr/logs/install/utility-cow.log")).unwrap();
+    match inst {
+        Installer::Uv => assert!(
+            log.contains("-r ") && log.contains("pylock.cow.toml"),
+            "{log}"
+        ),
+        Installer::Pip => assert!(log.contains("--require-hashes --no-deps -r"), "{log}"),
+    }
+    eltr(inst, root, &["install"], &[])
+        .success()
+        .stderr_has("utility cow: up to date");
+
+    std::fs::write(&pins, &new).unwrap();
+    eltr(inst, root, &["install"], &[])
+        .success()
+        .stderr_has("utility cow: installed in");
+    assert_eq!(distributions(&venv), ["cowsay==6.1", "idna==3.7"]);
+    assert_cowsay_runs(&venv, "pinned");
+}
+
+/// A pin file that is not TOML, or not PEP 751, stops the install with the file, line and
+/// column; one locked for another version than the `pip_url` asks for says to lock again.
+/// The other plugins still install.
+fn a_corrupt_or_stale_pin_file_is_an_error_naming_the_file_and_line(inst: Installer) {
+    let tmp = cow_project("cowsay==6.1");
+    let root = tmp.path();
+    let dir = root.join("plugins/utilities");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pins = dir.join("pylock.cow.toml");
+    std::fs::write(
+        &pins,
+        "lock-version = \"1.0\"\n\n[[packages]]\nname = \"cowsay\"\nversion = 6.1\n",
+    )
+    .unwrap();
+    let run = eltr(inst, root, &["install"], &[]);
+    run.failure()
+        .stderr_has("utility cow: FAILED")
+        .stderr_has(&format!(
+            "{}:5:11: not a valid PEP 751 pin file",
+            pins.display()
+        ))
+        .stderr_has("1 plugin(s) failed to install: cow");
+    assert!(!venv(root, "utilities", "cow").exists());
+
+    std::fs::write(
+        &pins,
+        "lock-version = \"1.0\"\n\n[[packages]]\nname = \"cowsay\"\nversion = \"6.0\"\n",
+    )
+    .unwrap();
+    eltr(inst, root, &["install"], &[])
+        .failure()
+        .stderr_has("pip_url asks for cowsay==6.1 but the file pins cowsay 6.0")
+        .stderr_has("eltr lock --update");
+}
+
+/// With uv, the first install remembers what the `pip_url` resolved to (in `ELTR_CACHE_DIR`);
+/// another project's install of the same `pip_url` installs those pins with `--offline
+/// --no-deps`. When uv's cache lacks them, or the entry is damaged, the install resolves as
+/// usual and says why at debug level. pip never uses remembered pins.
+fn a_remembered_resolution_installs_offline_and_a_missing_cache_entry_falls_back(inst: Installer) {
+    let cache = common::empty_dir();
+    let cache_dir = cache.path().display().to_string();
+    let install = |extra: &[(&str, &str)]| {
+        let tmp = cow_project("cowsay==6.1");
+        let mut vars = vec![("ELTR_CACHE_DIR", cache_dir.as_str())];
+        vars.extend_from_slice(extra);
+        let run = eltr(
+            inst,
+            tmp.path(),
+            &["--log-level", "debug", "install"],
+            &vars,
+        );
+        run.success().stderr_has("utility cow: installed in");
+        assert_cowsay_runs(&venv(tmp.path(), "utilities", "cow"), "remembered");
+        let log =
+            std::fs::read_to_string(tmp.path().join(".eltr/logs/install/utility-cow.log")).unwrap();
+        (run, log)
+    };
+    let entries = || -> Vec<PathBuf> {
+        std::fs::read_dir(cache.path().join("resolutions"))
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default()
+    };
+    let (_, first) = install(&[]);
+    assert!(!first.contains("--offline"), "{first}");
+    if inst == Installer::Pip {
+        assert_eq!(
+            entries(),
+            Vec::<PathBuf>::new(),
+            "pip remembered a resolution"
+        );
+        let (_, second) = install(&[]);
+        assert!(!second.contains("--offline"), "{second}");
+        return;
+    }
+    let remembered = entries();
+    assert_eq!(remembered.len(), 1, "{remembered:?}");
+    assert!(
+        std::fs::read_to_string(&remembered[0])
+            .unwrap()
+            .contains("\ncowsay==6.1\n")
+    );
+
+    // Another project, same pip_url: the pins, from uv's cache, no resolution.
+    let (run, second) = install(&[]);
+    assert!(
+        second.contains("--offline --no-deps 'cowsay==6.1'"),
+        "{second}"
+    );
+    assert!(!run.stderr.contains("resolving again"), "{}", run.stderr);
+
+    // uv's cache is empty: the offline install fails, the install resolves and succeeds.
+    let empty_uv = common::empty_dir();
+    let empty_uv = empty_uv.path().display().to_string();
+    let (run, third) = install(&[("UV_CACHE_DIR", empty_uv.as_str())]);
+    run.stderr_has("remembered pins are not all in uv's cache");
+    assert!(third.contains("--offline --no-deps"), "{third}");
+
+    // A damaged entry is no entry.
+    std::fs::write(&remembered[0], "# eltr resolution 1\ncowsay>=1; echo\n").unwrap();
+    let (run, fourth) = install(&[]);
+    run.stderr_has("is not a pin");
+    assert!(!fourth.contains("--offline"), "{fourth}");
+    assert!(
+        std::fs::read_to_string(&remembered[0])
+            .unwrap()
+            .contains("\ncowsay==6.1\n")
+    );
+}
+
+/// Meltano's `venv.backend` setting chooses the installer: `virtualenv` builds with Python and
+/// pip even when uv is at hand; `uv` with no uv in reach is an error saying what to do; an
+/// unknown value is an error with the closest valid one.
+#[test]
+fn venv_backend_chooses_the_installer_as_in_meltano() {
+    let tmp = project(&format!("{COW_PROJECT}venv:\n  backend: virtualenv\n"));
+    let root = tmp.path();
+    eltr(Installer::Uv, root, &["install"], &[])
+        .success()
+        .stderr_has("utility cow: installed in");
+    assert_built_with(root, "utility-cow", Installer::Pip);
+
+    eltr(
+        Installer::Pip,
+        root,
+        &["install", "--clean"],
+        &[("MELTANO_VENV_BACKEND", "uv")],
+    )
+    .failure()
+    .stderr_has("MELTANO_VENV_BACKEND asks for uv, but no uv was found");
+    std::fs::write(root.join(".env"), "MELTANO_VENV_BACKEND=uvv\n").unwrap();
+    eltr(Installer::Uv, root, &["install", "--clean"], &[])
+        .failure()
+        .stderr_has("MELTANO_VENV_BACKEND: unknown venv backend 'uvv' (did you mean 'uv'?)");
 }

@@ -83,7 +83,7 @@ pub fn run(call: &Call<'_>, args: InstallArgs) -> anyhow::Result<ExitCode> {
             clean: args.clean,
             parallelism,
         },
-    );
+    )?;
     for r in results
         .iter()
         .filter(|r| matches!(r.status, InstallStatus::NoPipUrl | InstallStatus::Shared(_)))

@@ -1,8 +1,14 @@
-//! `eltr lock [NAME…] [--plugin-type T] [--update]`: Meltano 4.4's `lock`: fetch each Hub
-//! plugin's definition and write `plugins/<type>/<name>--<variant>.lock`. Custom and inherited
-//! plugins are skipped with a warning; an existing lockfile is kept unless `--update`.
+//! `eltr lock [NAME…] [--plugin-type T] [--update] [--no-lock-dependencies]`: Meltano 4.4's
+//! `lock`: fetch each Hub plugin's definition and write `plugins/<type>/<name>--<variant>.lock`
+//! (custom and inherited plugins are skipped with a warning). Then pin each plugin's
+//! dependencies (PEP 751) in `plugins/<type>/pylock.<name>.toml` with uv, the file Meltano's
+//! dependency-locking proposal writes; an inherited plugin without a `pip_url` of its own uses
+//! its parent's. Existing files are kept unless `--update`.
 
 use super::Call;
+use crate::plugin::install::{Installer, installer};
+use crate::plugin::pylock;
+use crate::plugin::venv::python_of;
 use crate::project::edit::Changeset;
 use crate::project::hub::{Hub, HubConfig, lockfile_text};
 use crate::project::lockfile;
@@ -24,6 +30,9 @@ pub struct LockArgs {
     /// Accepted for Meltano compatibility (every plugin is the default).
     #[arg(long, hide = true)]
     pub all: bool,
+    /// Only lock plugin definitions; do not write `pylock.<plugin>.toml` pin files.
+    #[arg(long)]
+    pub no_lock_dependencies: bool,
 }
 
 /// Runs `eltr lock`.
@@ -78,7 +87,80 @@ pub fn run(call: &Call<'_>, args: LockArgs) -> anyhow::Result<ExitCode> {
     for what in locked {
         call.say(&format!("Locked definition for {what}"));
     }
+    if !args.no_lock_dependencies {
+        // Opened again: a Hub plugin's pip_url may come from the lockfile just written.
+        lock_dependencies(call, &args, ptype)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the pin file of every selected plugin with a `pip_url` of its own, resolved by uv
+/// for the interpreter its venv is built with. Without uv, or for a plugin uv cannot
+/// resolve, a warning says so and the command still succeeds (the definitions are locked).
+fn lock_dependencies(
+    call: &Call<'_>,
+    args: &LockArgs,
+    ptype: Option<PluginType>,
+) -> anyhow::Result<()> {
+    let ctx = call.open()?;
+    let root = &ctx.project.root;
+    let Installer::Uv(uv) = installer() else {
+        tracing::warn!(
+            "Dependencies not locked: eltr pins them with uv, and no uv was found (ELTR_UV, then PATH); install uv, or pass --no-lock-dependencies"
+        );
+        return Ok(());
+    };
+    let mut cs = Changeset::new(root);
+    let mut pinned = Vec::new();
+    for (t, name) in ctx.project.plugins.keys() {
+        if !(args.plugins.is_empty() || args.plugins.contains(name))
+            || ptype.is_some_and(|p| p != *t)
+        {
+            continue;
+        }
+        let plugin = ctx.plugin(Some(*t), name)?;
+        let what = format!("{} {name}", t.singular());
+        let Some(pip_url) = plugin.pip_url.as_deref() else {
+            tracing::info!(
+                "{}: no pip_url, no dependencies to lock",
+                capitalized(&what)
+            );
+            continue;
+        };
+        if plugin.venv_owner != plugin.name {
+            tracing::info!(
+                "{} shares the venv of '{}' and its pinned dependencies",
+                capitalized(&what),
+                plugin.venv_owner
+            );
+            continue;
+        }
+        let path = pylock::path(root, &plugin);
+        let shown = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        if path.exists() && !args.update {
+            tracing::warn!("Pin file exists for {what} at {shown} (--update replaces it)");
+            continue;
+        }
+        // As in Meltano's proposal, a plugin whose dependencies cannot be locked (a private
+        // index out of reach, a build that fails) keeps its definition lock and is warned about.
+        match pylock::compile(&uv, &python_of(&plugin), pip_url, root) {
+            Ok(text) => cs.put(&path, Some(text.into_bytes()), 0o644),
+            Err(e) => {
+                tracing::warn!("Cannot lock the dependencies of {what}: {e}");
+                continue;
+            }
+        }
+        pinned.push((what, shown));
+    }
+    cs.commit()?;
+    for (what, shown) in pinned {
+        call.say(&format!("Locked dependencies for {what} in {shown}"));
+    }
+    Ok(())
 }
 
 fn capitalized(s: &str) -> String {

@@ -310,7 +310,7 @@ pub fn ensure_installed(
             clean: false,
             parallelism: crate::plugin::install::default_parallelism(),
         },
-    );
+    )?;
     for r in results {
         if let InstallStatus::Failed { command, log, .. } = r.status {
             return Err(RunError::PluginFailed {

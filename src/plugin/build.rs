@@ -1,20 +1,40 @@
-//! One plugin's venv build, in the phases the install scheduler interleaves: `start` (take
-//! the plugin's build lock, make an empty venv), `packages` (ask uv what it would install,
-//! without installing), `finish` (install, fingerprint, move into place).
+//! One plugin's venv build, in two phases: `start` (take the plugin's build lock, make an
+//! empty venv, choose where its packages come from) and `finish` (install, fingerprint, move
+//! into place).
+//!
+//! Packages come, first found: from the project's pin file (`pylock.<plugin>.toml`, see
+//! `pylock`); with uv, from pins remembered for the same `pip_url` on this machine (see
+//! `resolutions`), installed from uv's cache without asking the index, falling back to a
+//! resolution when the cache lacks one; else from resolving the `pip_url`, whose result uv
+//! then remembers for the next install.
 
 use super::installer::{InstallResult, InstallStatus, Installer};
+use super::pylock::Pylock;
+use super::resolutions::Key;
 use super::staging::{self, BuildLock};
 use super::venv::{FINGERPRINT_FILE, fingerprint, is_installed, python_of, venv_dir};
 use crate::project::ResolvedPlugin;
 use crate::vocab::confine;
 use crate::vocab::lines::{BoundedLines, LOG_LINE_CAP};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 /// Lines of the installer's log shown when it fails.
 const LOG_TAIL: usize = 30;
+
+/// The most of `uv pip freeze`'s output read (a venv lists a few hundred lines at most).
+const FREEZE_CAP: u64 = 1 << 20;
+
+/// Where a build's packages come from.
+enum Source {
+    /// The project's pin file, read and checked against the `pip_url`.
+    Pylock(Pylock),
+    /// Pins this machine resolved the same `pip_url` to before (uv only).
+    Remembered { key: Key, pins: Vec<String> },
+    /// A resolution of the `pip_url`, remembered under `key` afterwards when there is one.
+    Resolve { key: Option<Key> },
+}
 
 /// A venv build under way: the plugin's build lock is held until it is dropped. It owns
 /// what it reads, so the scheduler can move it to whichever thread runs its next phase.
@@ -28,6 +48,7 @@ pub struct Build {
     build_dir: PathBuf,
     log: PathBuf,
     lock: BuildLock,
+    source: Source,
 }
 
 impl Build {
@@ -67,6 +88,13 @@ impl Build {
                 tail: vec![problem],
             }));
         }
+        let pinned = read_pins(root, plugin).map_err(|problem| {
+            result(InstallStatus::Failed {
+                command: "read the pin file".into(),
+                log: log.clone(),
+                tail: vec![problem],
+            })
+        })?;
         if !clean && is_installed(root, plugin) {
             staging::sweep_if_idle(&owner, &home);
             return Err(result(InstallStatus::UpToDate));
@@ -101,7 +129,7 @@ impl Build {
                 venv.clone()
             }
         };
-        let build = Build {
+        let mut build = Build {
             root: root.to_path_buf(),
             plugin: plugin.clone(),
             tool: tool.clone(),
@@ -110,55 +138,80 @@ impl Build {
             build_dir,
             log,
             lock,
+            source: Source::Resolve { key: None },
         };
         let create = build.create_step();
         if !run_logged(&create, &build.log, root) {
             return Err(Box::new(build.failed(shell_words::join(&create))));
         }
+        build.source = match pinned {
+            Some(lock) => Source::Pylock(lock),
+            None => build.remembered_or_resolve(clean),
+        };
         Ok(build)
     }
 
-    /// The `name==version` of every package the install would add, resolved by uv without
-    /// installing anything (`uv pip install --dry-run`); `None` with pip, or when uv's
-    /// answer cannot be read. The resolution is cached, so the install that follows does
-    /// not pay for it again.
-    pub fn packages(&self) -> Option<HashSet<String>> {
+    /// Remembered pins when uv can install them (uv only; not under `--clean`, which
+    /// resolves afresh and remembers the new result), else a resolution.
+    fn remembered_or_resolve(&self, clean: bool) -> Source {
+        let who = self.who();
         let Installer::Uv(_) = self.tool else {
-            return None;
+            return Source::Resolve { key: None };
         };
-        let mut step = self.install_step();
-        // After `uv pip install`; no colour codes in the lines to read.
-        step.splice(
-            3..3,
-            ["--dry-run".to_string(), "--color".into(), "never".into()],
-        );
-        let mut child = Command::new(&step[0])
-            .args(&step[1..])
-            .current_dir(&self.root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .ok()?;
-        let stderr = child.stderr.take()?;
-        let from_stderr = std::thread::spawn(move || listed_packages(stderr));
-        let mut packages = child.stdout.take().map(listed_packages).unwrap_or_default();
-        packages.extend(from_stderr.join().unwrap_or_default());
-        if !child.wait().ok()?.success() {
-            return None;
+        let pip_url = self.plugin.pip_url.as_deref().unwrap_or("");
+        let key = match Key::new(pip_url, &self.build_dir) {
+            Ok(key) => key,
+            Err(why) => {
+                tracing::debug!("{who}: resolves its pip_url (not remembered: {why})");
+                return Source::Resolve { key: None };
+            }
+        };
+        if clean {
+            tracing::debug!("{who}: resolves its pip_url again (--clean)");
+            return Source::Resolve { key: Some(key) };
         }
-        (!packages.is_empty()).then_some(packages)
+        match key.recall() {
+            Ok(pins) => Source::Remembered { key, pins },
+            Err(why) => {
+                tracing::debug!("{who}: resolves its pip_url (no remembered pins: {why})");
+                Source::Resolve { key: Some(key) }
+            }
+        }
+    }
+
+    fn who(&self) -> String {
+        format!(
+            "{} {}",
+            self.plugin.plugin_type.singular(),
+            self.plugin.name
+        )
     }
 
     /// Installs the plugin, writes the fingerprint and puts the venv in place.
     pub fn finish(self) -> InstallResult {
-        let install = self.install_step();
-        if !run_logged(&install, &self.log, &self.root) {
-            return self.failed(shell_words::join(&install));
+        let installed = match &self.source {
+            Source::Pylock(lock) => self.install_pinned(lock),
+            Source::Remembered { key, pins } => {
+                let offline = self.offline_pins_step(pins);
+                if run_logged(&offline, &self.log, &self.root) {
+                    Ok(())
+                } else {
+                    tracing::debug!(
+                        "{}: remembered pins are not all in uv's cache (see {}); resolving again",
+                        self.who(),
+                        self.log.display()
+                    );
+                    self.resolve(Some(key))
+                }
+            }
+            Source::Resolve { key } => self.resolve(key.as_ref()),
+        };
+        if let Err(command) = installed {
+            return self.failed(command);
         }
         let fingerprinted = std::fs::write(
             self.build_dir.join(FINGERPRINT_FILE),
-            fingerprint(&self.plugin),
+            fingerprint(&self.root, &self.plugin),
         );
         if let Err(e) = fingerprinted {
             return self.failed_with("write fingerprint".into(), vec![e.to_string()]);
@@ -174,6 +227,129 @@ impl Build {
             }
         }
         self.result(InstallStatus::Installed)
+    }
+
+    /// Installs the resolution of the `pip_url`, then remembers it under `key` (a failure to
+    /// remember only costs the next install its shortcut). The failed command on error.
+    fn resolve(&self, key: Option<&Key>) -> Result<(), String> {
+        let install = self.install_step();
+        if !run_logged(&install, &self.log, &self.root) {
+            return Err(shell_words::join(&install));
+        }
+        if let (Some(key), Installer::Uv(uv)) = (key, &self.tool) {
+            let freeze = self.capture(&[uv.display().to_string(), "pip".into(), "freeze".into()]);
+            let remembered = freeze.ok_or_else(|| "uv pip freeze failed".to_string());
+            if let Err(why) = remembered.and_then(|text| key.remember(&text)) {
+                tracing::debug!("{}: resolution not remembered: {why}", self.who());
+            }
+        }
+        Ok(())
+    }
+
+    /// Installs exactly the pin file's packages. uv reads the file and checks its hashes,
+    /// from its cache alone when it can; pip gets the same pins as a hash-checked
+    /// requirements file. The failed command on error.
+    fn install_pinned(&self, lock: &Pylock) -> Result<(), String> {
+        let file = lock.path.display().to_string();
+        match &self.tool {
+            Installer::Uv(uv) => {
+                let uv = uv.display().to_string();
+                let python = self.python();
+                let step = |extra: &[&str]| {
+                    let head = [uv.as_str(), "pip", "install", "--python", &python];
+                    words(&[&head[..], extra, &["-r", &file]].concat())
+                };
+                let offline = step(&["--offline"]);
+                if run_logged(&offline, &self.log, &self.root) {
+                    return Ok(());
+                }
+                let online = step(&[]);
+                run_logged(&online, &self.log, &self.root)
+                    .then_some(())
+                    .ok_or_else(|| shell_words::join(&online))
+            }
+            Installer::Pip => {
+                let text = lock.requirements().inspect_err(|e| self.note(e))?;
+                let reqs = self.build_dir.join("eltr-pins.txt");
+                std::fs::write(&reqs, text)
+                    .map_err(|e| format!("write {}: {e}", reqs.display()))?;
+                let reqs = reqs.display().to_string();
+                let python = self.python();
+                let step = words(&[
+                    &python,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--disable-pip-version-check",
+                    "--require-hashes",
+                    "--no-deps",
+                    "-r",
+                    &reqs,
+                ]);
+                run_logged(&step, &self.log, &self.root)
+                    .then_some(())
+                    .ok_or_else(|| shell_words::join(&step))
+            }
+        }
+    }
+
+    /// `uv pip install --offline --no-deps` of remembered pins: from uv's cache or not at all.
+    fn offline_pins_step(&self, pins: &[String]) -> Vec<String> {
+        let Installer::Uv(uv) = &self.tool else {
+            return Vec::new();
+        };
+        let uv = uv.display().to_string();
+        let python = self.python();
+        let head = words(&[
+            &uv,
+            "pip",
+            "install",
+            "--python",
+            &python,
+            "--offline",
+            "--no-deps",
+        ]);
+        [head, pins.to_vec()].concat()
+    }
+
+    /// The venv's interpreter, in the build folder.
+    fn python(&self) -> String {
+        self.build_dir
+            .join("bin")
+            .join("python")
+            .display()
+            .to_string()
+    }
+
+    /// Appends a line to the install log (a reason the log's commands do not show).
+    fn note(&self, text: &str) {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&self.log) {
+            let _ = writeln!(f, "{text}");
+        }
+    }
+
+    /// The stdout of `step` run against the build's venv (`--python` appended), at most
+    /// `FREEZE_CAP` bytes; `None` when it fails.
+    fn capture(&self, step: &[String]) -> Option<String> {
+        use std::io::Read;
+        let mut child = Command::new(&step[0])
+            .args(&step[1..])
+            .args(["--python", &self.python()])
+            .current_dir(&self.root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut text = String::new();
+        child
+            .stdout
+            .take()?
+            .take(FREEZE_CAP)
+            .read_to_string(&mut text)
+            .ok()?;
+        child.wait().ok()?.success().then_some(text)
     }
 
     fn result(&self, status: InstallStatus) -> InstallResult {
@@ -236,12 +412,7 @@ impl Build {
         let pip_url = self.plugin.pip_url.as_deref().unwrap_or("");
         // Checked in `start`: a pip_url that cannot be split never gets this far.
         let pip_args = shell_words::split(pip_url).unwrap_or_default();
-        let python = self
-            .build_dir
-            .join("bin")
-            .join("python")
-            .display()
-            .to_string();
+        let python = self.python();
         let head = match &self.tool {
             Installer::Uv(uv) => {
                 let uv = uv.display().to_string();
@@ -263,18 +434,16 @@ fn words(w: &[&str]) -> Vec<String> {
     w.iter().map(|s| s.to_string()).collect()
 }
 
-/// The packages uv's `--dry-run` lists ("Would install N packages", then " + name==version"
-/// per package), read in bounded lines.
-fn listed_packages(out: impl std::io::Read) -> HashSet<String> {
-    let mut lines = BoundedLines::new(std::io::BufReader::new(out), LOG_LINE_CAP);
-    let mut packages = HashSet::new();
-    while let Ok(Some(line)) = lines.next_line() {
-        let text = line.to_text();
-        if let Some(p) = text.trim_start().strip_prefix("+ ") {
-            packages.insert(p.trim().to_ascii_lowercase());
-        }
+/// The project's pin file for the plugin's venv, read and checked against its `pip_url`;
+/// `None` when the project has none.
+fn read_pins(root: &Path, plugin: &ResolvedPlugin) -> Result<Option<Pylock>, String> {
+    let path = super::pylock::path(root, plugin);
+    if !path.exists() {
+        return Ok(None);
     }
-    packages
+    let lock = Pylock::read(&path)?;
+    lock.check_against(plugin.pip_url.as_deref().unwrap_or(""))?;
+    Ok(Some(lock))
 }
 
 /// Runs one installer step with its output appended to `log`.

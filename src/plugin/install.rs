@@ -1,8 +1,10 @@
 //! `eltr install`: one virtualenv per plugin with a `pip_url`, built with `uv` when it is
-//! available (else `python -m venv` + pip), several at once.
+//! available (else `python -m venv` + pip; the project's `venv.backend` can insist on
+//! either), several at once. Packages come from the plugin's pin file, else pins remembered
+//! for its `pip_url`, else a resolution (see `build`).
 //!
-//! A venv counts as installed only when its fingerprint file (a hash of the pip arguments
-//! and the interpreter) is present and matches. With uv the venv is built relocatable in a
+//! A venv counts as installed only when its fingerprint file (a hash of the pip arguments,
+//! the interpreter and the pin file) is present and matches. With uv the venv is built relocatable in a
 //! staging folder next to its final place, fingerprinted there, and renamed into place only
 //! when everything succeeded (see `staging`): a failed or interrupted install leaves the
 //! previous venv, if any, untouched. pip's venvs hard-code their own path in every script and
@@ -10,19 +12,20 @@
 
 pub use super::installer::{
     InstallOptions, InstallResult, InstallStatus, Installer, default_parallelism, installer,
-    report_line,
+    installer_for, report_line,
 };
 pub use super::venv::{FINGERPRINT_FILE, fingerprint, is_installed};
 use crate::project::{Context, ResolvedPlugin};
 use std::time::Duration;
 
-/// Installs `plugins`, at most `parallelism` at a time; every plugin is attempted even when
-/// others fail.
+/// Installs `plugins`, at most `parallelism` at a time, with the installer the project's
+/// `venv.backend` asks for; every plugin is attempted even when others fail.
 pub fn install(
     ctx: &Context,
     plugins: Vec<ResolvedPlugin>,
     opts: &InstallOptions,
-) -> Vec<InstallResult> {
+) -> Result<Vec<InstallResult>, super::PluginError> {
+    let tool = installer_for(ctx).map_err(|message| super::PluginError::VenvBackend { message })?;
     let root = ctx.project.root.clone();
     let mut results = Vec::new();
     let mut queue = Vec::new();
@@ -53,7 +56,6 @@ pub fn install(
             queue.push(p);
         }
     }
-    let tool = installer();
     results.extend(super::schedule::run(
         &root,
         &queue,
@@ -61,5 +63,5 @@ pub fn install(
         &tool,
         opts.parallelism,
     ));
-    results
+    Ok(results)
 }

@@ -12,6 +12,8 @@ pub mod install;
 pub mod installer;
 pub mod manifest;
 pub mod prepare;
+pub mod pylock;
+pub mod resolutions;
 pub mod run_dir;
 pub mod schedule;
 pub mod staging;
@@ -44,6 +46,9 @@ pub enum PluginError {
         path: String,
         message: String,
     },
+    /// The project's `venv.backend` setting cannot be followed.
+    #[error("{message}")]
+    VenvBackend { message: String },
     #[error("{plugin}: cannot write its run files in {path}: {error}")]
     RunFiles {
         plugin: String,

@@ -43,17 +43,23 @@ pub(crate) fn python_of(plugin: &ResolvedPlugin) -> String {
         .unwrap_or(name)
 }
 
-/// The fingerprint of a plugin's install: its pip arguments and interpreter.
-pub fn fingerprint(plugin: &ResolvedPlugin) -> String {
+/// The fingerprint of a plugin's install: its pip arguments, its interpreter and, when the
+/// project pins its dependencies, the content of its pin file (`pylock.<plugin>.toml`): a
+/// changed pin file is a changed install.
+pub fn fingerprint(root: &Path, plugin: &ResolvedPlugin) -> String {
     let mut h = Sha256::new();
     h.update(plugin.pip_url.as_deref().unwrap_or(""));
     h.update([0]);
     h.update(python_of(plugin));
+    if let Ok(pins) = std::fs::read(super::pylock::path(root, plugin)) {
+        h.update([0]);
+        h.update(Sha256::digest(&pins));
+    }
     format!("{:x}", h.finalize())
 }
 
-/// True when the plugin's venv is installed from its current `pip_url`.
+/// True when the plugin's venv is installed from its current `pip_url` (and pin file).
 pub fn is_installed(root: &Path, plugin: &ResolvedPlugin) -> bool {
     std::fs::read_to_string(venv_dir(root, plugin).join(FINGERPRINT_FILE))
-        .is_ok_and(|f| f.trim() == fingerprint(plugin))
+        .is_ok_and(|f| f.trim() == fingerprint(root, plugin))
 }

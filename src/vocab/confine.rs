@@ -17,6 +17,10 @@ pub enum ConfineError {
         target: PathBuf,
         owner: PathBuf,
     },
+    #[error(
+        "refusing to write into {target}: it belongs to another user or others can write to it"
+    )]
+    NotOwned { target: PathBuf },
     #[error("cannot {action} {target}: {error}")]
     Io {
         action: &'static str,
@@ -149,7 +153,12 @@ pub fn write_replacing(
     })?;
     let real_dir = real.parent().unwrap_or(owner);
     let file_name = real.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = real_dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    // Unique per process and thread: two threads may replace the same file at once.
+    let thread: String = format!("{:?}", std::thread::current().id())
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let tmp = real_dir.join(format!(".{file_name}.{}-{thread}.tmp", std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(err(&tmp))?;
     f.write_all(bytes).map_err(err(&tmp))?;
     if durable {
@@ -163,6 +172,41 @@ pub fn write_replacing(
         }
     }
     Ok(())
+}
+
+/// True when `dir` is a folder of the user running eltr that nobody else can write into: what
+/// eltr reads from a folder outside any project (its user cache) is trusted only then, since
+/// another user could otherwise plant what the next install takes for its own.
+pub fn owned_by_me(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    std::fs::symlink_metadata(dir)
+        .is_ok_and(|m| m.is_dir() && m.uid() == me && m.mode() & 0o022 == 0)
+}
+
+/// [`write_replacing`] (not durable) into a folder of the user's own outside any project
+/// (eltr's user cache): `owner` is created private (0700) when missing, and refused when it
+/// is not [`owned_by_me`].
+pub fn write_replacing_owned(owner: &Path, path: &Path, bytes: &[u8]) -> Result<(), ConfineError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !owner.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(owner)
+            .map_err(|error| ConfineError::Io {
+                action: "create",
+                target: owner.to_path_buf(),
+                error,
+            })?;
+    }
+    if !owned_by_me(owner) {
+        return Err(ConfineError::NotOwned {
+            target: owner.to_path_buf(),
+        });
+    }
+    write_replacing(owner, path, bytes, false)
 }
 
 /// One file of a set written together by [`write_all_replacing`].

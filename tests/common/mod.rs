@@ -259,7 +259,14 @@ impl Run {
     }
 }
 
-/// Runs `eltr ARGS` in `cwd` with an environment holding only `PATH`, `HOME` and `vars`.
+/// eltr's user cache for the tests' runs (`ELTR_CACHE_DIR`), so that no test reads or
+/// writes the machine user's `~/.cache/eltr`; `vars` may name another.
+pub fn test_user_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("eltr-user-cache")
+}
+
+/// Runs `eltr ARGS` in `cwd` with an environment holding only `PATH`, `HOME`,
+/// `ELTR_CACHE_DIR` ([`test_user_cache`]) and `vars`.
 pub fn eltr<I, S>(cwd: &Path, args: I, vars: &[(&str, &str)]) -> Run
 where
     I: IntoIterator<Item = S>,
@@ -273,6 +280,7 @@ where
             cmd.env(keep, v);
         }
     }
+    cmd.env("ELTR_CACHE_DIR", test_user_cache());
     cmd.envs(vars.iter().copied());
     let out = cmd
         .output()

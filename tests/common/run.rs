@@ -144,6 +144,7 @@ pub fn spawn_eltr(cwd: &Path, args: &[&str], vars: &[(&str, &str)]) -> Backgroun
             cmd.env(keep, v);
         }
     }
+    cmd.env("ELTR_CACHE_DIR", crate::common::test_user_cache());
     cmd.envs(vars.iter().copied());
     let child = cmd.spawn().expect("start eltr");
     let pid = child.id() as i32;
