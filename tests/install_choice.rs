@@ -129,3 +129,35 @@ fn add_install_builds_the_plugin_added() {
     run(&dir, &add3, &[]).success();
     assert!(!venv_exists(&dir, "cow3"));
 }
+
+#[test]
+fn install_schedule_builds_only_the_plugins_the_schedule_runs() {
+    let (_tmp, dir) = common::project_dir();
+    let yml = PROJECT.replace("auto_install: false\n", "")
+        + r#"  - name: cow-unused
+    namespace: cow_unused
+    pip_url: cowsay==6.1
+    executable: cowsay
+jobs:
+- name: moo-job
+  tasks:
+  - cow:moo
+schedules:
+- name: moo-daily
+  interval: '@daily'
+  job: moo-job
+"#;
+    std::fs::write(dir.join("meltano.yml"), yml).unwrap();
+    run(&dir, &["install", "--schedule", "moo-daily"], &[]).success();
+    assert!(
+        venv_exists(&dir, "cow"),
+        "the schedule's plugin was not installed"
+    );
+    assert!(
+        !venv_exists(&dir, "cow-unused"),
+        "a plugin the schedule does not run was installed"
+    );
+    run(&dir, &["install", "-s", "moo-dayly"], &[])
+        .failure()
+        .clean_error(&["Schedule 'moo-dayly' was not found", "moo-daily"]);
+}

@@ -21,6 +21,13 @@ pub struct InstallArgs {
     /// Installs run at once (default: twice the CPUs, at least 4; at most 1024).
     #[arg(long, short = 'p', value_name = "N", value_parser = parallelism)]
     pub parallelism: Option<usize>,
+    /// Only the plugins a schedule runs: its job's tasks, or its extractor and loader.
+    #[arg(long, short = 's', value_name = "NAME")]
+    pub schedule: Option<String>,
+    /// Accepted for Meltano compatibility (it ignores the Python version a plugin declares):
+    /// eltr never checks that version, so every install already does what it asks.
+    #[arg(long, short = 'f')]
+    pub force: bool,
 }
 
 /// The most installs run at once: each is a thread and a process.
@@ -40,7 +47,7 @@ pub fn run(call: &Call<'_>, args: InstallArgs) -> anyhow::Result<ExitCode> {
         Some(t) => Some(PluginType::parse(t).ok_or_else(|| anyhow!("unknown plugin type '{t}'"))?),
         None => None,
     };
-    let plugins = if args.plugins.is_empty() {
+    let mut plugins: Vec<_> = if args.plugins.is_empty() {
         ctx.all_plugins()?
             .into_iter()
             .filter(|p| ptype.is_none_or(|t| t == p.plugin_type))
@@ -51,6 +58,10 @@ pub fn run(call: &Call<'_>, args: InstallArgs) -> anyhow::Result<ExitCode> {
             .map(|n| ctx.plugin(ptype, n))
             .collect::<Result<Vec<_>, _>>()?
     };
+    if let Some(schedule) = &args.schedule {
+        let wanted = schedule_plugins(&ctx, schedule)?;
+        plugins.retain(|p| wanted.iter().any(|w| w == p.name.as_str()));
+    }
     // A Hub plugin that names only a variant has its pip_url in its lockfile; without one
     // there is nothing to install from, and the run would fail far from the cause.
     let unlocked: Vec<String> = plugins
@@ -104,4 +115,35 @@ pub fn run(call: &Call<'_>, args: InstallArgs) -> anyhow::Result<ExitCode> {
             failed.join(", ")
         ))
     }
+}
+
+/// The names of the plugins a schedule runs (Meltano's `install --schedule`): a job
+/// schedule's tasks (`plugin:command` counts as its plugin), or a legacy schedule's extractor
+/// and loader.
+fn schedule_plugins(ctx: &crate::project::Context, name: &str) -> anyhow::Result<Vec<String>> {
+    let Some(schedule) = ctx.project.schedules.get(name) else {
+        let names = ctx.project.schedules.keys().map(String::as_str);
+        let hint = crate::project::error::did_you_mean(name, names);
+        anyhow::bail!("Schedule '{name}' was not found.{hint}");
+    };
+    let schedule = &schedule.item;
+    let Some(job_name) = &schedule.job else {
+        return Ok(schedule
+            .extractor
+            .iter()
+            .chain(&schedule.loader)
+            .cloned()
+            .collect());
+    };
+    let Some(job) = ctx.project.jobs.get(job_name) else {
+        anyhow::bail!("schedule '{name}' runs job '{job_name}', which the project does not define");
+    };
+    Ok(job
+        .item
+        .tasks
+        .iter()
+        .flat_map(|task| task.blocks())
+        .flat_map(|block| block.split_whitespace())
+        .map(|word| word.split(':').next().unwrap_or(word).to_string())
+        .collect())
 }
