@@ -117,32 +117,14 @@ fn clean_path(inst: Installer) -> String {
         .expect("PATH is UTF-8")
 }
 
-/// Variables of the test process that reach eltr (and so pip or uv): what the network needs
-/// here (certificates, proxies, index settings).
-fn passed_through(name: &str) -> bool {
-    const NAMES: [&str; 10] = [
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-        "REQUESTS_CA_BUNDLE",
-        "CURL_CA_BUNDLE",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-    ];
-    NAMES.contains(&name) || name.starts_with("PIP_") || name.starts_with("UV_")
-}
-
 /// The variables every eltr run here gets besides `HOME`: the cleaned `PATH`, `ELTR_UV` under
-/// uv, and the [`passed_through`] ones the test process has.
+/// uv, and what the network needs here (`common::network_vars`).
 fn base_vars(inst: Installer) -> Vec<(String, String)> {
     let mut vars = vec![("PATH".to_string(), clean_path(inst))];
     if inst == Installer::Uv {
         vars.push(("ELTR_UV".to_string(), uv()));
     }
-    vars.extend(std::env::vars().filter(|(k, _)| passed_through(k)));
+    vars.extend(common::network_vars());
     vars
 }
 

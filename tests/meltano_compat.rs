@@ -4,53 +4,14 @@
 //! compares; those tests fail rather than skip without it.
 
 mod common;
+#[path = "common/meltano.rs"]
+mod reference;
 
 use common::{Run, TempProject, eltr, fixture, golden_json};
+use reference::{QUIET, meltano};
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::process::Command;
-
-/// The reference Meltano's executable.
-fn meltano_bin() -> String {
-    match std::env::var("ELTR_TEST_MELTANO") {
-        Ok(v) if !v.is_empty() => v,
-        _ => panic!(
-            "ELTR_TEST_MELTANO is not set: these tests compare eltr with Meltano 4.4.1. Run the \
-             suite with scripts/test.sh, or point ELTR_TEST_MELTANO at a `meltano` executable of \
-             version 4.4.1 (these tests fail rather than skip)"
-        ),
-    }
-}
-
-/// What keeps Meltano off the network; both tools get it, so both export the same values.
-const QUIET: [(&str, &str); 2] = [
-    ("MELTANO_CLI_DISABLE_VERSION_CHECK", "true"),
-    ("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false"),
-];
-
-/// Runs `meltano ARGS` in `cwd` with the environment `eltr` gets (only `PATH`, `HOME`,
-/// `QUIET` and `vars`).
-fn meltano(cwd: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(meltano_bin());
-    cmd.current_dir(cwd).args(args).env_clear();
-    for keep in ["PATH", "HOME"] {
-        if let Some(v) = std::env::var_os(keep) {
-            cmd.env(keep, v);
-        }
-    }
-    cmd.env("NO_COLOR", "1")
-        .envs(QUIET.iter().copied())
-        .envs(vars.iter().copied());
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", meltano_bin()));
-    Run {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        command: format!("(cd {} && meltano {})", cwd.display(), args.join(" ")),
-    }
-}
 
 /// A fixture copied twice: one copy for Meltano, one for eltr.
 struct Pair {
@@ -556,24 +517,9 @@ fn run_and_jobs_run_plugin_commands_as_meltano_does() {
 /// What installing from PyPI needs of the test process's environment (certificates, proxies,
 /// pip's and uv's settings, eltr's uv), for both tools.
 fn network_vars() -> Vec<(String, String)> {
-    const NAMES: [&str; 11] = [
-        "ELTR_UV",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-        "REQUESTS_CA_BUNDLE",
-        "CURL_CA_BUNDLE",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-    ];
-    std::env::vars()
-        .filter(|(k, _)| {
-            NAMES.contains(&k.as_str()) || k.starts_with("PIP_") || k.starts_with("UV_")
-        })
-        .collect()
+    let mut vars = common::network_vars();
+    vars.extend(std::env::var("ELTR_UV").map(|uv| ("ELTR_UV".to_string(), uv)));
+    vars
 }
 
 #[test]

@@ -6,47 +6,17 @@
 //! issue lists; scripts/compare-settings.sh runs the same comparison on any project folder.
 
 mod common;
+#[path = "common/meltano.rs"]
+mod reference;
 
 use common::{Run, TempProject, eltr, fixture};
+use reference::QUIET;
 use serde_json::{Map, Value};
 use std::path::Path;
-use std::process::Command;
-
-fn meltano_bin() -> String {
-    match std::env::var("ELTR_TEST_MELTANO") {
-        Ok(v) if !v.is_empty() => v,
-        _ => panic!(
-            "ELTR_TEST_MELTANO is not set: these tests compare eltr with Meltano 4.4.1. Run them \
-             with scripts/test.sh, or point ELTR_TEST_MELTANO at a `meltano` 4.4.1 executable"
-        ),
-    }
-}
-
-/// Keeps Meltano off the network; both tools get it.
-const QUIET: [(&str, &str); 2] = [
-    ("MELTANO_CLI_DISABLE_VERSION_CHECK", "true"),
-    ("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false"),
-];
 
 /// Runs `meltano ARGS` in `cwd` with only `PATH`, `HOME` and `QUIET` set, as `eltr` runs.
 fn meltano(cwd: &Path, args: &[&str]) -> Run {
-    let mut cmd = Command::new(meltano_bin());
-    cmd.current_dir(cwd).args(args).env_clear();
-    for keep in ["PATH", "HOME"] {
-        if let Some(v) = std::env::var_os(keep) {
-            cmd.env(keep, v);
-        }
-    }
-    cmd.env("NO_COLOR", "1").envs(QUIET.iter().copied());
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", meltano_bin()));
-    Run {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        command: format!("(cd {} && meltano {})", cwd.display(), args.join(" ")),
-    }
+    reference::meltano(cwd, args, &[])
 }
 
 /// One output's items, the project folder written as `ROOT`.

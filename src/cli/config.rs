@@ -52,15 +52,8 @@ pub struct ConfigArgs {
     /// Output shape.
     #[arg(long, value_enum, default_value_t)]
     pub format: ConfigFormat,
-    /// `test`: install the plugin first if its virtualenv is missing (the default).
-    #[arg(long, conflicts_with_all = ["no_install", "only_install"])]
-    pub install: bool,
-    /// `test`: do not install the plugin first.
-    #[arg(long, conflicts_with = "only_install")]
-    pub no_install: bool,
-    /// `test`: install the plugin if its virtualenv is missing, then stop.
-    #[arg(long)]
-    pub only_install: bool,
+    #[command(flatten)]
+    pub installing: super::install_choice::InstallFlags,
 }
 
 /// Output shapes of `eltr config`.
@@ -88,12 +81,7 @@ const EDIT_ACTIONS: [&str; 3] = ["set", "unset", "reset"];
 
 /// `config test PLUGIN` (`cli::config_test`).
 fn test(call: &Call<'_>, args: &ConfigArgs, name: &str) -> anyhow::Result<ExitCode> {
-    let install = super::config_test::InstallChoice {
-        install: args.install,
-        no_install: args.no_install,
-        only_install: args.only_install,
-    };
-    super::config_test::run(call, plugin_type_arg(args)?, name, install)
+    super::config_test::run(call, plugin_type_arg(args)?, name, args.installing)
 }
 
 fn plugin_type_arg(args: &ConfigArgs) -> anyhow::Result<Option<PluginType>> {

@@ -10,21 +10,12 @@ use crate::vocab::ident::RunId;
 use crate::vocab::supervisor::Supervisor;
 use std::process::ExitCode;
 
-/// How `config test` installs the plugin first (Meltano's `--install` / `--no-install` /
-/// `--only-install`).
-#[derive(Debug, Clone, Copy)]
-pub struct InstallChoice {
-    pub install: bool,
-    pub no_install: bool,
-    pub only_install: bool,
-}
-
 /// Tests `name`'s configuration; prints "Plugin configuration is valid" or fails with why.
 pub fn run(
     call: &Call<'_>,
     plugin_type: Option<PluginType>,
     name: &str,
-    install: InstallChoice,
+    install: super::install_choice::InstallFlags,
 ) -> anyhow::Result<ExitCode> {
     let ctx = call.open()?;
     let plugin = match ctx.plugin(plugin_type, name) {
@@ -41,11 +32,7 @@ pub fn run(
     }
     let how = Invocation {
         run_id: RunId::new(),
-        install_missing: super::install_choice::installs(
-            &ctx,
-            install.install,
-            install.no_install,
-        )?,
+        install_missing: install.installs(&ctx)?,
         supervisor: Supervisor::quiet(crate::pipeline::signals::grace_setting()?),
         refresh_catalog: false,
     };

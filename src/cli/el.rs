@@ -57,15 +57,8 @@ pub struct ElArgs {
     /// How confirmed states combine with the stored one.
     #[arg(long, value_enum, default_value_t)]
     pub state_strategy: StateStrategy,
-    /// Install missing plugins first (the default).
-    #[arg(long, conflicts_with_all = ["no_install", "only_install"])]
-    pub install: bool,
-    /// Do not install missing plugins.
-    #[arg(long, conflicts_with = "only_install")]
-    pub no_install: bool,
-    /// Install missing plugins, then stop.
-    #[arg(long)]
-    pub only_install: bool,
+    #[command(flatten)]
+    pub installing: super::install_choice::InstallFlags,
     /// Identifier of this run, a UUID (default: a new one).
     #[arg(long, value_parser = super::run::parse_run_id)]
     pub run_id: Option<RunId>,
@@ -134,7 +127,7 @@ fn run(call: &Call<'_>, args: ElArgs, transform: Transform) -> anyhow::Result<Ex
         state_strategy,
         run_id: args.run_id.unwrap_or_default(),
         timeout: args.timeout,
-        no_install: !super::install_choice::installs(&ctx, args.install, args.no_install)?,
+        no_install: !args.installing.installs(&ctx)?,
         progress: args.progress,
         el: Some(ElRequest {
             extractor: args.extractor.clone(),
@@ -147,10 +140,10 @@ fn run(call: &Call<'_>, args: ElArgs, transform: Transform) -> anyhow::Result<Ex
         }),
         ..RunRequest::default()
     };
-    if args.only_install || args.dump.is_some() {
+    if args.installing.only_install || args.dump.is_some() {
         let plan = pipeline::plan::plan(&ctx, &req)?;
         let session = Session::listening(call.console.clone())?;
-        if args.only_install {
+        if args.installing.only_install {
             pipeline::ensure_installed(&ctx, &plan.plugins())?;
             return Ok(ExitCode::SUCCESS);
         }

@@ -40,18 +40,6 @@ pub enum HubAction {
     Ping,
 }
 
-/// The plugin types the Hub lists, in Meltano's order.
-const HUB_TYPES: [PluginType; 8] = [
-    PluginType::Extractors,
-    PluginType::Loaders,
-    PluginType::Transforms,
-    PluginType::Orchestrators,
-    PluginType::Transformers,
-    PluginType::Files,
-    PluginType::Utilities,
-    PluginType::Mappers,
-];
-
 /// One variant of one plugin.
 struct Offer {
     plugin_type: &'static str,
@@ -101,7 +89,8 @@ fn list(
     all: bool,
     format: Format,
 ) -> anyhow::Result<()> {
-    let types: Vec<PluginType> = only.map_or_else(|| HUB_TYPES.to_vec(), |t| vec![t]);
+    let types: Vec<PluginType> =
+        only.map_or_else(|| PluginType::MELTANO_ORDER.to_vec(), |t| vec![t]);
     let mut offers = Vec::new();
     for plugin_type in types {
         offers.extend(offers_of(hub, plugin_type)?);
@@ -156,10 +145,7 @@ fn offers_of(hub: &Hub, plugin_type: PluginType) -> anyhow::Result<Vec<Offer>> {
         others.sort();
         for variant in std::iter::once(default.clone()).chain(others) {
             out.push(Offer {
-                plugin_type: match plugin_type {
-                    PluginType::Files => "file bundle",
-                    other => other.singular(),
-                },
+                plugin_type: plugin_type.descriptor(),
                 name: name.clone(),
                 default: variant == default,
                 variant,

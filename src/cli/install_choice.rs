@@ -4,6 +4,7 @@
 
 use crate::project::{Context, meltano_env};
 use crate::vocab::truth;
+use clap::Args;
 
 /// Installs when `--install` is given, not when `--no-install` is, else as `auto_install`
 /// says.
@@ -21,4 +22,27 @@ pub fn auto_install(ctx: &Context) -> anyhow::Result<bool> {
         .into_iter()
         .find(|(name, _)| name == "MELTANO_AUTO_INSTALL")
         .is_none_or(|(_, value)| truth::truthy(&value)))
+}
+
+/// Meltano's `--install` / `--no-install` / `--only-install`, for every command that starts a
+/// plugin (`el`, `invoke`, `select`, `config test`, `test`; `run` has its own, which also reads
+/// `ELTR_RUN_NO_INSTALL`).
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct InstallFlags {
+    /// Install missing plugins first, whatever the project's `auto_install` says.
+    #[arg(long, conflicts_with_all = ["no_install", "only_install"])]
+    pub install: bool,
+    /// Do not install missing plugins first.
+    #[arg(long, conflicts_with = "only_install")]
+    pub no_install: bool,
+    /// Install missing plugins, then stop.
+    #[arg(long)]
+    pub only_install: bool,
+}
+
+impl InstallFlags {
+    /// Whether to install missing plugins first (always, with `--only-install`).
+    pub fn installs(&self, ctx: &Context) -> anyhow::Result<bool> {
+        Ok(self.only_install || installs(ctx, self.install, self.no_install)?)
+    }
 }

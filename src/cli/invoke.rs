@@ -31,15 +31,8 @@ pub struct InvokeArgs {
     /// List the plugin's commands and stop.
     #[arg(long)]
     pub list_commands: bool,
-    /// Install the plugin first if its virtualenv is missing (the default).
-    #[arg(long, conflicts_with_all = ["no_install", "only_install"])]
-    pub install: bool,
-    /// Do not install the plugin first.
-    #[arg(long, conflicts_with = "only_install")]
-    pub no_install: bool,
-    /// Install the plugin if its virtualenv is missing, then stop.
-    #[arg(long)]
-    pub only_install: bool,
+    #[command(flatten)]
+    pub installing: super::install_choice::InstallFlags,
     /// Run `PLUGIN:COMMAND` in a container when the command has a `container_spec` (with
     /// `docker`, else `podman`).
     #[arg(long)]
@@ -90,7 +83,7 @@ pub fn run(call: &Call<'_>, args: InvokeArgs) -> anyhow::Result<ExitCode> {
         call.print_masked(&list_commands(&plugin))?;
         return Ok(ExitCode::SUCCESS);
     }
-    if args.only_install {
+    if args.installing.only_install {
         crate::pipeline::ensure_installed(&ctx, &[&plugin])?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -99,7 +92,7 @@ pub fn run(call: &Call<'_>, args: InvokeArgs) -> anyhow::Result<ExitCode> {
     }
     let how = Invocation {
         run_id: RunId::new(),
-        install_missing: super::install_choice::installs(&ctx, args.install, args.no_install)?,
+        install_missing: args.installing.installs(&ctx)?,
         supervisor: Supervisor::quiet(crate::pipeline::signals::grace()),
         refresh_catalog: args.refresh_catalog,
     };

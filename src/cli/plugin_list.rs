@@ -29,19 +29,6 @@ pub enum PluginAction {
     },
 }
 
-/// The order of Meltano's `PluginType` enum, which `plugin list` follows (not the order of
-/// `add` or the project files).
-const LISTING_ORDER: [PluginType; 8] = [
-    PluginType::Extractors,
-    PluginType::Loaders,
-    PluginType::Transforms,
-    PluginType::Orchestrators,
-    PluginType::Transformers,
-    PluginType::Files,
-    PluginType::Utilities,
-    PluginType::Mappers,
-];
-
 /// One plugin as listed.
 struct Listing {
     plugin_type: &'static str,
@@ -57,7 +44,7 @@ pub fn run(call: &Call<'_>, args: PluginArgs) -> anyhow::Result<ExitCode> {
     let PluginAction::List { format } = args.action;
     let ctx = call.open()?;
     let mut listings = Vec::new();
-    for plugin_type in LISTING_ORDER {
+    for plugin_type in PluginType::MELTANO_ORDER {
         for ((t, name), def) in &ctx.project.plugins {
             if *t != plugin_type {
                 continue;
@@ -65,10 +52,7 @@ pub fn run(call: &Call<'_>, args: PluginArgs) -> anyhow::Result<ExitCode> {
             let resolved = ctx.plugin(Some(plugin_type), name)?;
             let inherit_from = def.item.inherit_from.clone().filter(|p| p != name);
             listings.push(Listing {
-                plugin_type: match plugin_type {
-                    PluginType::Files => "file bundle",
-                    other => other.singular(),
-                },
+                plugin_type: plugin_type.descriptor(),
                 name: name.clone(),
                 variant: resolved.variant.clone().unwrap_or_else(|| "default".into()),
                 custom: inherit_from.is_none() && def.item.namespace.is_some(),

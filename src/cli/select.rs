@@ -42,15 +42,8 @@ pub struct SelectArgs {
     /// Discover again instead of using the cached catalog.
     #[arg(long)]
     pub refresh_catalog: bool,
-    /// Install the extractor first if it is missing, whatever `auto_install` says.
-    #[arg(long, conflicts_with_all = ["no_install", "only_install"])]
-    pub install: bool,
-    /// Do not install the extractor first.
-    #[arg(long, conflicts_with = "only_install")]
-    pub no_install: bool,
-    /// Install the extractor if it is missing, then stop.
-    #[arg(long)]
-    pub only_install: bool,
+    #[command(flatten)]
+    pub installing: super::install_choice::InstallFlags,
 }
 
 /// Prints the selection, or edits the select rules.
@@ -60,9 +53,9 @@ pub fn run(call: &Call<'_>, args: SelectArgs) -> anyhow::Result<ExitCode> {
     }
     let ctx = call.open()?;
     let plugin = ctx.plugin(Some(PluginType::Extractors), &args.extractor)?;
-    if args.only_install || super::install_choice::installs(&ctx, args.install, args.no_install)? {
+    if args.installing.installs(&ctx)? {
         crate::pipeline::ensure_installed(&ctx, &[&plugin])?;
-        if args.only_install {
+        if args.installing.only_install {
             return Ok(ExitCode::SUCCESS);
         }
     }

@@ -22,15 +22,8 @@ pub struct TestArgs {
     /// `PLUGIN` (all its tests) or `PLUGIN:TEST`.
     #[arg(value_name = "PLUGIN[:TEST]")]
     pub tests: Vec<String>,
-    /// Install the plugins first if their virtualenvs are missing (the default).
-    #[arg(long, conflicts_with_all = ["no_install", "only_install"])]
-    pub install: bool,
-    /// Do not install the plugins first.
-    #[arg(long, conflicts_with = "only_install")]
-    pub no_install: bool,
-    /// Install the plugins whose tests are selected, then stop.
-    #[arg(long)]
-    pub only_install: bool,
+    #[command(flatten)]
+    pub installing: super::install_choice::InstallFlags,
 }
 
 /// Meltano's width of the name column in the report, less the 8 characters of the bold
@@ -66,10 +59,10 @@ pub fn run(call: &Call<'_>, args: TestArgs) -> anyhow::Result<ExitCode> {
         .filter(|s| s.tests.iter().any(|(_, on)| *on))
         .map(|s| &s.plugin)
         .collect();
-    if args.only_install || super::install_choice::installs(&ctx, args.install, args.no_install)? {
+    if args.installing.installs(&ctx)? {
         crate::pipeline::ensure_installed(&ctx, &chosen)?;
     }
-    if args.only_install {
+    if args.installing.only_install {
         return Ok(ExitCode::SUCCESS);
     }
     let width = terminal_width();

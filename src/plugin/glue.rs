@@ -17,6 +17,7 @@
 use super::{PluginError, PreparedPlugin};
 use crate::project::ResolvedPlugin;
 use crate::project::model::PluginType;
+use crate::vocab::pyjson::python_repr;
 use serde_json::Value;
 use std::process::{Command, Output, Stdio};
 
@@ -105,7 +106,13 @@ fn superset(prepared: &mut PreparedPlugin) -> Result<(), PluginError> {
     set_env(prepared, "FLASK_APP", "superset");
     let entries: Vec<String> = settings(&prepared.plugin)
         .iter()
-        .map(|(k, v)| format!("{}: {}", py_repr(&Value::String(k.clone())), py_repr(v)))
+        .map(|(k, v)| {
+            format!(
+                "{}: {}",
+                python_repr(&Value::String(k.clone())),
+                python_repr(v)
+            )
+        })
         .collect();
     let script = [
         "import sys".to_string(),
@@ -209,59 +216,8 @@ fn failed(prepared: &PreparedPlugin, message: &str) -> PluginError {
 fn py_str(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        other => py_repr(other),
+        other => python_repr(other),
     }
-}
-
-/// Python's `repr()` of a JSON value.
-fn py_repr(v: &Value) -> String {
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => py_repr_str(s),
-        Value::Array(items) => {
-            let inner: Vec<String> = items.iter().map(py_repr).collect();
-            format!("[{}]", inner.join(", "))
-        }
-        Value::Object(map) => {
-            let inner: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{}: {}", py_repr_str(k), py_repr(v)))
-                .collect();
-            format!("{{{}}}", inner.join(", "))
-        }
-    }
-}
-
-/// Python's quoting: single quotes unless the text has one and no double quote.
-fn py_repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 /// The part of Python's `configparser` Meltano's Airflow glue uses: read a file (comments and
@@ -356,9 +312,9 @@ mod tests {
 
     #[test]
     fn python_repr_matches_pythons_quoting() {
-        assert_eq!(py_repr(&json!("it's")), "\"it's\"");
+        assert_eq!(python_repr(&json!("it's")), "\"it's\"");
         assert_eq!(
-            py_repr(&json!({"A": [1, true, null]})),
+            python_repr(&json!({"A": [1, true, null]})),
             "{'A': [1, True, None]}"
         );
     }

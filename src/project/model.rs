@@ -39,6 +39,27 @@ impl PluginType {
         PluginType::Files,
     ];
 
+    /// Every type in the order of Meltano's `PluginType` enum, which its listings follow
+    /// (`plugin list`, `hub list`).
+    pub const MELTANO_ORDER: [PluginType; 8] = [
+        PluginType::Extractors,
+        PluginType::Loaders,
+        PluginType::Transforms,
+        PluginType::Orchestrators,
+        PluginType::Transformers,
+        PluginType::Files,
+        PluginType::Utilities,
+        PluginType::Mappers,
+    ];
+
+    /// How Meltano's listings name a type (`extractor`, `file bundle`).
+    pub fn descriptor(self) -> &'static str {
+        match self {
+            PluginType::Files => "file bundle",
+            other => other.singular(),
+        }
+    }
+
     /// The plural key used in project files (`extractors`).
     pub fn key(self) -> &'static str {
         match self {

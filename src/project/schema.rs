@@ -296,7 +296,16 @@ fn metadata_key(key: &str) -> Value {
             )
         }
         "annotations" => reference("annotations"),
-        "hidden" | "update" => boolean("Meltano Hub metadata"),
+        "hidden" => boolean("Meltano Hub metadata"),
+        // A Hub flag on most plugins; on a file bundle, Meltano's `_update` extra: which of
+        // its files an update overwrites.
+        "update" => described(
+            "Meltano Hub metadata; for a file bundle, the files an update overwrites (path: true/false)",
+            json!({"anyOf": [
+                {"type": "boolean"},
+                {"type": "object", "additionalProperties": {"type": "boolean"}}
+            ]}),
+        ),
         "keywords" | "supported_python_versions" => strings("Meltano Hub metadata"),
         "container_spec" => reference("container_spec"),
         "usage" | "prereq" | "next_steps" | "settings_preamble" => {
