@@ -24,7 +24,9 @@ free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 s3_port=$(free_port)
 az_port=$(free_port)
 log=$tools/logs; mkdir -p "$log"
-"$tools/venvs/emulators/bin/moto_server" -H 127.0.0.1 -p "$s3_port" > "$log/moto.log" 2>&1 &
+# moto with one request at a time, so its conditional writes are atomic as S3's are
+# (scripts/moto-serial.py says why).
+"$py" "$(dirname "$0")/moto-serial.py" 127.0.0.1 "$s3_port" > "$log/moto.log" 2>&1 &
 moto_pid=$!
 (cd "$log" && exec "$tools/azurite/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 \
   --blobPort "$az_port" --inMemoryPersistence --skipApiVersionCheck) > "$log/azurite.log" 2>&1 &
