@@ -168,20 +168,10 @@ fn ephemeral_state_id(extractor: &str, loader: &str) -> String {
     format!("{}--{extractor}--{loader}", utc_stamp(secs))
 }
 
-/// `%Y-%m-%dT%H%M%S` of a Unix time, in UTC (days to a civil date: Howard Hinnant's
-/// algorithm).
+/// `%Y-%m-%dT%H%M%S` of a Unix time, in UTC.
 fn utc_stamp(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::vocab::clock::civil_from_days((secs / 86_400) as i64);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}{:02}{:02}",
         rem / 3600,

@@ -179,43 +179,7 @@ fn test_messages(activate_version: bool) -> Vec<String> {
     if activate_version {
         out.push(json!({"type": "ACTIVATE_VERSION", "stream": stream, "version": 1}));
     }
-    out.iter().map(python_dumps).collect()
-}
-
-fn python_dumps(v: &Value) -> String {
-    let mut buf = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, PythonFormatter);
-    serde::Serialize::serialize(v, &mut ser).expect("a JSON value serializes");
-    String::from_utf8(buf).expect("JSON is UTF-8")
-}
-
-/// `json.dumps`'s default separators.
-struct PythonFormatter;
-
-impl serde_json::ser::Formatter for PythonFormatter {
-    fn begin_array_value<W: ?Sized + Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        if !first {
-            w.write_all(b", ")?;
-        }
-        Ok(())
-    }
-    fn begin_object_key<W: ?Sized + Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        if !first {
-            w.write_all(b", ")?;
-        }
-        Ok(())
-    }
-    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        w.write_all(b": ")
-    }
+    out.iter().map(crate::vocab::pyjson::to_string).collect()
 }
 
 /// True for a RECORD or BATCH message: a JSON object whose `type` says so.
