@@ -6,6 +6,7 @@
 use super::Call;
 use crate::plugin::manifest;
 use crate::project::{self, OpenOptions};
+use crate::vocab::confine;
 use anyhow::Context as _;
 use clap::Args;
 use std::path::PathBuf;
@@ -45,7 +46,18 @@ pub fn run(call: &Call<'_>, args: CompileArgs) -> anyhow::Result<ExitCode> {
     }
     let ctx = call.open()?;
     let dir = std::env::current_dir()?.join(&args.directory);
-    std::fs::create_dir_all(&dir).with_context(|| {
+    // A folder inside the project (the default `.meltano/manifests`) must really be inside
+    // it: a link planted there must not make eltr write elsewhere. A folder named outside
+    // the project is the user's choice, as in Meltano.
+    let owner = match confine::names_inside(&ctx.project.root, &dir) {
+        true => ctx.project.root.clone(),
+        false => dir.clone(),
+    };
+    let created = match owner == dir {
+        true => std::fs::create_dir_all(&dir).map_err(anyhow::Error::new),
+        false => confine::create_dir_inside(&owner, &dir).map_err(anyhow::Error::new),
+    };
+    created.with_context(|| {
         format!(
             "Unable to create directory for Meltano manifests {}",
             dir.display()
@@ -74,7 +86,7 @@ pub fn run(call: &Call<'_>, args: CompileArgs) -> anyhow::Result<ExitCode> {
         let env_ctx = project::open(&options, &std::env::current_dir()?)?;
         let data = manifest::build(&env_ctx, !args.show_secrets)?;
         let text = manifest::to_text(&data, args.indent);
-        crate::vocab::confine::write_replacing(&dir, &path, text.as_bytes(), false)
+        confine::write_replacing(&owner, &path, text.as_bytes(), false)
             .with_context(|| format!("Unable to write Meltano manifest '{}'", path.display()))?;
         call.print_line(&format!("Compiled {}", path.display()))?;
     }

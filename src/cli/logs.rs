@@ -6,6 +6,7 @@
 use super::Call;
 use super::output::{Format, simple_table};
 use crate::pipeline::run_record::{self, RunRecord};
+use crate::vocab::confine::ConfineError;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::process::ExitCode;
@@ -63,7 +64,7 @@ pub fn run(call: &Call<'_>, args: LogsArgs) -> anyhow::Result<ExitCode> {
             else {
                 anyhow::bail!("No job found with log ID '{log_id}'");
             };
-            show(call, &record, tail, format)?;
+            show(call, root, &record, tail, format)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -139,7 +140,13 @@ fn run_json(r: &RunRecord) -> Value {
     })
 }
 
-fn show(call: &Call<'_>, r: &RunRecord, tail: Option<usize>, format: Format) -> anyhow::Result<()> {
+fn show(
+    call: &Call<'_>,
+    root: &std::path::Path,
+    r: &RunRecord,
+    tail: Option<usize>,
+    format: Format,
+) -> anyhow::Result<()> {
     match format {
         Format::Json => call.print_json(&json!({
             "job_name": r.job_name,
@@ -160,13 +167,13 @@ fn show(call: &Call<'_>, r: &RunRecord, tail: Option<usize>, format: Format) -> 
         ))?,
     }
     call.print_line("")?;
-    let bytes = crate::vocab::files::read_capped(&r.log_file, crate::vocab::files::DOCUMENT_CAP)
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "Log file not found for job run '{}'. The log may have been cleaned up or the job may not have generated logs.",
-                r.run_id
-            )
-        })?;
+    let bytes = run_record::read_log(root, r).map_err(|e| match e {
+        ConfineError::Io { .. } => anyhow::anyhow!(
+            "Log file not found for job run '{}'. The log may have been cleaned up or the job may not have generated logs.",
+            r.run_id
+        ),
+        other => anyhow::Error::new(other),
+    })?;
     let text = String::from_utf8_lossy(&bytes);
     match tail {
         Some(n) => {

@@ -4,8 +4,10 @@
 //! (`$VAR`s expanded), with the plugin's whole environment plus the spec's `env` on top,
 //! under the name `meltano-<plugin>--<command>-<uuid>`; the container is removed afterwards
 //! and its exit code is the command's. Meltano talks to the Docker daemon's API; eltr runs
-//! the `docker` command line (else `podman`), handing the environment over in a 0600 file in
-//! the run folder rather than on the command line, where `ps` would show the secrets.
+//! the `docker` command line (else `podman`). The environment is handed over by name only
+//! (`-e NAME`, which docker reads from its own environment): the values are neither on the
+//! command line, where `ps` would show the secrets, nor in a file that an eltr killed while
+//! the container runs would leave behind.
 
 use super::RunError;
 use super::command::{Invocation, find_command, ready};
@@ -20,6 +22,10 @@ pub enum ContainerError {
     NoSpec { plugin: String, command: String },
     #[error("command '{command}': its container_spec has no image")]
     NoImage { command: String },
+    #[error(
+        "command '{command}': its container_spec's image '{image}' starts with '-', which the container runtime would read as an option"
+    )]
+    BadImage { command: String, image: String },
     #[error(
         "running commands in containers needs `docker` or `podman` on PATH, and neither was found"
     )]
@@ -63,36 +69,16 @@ pub fn run(
         env.retain(|(key, _)| key != k);
         env.push((k.clone(), text));
     }
-    let env_file = env
-        .iter()
-        .filter(|(_, v)| !v.contains('\n'))
-        .map(|(k, v)| format!("{k}={v}\n"))
-        .collect::<String>();
-    let env_path = ready
-        .prepared
-        .run_dir
-        .write_private("container.env", env_file.as_bytes())
-        .map_err(|error| {
-            RunError::Plugin(crate::plugin::PluginError::RunFiles {
-                plugin: name.clone(),
-                path: ready.prepared.run_dir.path().display().to_string(),
-                error,
-            })
-        })?;
-    let image =
-        spec.get("image")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ContainerError::NoImage {
-                command: command.to_string(),
-            })?;
+    env.retain(|(k, _)| !k.is_empty() && !k.contains(['=', '\0']));
+    let image = image(&spec, command)?;
     let mut cmd = Command::new(&runtime);
-    cmd.args(["run", "--rm", "--name"])
-        .arg(format!(
-            "meltano-{name}--{command}-{}",
-            uuid::Uuid::new_v4()
-        ))
-        .arg("--env-file")
-        .arg(&env_path);
+    cmd.args(["run", "--rm", "--name"]).arg(format!(
+        "meltano-{name}--{command}-{}",
+        uuid::Uuid::new_v4()
+    ));
+    for (k, v) in &env {
+        cmd.arg("-e").arg(k).env(k, v);
+    }
     if let Some(entrypoint) = spec.get("entrypoint").and_then(Value::as_str) {
         cmd.args(["--entrypoint", entrypoint]);
     }
@@ -144,6 +130,24 @@ pub fn run(
             source,
         })
     })
+}
+
+/// The spec's image. A value starting with `-` is no image reference: on the runtime's command
+/// line it would be read as one more option (`--privileged`), so it is refused.
+fn image<'s>(spec: &'s Value, command: &str) -> Result<&'s str, ContainerError> {
+    let image =
+        spec.get("image")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ContainerError::NoImage {
+                command: command.to_string(),
+            })?;
+    if image.starts_with('-') {
+        return Err(ContainerError::BadImage {
+            command: command.to_string(),
+            image: crate::vocab::ident::shown(image),
+        });
+    }
+    Ok(image)
 }
 
 /// `docker` on the PATH, else `podman`.

@@ -24,6 +24,12 @@ pub fn path(root: &Path, plugin: &ResolvedPlugin) -> PathBuf {
         .join(format!("pylock.{}.toml", plugin.venv_owner))
 }
 
+/// The bytes of a pin file: a regular file of at most the size eltr reads for a project file
+/// (a named pipe or a link to `/dev/zero` planted there is an error, not a hang).
+pub fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    crate::vocab::files::read_capped(path, crate::vocab::files::PROJECT_FILE_CAP)
+}
+
 /// One package of a pin file.
 #[derive(Debug, Clone)]
 pub struct Package {
@@ -74,7 +80,12 @@ struct Artifact {
 impl Pylock {
     /// Reads and checks the pin file at `path`; errors name the file, line and column.
     pub fn read(path: &Path) -> Result<Pylock, String> {
-        let text = std::fs::read_to_string(path)
+        let text = read_bytes(path)
+            .and_then(|b| {
+                String::from_utf8(b).map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text")
+                })
+            })
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let at = |offset: usize| {
             let (line, col) = line_col(text.as_bytes(), offset);

@@ -1,0 +1,320 @@
+//! An attacker's review of the commands Meltano 4.4 added (`logs`, `schedule run`,
+//! `invoke --containers`, `compile`'s manifests, pin files, `--database-uri`): each test plants
+//! what a hostile project, a careless colleague or a shared machine could hand eltr, and checks
+//! that nothing outside the project is read or written, no value turns into an option of
+//! another program, no secret reaches a file or a message, and nothing hangs.
+
+mod common;
+
+use common::{eltr, files_under, project_dir, wait_until};
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A run record as `pipeline::run_record` writes it.
+fn record(run_id: &str) -> String {
+    format!(
+        r#"{{"job_name": "dev:tap-to-target", "run_id": "{run_id}", "state": "SUCCESS",
+            "started_at": "2026-01-01 00:00:00.000000", "ended_at": null,
+            "duration_seconds": 1.0, "trigger": "cli"}}"#
+    )
+}
+
+fn write_script(path: &Path, text: &str) {
+    fs::write(path, text).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|f| {
+            fs::read(f).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
+        .collect()
+}
+
+#[test]
+fn logs_never_read_a_record_or_a_log_through_a_link_leading_out_of_the_project() {
+    let (tmp, dir) = project_dir();
+    fs::write(dir.join("meltano.yml"), "version: 1\n").unwrap();
+    // Someone else's files, beside the project.
+    let outside = tmp.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("id_rsa"), "PRIVATE-KEY-OUTSIDE").unwrap();
+    fs::write(outside.join("r2.json"), record("r2")).unwrap();
+    fs::write(outside.join("r2.log"), "LOG-OUTSIDE").unwrap();
+    // A record inside whose log is a link to the private key, and a whole state id folder
+    // that is a link out of the project.
+    let logs = dir.join(".eltr/logs");
+    fs::create_dir_all(logs.join("dev:tap-to-target")).unwrap();
+    fs::write(logs.join("dev:tap-to-target/r1.json"), record("r1")).unwrap();
+    symlink(
+        outside.join("id_rsa"),
+        logs.join("dev:tap-to-target/r1.log"),
+    )
+    .unwrap();
+    symlink(&outside, logs.join("dev:elsewhere")).unwrap();
+
+    let shown = eltr(&dir, ["logs", "show", "r1"], &[]);
+    assert!(
+        !shown.stdout.contains("PRIVATE-KEY-OUTSIDE") && !shown.stderr.contains("PRIVATE-KEY"),
+        "a file outside the project was printed: {shown:?}"
+    );
+    let listed = eltr(&dir, ["logs", "list", "--format", "json"], &[]);
+    let ids: Vec<String> = listed.success().json()["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["log_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["r1"], "a record outside the project was listed");
+    let other = eltr(&dir, ["logs", "show", "r2"], &[]);
+    other.clean_error(&["No job found with log ID 'r2'"]);
+    assert!(!other.stdout.contains("LOG-OUTSIDE"), "{other:?}");
+}
+
+/// A project whose `boxed:serve` command runs in a container described by `spec` (YAML lines
+/// under `container_spec:`), with a secret setting.
+fn container_project(spec: &str) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = project_dir();
+    let yml = format!(
+        "version: 1\nplugins:\n  utilities:\n  - name: boxed\n    namespace: boxed\n    \
+         executable: /bin/true\n    settings:\n    - name: token\n      kind: password\n      \
+         sensitive: true\n    config:\n      token: tok-123-secret\n    commands:\n      serve:\n        \
+         args: serve\n        container_spec:\n{spec}"
+    );
+    fs::write(dir.join("meltano.yml"), yml).unwrap();
+    (tmp, dir)
+}
+
+/// A folder with a stand-in `docker` running `body` (in the project folder, eltr's cwd for it),
+/// and the PATH that finds it first.
+fn fake_docker(body: &str) -> (tempfile::TempDir, String) {
+    let bin = tempfile::tempdir().unwrap();
+    write_script(&bin.path().join("docker"), &format!("#!/bin/sh\n{body}"));
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (bin, path)
+}
+
+#[test]
+fn a_container_image_cannot_smuggle_an_option_into_the_docker_command_line() {
+    let (_tmp, dir) =
+        container_project("          image: --privileged\n          command: alpine sh\n");
+    let (_bin, path) = fake_docker("printf '%s\\n' \"$@\" > docker-argv.txt\nexit 0\n");
+    let run = eltr(
+        &dir,
+        ["invoke", "--containers", "boxed:serve"],
+        &[("PATH", path.as_str())],
+    );
+    run.clean_error(&["image '--privileged'"]);
+    assert!(
+        !dir.join("docker-argv.txt").exists(),
+        "docker was started with the smuggled option"
+    );
+}
+
+#[test]
+fn a_containers_secrets_reach_no_file_even_when_eltr_is_killed_while_it_runs() {
+    let (_tmp, dir) = container_project(
+        "          image: example/boxed:1\n          command: serve\n          env:\n            EXTRA: yes-it-is\n",
+    );
+    // The stand-in docker tells what it was given (the token only by name on its command
+    // line, its value in the environment docker hands on), then waits to be released.
+    let (_bin, path) = fake_docker(
+        "printf '%s\\n' \"$@\" > docker-argv.txt\n\
+         echo \"token=$BOXED_TOKEN extra=$EXTRA\" > docker-env.txt\n\
+         touch docker-started\n\
+         while [ ! -e docker-release ]; do sleep 0.05; done\n",
+    );
+    let mut child = Command::new(common::eltr_bin())
+        .args(["invoke", "--containers", "boxed:serve"])
+        .current_dir(&dir)
+        .env_clear()
+        .env("PATH", &path)
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .env("ELTR_CACHE_DIR", common::test_user_cache())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = dir.join("docker-started");
+    wait_until(Duration::from_secs(60), "docker to start", || {
+        started.exists()
+    });
+    // SAFETY: signalling a child this test started, by its pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    let left = files_holding(&dir.join(".eltr"), "tok-123-secret");
+    fs::write(dir.join("docker-release"), "").unwrap();
+    assert!(left.is_empty(), "the secret is left on disk in {left:?}");
+    let argv = fs::read_to_string(dir.join("docker-argv.txt")).unwrap();
+    assert!(!argv.contains("tok-123-secret"), "{argv}");
+    assert!(argv.lines().any(|l| l == "BOXED_TOKEN"), "{argv}");
+    let env = fs::read_to_string(dir.join("docker-env.txt")).unwrap();
+    assert_eq!(env.trim(), "token=tok-123-secret extra=yes-it-is");
+}
+
+#[test]
+fn compile_does_not_write_manifests_through_a_link_leading_out_of_the_project() {
+    let (tmp, dir) = project_dir();
+    fs::write(
+        dir.join("meltano.yml"),
+        "version: 1\nenvironments:\n- name: dev\n",
+    )
+    .unwrap();
+    let outside = tmp.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::create_dir_all(dir.join(".meltano")).unwrap();
+    symlink(&outside, dir.join(".meltano/manifests")).unwrap();
+    let run = eltr(&dir, ["compile"], &[]);
+    run.clean_error(&[
+        "Unable to create directory for Meltano manifests",
+        "refusing",
+    ]);
+    assert!(
+        files_under(&outside).is_empty(),
+        "written outside the project: {:?}",
+        files_under(&outside)
+    );
+    // A directory chosen on the command line is the user's choice, outside or not.
+    let chosen = tmp.path().join("chosen");
+    eltr(
+        &dir,
+        ["compile", "--directory", chosen.to_str().unwrap()],
+        &[],
+    )
+    .success();
+    assert!(chosen.join("meltano-manifest.json").is_file());
+}
+
+/// Runs `eltr args` in `dir`, killing it (and failing) if it has not ended within a minute.
+fn eltr_within_a_minute(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(common::eltr_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .env("ELTR_CACHE_DIR", common::test_user_cache())
+        .env("ELTR_UV", "/nonexistent/uv")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut status = None;
+    let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until(Duration::from_secs(60), "eltr to end", || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        })
+    }));
+    if ended.is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("eltr {args:?} hung");
+    }
+    let mut stderr = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status.and_then(|s| s.code()), stderr)
+}
+
+#[test]
+fn a_pin_file_that_is_a_pipe_or_a_device_is_a_clear_error_not_a_hang() {
+    let (_tmp, dir) = project_dir();
+    fs::write(
+        dir.join("meltano.yml"),
+        "version: 1\nplugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    \
+         pip_url: tap-x==1.0\n",
+    )
+    .unwrap();
+    let pins = dir.join("plugins/extractors/pylock.tap-x.toml");
+    fs::create_dir_all(pins.parent().unwrap()).unwrap();
+    let c = std::ffi::CString::new(pins.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only reads it.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let (code, stderr) = eltr_within_a_minute(&dir, &["install"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("pylock.tap-x.toml") && stderr.contains("not a regular file"),
+        "{stderr}"
+    );
+    fs::remove_file(&pins).unwrap();
+    symlink("/dev/zero", &pins).unwrap();
+    let (code, stderr) = eltr_within_a_minute(&dir, &["install"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("pylock.tap-x.toml"), "{stderr}");
+}
+
+#[test]
+fn schedule_run_hands_names_that_look_like_options_on_as_names() {
+    let (_tmp, dir) = project_dir();
+    fs::write(
+        dir.join("meltano.yml"),
+        "version: 1\nplugins:\n  extractors:\n  - name: --version\n    namespace: tap_x\n    \
+         executable: /bin/false\n  loaders:\n  - name: target-y\n    namespace: target_y\n    \
+         executable: /bin/false\n  utilities:\n  - name: recorder\n    namespace: recorder\n    \
+         executable: /bin/sh\n    commands:\n      note:\n        args: -c 'echo ran >> seen.txt'\n\
+         jobs:\n- name: --dry-run\n  tasks:\n  - recorder:note\n\
+         schedules:\n- name: nightly\n  interval: '@daily'\n  job: --dry-run\n\
+         - name: legacy\n  interval: '@daily'\n  extractor: --version\n  loader: target-y\n",
+    )
+    .unwrap();
+    // The job named `--dry-run` runs, rather than turning the run into a dry run.
+    eltr(&dir, ["schedule", "run", "nightly"], &[]).success();
+    assert_eq!(
+        fs::read_to_string(dir.join("seen.txt")).unwrap_or_default(),
+        "ran\n"
+    );
+    // The extractor named `--version` is run (and fails), rather than eltr printing its
+    // version and reporting success to the scheduler.
+    let legacy = eltr(&dir, ["schedule", "run", "legacy"], &[]);
+    legacy.failure();
+    assert!(!legacy.stdout.starts_with("eltr "), "{legacy:?}");
+}
+
+#[test]
+fn a_database_password_given_as_a_query_parameter_is_never_printed() {
+    let (_tmp, dir) = project_dir();
+    fs::write(dir.join("meltano.yml"), "version: 1\n").unwrap();
+    for uri in [
+        "postgresql://user@127.0.0.1:1/db?password=S3cretPW99",
+        "postgresql:///db?host=127.0.0.1&port=1&password=S3cretPW99",
+        "postgresql://user@127.0.0.1:1/db?sslmode=bogus&password=S3cretPW99",
+    ] {
+        for args in [
+            vec!["--database-uri", uri, "state", "list"],
+            vec![
+                "--log-level",
+                "debug",
+                "--database-uri",
+                uri,
+                "state",
+                "list",
+            ],
+        ] {
+            let run = eltr(&dir, &args, &[]);
+            run.failure();
+            assert!(
+                !run.stderr.contains("S3cretPW99") && !run.stdout.contains("S3cretPW99"),
+                "{run:?}"
+            );
+        }
+        let run = eltr(&dir, ["state", "list"], &[("MELTANO_DATABASE_URI", uri)]);
+        run.failure();
+        assert!(!run.stderr.contains("S3cretPW99"), "{run:?}");
+    }
+}
