@@ -318,3 +318,50 @@ fn a_database_password_given_as_a_query_parameter_is_never_printed() {
         assert!(!run.stderr.contains("S3cretPW99"), "{run:?}");
     }
 }
+
+#[test]
+fn a_huge_manifest_indent_is_a_usage_error_not_an_abort() {
+    let (_tmp, dir) = project_dir();
+    fs::write(dir.join("meltano.yml"), "version: 1\n").unwrap();
+    for indent in ["9223372036854775807", "100000000"] {
+        let run = eltr(&dir, ["compile", "--indent", indent], &[]);
+        run.exits(2);
+        assert!(run.stderr.contains("--indent"), "{run:?}");
+    }
+    assert!(
+        !dir.join(".meltano/manifests/meltano-manifest.json")
+            .exists()
+    );
+    eltr(&dir, ["compile", "--indent", "-1"], &[]).success();
+}
+
+#[test]
+fn hub_credentials_are_never_printed() {
+    let (_tmp, dir) = project_dir();
+    // A private Hub with a password in its URL and a token; nothing listens on port 1.
+    fs::write(
+        dir.join("meltano.yml"),
+        "version: 1\nhub_url: http://huser:HubPassw0rd@127.0.0.1:1\nhub_url_auth: Bearer HubTok3nXYZ\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["hub", "ping"],
+        vec!["--log-level", "debug", "hub", "list", "extractors"],
+    ] {
+        let run = eltr(&dir, &args, &[]);
+        run.failure();
+        for secret in ["HubPassw0rd", "HubTok3nXYZ"] {
+            assert!(
+                !run.stderr.contains(secret) && !run.stdout.contains(secret),
+                "{secret} printed: {run:?}"
+            );
+        }
+    }
+    let api = [(
+        "MELTANO_HUB_API_ROOT",
+        "http://huser:HubPassw0rd@127.0.0.1:1/api",
+    )];
+    let run = eltr(&dir, ["hub", "list", "extractors"], &api);
+    run.failure();
+    assert!(!run.stderr.contains("HubPassw0rd"), "{run:?}");
+}

@@ -12,14 +12,24 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The widest indentation `--indent` accepts.
+const MAX_INDENT: i64 = 64;
+
 /// Flags of `eltr compile` (Meltano 4.4's, and `--print`).
 #[derive(Debug, Args)]
 pub struct CompileArgs {
     /// Where the manifests go (relative to the current folder, as in Meltano).
     #[arg(long, value_name = "DIR", default_value = ".meltano/manifests")]
     pub directory: PathBuf,
-    /// Spaces of indentation; -1 (or 0) writes each manifest on one line.
-    #[arg(long, default_value_t = 4, allow_negative_numbers = true)]
+    /// Spaces of indentation (at most 64); -1 (or 0) writes each manifest on one line.
+    // Bounded: every line of a manifest repeats the indentation per level, so a huge number
+    // would exhaust memory (Meltano takes any integer and fails the same way).
+    #[arg(
+        long,
+        default_value_t = 4,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i64).range(..=MAX_INDENT)
+    )]
     pub indent: i64,
     /// Accepted for Meltano's scripts; eltr checks the project as it loads it.
     #[arg(long, overrides_with = "no_lint")]

@@ -27,11 +27,28 @@ pub struct HubConfig {
 }
 
 impl HubConfig {
-    /// The project's Hub: its variables (process, then `.env`) and root file.
+    /// The project's Hub: its variables (process, then `.env`) and root file. Its credentials
+    /// (`hub_url_auth`, a password inside the URL) are taught to the masker: errors name the
+    /// URL they could not reach.
     pub fn of_project(ctx: &crate::project::Context) -> HubConfig {
         let text = std::fs::read_to_string(&ctx.project.root_file).unwrap_or_default();
         let root = crate::project::edit::doc::read_data(&text).unwrap_or_default();
-        HubConfig::resolve(|v| ctx.vars.get(v).map(|(s, _)| s.to_string()), &root)
+        let config = HubConfig::resolve(|v| ctx.vars.get(v).map(|(s, _)| s.to_string()), &root);
+        let passwords = crate::vocab::mask::uri_passwords(&config.api);
+        ctx.masker.add_all(
+            passwords
+                .iter()
+                .map(String::as_str)
+                .chain(config.auth.as_deref())
+                // The token alone, without its scheme (`Bearer`, `Basic`).
+                .chain(
+                    config
+                        .auth
+                        .iter()
+                        .filter_map(|a| a.split_whitespace().last()),
+                ),
+        );
+        config
     }
 
     /// From variables (`lookup`, process then `.env`) and the root file's data.
