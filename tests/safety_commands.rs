@@ -121,8 +121,11 @@ fn a_container_image_cannot_smuggle_an_option_into_the_docker_command_line() {
     );
 }
 
+/// A SIGTERM to eltr (a scheduler stopping the task) while the container runs: it is handed
+/// on to the runtime, eltr waits for it, and neither the runtime nor the run folder (with the
+/// plugin's configuration) outlives eltr; the secrets were never in a file or on a command line.
 #[test]
-fn a_containers_secrets_reach_no_file_even_when_eltr_is_killed_while_it_runs() {
+fn a_signal_to_eltr_stops_the_container_and_leaves_no_secret_and_no_run_folder() {
     let (_tmp, dir) = container_project(
         "          image: example/boxed:1\n          command: serve\n          env:\n            EXTRA: yes-it-is\n",
     );
@@ -131,6 +134,7 @@ fn a_containers_secrets_reach_no_file_even_when_eltr_is_killed_while_it_runs() {
     let (_bin, path) = fake_docker(
         "printf '%s\\n' \"$@\" > docker-argv.txt\n\
          echo \"token=$BOXED_TOKEN extra=$EXTRA\" > docker-env.txt\n\
+         echo $$ > docker.pid\n\
          touch docker-started\n\
          while [ ! -e docker-release ]; do sleep 0.05; done\n",
     );
@@ -152,9 +156,19 @@ fn a_containers_secrets_reach_no_file_even_when_eltr_is_killed_while_it_runs() {
     // SAFETY: signalling a child this test started, by its pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let _ = child.wait();
+    let docker: i32 = fs::read_to_string(dir.join("docker.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: signal 0 only asks whether the process exists.
+    let docker_alive = unsafe { libc::kill(docker, 0) } == 0;
     let left = files_holding(&dir.join(".eltr"), "tok-123-secret");
+    let run_folders = files_under(&dir.join(".eltr/run/boxed"));
     fs::write(dir.join("docker-release"), "").unwrap();
+    assert!(!docker_alive, "the container runtime outlived eltr");
     assert!(left.is_empty(), "the secret is left on disk in {left:?}");
+    assert!(run_folders.is_empty(), "left behind: {run_folders:?}");
     let argv = fs::read_to_string(dir.join("docker-argv.txt")).unwrap();
     assert!(!argv.contains("tok-123-secret"), "{argv}");
     assert!(argv.lines().any(|l| l == "BOXED_TOKEN"), "{argv}");

@@ -12,6 +12,7 @@
 use super::RunError;
 use super::command::{Invocation, find_command, ready};
 use crate::project::{Context, ResolvedPlugin};
+use crate::vocab::supervisor::{Supervisor, own_process_group};
 use serde_json::Value;
 use std::process::{Command, ExitStatus};
 
@@ -122,14 +123,32 @@ pub fn run(
     }
     tracing::info!("running command '{command}' of '{name}' in a container ({image})");
     cmd.current_dir(&ctx.project.root);
-    cmd.status().map_err(|source| {
+    let status = wait_handing_on_signals(cmd).map_err(|source| {
         ContainerError::Run(RunError::Spawn {
             kind: "container runtime",
             name,
             program: runtime.display().to_string(),
             source,
         })
-    })
+    })?;
+    // `ready` (its run folder and the config files in it) goes only now, after the runtime.
+    drop(ready);
+    Ok(status)
+}
+
+/// Runs the container runtime in a process group of its own and waits for it, handing a
+/// SIGINT or SIGTERM that eltr receives on to it (docker passes it to the container): eltr
+/// is not killed half-way, so the run folder is removed on this path too, and the runtime
+/// does not outlive the command that started it.
+fn wait_handing_on_signals(mut cmd: Command) -> std::io::Result<ExitStatus> {
+    own_process_group(&mut cmd);
+    let supervisor = Supervisor::listening(super::signals::grace());
+    let mut child = cmd.spawn()?;
+    let pid = child.id() as i32;
+    supervisor.register(pid, false);
+    let status = child.wait();
+    supervisor.unregister(pid);
+    status
 }
 
 /// The spec's image. A value starting with `-` is no image reference: on the runtime's command
