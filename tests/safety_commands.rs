@@ -379,3 +379,53 @@ fn hub_credentials_are_never_printed() {
     run.failure();
     assert!(!run.stderr.contains("HubPassw0rd"), "{run:?}");
 }
+
+/// `config test` stopped by a scheduler or Ctrl-C while the tap runs: the tap is stopped,
+/// and its config file (with the password) goes with the run folder instead of staying behind.
+#[test]
+fn config_test_stopped_by_a_signal_leaves_no_config_file_behind() {
+    let (_tmp, dir) = project_dir();
+    write_script(
+        &dir.join("tap.sh"),
+        "#!/bin/sh\necho $$ > tap.pid\ntouch started\nwhile [ ! -e release ]; do sleep 0.05; done\n",
+    );
+    fs::write(
+        dir.join("meltano.yml"),
+        "version: 1\nplugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    \
+         executable: ./tap.sh\n    settings:\n    - name: password\n      sensitive: true\n    \
+         config:\n      password: hunter2secret\n",
+    )
+    .unwrap();
+    let child = Command::new(common::eltr_bin())
+        .args(["config", "test", "tap-x"])
+        .current_dir(&dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .env("ELTR_CACHE_DIR", common::test_user_cache())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = dir.join("started");
+    wait_until(Duration::from_secs(60), "the tap to start", || {
+        started.exists()
+    });
+    // SAFETY: signalling a child this test started, by its pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let left = files_holding(&dir.join(".eltr"), "hunter2secret");
+    fs::write(dir.join("release"), "").unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(left.is_empty(), "the password is left on disk in {left:?}");
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    assert!(!stderr.contains("hunter2secret"), "{stderr}");
+    let tap: i32 = fs::read_to_string(dir.join("tap.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: signal 0 only asks whether the process exists.
+    assert!(unsafe { libc::kill(tap, 0) } != 0, "the tap outlived eltr");
+}
