@@ -429,3 +429,71 @@ fn config_test_stopped_by_a_signal_leaves_no_config_file_behind() {
     // SAFETY: signal 0 only asks whether the process exists.
     assert!(unsafe { libc::kill(tap, 0) } != 0, "the tap outlived eltr");
 }
+
+/// A Hub on a local port that answers each path in `files` with its body (`{{HUB}}` replaced
+/// by its address) and 404 otherwise; lives until the test ends.
+fn hostile_hub(files: &'static [(&'static str, &'static str)]) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let served = base.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let path = first.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let (status, body) = match files.iter().find(|(p, _)| *p == path) {
+                Some((_, body)) => ("200 OK", body.replace("{{HUB}}", &served)),
+                None => ("404 Not Found", "{}".to_string()),
+            };
+            let mut s = stream;
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    base
+}
+
+#[test]
+fn a_variant_from_the_hub_that_is_no_valid_name_is_refused_before_anything_is_written() {
+    const INDEX: &str = r#"{
+        "tap-slash": {"default_variant": "a/b", "variants": {"a/b": {"ref": "{{HUB}}/def"}}},
+        "tap-up": {"default_variant": "../../../x", "variants": {"../../../x": {"ref": "{{HUB}}/def"}}}
+    }"#;
+    const DEF: &str = r#"{"name": "tap-slash", "namespace": "tap_slash", "pip_url": "tap-slash", "settings": []}"#;
+    static FILES: [(&str, &str); 2] = [
+        ("/meltano/api/v1/plugins/extractors/index", INDEX),
+        ("/def", DEF),
+    ];
+    let hub = hostile_hub(&FILES);
+    let (tmp, dir) = project_dir();
+    fs::write(dir.join("meltano.yml"), "version: 1\n").unwrap();
+    for plugin in ["tap-slash", "tap-up"] {
+        let run = eltr(
+            &dir,
+            ["add", "extractor", plugin],
+            &[("MELTANO_HUB_URL", hub.as_str())],
+        );
+        run.clean_error(&["variant", "is not valid"]);
+    }
+    assert_eq!(
+        fs::read_to_string(dir.join("meltano.yml")).unwrap(),
+        "version: 1\n"
+    );
+    assert!(!dir.join("plugins").exists());
+    assert_eq!(
+        fs::read_dir(tmp.path()).unwrap().count(),
+        1,
+        "something was written beside the project"
+    );
+}

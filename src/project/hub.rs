@@ -211,6 +211,10 @@ impl Hub {
             None | Some("default" | "original") => default.clone(),
             Some(v) => v.to_string(),
         };
+        // The variant names a lockfile and goes into the project file: a Hub's (or a user's)
+        // `a/b` or `../x` would write a file elsewhere or leave a project that no longer loads.
+        crate::vocab::ident::Name::parse(crate::vocab::ident::NameKind::Variant, &wanted)
+            .map_err(|e| anyhow!("{} '{name}': {e}", capitalize(plugin_type.singular())))?;
         let variants = entry.get("variants").and_then(Value::as_object);
         let url = variants
             .and_then(|v| v.get(&wanted))
