@@ -75,6 +75,13 @@ fn logs_never_read_a_record_or_a_log_through_a_link_leading_out_of_the_project()
     let other = eltr(&dir, ["logs", "show", "r2"], &[]);
     other.clean_error(&["No job found with log ID 'r2'"]);
     assert!(!other.stdout.contains("LOG-OUTSIDE"), "{other:?}");
+    // The whole logs folder a link to a folder of someone else's.
+    fs::remove_dir_all(&logs).unwrap();
+    fs::create_dir_all(outside.join("state-id")).unwrap();
+    fs::write(outside.join("state-id/r3.json"), record("r3")).unwrap();
+    symlink(&outside, &logs).unwrap();
+    let listed = eltr(&dir, ["logs", "list"], &[]);
+    assert_eq!(listed.success().stdout.trim(), "No job runs found.");
 }
 
 /// A project whose `boxed:serve` command runs in a container described by `spec` (YAML lines

@@ -74,11 +74,12 @@ fn save(root: &Path, record: &RunRecord) {
 }
 
 /// Every record under the project's logs folder, newest first. A record whose real path is
-/// not inside the logs folder (a link planted there) is not one of eltr's and is skipped.
+/// not inside `.eltr/` (a link planted in the logs folder, or the logs folder itself a link)
+/// is not one of eltr's, which never writes there, and is skipped.
 pub fn all(root: &Path) -> Vec<RunRecord> {
     let mut out = Vec::new();
-    let logs = logs_dir(root);
-    let Ok(folders) = std::fs::read_dir(&logs) else {
+    let owner = eltr_dir(root);
+    let Ok(folders) = std::fs::read_dir(logs_dir(root)) else {
         return out;
     };
     for folder in folders.flatten() {
@@ -90,7 +91,7 @@ pub fn all(root: &Path) -> Vec<RunRecord> {
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
-            let bytes = match confine::read_inside(&logs, &path, PROJECT_FILE_CAP) {
+            let bytes = match confine::read_inside(&owner, &path, PROJECT_FILE_CAP) {
                 Ok(bytes) => bytes,
                 Err(e) => {
                     tracing::debug!("skipping the run record {}: {e}", path.display());
@@ -107,8 +108,8 @@ pub fn all(root: &Path) -> Vec<RunRecord> {
     out
 }
 
-/// The block's full log, read only from inside the logs folder (never through a link out of
-/// it: `logs show` prints what it reads).
+/// The block's full log, read only from inside `.eltr/`, where eltr writes it (never through
+/// a link out of it: `logs show` prints what it reads).
 pub fn read_log(root: &Path, record: &RunRecord) -> Result<Vec<u8>, ConfineError> {
-    confine::read_inside(&logs_dir(root), &record.log_file, DOCUMENT_CAP)
+    confine::read_inside(&eltr_dir(root), &record.log_file, DOCUMENT_CAP)
 }
