@@ -504,3 +504,23 @@ fn a_variant_from_the_hub_that_is_no_valid_name_is_refused_before_anything_is_wr
         "something was written beside the project"
     );
 }
+
+#[test]
+fn a_hub_answer_larger_than_eltr_reads_is_a_clear_error() {
+    // 40 MiB of JSON (a string): more than any Hub index, read into memory whole before.
+    static BIG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body: &'static str = BIG.get_or_init(|| format!("\"{}\"", "x".repeat(40 << 20)));
+    let files: &'static [(&'static str, &'static str)] = Box::leak(Box::new([(
+        "/meltano/api/v1/plugins/extractors/index",
+        body,
+    )]));
+    let hub = hostile_hub(files);
+    let (_tmp, dir) = project_dir();
+    fs::write(dir.join("meltano.yml"), "version: 1\n").unwrap();
+    let run = eltr(
+        &dir,
+        ["hub", "list", "extractors"],
+        &[("MELTANO_HUB_URL", hub.as_str())],
+    );
+    run.clean_error(&["larger than"]);
+}

@@ -18,6 +18,9 @@ use std::time::Duration;
 pub const DEFAULT_HUB_URL: &str = "https://hub.meltano.com";
 const TIMEOUT: Duration = Duration::from_secs(10);
 const RETRIES: usize = 3;
+/// The largest answer read from a Hub (its biggest index is a few hundred KiB): a server that
+/// sends without end costs an error, not all the memory.
+const BODY_CAP: usize = 16 << 20;
 
 /// Where the Hub is and how to authenticate.
 #[derive(Debug, Clone)]
@@ -116,13 +119,23 @@ impl Hub {
                 request = request.header("Authorization", auth);
             }
             let result = self.runtime.block_on(async {
-                let response = request.send().await?;
+                let mut response = request.send().await?;
                 let status = response.status();
-                let body = response.bytes().await?;
-                Ok::<_, reqwest::Error>((status, body))
+                let mut body = Vec::new();
+                while let Some(chunk) = response.chunk().await? {
+                    if body.len() + chunk.len() > BODY_CAP {
+                        return Ok((status, None));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok::<_, reqwest::Error>((status, Some(body)))
             });
             match result {
-                Ok((status, body)) => {
+                Ok((_, None)) => bail!(
+                    "Meltano Hub's answer to {url} is larger than the {} MiB eltr reads",
+                    BODY_CAP >> 20
+                ),
+                Ok((status, Some(body))) => {
                     let code = status.as_u16();
                     if code == 404 {
                         return Ok(None);
