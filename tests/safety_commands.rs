@@ -524,3 +524,39 @@ fn a_hub_answer_larger_than_eltr_reads_is_a_clear_error() {
     );
     run.clean_error(&["larger than"]);
 }
+
+#[test]
+fn airflows_setup_steps_are_read_in_bounded_memory() {
+    let (_tmp, dir) = project_dir();
+    // An `airflow` whose first setup step writes 300 MB to stderr, without a newline, and fails.
+    write_script(
+        &dir.join("airflow.sh"),
+        "#!/bin/sh\nhead -c 300000000 /dev/zero >&2\nexit 1\n",
+    );
+    fs::write(
+        dir.join("meltano.yml"),
+        "version: 1\nplugins:\n  orchestrators:\n  - name: airflow\n    namespace: airflow\n    \
+         executable: ./airflow.sh\n",
+    )
+    .unwrap();
+    // 250 MB of address space: room for eltr, not for the whole stream.
+    let script = format!(
+        "ulimit -v 250000; exec {} invoke airflow version",
+        common::eltr_bin().display()
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(&dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .env("ELTR_CACHE_DIR", common::test_user_cache())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Command `airflow config generate` failed"),
+        "{stderr}"
+    );
+}
