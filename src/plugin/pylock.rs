@@ -112,10 +112,14 @@ impl Pylock {
             .packages
             .into_iter()
             .map(|p| {
-                let line = line_col(text.as_bytes(), p.span().start).0;
-                package(p.into_inner(), line)
+                let start = p.span().start;
+                let package = package(p.into_inner(), line_col(text.as_bytes(), start).0);
+                match package.problem() {
+                    Some(problem) => Err(format!("{}: package {problem}", at(start))),
+                    None => Ok(package),
+                }
             })
-            .collect();
+            .collect::<Result<Vec<Package>, String>>()?;
         Ok(Pylock {
             path: path.to_path_buf(),
             packages,
@@ -172,6 +176,55 @@ impl Pylock {
             out.push('\n');
         }
         Ok(out)
+    }
+}
+
+impl Package {
+    /// What makes a value of the package unfit for the requirement line pip is given (a
+    /// newline would start a line of its own, such as `--index-url`), if anything.
+    fn problem(&self) -> Option<String> {
+        let bad = |field: &str, value: &str, why: &str| {
+            Some(format!(
+                "{field} '{}' is not valid: {why}",
+                crate::vocab::ident::shown(value)
+            ))
+        };
+        let plain = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+        if self.name.is_empty() || !self.name.chars().all(plain) || self.name.starts_with('-') {
+            return bad(
+                "name",
+                &self.name,
+                "a package name holds letters, digits, '.', '_' and '-'",
+            );
+        }
+        if let Some(v) = self.version.as_deref() {
+            if v.is_empty()
+                || v.starts_with('-')
+                || !v.chars().all(|c| plain(c) || c == '+' || c == '!')
+            {
+                return bad(
+                    "version",
+                    v,
+                    "a version holds letters, digits, '.', '+', '!', '_' and '-'",
+                );
+            }
+        }
+        if let Some(m) = self.marker.as_deref() {
+            if m.chars().any(char::is_control) {
+                return bad("marker", m, "it holds a control character (a newline, …)");
+            }
+        }
+        for h in &self.hashes {
+            let (algo, digest) = h.split_once(':').unwrap_or_default();
+            let ok = !algo.is_empty()
+                && algo.chars().all(|c| c.is_ascii_alphanumeric())
+                && !digest.is_empty()
+                && digest.chars().all(|c| c.is_ascii_hexdigit());
+            if !ok {
+                return bad("hash", h, "a hash is an algorithm and hexadecimal digits");
+            }
+        }
+        None
     }
 }
 
