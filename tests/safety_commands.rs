@@ -607,3 +607,54 @@ fn a_pin_file_value_cannot_add_a_line_to_the_requirements_pip_is_given() {
         );
     }
 }
+
+/// `invoke` started by a scheduler (no terminal) and stopped with SIGTERM: the plugin gets the
+/// signal, eltr waits for it, and the plugin's config file (with the password) goes with the
+/// run folder.
+#[test]
+fn invoke_stopped_by_a_scheduler_stops_the_plugin_and_leaves_no_config_file() {
+    let (_tmp, dir) = project_dir();
+    write_script(
+        &dir.join("tap.sh"),
+        "#!/bin/sh\necho $$ > tap.pid\ntouch started\nwhile [ ! -e release ]; do sleep 0.05; done\n",
+    );
+    fs::write(
+        dir.join("meltano.yml"),
+        "version: 1\nplugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    \
+         executable: ./tap.sh\n    capabilities: [about]\n    settings:\n    - name: password\n      \
+         sensitive: true\n    config:\n      password: hunter2secret\n",
+    )
+    .unwrap();
+    let child = Command::new(common::eltr_bin())
+        .args(["invoke", "tap-x"])
+        .current_dir(&dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .env("ELTR_CACHE_DIR", common::test_user_cache())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = dir.join("started");
+    wait_until(Duration::from_secs(60), "the tap to start", || {
+        started.exists()
+    });
+    // SAFETY: signalling a child this test started, by its pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let left = files_holding(&dir.join(".eltr"), "hunter2secret");
+    let tap: i32 = fs::read_to_string(dir.join("tap.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: signal 0 only asks whether the process exists.
+    let tap_alive = unsafe { libc::kill(tap, 0) } == 0;
+    fs::write(dir.join("release"), "").unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(left.is_empty(), "the password is left on disk in {left:?}");
+    assert!(!tap_alive, "the plugin outlived eltr");
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+}

@@ -5,11 +5,10 @@
 //! unless `--all` or names are given (Meltano's rule, so a bare `meltano test` runs nothing).
 
 use super::Call;
-use crate::pipeline::command::{Invocation, ready};
+use crate::pipeline::command::{Invocation, invocation_supervisor, ready};
 use crate::project::ResolvedPlugin;
 use crate::project::model::PluginType;
 use crate::vocab::ident::RunId;
-use crate::vocab::supervisor::Supervisor;
 use clap::Args;
 use std::process::ExitCode;
 
@@ -74,10 +73,11 @@ pub fn run(call: &Call<'_>, args: TestArgs) -> anyhow::Result<ExitCode> {
             let how = Invocation {
                 run_id: RunId::new(),
                 install_missing: false,
-                supervisor: Supervisor::quiet(crate::pipeline::signals::grace()),
+                supervisor: invocation_supervisor(crate::pipeline::signals::grace()),
                 refresh_catalog: false,
             };
-            let status = ready(&ctx, suite.plugin.clone(), Some(test), Vec::new(), &how)?.run()?;
+            let ready = ready(&ctx, suite.plugin.clone(), Some(test), Vec::new(), &how)?;
+            let status = ready.run(&how.supervisor)?;
             results.push((label, status.success()));
         }
     }
