@@ -360,15 +360,14 @@ fn a_failing_airflow_database_step_stops_the_invocation_with_meltanos_message() 
     assert!(!p.path("airflow-seen.txt").exists());
 }
 
-/// A folder holding a stand-in `docker` that writes its arguments and each variable it is
-/// told to hand on (`-e NAME`, the value from its own environment) to `docker-seen.txt` in
-/// the folder it runs in, then exits 7.
+/// A folder holding a stand-in `docker` that writes its arguments and the environment file
+/// it is given to `docker-seen.txt` in the folder it runs in, then exits 7.
 fn fake_docker() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let script = "#!/bin/sh\n\
         echo \"argv: $*\" > docker-seen.txt\n\
         while [ $# -gt 0 ]; do\n\
-          if [ \"$1\" = -e ]; then eval \"echo $2=\\$$2\" >> docker-seen.txt; fi\n\
+          if [ \"$1\" = --env-file ]; then cat \"$2\" >> docker-seen.txt; fi\n\
           shift\n\
         done\n\
         exit 7\n";
@@ -414,9 +413,11 @@ fn invoke_containers_runs_the_command_spec_with_docker() {
     );
     assert!(seen.contains("\nBOXED_TOKEN=tok-123-secret\n"), "{seen}");
     assert!(seen.contains("\nEXTRA=yes-it-is\n"), "{seen}");
+    // The environment file went with the run folder.
+    let left = common::files_under(&p.path(".eltr/run"));
     assert!(
-        argv.contains("-e BOXED_TOKEN"),
-        "the token is not handed on: {argv}"
+        left.iter().all(|f| !f.ends_with("container.env")),
+        "{left:?}"
     );
 }
 

@@ -136,11 +136,16 @@ fn a_signal_to_eltr_stops_the_container_and_leaves_no_secret_and_no_run_folder()
     let (_tmp, dir) = container_project(
         "          image: example/boxed:1\n          command: serve\n          env:\n            EXTRA: yes-it-is\n",
     );
-    // The stand-in docker tells what it was given (the token only by name on its command
-    // line, its value in the environment docker hands on), then waits to be released.
+    // The stand-in docker tells what it was given (its command line, the environment file
+    // it is pointed at, and whether the token is in its own environment), then waits to be
+    // released.
     let (_bin, path) = fake_docker(
         "printf '%s\\n' \"$@\" > docker-argv.txt\n\
-         echo \"token=$BOXED_TOKEN extra=$EXTRA\" > docker-env.txt\n\
+         echo \"own=$BOXED_TOKEN\" > docker-env.txt\n\
+         while [ $# -gt 0 ]; do\n\
+           if [ \"$1\" = --env-file ]; then cat \"$2\" >> docker-env.txt; fi\n\
+           shift\n\
+         done\n\
          echo $$ > docker.pid\n\
          touch docker-started\n\
          while [ ! -e docker-release ]; do sleep 0.05; done\n",
@@ -178,9 +183,15 @@ fn a_signal_to_eltr_stops_the_container_and_leaves_no_secret_and_no_run_folder()
     assert!(run_folders.is_empty(), "left behind: {run_folders:?}");
     let argv = fs::read_to_string(dir.join("docker-argv.txt")).unwrap();
     assert!(!argv.contains("tok-123-secret"), "{argv}");
-    assert!(argv.lines().any(|l| l == "BOXED_TOKEN"), "{argv}");
+    assert!(argv.contains("--env-file\n/dev/fd/"), "{argv}");
     let env = fs::read_to_string(dir.join("docker-env.txt")).unwrap();
-    assert_eq!(env.trim(), "token=tok-123-secret extra=yes-it-is");
+    assert!(
+        env.starts_with("own=\n"),
+        "docker's own environment changed: {env}"
+    );
+    for var in ["BOXED_TOKEN=tok-123-secret", "EXTRA=yes-it-is"] {
+        assert!(env.lines().any(|l| l == var), "{var} not handed on: {env}");
+    }
 }
 
 #[test]

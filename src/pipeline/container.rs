@@ -4,16 +4,20 @@
 //! (`$VAR`s expanded), with the plugin's whole environment plus the spec's `env` on top,
 //! under the name `meltano-<plugin>--<command>-<uuid>`; the container is removed afterwards
 //! and its exit code is the command's. Meltano talks to the Docker daemon's API; eltr runs
-//! the `docker` command line (else `podman`). The environment is handed over by name only
-//! (`-e NAME`, which docker reads from its own environment): the values are neither on the
-//! command line, where `ps` would show the secrets, nor in a file that an eltr killed while
-//! the container runs would leave behind.
+//! the `docker` command line (else `podman`), handing the environment over in an in-memory
+//! file (`/dev/fd/N`): the values are neither on the command line, where `ps` would show the
+//! secrets, nor in a file on disk that an eltr killed while the container runs would leave
+//! behind.
 
 use super::RunError;
 use super::command::{Invocation, find_command, ready};
 use crate::project::{Context, ResolvedPlugin};
 use crate::vocab::supervisor::{Supervisor, own_process_group};
 use serde_json::Value;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus};
 
 /// Why a command cannot run in a container.
@@ -70,16 +74,23 @@ pub fn run(
         env.retain(|(key, _)| key != k);
         env.push((k.clone(), text));
     }
-    env.retain(|(k, _)| !k.is_empty() && !k.contains(['=', '\0']));
     let image = image(&spec, command)?;
+    let env_file = env_file(&env).map_err(|error| {
+        RunError::Plugin(crate::plugin::PluginError::RunFiles {
+            plugin: name.clone(),
+            path: "an in-memory environment file".into(),
+            error,
+        })
+    })?;
     let mut cmd = Command::new(&runtime);
-    cmd.args(["run", "--rm", "--name"]).arg(format!(
-        "meltano-{name}--{command}-{}",
-        uuid::Uuid::new_v4()
-    ));
-    for (k, v) in &env {
-        cmd.arg("-e").arg(k).env(k, v);
-    }
+    cmd.args(["run", "--rm", "--name"])
+        .arg(format!(
+            "meltano-{name}--{command}-{}",
+            uuid::Uuid::new_v4()
+        ))
+        .arg("--env-file")
+        .arg(format!("/dev/fd/{}", env_file.as_raw_fd()));
+    inherit(&mut cmd, env_file.as_raw_fd());
     if let Some(entrypoint) = spec.get("entrypoint").and_then(Value::as_str) {
         cmd.args(["--entrypoint", entrypoint]);
     }
@@ -133,7 +144,46 @@ pub fn run(
     })?;
     // `ready` (its run folder and the config files in it) goes only now, after the runtime.
     drop(ready);
+    drop(env_file);
     Ok(status)
+}
+
+/// The variables as the runtime's `--env-file` text, in an anonymous file in memory
+/// (`memfd_create`) that it reads as `/dev/fd/N`: the values are neither on its command line,
+/// where `ps` would show them, nor on disk, where an eltr killed while the container runs
+/// would leave them. The runtime's own environment stays eltr's. A variable whose name or
+/// value holds a newline cannot be written in that format and is left out.
+fn env_file(env: &[(String, String)]) -> std::io::Result<File> {
+    // SAFETY: the name is a valid NUL-terminated string that memfd_create only reads; it
+    // returns a new descriptor or -1.
+    let fd = unsafe { libc::memfd_create(c"eltr-container-env".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created and is owned by nothing else; the File closes it once.
+    let mut file = unsafe { File::from_raw_fd(fd) };
+    let fits = |(k, v): &&(String, String)| {
+        !k.is_empty() && !k.contains(['=', '\n', '\0']) && !v.contains(['\n', '\0'])
+    };
+    for (k, v) in env.iter().filter(fits) {
+        writeln!(file, "{k}={v}")?;
+    }
+    Ok(file)
+}
+
+/// Lets the runtime inherit descriptor `fd` (eltr opens every descriptor close-on-exec).
+fn inherit(cmd: &mut Command, fd: RawFd) {
+    // SAFETY: the closure runs in the forked child before exec and only calls fcntl, which is
+    // async-signal-safe; it allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Runs the container runtime in a process group of its own and waits for it, handing a
