@@ -669,3 +669,56 @@ fn invoke_stopped_by_a_scheduler_stops_the_plugin_and_leaves_no_config_file() {
     assert!(!tap_alive, "the plugin outlived eltr");
     assert_ne!(out.status.code(), Some(0), "{stderr}");
 }
+
+/// `eltr test --all` stopped by a scheduler: the running test is stopped, the ones after it
+/// do not start, and eltr ends with SIGTERM's exit code.
+#[test]
+fn test_stopped_by_a_scheduler_stops_the_running_test_and_starts_no_other() {
+    let (_tmp, dir) = project_dir();
+    write_script(
+        &dir.join("check.sh"),
+        "#!/bin/sh\nif [ \"$1\" = second ]; then touch second-ran; exit 0; fi\n\
+         echo $$ > first.pid\ntouch started\nwhile [ ! -e release ]; do sleep 0.05; done\n",
+    );
+    fs::write(
+        dir.join("meltano.yml"),
+        "version: 1\nplugins:\n  utilities:\n  - name: checks\n    namespace: checks\n    \
+         executable: ./check.sh\n    commands:\n      test-a:\n        args: first\n      \
+         test-b:\n        args: second\n",
+    )
+    .unwrap();
+    let child = Command::new(common::eltr_bin())
+        .args(["test", "--all"])
+        .current_dir(&dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .env("ELTR_CACHE_DIR", common::test_user_cache())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = dir.join("started");
+    wait_until(Duration::from_secs(60), "the first test to start", || {
+        started.exists()
+    });
+    // SAFETY: signalling a child this test started, by its pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let first: i32 = fs::read_to_string(dir.join("first.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: signal 0 only asks whether the process exists.
+    let first_alive = unsafe { libc::kill(first, 0) } == 0;
+    fs::write(dir.join("release"), "").unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!first_alive, "the running test outlived eltr");
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(
+        !dir.join("second-ran").exists(),
+        "a test started after the signal"
+    );
+}

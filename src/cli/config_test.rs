@@ -8,7 +8,7 @@ use crate::pipeline::command::Invocation;
 use crate::pipeline::probe::{self, ProbeError, Verdict};
 use crate::project::model::PluginType;
 use crate::vocab::ident::RunId;
-use crate::vocab::supervisor::{Supervisor, signal_name};
+use crate::vocab::supervisor::Supervisor;
 use std::process::ExitCode;
 
 /// Tests `name`'s configuration; prints "Plugin configuration is valid" or fails with why.
@@ -41,10 +41,7 @@ pub fn run(
     };
     let verdict = probe::test_plugin(&ctx, plugin, &how);
     if let Some(sig) = how.supervisor.received() {
-        let stopped = RunError::Interrupted {
-            signal: signal_name(sig),
-            code: (128 + sig) as u8,
-        };
+        let stopped = RunError::interrupted_by(sig);
         let code = stopped.exit_code();
         super::report(&anyhow::Error::new(stopped), call.console);
         return Ok(ExitCode::from(code));
