@@ -82,6 +82,17 @@ fn logs_never_read_a_record_or_a_log_through_a_link_leading_out_of_the_project()
     symlink(&outside, &logs).unwrap();
     let listed = eltr(&dir, ["logs", "list"], &[]);
     assert_eq!(listed.success().stdout.trim(), "No job runs found.");
+    // An id that is no id: 100 KB with a terminal escape, echoed short and escaped.
+    let hostile = format!("\u{1b}]0;pwned\u{7}{}", "a".repeat(100_000));
+    for args in [
+        ["logs", "show", hostile.as_str()],
+        ["schedule", "run", hostile.as_str()],
+    ] {
+        let run = eltr(&dir, args, &[]);
+        run.clean_error(&["\\u{1b}]0;pwned"]);
+        assert!(run.stderr.len() < 1000, "{} bytes echoed", run.stderr.len());
+        assert!(!run.stderr.contains('\u{1b}'), "{run:?}");
+    }
 }
 
 /// A project whose `boxed:serve` command runs in a container described by `spec` (YAML lines

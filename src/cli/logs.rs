@@ -62,7 +62,8 @@ pub fn run(call: &Call<'_>, args: LogsArgs) -> anyhow::Result<ExitCode> {
                 .into_iter()
                 .find(|r| r.run_id == log_id)
             else {
-                anyhow::bail!("No job found with log ID '{log_id}'");
+                let shown = crate::vocab::ident::shown(&log_id);
+                anyhow::bail!("No job found with log ID '{shown}'");
             };
             show(call, root, &record, tail, format)?;
         }

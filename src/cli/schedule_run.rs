@@ -23,7 +23,8 @@ pub fn run(call: &Call<'_>, name: &str, options: &[OsString]) -> anyhow::Result<
     let ctx = call.open()?;
     let Some(schedule) = ctx.project.schedules.get(name) else {
         let hint = did_you_mean(name, ctx.project.schedules.keys().map(String::as_str));
-        anyhow::bail!("Schedule '{name}' was not found.{hint}");
+        let shown = crate::vocab::ident::shown(name);
+        anyhow::bail!("Schedule '{shown}' was not found.{hint}");
     };
     let schedule = &schedule.item;
     let mut command = std::process::Command::new(std::env::current_exe()?);
