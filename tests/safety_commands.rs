@@ -764,3 +764,27 @@ fn logs_show_masks_the_projects_secrets_in_a_log_eltr_did_not_write() {
         assert!(run.stdout.contains("*****"), "{run:?}");
     }
 }
+
+#[test]
+fn a_run_folder_linked_out_of_the_project_gets_no_config_file() {
+    let (tmp, dir) = project_dir();
+    write_script(&dir.join("tap.sh"), "#!/bin/sh\nexit 0\n");
+    fs::write(
+        dir.join("meltano.yml"),
+        "version: 1\nplugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    \
+         executable: ./tap.sh\n    capabilities: [about]\n    settings:\n    - name: password\n      \
+         sensitive: true\n    config:\n      password: hunter2secret\n",
+    )
+    .unwrap();
+    let outside = tmp.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::create_dir_all(dir.join(".eltr/run")).unwrap();
+    symlink(&outside, dir.join(".eltr/run/tap-x")).unwrap();
+    let run = eltr(&dir, ["invoke", "tap-x"], &[]);
+    run.clean_error(&["refusing"]);
+    assert!(
+        files_under(&outside).is_empty(),
+        "written outside the project: {:?}",
+        files_under(&outside)
+    );
+}

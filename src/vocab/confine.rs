@@ -366,7 +366,8 @@ pub fn names_inside(owner: &Path, target: &Path) -> bool {
     lexically_inside(owner, target)
 }
 
-/// Creates the folder `dir` (and its missing parents) strictly inside `owner`, refusing when
+/// Creates the folder `dir` (and its missing parents, `owner` included) strictly inside
+/// `owner`, refusing when
 /// the part of it that exists already leads out of `owner` through a symbolic link: a
 /// folder planted as a link must not make eltr create or write anything elsewhere.
 pub fn create_dir_inside(owner: &Path, dir: &Path) -> Result<(), ConfineError> {
@@ -384,6 +385,7 @@ pub fn create_dir_inside(owner: &Path, dir: &Path) -> Result<(), ConfineError> {
         target: dir.to_path_buf(),
         error,
     };
+    std::fs::create_dir_all(owner).map_err(io_err)?;
     let real_owner = std::fs::canonicalize(owner).map_err(io_err)?;
     let existing = dir
         .ancestors()
@@ -537,6 +539,31 @@ mod tests {
 
     fn refused(result: Result<(), ConfineError>) -> bool {
         matches!(result, Err(ConfineError::Outside { .. }))
+    }
+
+    #[test]
+    fn creates_folders_inside_but_not_through_a_link_out() {
+        let t = tree();
+        let fresh = t.top.join("fresh-owner");
+        create_dir_inside(&fresh, &fresh.join("run/a/b")).unwrap();
+        assert!(fresh.join("run/a/b").is_dir());
+        std::os::unix::fs::symlink(&t.bystander, t.owner.join("run/out")).unwrap();
+        for dir in [
+            t.owner.join("run/out"),
+            t.owner.join("run/out/new"),
+            t.owner.join("run/../../bystander/new"),
+            t.bystander.join("new"),
+        ] {
+            assert!(
+                matches!(
+                    create_dir_inside(&t.owner, &dir),
+                    Err(ConfineError::Outside { .. })
+                ),
+                "{}",
+                dir.display()
+            );
+        }
+        assert!(!t.bystander.join("new").exists());
     }
 
     #[test]
