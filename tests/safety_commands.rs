@@ -5,6 +5,8 @@
 //! another program, no secret reaches a file or a message, and nothing hangs.
 
 mod common;
+#[path = "common/run.rs"]
+mod support;
 
 use common::{eltr, files_under, project_dir, wait_until};
 use std::fs;
@@ -782,6 +784,21 @@ fn a_run_folder_linked_out_of_the_project_gets_no_config_file() {
     symlink(&outside, dir.join(".eltr/run/tap-x")).unwrap();
     let run = eltr(&dir, ["invoke", "tap-x"], &[]);
     run.clean_error(&["refusing"]);
+    assert!(
+        files_under(&outside).is_empty(),
+        "written outside the project: {:?}",
+        files_under(&outside)
+    );
+}
+
+#[test]
+fn a_run_log_folder_linked_out_of_the_project_gets_no_log() {
+    let p = support::project("run-basic");
+    let outside = p.tmp().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::create_dir_all(p.path(".eltr/logs")).unwrap();
+    symlink(&outside, p.path(".eltr/logs/dev:tap-x-to-target-y")).unwrap();
+    eltr(&p.dir, ["run", "tap-x", "target-y"], &[]).success();
     assert!(
         files_under(&outside).is_empty(),
         "written outside the project: {:?}",
