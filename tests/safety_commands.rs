@@ -586,7 +586,7 @@ fn airflows_setup_steps_are_read_in_bounded_memory() {
 }
 
 #[test]
-fn a_pin_file_value_cannot_add_a_line_to_the_requirements_pip_is_given() {
+fn a_pin_file_value_cannot_add_a_line_for_pip_or_install_from_outside_the_project() {
     let (_tmp, dir) = project_dir();
     fs::write(
         dir.join("meltano.yml"),
@@ -610,6 +610,20 @@ fn a_pin_file_value_cannot_add_a_line_to_the_requirements_pip_is_given() {
             "marker",
             "name = \"tap-x\"\nversion = \"1.0\"\nmarker = \"python_version > '3'\\n-e /tmp\""
                 .to_string(),
+        ),
+        (
+            "location",
+            "name = \"tap-x\"\nversion = \"1.0\"\ndirectory = {path = \"../../elsewhere\"}"
+                .to_string(),
+        ),
+        (
+            "location",
+            "name = \"tap-x\"\nversion = \"1.0\"\narchive = {url = \"file:///etc/passwd\", hashes = {sha256 = \"aa\"}}"
+                .to_string(),
+        ),
+        (
+            "location",
+            format!("name = \"tap-x\"\nversion = \"1.0\"\nwheels = [{{path = \"/tmp/x.whl\", hashes = {{sha256 = \"{hash}\"}}}}]"),
         ),
         (
             "hash",

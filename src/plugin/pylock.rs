@@ -40,6 +40,8 @@ pub struct Package {
     hashes: Vec<String>,
     /// Set when it comes from a VCS, a directory or an archive URL rather than an index.
     other_source: Option<&'static str>,
+    /// Every `path` and `url` the package is fetched from.
+    locations: Vec<String>,
     line: usize,
 }
 
@@ -75,6 +77,8 @@ struct RawPackage {
 struct Artifact {
     #[serde(default)]
     hashes: BTreeMap<String, String>,
+    path: Option<String>,
+    url: Option<String>,
 }
 
 impl Pylock {
@@ -214,6 +218,14 @@ impl Package {
                 return bad("marker", m, "it holds a control character (a newline, …)");
             }
         }
+        if let Some(place) = self.locations.iter().find(|l| !inside_project(l)) {
+            return bad(
+                "location",
+                place,
+                "a pin file installs from an index or from inside the project, not from a \
+                 file: URL, an absolute path or a path with '..'",
+            );
+        }
         for h in &self.hashes {
             let (algo, digest) = h.split_once(':').unwrap_or_default();
             let ok = !algo.is_empty()
@@ -226,6 +238,39 @@ impl Package {
         }
         None
     }
+}
+
+/// True for an index URL (`https://…`) or a relative path that stays below the project.
+fn inside_project(location: &str) -> bool {
+    let lower = location.to_ascii_lowercase();
+    if lower.starts_with("file:") || lower.contains("+file:") {
+        return false;
+    }
+    if location.contains("://") {
+        return true;
+    }
+    let path = Path::new(location);
+    !path.is_absolute()
+        && path
+            .components()
+            .all(|c| !matches!(c, std::path::Component::ParentDir))
+}
+
+/// Every `path` and `url` of a package's artifacts and sources.
+fn locations(raw: &RawPackage) -> Vec<String> {
+    let artifacts = raw.wheels.iter().chain(&raw.sdist).chain(&raw.archive);
+    let mut out: Vec<String> = artifacts
+        .flat_map(|a| a.path.iter().chain(&a.url))
+        .cloned()
+        .collect();
+    for source in raw.vcs.iter().chain(&raw.directory) {
+        for key in ["path", "url"] {
+            if let Some(v) = source.get(key).and_then(toml::Value::as_str) {
+                out.push(v.to_string());
+            }
+        }
+    }
+    out
 }
 
 fn package(raw: RawPackage, line: usize) -> Package {
@@ -246,6 +291,7 @@ fn package(raw: RawPackage, line: usize) -> Package {
         .map(|(algo, digest)| format!("{algo}:{digest}"))
         .collect();
     Package {
+        locations: locations(&raw),
         name: raw.name,
         version: raw.version,
         marker: raw.marker,
