@@ -229,6 +229,26 @@ fn compile_does_not_write_manifests_through_a_link_leading_out_of_the_project() 
         "written outside the project: {:?}",
         files_under(&outside)
     );
+    // A manifest file that is a link out of the project is replaced, never written through.
+    fs::remove_file(dir.join(".meltano/manifests")).unwrap();
+    fs::create_dir_all(dir.join(".meltano/manifests")).unwrap();
+    fs::write(outside.join("target.json"), "theirs").unwrap();
+    symlink(
+        outside.join("target.json"),
+        dir.join(".meltano/manifests/meltano-manifest.json"),
+    )
+    .unwrap();
+    eltr(&dir, ["compile"], &[]).success();
+    assert_eq!(
+        fs::read_to_string(outside.join("target.json")).unwrap(),
+        "theirs"
+    );
+    assert!(
+        !fs::symlink_metadata(dir.join(".meltano/manifests/meltano-manifest.json"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     // A directory chosen on the command line is the user's choice, outside or not.
     let chosen = tmp.path().join("chosen");
     eltr(
