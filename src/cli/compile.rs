@@ -6,10 +6,14 @@
 use super::Call;
 use crate::plugin::manifest;
 use crate::project::{self, OpenOptions};
+use crate::vocab::confine;
 use anyhow::Context as _;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The widest indentation `--indent` accepts.
+const MAX_INDENT: i64 = 64;
 
 /// Flags of `eltr compile` (Meltano 4.4's, and `--print`).
 #[derive(Debug, Args)]
@@ -17,8 +21,15 @@ pub struct CompileArgs {
     /// Where the manifests go (relative to the current folder, as in Meltano).
     #[arg(long, value_name = "DIR", default_value = ".meltano/manifests")]
     pub directory: PathBuf,
-    /// Spaces of indentation; -1 (or 0) writes each manifest on one line.
-    #[arg(long, default_value_t = 4, allow_negative_numbers = true)]
+    /// Spaces of indentation (at most 64); -1 (or 0) writes each manifest on one line.
+    // Bounded: every line of a manifest repeats the indentation per level, so a huge number
+    // would exhaust memory (Meltano takes any integer and fails the same way).
+    #[arg(
+        long,
+        default_value_t = 4,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i64).range(..=MAX_INDENT)
+    )]
     pub indent: i64,
     /// Accepted for Meltano's scripts; eltr checks the project as it loads it.
     #[arg(long, overrides_with = "no_lint")]
@@ -45,7 +56,18 @@ pub fn run(call: &Call<'_>, args: CompileArgs) -> anyhow::Result<ExitCode> {
     }
     let ctx = call.open()?;
     let dir = std::env::current_dir()?.join(&args.directory);
-    std::fs::create_dir_all(&dir).with_context(|| {
+    // A folder inside the project (the default `.meltano/manifests`) must really be inside
+    // it: a link planted there must not make eltr write elsewhere. A folder named outside
+    // the project is the user's choice, as in Meltano.
+    let owner = match confine::names_inside(&ctx.project.root, &dir) {
+        true => ctx.project.root.clone(),
+        false => dir.clone(),
+    };
+    let created = match owner == dir {
+        true => std::fs::create_dir_all(&dir).map_err(anyhow::Error::new),
+        false => confine::create_dir_inside(&owner, &dir).map_err(anyhow::Error::new),
+    };
+    created.with_context(|| {
         format!(
             "Unable to create directory for Meltano manifests {}",
             dir.display()
@@ -74,7 +96,7 @@ pub fn run(call: &Call<'_>, args: CompileArgs) -> anyhow::Result<ExitCode> {
         let env_ctx = project::open(&options, &std::env::current_dir()?)?;
         let data = manifest::build(&env_ctx, !args.show_secrets)?;
         let text = manifest::to_text(&data, args.indent);
-        crate::vocab::confine::write_replacing(&dir, &path, text.as_bytes(), false)
+        confine::write_replacing(&owner, &path, text.as_bytes(), false)
             .with_context(|| format!("Unable to write Meltano manifest '{}'", path.display()))?;
         call.print_line(&format!("Compiled {}", path.display()))?;
     }

@@ -3,6 +3,7 @@
 //! must write one record, a loader must take a small test stream.
 
 use super::Call;
+use crate::pipeline::RunError;
 use crate::pipeline::command::Invocation;
 use crate::pipeline::probe::{self, ProbeError, Verdict};
 use crate::project::model::PluginType;
@@ -30,13 +31,22 @@ pub fn run(
         crate::pipeline::ensure_installed(&ctx, &[&plugin])?;
         return Ok(ExitCode::SUCCESS);
     }
+    // Listening: a SIGINT or SIGTERM stops the plugin under test and eltr then cleans up its
+    // run folder (the config file holds the plugin's secrets) instead of dying at once.
     let how = Invocation {
         run_id: RunId::new(),
         install_missing: install.installs(&ctx)?,
-        supervisor: Supervisor::quiet(crate::pipeline::signals::grace_setting()?),
+        supervisor: Supervisor::listening(crate::pipeline::signals::grace_setting()?),
         refresh_catalog: false,
     };
-    match probe::test_plugin(&ctx, plugin, &how) {
+    let verdict = probe::test_plugin(&ctx, plugin, &how);
+    if let Some(sig) = how.supervisor.received() {
+        let stopped = RunError::interrupted_by(sig);
+        let code = stopped.exit_code();
+        super::report(&anyhow::Error::new(stopped), call.console);
+        return Ok(ExitCode::from(code));
+    }
+    match verdict {
         Ok(Verdict::Valid) => {
             call.print_line("Plugin configuration is valid")?;
             Ok(ExitCode::SUCCESS)

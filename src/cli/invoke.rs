@@ -3,11 +3,10 @@
 //! word after the plugin's name is the plugin's: `eltr invoke tap-x --help` asks the tap.
 
 use super::Call;
-use crate::pipeline::command::{CommandSpec, Invocation, ready};
+use crate::pipeline::command::{CommandSpec, Invocation, invocation_supervisor, ready};
 use crate::pipeline::container::has_spec;
 use crate::project::model::PluginType;
 use crate::vocab::ident::RunId;
-use crate::vocab::supervisor::Supervisor;
 use clap::Args;
 use serde_json::Value;
 use std::ffi::OsString;
@@ -93,7 +92,7 @@ pub fn run(call: &Call<'_>, args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let how = Invocation {
         run_id: RunId::new(),
         install_missing: args.installing.installs(&ctx)?,
-        supervisor: Supervisor::quiet(crate::pipeline::signals::grace()),
+        supervisor: invocation_supervisor(crate::pipeline::signals::grace()),
         refresh_catalog: args.refresh_catalog,
     };
     if let Some(c) = command
@@ -123,7 +122,7 @@ pub fn run(call: &Call<'_>, args: InvokeArgs) -> anyhow::Result<ExitCode> {
         let pretty = serde_json::to_string_pretty(&value)?;
         return print_dump(call, &pretty, args.show_secrets);
     }
-    Ok(exit_code(ready.run()?))
+    Ok(exit_code(ready.run(&how.supervisor)?))
 }
 
 /// The plugin's exit code as eltr's (a signal: 1).

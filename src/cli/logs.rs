@@ -6,6 +6,7 @@
 use super::Call;
 use super::output::{Format, simple_table};
 use crate::pipeline::run_record::{self, RunRecord};
+use crate::vocab::confine::ConfineError;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::process::ExitCode;
@@ -48,6 +49,7 @@ pub fn run(call: &Call<'_>, args: LogsArgs) -> anyhow::Result<ExitCode> {
     match args.action {
         LogsAction::Dir => call.print_line(&run_record::logs_dir(root).display().to_string())?,
         LogsAction::List { limit, format } => {
+            learn_secrets(&ctx);
             let mut records = run_record::all(root);
             records.truncate(limit);
             list(call, &records, limit, format)?;
@@ -57,16 +59,30 @@ pub fn run(call: &Call<'_>, args: LogsArgs) -> anyhow::Result<ExitCode> {
             tail,
             format,
         } => {
+            learn_secrets(&ctx);
             let Some(record) = run_record::all(root)
                 .into_iter()
                 .find(|r| r.run_id == log_id)
             else {
-                anyhow::bail!("No job found with log ID '{log_id}'");
+                let shown = crate::vocab::ident::shown(&log_id);
+                anyhow::bail!("No job found with log ID '{shown}'");
             };
-            show(call, &record, tail, format)?;
+            show(call, root, &record, tail, format)?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Teaches the masker the secrets of every plugin before a record and its log are printed:
+/// eltr masked the log as it wrote it, but a log written by hand, by another tool or before a
+/// setting was marked sensitive is masked with today's secrets too. A plugin that does not
+/// resolve is skipped (its error is not this command's).
+fn learn_secrets(ctx: &crate::project::Context) {
+    if ctx.all_plugins().is_err() {
+        for (ptype, name) in ctx.project.plugins.keys() {
+            let _ = ctx.plugin(Some(*ptype), name);
+        }
+    }
 }
 
 fn list(
@@ -139,7 +155,13 @@ fn run_json(r: &RunRecord) -> Value {
     })
 }
 
-fn show(call: &Call<'_>, r: &RunRecord, tail: Option<usize>, format: Format) -> anyhow::Result<()> {
+fn show(
+    call: &Call<'_>,
+    root: &std::path::Path,
+    r: &RunRecord,
+    tail: Option<usize>,
+    format: Format,
+) -> anyhow::Result<()> {
     match format {
         Format::Json => call.print_json(&json!({
             "job_name": r.job_name,
@@ -160,13 +182,13 @@ fn show(call: &Call<'_>, r: &RunRecord, tail: Option<usize>, format: Format) -> 
         ))?,
     }
     call.print_line("")?;
-    let bytes = crate::vocab::files::read_capped(&r.log_file, crate::vocab::files::DOCUMENT_CAP)
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "Log file not found for job run '{}'. The log may have been cleaned up or the job may not have generated logs.",
-                r.run_id
-            )
-        })?;
+    let bytes = run_record::read_log(root, r).map_err(|e| match e {
+        ConfineError::Io { .. } => anyhow::anyhow!(
+            "Log file not found for job run '{}'. The log may have been cleaned up or the job may not have generated logs.",
+            r.run_id
+        ),
+        other => anyhow::Error::new(other),
+    })?;
     let text = String::from_utf8_lossy(&bytes);
     match tail {
         Some(n) => {

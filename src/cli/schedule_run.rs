@@ -1,7 +1,8 @@
 //! `eltr schedule run NAME [OPTIONS…]`: what an orchestrator calls to run one schedule, as
-//! Meltano's `schedule run` does. A job schedule becomes `run [OPTIONS…] JOB`; a legacy
-//! extractor/loader schedule becomes `elt EXTRACTOR LOADER --transform=T --state-id=NAME
-//! [OPTIONS…]` (the schedule's name is its state id). The schedule's `env:` is added to the
+//! Meltano's `schedule run` does. A job schedule becomes `run [OPTIONS…] -- JOB`; a legacy
+//! extractor/loader schedule becomes `elt --transform=T --state-id=NAME [OPTIONS…] --
+//! EXTRACTOR LOADER` (Meltano's `elt EXTRACTOR LOADER --transform=T --state-id=NAME
+//! [OPTIONS…]`, with the names behind `--`; the schedule's name is its state id). The schedule's `env:` is added to the
 //! variables, raw, and the active environment is handed down as `MELTANO_ENVIRONMENT` (empty
 //! when none is chosen, so the run picks the project's default, as with Meltano).
 //!
@@ -22,7 +23,8 @@ pub fn run(call: &Call<'_>, name: &str, options: &[OsString]) -> anyhow::Result<
     let ctx = call.open()?;
     let Some(schedule) = ctx.project.schedules.get(name) else {
         let hint = did_you_mean(name, ctx.project.schedules.keys().map(String::as_str));
-        anyhow::bail!("Schedule '{name}' was not found.{hint}");
+        let shown = crate::vocab::ident::shown(name);
+        anyhow::bail!("Schedule '{shown}' was not found.{hint}");
     };
     let schedule = &schedule.item;
     let mut command = std::process::Command::new(std::env::current_exe()?);
@@ -37,23 +39,28 @@ pub fn run(call: &Call<'_>, name: &str, options: &[OsString]) -> anyhow::Result<
     Err(anyhow::anyhow!("cannot start the schedule's run: {err}"))
 }
 
-/// The command a schedule stands for, with `options` where Meltano puts them.
+/// The command a schedule stands for, with `options` where Meltano puts them. The names from
+/// the project come last, after `--`: a job or plugin named `--dry-run` or `--help` is then
+/// run as the name it is, never read as an option that turns the scheduled run into something
+/// else (a dry run, or help text and exit code 0 that a scheduler takes for success).
 fn command_line(schedule: &ScheduleDef, options: &[OsString]) -> Vec<OsString> {
     let mut line: Vec<OsString> = Vec::new();
     match &schedule.job {
         Some(job) => {
             line.push("run".into());
             line.extend(options.iter().cloned());
+            line.push("--".into());
             line.push(job.into());
         }
         None => {
             let transform = schedule.transform.as_deref().unwrap_or("skip");
             line.push("elt".into());
-            line.push(schedule.extractor.clone().unwrap_or_default().into());
-            line.push(schedule.loader.clone().unwrap_or_default().into());
             line.push(format!("--transform={transform}").into());
             line.push(format!("--state-id={}", schedule.name).into());
             line.extend(options.iter().cloned());
+            line.push("--".into());
+            line.push(schedule.extractor.clone().unwrap_or_default().into());
+            line.push(schedule.loader.clone().unwrap_or_default().into());
         }
     }
     line

@@ -5,11 +5,10 @@
 //! unless `--all` or names are given (Meltano's rule, so a bare `meltano test` runs nothing).
 
 use super::Call;
-use crate::pipeline::command::{Invocation, ready};
+use crate::pipeline::command::{Invocation, invocation_supervisor, ready};
 use crate::project::ResolvedPlugin;
 use crate::project::model::PluginType;
 use crate::vocab::ident::RunId;
-use crate::vocab::supervisor::Supervisor;
 use clap::Args;
 use std::process::ExitCode;
 
@@ -67,6 +66,8 @@ pub fn run(call: &Call<'_>, args: TestArgs) -> anyhow::Result<ExitCode> {
     }
     let width = terminal_width();
     let mut results = Vec::new();
+    // One supervisor for all the tests: a signal stops the one running and the ones after it.
+    let supervisor = invocation_supervisor(crate::pipeline::signals::grace());
     for suite in &suites {
         for (test, _) in suite.tests.iter().filter(|(_, on)| *on) {
             let label = format!("{}:{test}", suite.plugin.name);
@@ -74,11 +75,19 @@ pub fn run(call: &Call<'_>, args: TestArgs) -> anyhow::Result<ExitCode> {
             let how = Invocation {
                 run_id: RunId::new(),
                 install_missing: false,
-                supervisor: Supervisor::quiet(crate::pipeline::signals::grace()),
+                supervisor: supervisor.clone(),
                 refresh_catalog: false,
             };
-            let status = ready(&ctx, suite.plugin.clone(), Some(test), Vec::new(), &how)?.run()?;
+            let ready = ready(&ctx, suite.plugin.clone(), Some(test), Vec::new(), &how)?;
+            let status = ready.run(&supervisor)?;
             results.push((label, status.success()));
+            if let Some(sig) = supervisor.received() {
+                drop(ready);
+                let stopped = crate::pipeline::RunError::interrupted_by(sig);
+                let code = stopped.exit_code();
+                super::report(&anyhow::Error::new(stopped), call.console);
+                return Ok(ExitCode::from(code));
+            }
         }
     }
     call.print_line("")?;

@@ -12,7 +12,7 @@ use crate::plugin::{PluginError, PrepareOptions, PreparedPlugin, describe_status
 use crate::project::{Context, ResolvedPlugin};
 use crate::vocab::ident::RunId;
 use crate::vocab::lines::{BoundedLines, LOG_LINE_CAP};
-use crate::vocab::supervisor::Supervisor;
+use crate::vocab::supervisor::{Supervisor, own_process_group, signal_group};
 use serde_json::Value;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -56,6 +56,24 @@ pub fn run(
             status: describe_status(status),
             tail,
         }))
+    }
+}
+
+/// True when eltr talks to a person: one of its standard streams is a terminal.
+fn at_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal()
+        || std::io::stdout().is_terminal()
+        || std::io::stderr().is_terminal()
+}
+
+/// The supervisor of `invoke` and `test`: without a terminal (a scheduler started eltr) it
+/// listens for SIGINT / SIGTERM, so eltr stops the plugin (or its discovery) and cleans up
+/// before it exits; at a terminal eltr and the plugin both get a Ctrl-C, as under Meltano.
+pub fn invocation_supervisor(grace: std::time::Duration) -> Arc<Supervisor> {
+    match at_terminal() {
+        true => Supervisor::quiet(grace),
+        false => Supervisor::listening(grace),
     }
 }
 
@@ -139,8 +157,29 @@ impl Ready {
     }
 
     /// Runs it with stdin, stdout and stderr inherited; returns its exit status.
-    pub fn run(&self) -> Result<ExitStatus, RunError> {
-        self.command().status().map_err(|e| self.spawn_error(e))
+    ///
+    /// Started without a terminal (by a scheduler: Airflow stops a task with SIGTERM to eltr),
+    /// the plugin gets a process group of its own, known to `supervisor` (see
+    /// [`invocation_supervisor`]), which hands SIGINT / SIGTERM on to it while eltr waits: the
+    /// plugin does not outlive eltr, and the run folder with its config files is removed on
+    /// this path too. At a terminal it shares eltr's group, as under Meltano, so it can read
+    /// the terminal and gets a Ctrl-C from it directly.
+    pub fn run(&self, supervisor: &Supervisor) -> Result<ExitStatus, RunError> {
+        let mut cmd = self.command();
+        if at_terminal() {
+            return cmd.status().map_err(|e| self.spawn_error(e));
+        }
+        own_process_group(&mut cmd);
+        let mut child = cmd.spawn().map_err(|e| self.spawn_error(e))?;
+        let pid = child.id() as i32;
+        supervisor.register(pid, false);
+        // A signal that came while the plugin was being prepared found nothing to stop.
+        if let Some(sig) = supervisor.received() {
+            signal_group(pid, sig);
+        }
+        let status = child.wait().map_err(|e| self.spawn_error(e));
+        supervisor.unregister(pid);
+        status
     }
 
     /// Runs it with its stdout and stderr logged line by line (masked, each line cut at
@@ -261,7 +300,7 @@ pub fn invoke(
     args: Vec<OsString>,
     how: &Invocation,
 ) -> Result<ExitStatus, RunError> {
-    ready(ctx, plugin, command, args, how)?.run()
+    ready(ctx, plugin, command, args, how)?.run(&how.supervisor)
 }
 
 /// Where a command's own `executable` is: in the plugin's virtualenv, else on the PATH, or

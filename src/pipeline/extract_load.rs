@@ -523,12 +523,15 @@ fn summarise(
     summary
 }
 
-/// Opens `.eltr/logs/<log_id>/<run_id>.log` for the block's full log.
+/// Opens `.eltr/logs/<log_id>/<run_id>.log` for the block's full log. Its folder must really
+/// be inside `.eltr/` (not a link planted there): the log is not written otherwise.
 fn open_run_log(ctx: &Context, log_id: &str, run_id: RunId) -> Option<std::fs::File> {
-    let dir = crate::project::eltr_dir(&ctx.project.root)
-        .join("logs")
-        .join(log_id);
-    std::fs::create_dir_all(&dir).ok()?;
+    let owner = crate::project::eltr_dir(&ctx.project.root);
+    let dir = owner.join("logs").join(log_id);
+    if let Err(e) = crate::vocab::confine::create_dir_inside(&owner, &dir) {
+        tracing::warn!("the run log is not written: {e}");
+        return None;
+    }
     std::fs::File::create(dir.join(format!("{run_id}.log"))).ok()
 }
 

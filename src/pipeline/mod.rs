@@ -191,6 +191,14 @@ pub enum RunError {
 }
 
 impl RunError {
+    /// The error of a command stopped by the signal `sig`.
+    pub fn interrupted_by(sig: i32) -> RunError {
+        RunError::Interrupted {
+            signal: signal_name(sig),
+            code: (128 + sig) as u8,
+        }
+    }
+
     /// The exit code eltr ends with: 130 / 143 for SIGINT / SIGTERM, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -273,13 +281,7 @@ pub fn run_block(
 
 /// The error of a run stopped by a signal, if one arrived.
 pub fn interrupted(session: &Session) -> Option<RunError> {
-    session
-        .supervisor
-        .received()
-        .map(|sig| RunError::Interrupted {
-            signal: signal_name(sig),
-            code: (128 + sig) as u8,
-        })
+    session.supervisor.received().map(RunError::interrupted_by)
 }
 
 /// Installs, before a block runs, the plugins it needs whose virtualenv is missing or out of

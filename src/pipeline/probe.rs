@@ -15,7 +15,7 @@ use crate::project::model::PluginType;
 use crate::project::{Context, ResolvedPlugin};
 use crate::vocab::lines::BoundedLines;
 use crate::vocab::mask::Masker;
-use crate::vocab::supervisor::own_process_group;
+use crate::vocab::supervisor::{own_process_group, signal_group};
 use serde_json::{Value, json};
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -73,6 +73,7 @@ fn test_extractor(
     let (mut child, output) = spawn_merged(&ready, Stdio::null())?;
     let pid = child.id() as i32;
     how.supervisor.register(pid, false);
+    stop_if_signalled(how, pid);
     let mut lines = Lines::new(output, ready.prepared.masker.clone());
     let mut record = false;
     while let Some(line) = lines.next_line() {
@@ -126,6 +127,7 @@ fn test_loader(
     let (mut child, output) = spawn_merged(&ready, Stdio::piped())?;
     let pid = child.id() as i32;
     how.supervisor.register(pid, true);
+    stop_if_signalled(how, pid);
     let fed = feed(&mut child, &test_messages(activate));
     let mut lines = Lines::new(output, ready.prepared.masker.clone());
     let mut flagged = false;
@@ -149,6 +151,14 @@ fn test_loader(
     Ok(Verdict::Invalid(last.unwrap_or_else(|| {
         "Loader failed to process test data.".into()
     })))
+}
+
+/// A signal that arrived before the plugin was registered (during an install or discovery)
+/// found nothing to stop: it stops the plugin now.
+fn stop_if_signalled(how: &Invocation, pid: i32) {
+    if let Some(sig) = how.supervisor.received() {
+        signal_group(pid, sig);
+    }
 }
 
 /// Writes the messages to the loader's stdin and closes it (its end of input).

@@ -5,7 +5,8 @@
 use crate::project::eltr_dir;
 use crate::vocab::clock::naive_time;
 use crate::vocab::confine;
-use crate::vocab::files::{PROJECT_FILE_CAP, read_capped};
+use crate::vocab::confine::ConfineError;
+use crate::vocab::files::{DOCUMENT_CAP, PROJECT_FILE_CAP};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -72,9 +73,12 @@ fn save(root: &Path, record: &RunRecord) {
     }
 }
 
-/// Every record under the project's logs folder, newest first.
+/// Every record under the project's logs folder, newest first. A record whose real path is
+/// not inside `.eltr/` (a link planted in the logs folder, or the logs folder itself a link)
+/// is not one of eltr's, which never writes there, and is skipped.
 pub fn all(root: &Path) -> Vec<RunRecord> {
     let mut out = Vec::new();
+    let owner = eltr_dir(root);
     let Ok(folders) = std::fs::read_dir(logs_dir(root)) else {
         return out;
     };
@@ -87,8 +91,12 @@ pub fn all(root: &Path) -> Vec<RunRecord> {
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
-            let Ok(bytes) = read_capped(&path, PROJECT_FILE_CAP) else {
-                continue;
+            let bytes = match confine::read_inside(&owner, &path, PROJECT_FILE_CAP) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::debug!("skipping the run record {}: {e}", path.display());
+                    continue;
+                }
             };
             if let Ok(mut record) = serde_json::from_slice::<RunRecord>(&bytes) {
                 record.log_file = path.with_extension("log");
@@ -98,4 +106,10 @@ pub fn all(root: &Path) -> Vec<RunRecord> {
     }
     out.sort_by(|a, b| b.started_at.cmp(&a.started_at));
     out
+}
+
+/// The block's full log, read only from inside `.eltr/`, where eltr writes it (never through
+/// a link out of it: `logs show` prints what it reads).
+pub fn read_log(root: &Path, record: &RunRecord) -> Result<Vec<u8>, ConfineError> {
+    confine::read_inside(&eltr_dir(root), &record.log_file, DOCUMENT_CAP)
 }

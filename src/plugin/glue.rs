@@ -17,8 +17,10 @@
 use super::{PluginError, PreparedPlugin};
 use crate::project::ResolvedPlugin;
 use crate::project::model::PluginType;
+use crate::vocab::lines::{BoundedLines, LOG_LINE_CAP};
 use crate::vocab::pyjson::python_repr;
 use serde_json::Value;
+use std::io::Read;
 use std::process::{Command, Output, Stdio};
 
 /// The plugins Meltano has glue for.
@@ -166,31 +168,83 @@ fn set_env(prepared: &mut PreparedPlugin, name: &str, value: &str) {
     prepared.env.push((name.to_string(), value.to_string()));
 }
 
-/// Runs the plugin's program with `args` in its environment, output captured.
+/// The most of a setup step's stdout eltr reads (`airflow config list --defaults` is a few
+/// hundred KiB); a step that prints more has failed.
+const STEP_OUTPUT_CAP: u64 = 16 << 20;
+
+/// Lines of a failing step's stderr shown.
+const STEP_TAIL_LINES: usize = 5;
+
+/// Runs the plugin's program with `args` in its environment; its stdout captured up to
+/// [`STEP_OUTPUT_CAP`] and its stderr read in bounded lines, of which the last few are
+/// logged (masked) when it fails: a step that writes without end costs no memory.
 fn step(prepared: &PreparedPlugin, args: &[&str]) -> Option<Output> {
-    let out = Command::new(&prepared.program)
+    let spawned = Command::new(&prepared.program)
         .args(args)
         .env_clear()
         .envs(prepared.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&prepared.cwd)
         .stdin(Stdio::null())
-        .output();
-    match out {
-        Ok(o) => {
-            if !o.status.success() {
-                let err = String::from_utf8_lossy(&o.stderr);
-                let tail: Vec<&str> = err.lines().rev().take(5).collect();
-                for line in tail.into_iter().rev() {
-                    tracing::error!(plugin = %prepared.plugin.name, "{}", prepared.masker.mask(line));
-                }
-            }
-            Some(o)
-        }
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
         Err(e) => {
             tracing::error!("cannot start {}: {e}", prepared.program.display());
-            None
+            return None;
+        }
+    };
+    let stderr = child.stderr.take();
+    let tail = std::thread::spawn(move || last_lines(stderr));
+    let mut stdout = Vec::new();
+    let mut too_long = false;
+    if let Some(mut out) = child.stdout.take() {
+        let _ = (&mut out).take(STEP_OUTPUT_CAP).read_to_end(&mut stdout);
+        too_long = std::io::copy(&mut out, &mut std::io::sink()).is_ok_and(|n| n > 0);
+    }
+    let status = child.wait().ok()?;
+    let tail = tail.join().unwrap_or_default();
+    if !status.success() {
+        for (text, cut) in &tail {
+            let shown = match cut {
+                None => prepared.masker.mask(text).into_owned(),
+                Some(marker) => prepared.masker.mask_cut(text).into_owned() + marker,
+            };
+            tracing::error!(plugin = %prepared.plugin.name, "{shown}");
         }
     }
+    if too_long {
+        tracing::error!(
+            plugin = %prepared.plugin.name,
+            "`{}` printed more than the {} MiB eltr reads",
+            args.join(" "),
+            STEP_OUTPUT_CAP >> 20
+        );
+        return None;
+    }
+    Some(Output {
+        status,
+        stdout,
+        stderr: Vec::new(),
+    })
+}
+
+/// The last [`STEP_TAIL_LINES`] lines of a stream, each cut at a log line's length (the text
+/// kept, and the marker saying how much was cut).
+fn last_lines(stream: Option<std::process::ChildStderr>) -> Vec<(String, Option<String>)> {
+    let mut tail = std::collections::VecDeque::new();
+    let Some(stream) = stream else {
+        return Vec::new();
+    };
+    let mut lines = BoundedLines::new(std::io::BufReader::new(stream), LOG_LINE_CAP);
+    while let Ok(Some(line)) = lines.next_line() {
+        if tail.len() == STEP_TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line.parts());
+    }
+    tail.into()
 }
 
 fn write_run_file(prepared: &PreparedPlugin, name: &str, text: &str) -> Result<(), PluginError> {

@@ -24,6 +24,12 @@ pub fn path(root: &Path, plugin: &ResolvedPlugin) -> PathBuf {
         .join(format!("pylock.{}.toml", plugin.venv_owner))
 }
 
+/// The bytes of a pin file: a regular file of at most the size eltr reads for a project file
+/// (a named pipe or a link to `/dev/zero` planted there is an error, not a hang).
+pub fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    crate::vocab::files::read_capped(path, crate::vocab::files::PROJECT_FILE_CAP)
+}
+
 /// One package of a pin file.
 #[derive(Debug, Clone)]
 pub struct Package {
@@ -34,6 +40,8 @@ pub struct Package {
     hashes: Vec<String>,
     /// Set when it comes from a VCS, a directory or an archive URL rather than an index.
     other_source: Option<&'static str>,
+    /// Every `path` and `url` the package is fetched from.
+    locations: Vec<String>,
     line: usize,
 }
 
@@ -69,12 +77,19 @@ struct RawPackage {
 struct Artifact {
     #[serde(default)]
     hashes: BTreeMap<String, String>,
+    path: Option<String>,
+    url: Option<String>,
 }
 
 impl Pylock {
     /// Reads and checks the pin file at `path`; errors name the file, line and column.
     pub fn read(path: &Path) -> Result<Pylock, String> {
-        let text = std::fs::read_to_string(path)
+        let text = read_bytes(path)
+            .and_then(|b| {
+                String::from_utf8(b).map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text")
+                })
+            })
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let at = |offset: usize| {
             let (line, col) = line_col(text.as_bytes(), offset);
@@ -101,10 +116,14 @@ impl Pylock {
             .packages
             .into_iter()
             .map(|p| {
-                let line = line_col(text.as_bytes(), p.span().start).0;
-                package(p.into_inner(), line)
+                let start = p.span().start;
+                let package = package(p.into_inner(), line_col(text.as_bytes(), start).0);
+                match package.problem() {
+                    Some(problem) => Err(format!("{}: package {problem}", at(start))),
+                    None => Ok(package),
+                }
             })
-            .collect();
+            .collect::<Result<Vec<Package>, String>>()?;
         Ok(Pylock {
             path: path.to_path_buf(),
             packages,
@@ -164,6 +183,96 @@ impl Pylock {
     }
 }
 
+impl Package {
+    /// What makes a value of the package unfit for the requirement line pip is given (a
+    /// newline would start a line of its own, such as `--index-url`), if anything.
+    fn problem(&self) -> Option<String> {
+        let bad = |field: &str, value: &str, why: &str| {
+            Some(format!(
+                "{field} '{}' is not valid: {why}",
+                crate::vocab::ident::shown(value)
+            ))
+        };
+        let plain = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+        if self.name.is_empty() || !self.name.chars().all(plain) || self.name.starts_with('-') {
+            return bad(
+                "name",
+                &self.name,
+                "a package name holds letters, digits, '.', '_' and '-'",
+            );
+        }
+        if let Some(v) = self.version.as_deref() {
+            if v.is_empty()
+                || v.starts_with('-')
+                || !v.chars().all(|c| plain(c) || c == '+' || c == '!')
+            {
+                return bad(
+                    "version",
+                    v,
+                    "a version holds letters, digits, '.', '+', '!', '_' and '-'",
+                );
+            }
+        }
+        if let Some(m) = self.marker.as_deref() {
+            if m.chars().any(char::is_control) {
+                return bad("marker", m, "it holds a control character (a newline, …)");
+            }
+        }
+        if let Some(place) = self.locations.iter().find(|l| !inside_project(l)) {
+            return bad(
+                "location",
+                place,
+                "a pin file installs from an index or from inside the project, not from a \
+                 file: URL, an absolute path or a path with '..'",
+            );
+        }
+        for h in &self.hashes {
+            let (algo, digest) = h.split_once(':').unwrap_or_default();
+            let ok = !algo.is_empty()
+                && algo.chars().all(|c| c.is_ascii_alphanumeric())
+                && !digest.is_empty()
+                && digest.chars().all(|c| c.is_ascii_hexdigit());
+            if !ok {
+                return bad("hash", h, "a hash is an algorithm and hexadecimal digits");
+            }
+        }
+        None
+    }
+}
+
+/// True for an index URL (`https://…`) or a relative path that stays below the project.
+fn inside_project(location: &str) -> bool {
+    let lower = location.to_ascii_lowercase();
+    if lower.starts_with("file:") || lower.contains("+file:") {
+        return false;
+    }
+    if location.contains("://") {
+        return true;
+    }
+    let path = Path::new(location);
+    !path.is_absolute()
+        && path
+            .components()
+            .all(|c| !matches!(c, std::path::Component::ParentDir))
+}
+
+/// Every `path` and `url` of a package's artifacts and sources.
+fn locations(raw: &RawPackage) -> Vec<String> {
+    let artifacts = raw.wheels.iter().chain(&raw.sdist).chain(&raw.archive);
+    let mut out: Vec<String> = artifacts
+        .flat_map(|a| a.path.iter().chain(&a.url))
+        .cloned()
+        .collect();
+    for source in raw.vcs.iter().chain(&raw.directory) {
+        for key in ["path", "url"] {
+            if let Some(v) = source.get(key).and_then(toml::Value::as_str) {
+                out.push(v.to_string());
+            }
+        }
+    }
+    out
+}
+
 fn package(raw: RawPackage, line: usize) -> Package {
     let other_source = if raw.vcs.is_some() {
         Some("VCS")
@@ -182,6 +291,7 @@ fn package(raw: RawPackage, line: usize) -> Package {
         .map(|(algo, digest)| format!("{algo}:{digest}"))
         .collect();
     Package {
+        locations: locations(&raw),
         name: raw.name,
         version: raw.version,
         marker: raw.marker,

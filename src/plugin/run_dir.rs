@@ -33,7 +33,9 @@ impl RunDir {
             None => run_id.to_string(),
         };
         let path = plugin_dir(root, plugin).join(folder);
-        fs::create_dir_all(&path)?;
+        // Config files with secrets go here: a folder on the way that is a link out of
+        // `.eltr/` must not take them elsewhere (where the removal would then refuse to go).
+        confine::create_dir_inside(&owner, &path).map_err(std::io::Error::other)?;
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o700))?;
         fs::write(path.join(OWNER_FILE), std::process::id().to_string())?;

@@ -51,7 +51,7 @@ pub fn fingerprint(root: &Path, plugin: &ResolvedPlugin) -> String {
     h.update(plugin.pip_url.as_deref().unwrap_or(""));
     h.update([0]);
     h.update(python_of(plugin));
-    if let Ok(pins) = std::fs::read(super::pylock::path(root, plugin)) {
+    if let Ok(pins) = super::pylock::read_bytes(&super::pylock::path(root, plugin)) {
         h.update([0]);
         h.update(Sha256::digest(&pins));
     }

@@ -6,6 +6,7 @@ use super::error::{ProjectError, Result};
 use super::model::Object;
 use super::settings::{deep_merge, flatten, looks_secret};
 use super::{Context, REDACTED};
+use crate::vocab::mask::uri_passwords;
 use crate::vocab::number::{self, NumberError};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
@@ -132,11 +133,15 @@ impl StateBackendSettings {
             sys_dir_root,
         };
         ctx.masker.add_all(settings.secrets());
+        let uri_passwords = settings.database_uri.as_deref().map(uri_passwords);
+        ctx.masker
+            .add_all(uri_passwords.iter().flatten().map(String::as_str));
         Ok(settings)
     }
 
     /// The values of credentials: keys, secrets, connection strings, and each key or
-    /// signature inside a connection string (a store's error may print just that part).
+    /// signature inside a connection string (a store's error may print just that part). The
+    /// database URI's passwords are `vocab::mask::uri_passwords`.
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
         self.values
             .iter()
@@ -150,7 +155,6 @@ impl StateBackendSettings {
                 });
                 std::iter::once(v.as_str()).chain(parts)
             })
-            .chain(self.database_uri.as_deref().and_then(uri_password))
     }
 
     /// A setting holding seconds (`lock_timeout_seconds`), checked: `None` when unset, an
@@ -238,16 +242,6 @@ fn locate_below(text: &str, anchor: &str, leaf: &str) -> Option<(usize, usize)> 
         let start = l.len() - item(l);
         l[start..].starts_with(&key).then_some((i + 1, start + 1))
     })
-}
-
-/// The password inside a database URI (`postgresql://user:PASSWORD@host/db`), for the masker.
-pub(crate) fn uri_password(uri: &str) -> Option<&str> {
-    let authority = uri.split_once("://")?.1.split('/').next()?;
-    let (userinfo, _) = authority.rsplit_once('@')?;
-    userinfo
-        .split_once(':')
-        .map(|(_, p)| p)
-        .filter(|p| !p.is_empty())
 }
 
 #[cfg(test)]

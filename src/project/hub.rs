@@ -18,6 +18,9 @@ use std::time::Duration;
 pub const DEFAULT_HUB_URL: &str = "https://hub.meltano.com";
 const TIMEOUT: Duration = Duration::from_secs(10);
 const RETRIES: usize = 3;
+/// The largest answer read from a Hub (its biggest index is a few hundred KiB): a server that
+/// sends without end costs an error, not all the memory.
+const BODY_CAP: usize = 16 << 20;
 
 /// Where the Hub is and how to authenticate.
 #[derive(Debug, Clone)]
@@ -27,11 +30,28 @@ pub struct HubConfig {
 }
 
 impl HubConfig {
-    /// The project's Hub: its variables (process, then `.env`) and root file.
+    /// The project's Hub: its variables (process, then `.env`) and root file. Its credentials
+    /// (`hub_url_auth`, a password inside the URL) are taught to the masker: errors name the
+    /// URL they could not reach.
     pub fn of_project(ctx: &crate::project::Context) -> HubConfig {
         let text = std::fs::read_to_string(&ctx.project.root_file).unwrap_or_default();
         let root = crate::project::edit::doc::read_data(&text).unwrap_or_default();
-        HubConfig::resolve(|v| ctx.vars.get(v).map(|(s, _)| s.to_string()), &root)
+        let config = HubConfig::resolve(|v| ctx.vars.get(v).map(|(s, _)| s.to_string()), &root);
+        let passwords = crate::vocab::mask::uri_passwords(&config.api);
+        ctx.masker.add_all(
+            passwords
+                .iter()
+                .map(String::as_str)
+                .chain(config.auth.as_deref())
+                // The token alone, without its scheme (`Bearer`, `Basic`).
+                .chain(
+                    config
+                        .auth
+                        .iter()
+                        .filter_map(|a| a.split_whitespace().last()),
+                ),
+        );
+        config
     }
 
     /// From variables (`lookup`, process then `.env`) and the root file's data.
@@ -99,13 +119,23 @@ impl Hub {
                 request = request.header("Authorization", auth);
             }
             let result = self.runtime.block_on(async {
-                let response = request.send().await?;
+                let mut response = request.send().await?;
                 let status = response.status();
-                let body = response.bytes().await?;
-                Ok::<_, reqwest::Error>((status, body))
+                let mut body = Vec::new();
+                while let Some(chunk) = response.chunk().await? {
+                    if body.len() + chunk.len() > BODY_CAP {
+                        return Ok((status, None));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok::<_, reqwest::Error>((status, Some(body)))
             });
             match result {
-                Ok((status, body)) => {
+                Ok((_, None)) => bail!(
+                    "Meltano Hub's answer to {url} is larger than the {} MiB eltr reads",
+                    BODY_CAP >> 20
+                ),
+                Ok((status, Some(body))) => {
                     let code = status.as_u16();
                     if code == 404 {
                         return Ok(None);
@@ -194,6 +224,10 @@ impl Hub {
             None | Some("default" | "original") => default.clone(),
             Some(v) => v.to_string(),
         };
+        // The variant names a lockfile and goes into the project file: a Hub's (or a user's)
+        // `a/b` or `../x` would write a file elsewhere or leave a project that no longer loads.
+        crate::vocab::ident::Name::parse(crate::vocab::ident::NameKind::Variant, &wanted)
+            .map_err(|e| anyhow!("{} '{name}': {e}", capitalize(plugin_type.singular())))?;
         let variants = entry.get("variants").and_then(Value::as_object);
         let url = variants
             .and_then(|v| v.get(&wanted))

@@ -286,11 +286,9 @@ impl Context {
         let environment = active_environment(&project, &vars, options)?;
         let masker = first_masker(&project, &vars);
         let database_uri_override = options.database_uri.clone().filter(|u| !u.is_empty());
-        if let Some(password) = database_uri_override
-            .as_deref()
-            .and_then(backend::uri_password)
-        {
-            masker.add(password);
+        if let Some(uri) = database_uri_override.as_deref() {
+            let passwords = crate::vocab::mask::uri_passwords(uri);
+            masker.add_all(passwords.iter().map(String::as_str));
         }
         Ok(Context {
             project,

@@ -159,31 +159,9 @@ impl DatabaseUri {
     }
 }
 
-/// `scheme://user:secret@host…` → `scheme://user:********@host…`.
+/// `scheme://user:secret@host…?password=…` with each password shown as `********`.
 pub fn redact_password(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else {
-        return uri.to_string();
-    };
-    let (authority, tail) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:********@{host}{tail}"),
-            None => uri.to_string(),
-        },
-        None => uri.to_string(),
-    }
-}
-
-/// The password inside a database URI, if any (for the masker).
-pub fn uri_password(uri: &str) -> Option<String> {
-    let rest = uri.split_once("://")?.1;
-    let authority = rest.split('/').next()?;
-    let (userinfo, _) = authority.rsplit_once('@')?;
-    let (_, password) = userinfo.split_once(':')?;
-    (!password.is_empty()).then(|| password.to_string())
+    crate::vocab::mask::redact_uri(uri)
 }
 
 #[cfg(test)]
@@ -217,10 +195,9 @@ mod tests {
             "postgresql://u:********@h/db"
         );
         assert_eq!(
-            uri_password("postgresql://u:s3cr@t@h/db").as_deref(),
-            Some("s3cr@t")
+            redact_password("postgresql://u@h/db?password=pw"),
+            "postgresql://u@h/db?password=********"
         );
-        assert_eq!(uri_password("postgresql://u@h/db"), None);
     }
 
     #[test]

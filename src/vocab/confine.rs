@@ -360,6 +360,67 @@ pub fn remove_empty_dir(owner: &Path, target: &Path) -> Result<(), ConfineError>
     Ok(())
 }
 
+/// True when `target` is below `owner` by its components alone (no `..` after `owner`):
+/// whether a path eltr was handed names a place inside a folder, before any link is followed.
+pub fn names_inside(owner: &Path, target: &Path) -> bool {
+    lexically_inside(owner, target)
+}
+
+/// Creates the folder `dir` (and its missing parents, `owner` included) strictly inside
+/// `owner`, refusing when
+/// the part of it that exists already leads out of `owner` through a symbolic link: a
+/// folder planted as a link must not make eltr create or write anything elsewhere.
+pub fn create_dir_inside(owner: &Path, dir: &Path) -> Result<(), ConfineError> {
+    let action = "create";
+    let outside = || ConfineError::Outside {
+        action,
+        target: dir.to_path_buf(),
+        owner: owner.to_path_buf(),
+    };
+    if !lexically_inside(owner, dir) {
+        return Err(outside());
+    }
+    let io_err = |error: io::Error| ConfineError::Io {
+        action,
+        target: dir.to_path_buf(),
+        error,
+    };
+    std::fs::create_dir_all(owner).map_err(io_err)?;
+    let real_owner = std::fs::canonicalize(owner).map_err(io_err)?;
+    let existing = dir
+        .ancestors()
+        .find(|a| a.symlink_metadata().is_ok())
+        .unwrap_or(owner);
+    let real = std::fs::canonicalize(existing).map_err(io_err)?;
+    if !real.starts_with(&real_owner) || (existing != owner && real == real_owner) {
+        return Err(outside());
+    }
+    std::fs::create_dir_all(dir).map_err(io_err)
+}
+
+/// The bytes of the regular file `target` (at most `cap`, as [`files::read_capped`] reads),
+/// read only when its real path, every symbolic link on the way resolved, is strictly inside
+/// `owner`: what eltr reads back from a folder it owns (run records, logs) and prints cannot
+/// be a link to a file of the user's elsewhere.
+pub fn read_inside(owner: &Path, target: &Path, cap: u64) -> Result<Vec<u8>, ConfineError> {
+    let action = "read";
+    let io_err = |error: io::Error| ConfineError::Io {
+        action,
+        target: target.to_path_buf(),
+        error,
+    };
+    let real_owner = std::fs::canonicalize(owner).map_err(io_err)?;
+    let real = std::fs::canonicalize(target).map_err(io_err)?;
+    if !real.starts_with(&real_owner) || real == real_owner {
+        return Err(ConfineError::Outside {
+            action,
+            target: target.to_path_buf(),
+            owner: owner.to_path_buf(),
+        });
+    }
+    super::files::read_capped(&real, cap).map_err(io_err)
+}
+
 /// The real path of `target` when it is strictly inside `owner`; `None` when it (or `owner`)
 /// does not exist, so there is nothing to act on.
 fn inside(
@@ -478,6 +539,57 @@ mod tests {
 
     fn refused(result: Result<(), ConfineError>) -> bool {
         matches!(result, Err(ConfineError::Outside { .. }))
+    }
+
+    #[test]
+    fn creates_folders_inside_but_not_through_a_link_out() {
+        let t = tree();
+        let fresh = t.top.join("fresh-owner");
+        create_dir_inside(&fresh, &fresh.join("run/a/b")).unwrap();
+        assert!(fresh.join("run/a/b").is_dir());
+        std::os::unix::fs::symlink(&t.bystander, t.owner.join("run/out")).unwrap();
+        for dir in [
+            t.owner.join("run/out"),
+            t.owner.join("run/out/new"),
+            t.owner.join("run/../../bystander/new"),
+            t.bystander.join("new"),
+        ] {
+            assert!(
+                matches!(
+                    create_dir_inside(&t.owner, &dir),
+                    Err(ConfineError::Outside { .. })
+                ),
+                "{}",
+                dir.display()
+            );
+        }
+        assert!(!t.bystander.join("new").exists());
+    }
+
+    #[test]
+    fn reads_inside_but_not_through_a_link_out() {
+        let t = tree();
+        fs::write(t.owner.join("run/x/log"), "ours").unwrap();
+        assert_eq!(
+            read_inside(&t.owner, &t.owner.join("run/x/log"), 100).unwrap(),
+            b"ours"
+        );
+        std::os::unix::fs::symlink(t.bystander.join("keep.txt"), t.owner.join("run/link")).unwrap();
+        std::os::unix::fs::symlink(&t.bystander, t.owner.join("run/dir")).unwrap();
+        for target in [
+            t.owner.join("run/link"),
+            t.owner.join("run/dir/keep.txt"),
+            t.owner.join("run/../../bystander/keep.txt"),
+        ] {
+            assert!(
+                matches!(
+                    read_inside(&t.owner, &target, 100),
+                    Err(ConfineError::Outside { .. })
+                ),
+                "{}",
+                target.display()
+            );
+        }
     }
 
     #[test]

@@ -231,9 +231,117 @@ fn percent_encoded(s: &str) -> String {
     out
 }
 
+/// What a database URI's passwords are replaced with where the URI is shown (`state`
+/// messages name the system database they use).
+pub const URI_PASSWORD_SHOWN: &str = "********";
+
+/// The passwords a database URI carries, for the masker to learn: the one after `user:` in
+/// its authority and every `password=` parameter of its query (libpq, and so Meltano's
+/// SQLAlchemy, reads both), each as written and percent-decoded.
+pub fn uri_passwords(uri: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (start, end) in uri_password_spans(uri) {
+        let raw = &uri[start..end];
+        out.push(raw.to_string());
+        if let Some(decoded) = percent_decoded(raw).filter(|d| d != raw) {
+            out.push(decoded);
+        }
+    }
+    out
+}
+
+/// `uri` with each of its passwords ([`uri_passwords`]) replaced by [`URI_PASSWORD_SHOWN`].
+pub fn redact_uri(uri: &str) -> String {
+    let mut out = String::with_capacity(uri.len());
+    let mut at = 0;
+    for (start, end) in uri_password_spans(uri) {
+        out.push_str(&uri[at..start]);
+        out.push_str(URI_PASSWORD_SHOWN);
+        at = end;
+    }
+    out.push_str(&uri[at..]);
+    out
+}
+
+/// Byte ranges of the non-empty passwords in `uri`, in order.
+fn uri_password_spans(uri: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let Some(scheme_end) = uri.find("://").map(|i| i + 3) else {
+        return spans;
+    };
+    let rest = &uri[scheme_end..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_len];
+    if let Some(at) = authority.rfind('@') {
+        if let Some(colon) = authority[..at].find(':') {
+            spans.push((scheme_end + colon + 1, scheme_end + at));
+        }
+    }
+    let tail_start = scheme_end + authority_len;
+    if let Some(q) = uri[tail_start..].find('?') {
+        let mut pos = tail_start + q + 1;
+        let query_end = uri[pos..].find('#').map_or(uri.len(), |i| pos + i);
+        for pair in uri[pos..query_end].split('&') {
+            if let Some(value) = pair.strip_prefix("password=") {
+                let start = pos + "password=".len();
+                spans.push((start, start + value.len()));
+            }
+            pos += pair.len() + 1;
+        }
+    }
+    spans.retain(|(start, end)| end > start);
+    spans
+}
+
+/// `%XX` escapes decoded; `None` when an escape is broken or the bytes are not UTF-8.
+fn percent_decoded(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_uri_passwords_are_found_in_the_authority_and_the_query() {
+        assert_eq!(uri_passwords("postgresql://u:s3cr@t@h/db"), ["s3cr@t"]);
+        assert!(uri_passwords("postgresql://u@h/db").is_empty());
+        assert_eq!(
+            uri_passwords("postgresql://u:a%2Fb@h/db?sslmode=x&password=q%21w&passfile=p"),
+            ["a%2Fb", "a/b", "q%21w", "q!w"]
+        );
+        assert_eq!(
+            redact_uri("postgresql://u:s3cr@t@h/db?password=two#password=no"),
+            "postgresql://u:********@h/db?password=********#password=no"
+        );
+        assert_eq!(
+            redact_uri("postgresql:///db?host=h&password=pw"),
+            "postgresql:///db?host=h&password=********"
+        );
+        for odd in [
+            "",
+            "://",
+            "x://@",
+            "x://:@h?password=&",
+            "x://h?%",
+            "p://u:%ZZ@h",
+        ] {
+            let _ = (uri_passwords(odd), redact_uri(odd));
+        }
+    }
 
     fn masker(secrets: &[&str]) -> Masker {
         let m = Masker::new();
