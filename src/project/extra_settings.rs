@@ -104,10 +104,6 @@ impl ResolvedPlugin {
             if class.is_none() && origin.is_none() {
                 continue;
             }
-            // Meltano defines an undeclared extra holding an object by its leaves only.
-            if class.is_none() && value.as_object().is_some_and(|o| !o.is_empty()) {
-                continue;
-            }
             let locked = origin.and_then(|o| o.locked.clone());
             let default = locked
                 .clone()

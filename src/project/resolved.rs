@@ -347,23 +347,29 @@ impl ResolvedPlugin {
     /// without the leading underscore: what `config print --extras` shows and what the
     /// plugin process receives as `<PREFIX>__<EXTRA>` variables. The extras of the plugin's
     /// class come first (`SingerTap.EXTRA_SETTINGS`…), then the other extras its
-    /// definitions carry, then, for each extra holding an object, its leaves by dotted
-    /// name (`metadata.orders.replication-key`), which Meltano lists as extras of their own.
+    /// definitions carry (those holding an object by their leaves only), then, for each extra
+    /// holding an object, its leaves by dotted name (`metadata.orders.replication-key`), which
+    /// Meltano lists as extras of their own.
     pub fn extras_with_defaults(&self) -> Vec<(String, Value)> {
         let mut out = self.class_extras();
+        let mut custom = Vec::new();
         for (key, value) in &self.extras.custom {
             if !out.iter().any(|(k, _)| k == key) {
-                out.push((key.clone(), self.expand_extra(value)));
+                custom.push((key.clone(), self.expand_extra(value)));
             }
         }
         let mut leaves = Vec::new();
-        for (key, value) in &out {
+        for (key, value) in out.iter().chain(&custom) {
             if let Value::Object(inner) = value {
                 for (path, leaf) in super::settings::flatten(inner) {
                     leaves.push((format!("{key}.{path}"), leaf));
                 }
             }
         }
+        // An extra the class does not declare is known by its leaves only when it holds an
+        // object (Meltano defines a setting per leaf of what a definition writes).
+        custom.retain(|(_, value)| value.as_object().is_none_or(|o| o.is_empty()));
+        out.extend(custom);
         out.extend(leaves);
         out
     }
