@@ -109,6 +109,31 @@ fn inherited(parent: &Extras) -> Extras {
             remove_leaf(object, path);
         }
     }
+    // An object a parent's variable replaced reaches the child as the leaves its definitions
+    // write (Meltano assembles an inherited object from the child's leaf settings).
+    for extra in ["metadata", "schema"] {
+        if extras
+            .origins
+            .get(extra)
+            .is_none_or(|o| o.env_var.is_none())
+        {
+            continue;
+        }
+        let prefix = format!("{extra}.");
+        let mut object = Object::new();
+        for (key, origin) in &extras.origins {
+            if let Some(path) = key.strip_prefix(&prefix) {
+                super::settings::nest_into(&mut object, path, origin.raw.clone());
+            }
+        }
+        if !object.is_empty() {
+            let slot = match extra {
+                "metadata" => &mut extras.metadata,
+                _ => &mut extras.schema,
+            };
+            *slot = Some(Value::Object(object));
+        }
+    }
     for origin in extras.origins.values_mut() {
         // A variable's text is the value itself, never text "as written" to show.
         if origin.env_var.take().is_some() {
@@ -285,11 +310,12 @@ impl ExtraVars<'_> {
         if let Some(v) = self.string_list("select_filter")? {
             x.select_filter = Some(v);
         }
+        // An object in a variable replaces the written one whole, as in Meltano.
         if let Some(v) = self.object("metadata")? {
-            merge_object(&mut x.metadata, v.as_object());
+            x.metadata = Some(v);
         }
         if let Some(v) = self.object("schema")? {
-            merge_object(&mut x.schema, v.as_object());
+            x.schema = Some(v);
         }
         for (extra, slot) in [
             ("catalog", &mut x.catalog),

@@ -246,7 +246,10 @@ fn inherited_layer(l: &ConfigLayers<'_>) -> Layer {
                 SettingSource::Default => SettingSource::Default,
                 _ => SettingSource::Inherited,
             };
-            (k.clone(), candidate(s.value.clone(), source, s.raw.clone()))
+            // The parent's own value, before post-processing made it text: the child
+            // post-processes it again.
+            let value = s.unprocessed.clone().unwrap_or_else(|| s.value.clone());
+            (k.clone(), candidate(value, source, s.raw.clone()))
         })
         .collect()
 }

@@ -366,6 +366,13 @@ impl ResolvedPlugin {
                 }
             }
         }
+        // A leaf a definition writes stays an extra of its own even when a variable replaced
+        // the object holding it (Meltano defines a setting per leaf written).
+        for (key, origin) in &self.extras.origins {
+            if key.contains('.') && !leaves.iter().any(|(k, _)| k == key) {
+                leaves.push((key.clone(), self.expand_extra(&origin.raw)));
+            }
+        }
         // An extra the class does not declare is known by its leaves only when it holds an
         // object (Meltano defines a setting per leaf of what a definition writes).
         custom.retain(|(_, value)| value.as_object().is_none_or(|o| o.is_empty()));
