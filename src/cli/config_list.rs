@@ -44,48 +44,8 @@ pub fn render(p: &ResolvedPlugin, view: &ListView) -> String {
         true => extra_buckets(p, view),
         false => setting_buckets(p, view),
     };
-    let mut hidden = 0;
-    if let Some(needle) = view.filter.as_ref().map(|f| f.to_lowercase()) {
-        for bucket in b.all_mut() {
-            bucket.retain(|(name, _)| name.to_lowercase().contains(&needle));
-        }
-    } else if !view.all {
-        hidden = b.optional.len();
-        b.optional.clear();
-    }
-    for bucket in b.all_mut() {
-        bucket.sort_by(|a, b| a.0.cmp(&b.0));
-    }
-    // Meltano heads the optional extras only when configured ones come before them.
-    let optional_extras = Some("Optional:").filter(|_| !b.configured.is_empty());
-    let sections = match view.extras {
-        true => vec![
-            (Some("Configured:"), b.configured),
-            (optional_extras, b.optional),
-            (Some("Custom:"), b.custom),
-        ],
-        false => vec![
-            (Some("Required:"), b.required),
-            (Some("Configured:"), b.configured),
-            (Some("Optional:"), b.optional),
-            (
-                Some("Custom, possibly unsupported by the plugin:"),
-                b.custom,
-            ),
-            (
-                Some("Custom extras, plugin-specific options handled by Meltano:"),
-                b.custom_extras,
-            ),
-        ],
-    };
-    let texts: Vec<String> = sections
-        .into_iter()
-        .filter(|(_, rows)| !rows.is_empty())
-        .map(|(header, rows)| {
-            let body: String = rows.into_iter().map(|(_, line)| line).collect();
-            header.map_or(body.clone(), |h| format!("{h}\n{body}"))
-        })
-        .collect();
+    let hidden = b.narrow(view);
+    let texts = b.sections(view.extras);
     out.push_str(&texts.join("\n"));
     if let Some(needle) = view.filter.as_ref().filter(|_| texts.is_empty()) {
         let shown = super::config::py_repr(&json!(needle));
@@ -102,7 +62,7 @@ pub fn render(p: &ResolvedPlugin, view: &ListView) -> String {
     if let Some(docs) = &p.docs {
         out.push_str(&format!(
             "\nTo learn more about {} '{}' and its settings, visit {docs}\n",
-            p.plugin_type.singular(),
+            p.plugin_type.descriptor(),
             p.name
         ));
     }
@@ -118,6 +78,61 @@ impl Buckets {
             &mut self.custom,
             &mut self.custom_extras,
         ]
+    }
+
+    /// Keeps the rows `--filter` matches, or else drops the optional ones unless `--all`;
+    /// sorts each bucket by name. Returns how many optional rows were dropped.
+    fn narrow(&mut self, view: &ListView) -> usize {
+        let mut hidden = 0;
+        if let Some(needle) = view.filter.as_ref().map(|f| f.to_lowercase()) {
+            for bucket in self.all_mut() {
+                bucket.retain(|(name, _)| name.to_lowercase().contains(&needle));
+            }
+        } else if !view.all {
+            hidden = self.optional.len();
+            self.optional.clear();
+        }
+        for bucket in self.all_mut() {
+            bucket.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        hidden
+    }
+
+    /// Each non-empty bucket as its header and lines, in Meltano's order.
+    fn sections(self, extras: bool) -> Vec<String> {
+        // Meltano heads the optional extras only when configured ones come before them.
+        let optional_extras = Some("Optional:").filter(|_| !self.configured.is_empty());
+        let sections = match extras {
+            true => vec![
+                (Some("Configured:"), self.configured),
+                (optional_extras, self.optional),
+                (Some("Custom:"), self.custom),
+            ],
+            false => vec![
+                (Some("Required:"), self.required),
+                (Some("Configured:"), self.configured),
+                (Some("Optional:"), self.optional),
+                (
+                    Some("Custom, possibly unsupported by the plugin:"),
+                    self.custom,
+                ),
+                (
+                    Some("Custom extras, plugin-specific options handled by Meltano:"),
+                    self.custom_extras,
+                ),
+            ],
+        };
+        sections
+            .into_iter()
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|(header, rows)| {
+                let body: String = rows.into_iter().map(|(_, line)| line).collect();
+                match header {
+                    Some(h) => format!("{h}\n{body}"),
+                    None => body,
+                }
+            })
+            .collect()
     }
 }
 
