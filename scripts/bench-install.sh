@@ -2,11 +2,14 @@
 # bench-install.sh — plugin install benchmark: `eltr install` vs. `meltano install`.
 #
 # What it measures
-#   Wall-clock time of installing a 3-plugin project, declared as custom plugins
-#   (namespace + pip_url + executable, so Meltano needs no Hub):
-#     extractors/tap-postgres     meltanolabs-tap-postgres==0.10.0
-#     loaders/target-postgres     meltanolabs-target-postgres==0.8.1
-#     loaders/target-jsonl        target-jsonl==0.1.4
+#   Wall-clock time of installing a project's plugins, declared as custom plugins
+#   (namespace + pip_url + executable, so Meltano needs no Hub). PLUGIN_SET picks them:
+#     seed (default)  the seed project's four PyPI plugins, as issue #20 measured:
+#                     pipelinewise-tap-postgres, target-jsonl, pipelinewise-target-postgres,
+#                     meltano-map-transform (unpinned, as in tests/fixtures/seed/plugins;
+#                     four sdists to build from an empty cache)
+#     pinned          meltanolabs-tap-postgres==0.10.0, meltanolabs-target-postgres==0.8.1,
+#                     target-jsonl==0.1.4
 #   each install on a project with no venvs, in two cache states:
 #     warm   uv's package cache holds every package (and eltr's user cache the
 #            resolutions of an earlier install): a laptop, or a CI runner that
@@ -60,6 +63,10 @@
 #                 than Meltano's is allowed but reported as unfair
 #   PYTHON_FOR_ELTR  interpreter eltr builds venvs from (default: the real
 #                 interpreter behind `python3`)
+#   PLUGIN_SET    seed (default) or pinned, see above
+#   PYPI_HEADERS=1  both tools reach PyPI through scripts/pypi-cache-headers.py, which
+#                 restores the caching headers PyPI sends and a stripping proxy drops (on
+#                 such a network uv rebuilds a source distribution two installs share)
 #   ROUNDS        rounds (default 3)
 #   RUNS_NOOP     timed no-op runs per tool (default 5)
 #   ELTR_INSTALL_ARGS / MELTANO_INSTALL_ARGS  extra words for each install
@@ -87,18 +94,34 @@ RUNS_NOOP="${RUNS_NOOP:-5}"
 TARGET_WARM_RATIO=0.5
 TARGET_EMPTY_RATIO=0.8
 
-# type/name|pip_url|executable
-PLUGINS=(
-    "extractors/tap-postgres|meltanolabs-tap-postgres==0.10.0|tap-postgres"
-    "loaders/target-postgres|meltanolabs-target-postgres==0.8.1|target-postgres"
-    "loaders/target-jsonl|target-jsonl==0.1.4|target-jsonl"
-)
-
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# type/name|pip_url|executable, per PLUGIN_SET
+case "${PLUGIN_SET:-seed}" in
+seed) # the seed project's four PyPI plugins (tests/fixtures/seed/plugins), as issue #20 measured
+    PLUGINS=(
+        "extractors/tap-postgres|pipelinewise-tap-postgres|tap-postgres"
+        "loaders/target-jsonl|target-jsonl|target-jsonl"
+        "loaders/target-postgres|pipelinewise-target-postgres|target-postgres"
+        "mappers/meltano-map-transform|meltano-map-transform|meltano-map-transform"
+    )
+    ;;
+pinned) # three plugins pinned to one version each
+    PLUGINS=(
+        "extractors/tap-postgres|meltanolabs-tap-postgres==0.10.0|tap-postgres"
+        "loaders/target-postgres|meltanolabs-target-postgres==0.8.1|target-postgres"
+        "loaders/target-jsonl|target-jsonl==0.1.4|target-jsonl"
+    )
+    ;;
+*) die "PLUGIN_SET is '${PLUGIN_SET}': seed or pinned" ;;
+esac
+
+
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/eltr-bench-install.XXXXXX")"
+HEADERS_PID=""
 cleanup() {
+    [[ -n "$HEADERS_PID" ]] && kill "$HEADERS_PID" 2>/dev/null
     if [[ "${KEEP_WORKDIR:-0}" == 1 ]]; then
         log "scratch folder kept at $WORK"
     else
@@ -137,6 +160,18 @@ export MELTANO_CLI_DISABLE_VERSION_CHECK=true
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS=false
 export MELTANO_VENV_BACKEND=uv
 export NO_COLOR=1
+
+# PyPI's own caching headers (PYPI_HEADERS=1): see scripts/pypi-cache-headers.py. Both tools
+# reach the index through it, via uv's UV_DEFAULT_INDEX.
+INDEX_NOTE="PyPI as this network serves it (PYPI_HEADERS=1 restores PyPI's caching headers)"
+if [[ "${PYPI_HEADERS:-0}" == 1 ]]; then
+    python3 "$SCRIPT_DIR/pypi-cache-headers.py" "$WORK/index-port" &
+    HEADERS_PID=$!
+    for _ in $(seq 100); do [[ -s "$WORK/index-port" ]] && break; sleep 0.1; done
+    [[ -s "$WORK/index-port" ]] || die "pypi-cache-headers.py did not start"
+    export UV_DEFAULT_INDEX="http://127.0.0.1:$(cat "$WORK/index-port")/simple"
+    INDEX_NOTE="PyPI through scripts/pypi-cache-headers.py ($UV_DEFAULT_INDEX): PyPI's caching headers"
+fi
 MELTANO_VERSION=""
 if [[ -n "$MELTANO_BIN" ]]; then
     if ! MELTANO_VERSION="$("$MELTANO_BIN" --version 2>/dev/null)"; then
@@ -397,12 +432,13 @@ ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.3f", a / b; else print "n/a" }'
 }
 echo
-echo "eltr install vs meltano install: 3 plugins, each install into a project without venvs"
+echo "eltr install vs meltano install: ${#PLUGINS[@]} plugins (PLUGIN_SET=${PLUGIN_SET:-seed}), each install into a project without venvs"
 for entry in "${PLUGINS[@]}"; do
     IFS='|' read -r type pip _ <<<"$entry"
     echo "  $type  $pip"
 done
 echo "uv: $UV_NOTE"
+echo "index: $INDEX_NOTE"
 echo "python: eltr $ELTR_PYTHON ($ELTR_PYTHON_VERSION)${MELTANO_PY:+; Meltano $MELTANO_PY ($MELTANO_PYTHON_VERSION)}"
 echo "meltano: ${MELTANO_VERSION:-not available}; cores: $(nproc);" \
     "load average before: $LOAD_BEFORE, after: $LOAD_AFTER"

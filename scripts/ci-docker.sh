@@ -36,29 +36,13 @@ mkdir -p "$W/logs" "$W/tmp" "$W/empty"
 logs=$W/logs
 started=$SECONDS
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-# check NAME COMMAND...: runs the command quietly; passes when it exits 0.
-check() {
-  local name=$1; shift
-  if "$@"; then pass "$name"; else fail "$name"; fi
-}
-finish() {
-  echo "(ci-docker: $((SECONDS - started)) s; logs in $logs)"
-  echo "docker: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit
-}
+CHECKS_SUITE=docker
+CHECKS_NOTE="logs in $logs"
+CHECKS_TAIL=40
+# shellcheck source=scripts/lib-checks.sh
+. "$repo/scripts/lib-checks.sh"
 # phase NAME: prints a timestamped heading.
 phase() { echo "== $1 (+$((SECONDS - started)) s)"; }
-# die NAME LOG: a step everything after depends on failed.
-die() {
-  fail "$1"
-  [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 40 "$2" | sed 's/^/    /'
-  finish
-}
 
 phase "tools: podman buildah runc debootstrap"
 need=()

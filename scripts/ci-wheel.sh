@@ -24,26 +24,9 @@ JOB=orders-to-jsonl
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-check() {
-  local name=$1; shift
-  if "$@"; then pass "$name"; else fail "$name"; fi
-}
-finish() {
-  echo "(ci-wheel: $((SECONDS - started)) s)"
-  echo "wheel: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit
-}
-# die NAME LOG: a step everything after depends on failed.
-die() {
-  fail "$1"
-  [ -f "$2" ] && tail -n 30 "$2" | sed 's/^/    /'
-  finish
-}
+CHECKS_SUITE=wheel
+# shellcheck source=scripts/lib-checks.sh
+. "$repo/scripts/lib-checks.sh"
 
 t=$SECONDS
 if [ -n "${ELTR_WHEEL:-}" ]; then

@@ -1095,8 +1095,9 @@ fn a_corrupt_or_stale_pin_file_is_an_error_naming_the_file_and_line(inst: Instal
 
 /// With uv, the first install remembers what the `pip_url` resolved to (in `ELTR_CACHE_DIR`);
 /// another project's install of the same `pip_url` installs those pins with `--offline
-/// --no-deps`. When uv's cache lacks them, or the entry is damaged, the install resolves as
-/// usual and says why at debug level. pip never uses remembered pins.
+/// --no-deps`. When uv's cache lacks them, the entry is damaged or older than its max age, or
+/// the user asks for fresh data, the install resolves as usual and says why at debug level.
+/// pip never uses remembered pins.
 fn a_remembered_resolution_installs_offline_and_a_missing_cache_entry_falls_back(inst: Installer) {
     let cache = common::empty_dir();
     let cache_dir = cache.path().display().to_string();
@@ -1166,6 +1167,28 @@ fn a_remembered_resolution_installs_offline_and_a_missing_cache_entry_falls_back
             .unwrap()
             .contains("\ncowsay==6.1\n")
     );
+
+    // An entry older than a day is not used (an open pip_url picks up new releases), and the
+    // resolution that replaces it is remembered afresh.
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&remembered[0])
+        .and_then(|f| f.set_modified(two_days_ago))
+        .unwrap();
+    let (run, fifth) = install(&[]);
+    run.stderr_has("more than ELTR_RESOLUTION_MAX_AGE (86400 s)");
+    assert!(!fifth.contains("--offline"), "{fifth}");
+    let (_, sixth) = install(&[]);
+    assert!(sixth.contains("--offline --no-deps"), "{sixth}");
+
+    // The user's own say: a max age of 0, or uv's UV_REFRESH, resolves again.
+    let (run, seventh) = install(&[("ELTR_RESOLUTION_MAX_AGE", "0")]);
+    run.stderr_has("ELTR_RESOLUTION_MAX_AGE is 0");
+    assert!(!seventh.contains("--offline"), "{seventh}");
+    let (run, eighth) = install(&[("UV_REFRESH", "1")]);
+    run.stderr_has("UV_REFRESH asks for fresh package data");
+    assert!(!eighth.contains("--offline"), "{eighth}");
 }
 
 /// Meltano's `venv.backend` setting chooses the installer: `virtualenv` builds with Python and

@@ -8,13 +8,23 @@
 //! a hash, so a `pip_url` holding a token is never written out. An entry is a plain list of
 //! pins, one a line. Anything unexpected (a missing or foreign file, a line that is not a pin)
 //! is a miss, and the install resolves as usual.
+//!
+//! An entry is used for a day (`ELTR_RESOLUTION_MAX_AGE`, in seconds; 0 never uses one): a
+//! `pip_url` whose versions are open (`tap-foo`, `tap-foo>=1`, or a pinned plugin with open
+//! dependencies) then picks up new releases as a fresh resolution would, at most a day late,
+//! while the installs of one working day skip the index. uv's own `UV_REFRESH` (fresh
+//! package data wanted) skips entries too.
 
 use crate::vocab::confine;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 /// First line of every entry; a file without it is not one of ours.
 const HEADER: &str = "# eltr resolution 1";
+
+/// How long an entry is used when `ELTR_RESOLUTION_MAX_AGE` does not say.
+const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Variables that change which packages uv or pip can see: an entry made under other values
 /// would pin what another index offered.
@@ -93,6 +103,28 @@ impl Key {
                 self.root.display()
             ));
         }
+        if std::env::var("UV_REFRESH").is_ok_and(|v| crate::vocab::truth::truthy(&v)) {
+            return Err("UV_REFRESH asks for fresh package data".into());
+        }
+        let max_age = max_age();
+        if max_age.is_zero() {
+            return Err("ELTR_RESOLUTION_MAX_AGE is 0: remembered pins are not used".into());
+        }
+        let modified = std::fs::metadata(&self.file)
+            .and_then(|m| m.modified())
+            .map_err(|e| format!("{}: {e}", self.file.display()))?;
+        // A time in the future (a clock set back) counts as new.
+        let age = SystemTime::now()
+            .duration_since(modified)
+            .unwrap_or(Duration::ZERO);
+        if age > max_age {
+            return Err(format!(
+                "{} was remembered {} s ago, more than ELTR_RESOLUTION_MAX_AGE ({} s)",
+                self.file.display(),
+                age.as_secs(),
+                max_age.as_secs()
+            ));
+        }
         let text = std::fs::read_to_string(&self.file)
             .map_err(|e| format!("{}: {e}", self.file.display()))?;
         let mut lines = text.lines();
@@ -127,6 +159,23 @@ impl Key {
         confine::write_replacing_owned(&self.root, &self.file, text.as_bytes())
             .map_err(|e| e.to_string())
     }
+}
+
+/// How long an entry is used: `ELTR_RESOLUTION_MAX_AGE` (whole seconds), else a day. A value
+/// that is not a number is warned about and then means 0: when unsure, ask the index.
+fn max_age() -> Duration {
+    let Ok(text) = std::env::var("ELTR_RESOLUTION_MAX_AGE") else {
+        return DEFAULT_MAX_AGE;
+    };
+    text.trim()
+        .parse::<u64>()
+        .map(Duration::from_secs)
+        .unwrap_or_else(|_| {
+            tracing::warn!(
+                "ELTR_RESOLUTION_MAX_AGE is '{text}', not a number of seconds: remembered pins are not used"
+            );
+            Duration::ZERO
+        })
 }
 
 /// `name==version` with the characters package names and versions use, and nothing else.
