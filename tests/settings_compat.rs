@@ -158,3 +158,27 @@ fn each_class_of_point_8_shows_in_eltr_output() {
     );
     assert!(!list.stdout.contains("document_*****"), "{}", list.stdout);
 }
+
+/// `config print --extras` of the `config list` fixture: an undeclared extra holding an
+/// object shows by its leaves only, extras whose variables are all unset are null, and a
+/// child does not inherit its parent's environment-only metadata.
+#[test]
+fn config_print_extras_of_the_list_fixture_match_meltano() {
+    let (m, e) = (fixture("compat-list"), fixture("compat-list"));
+    let mut diffs = Vec::new();
+    for plugin in [
+        "tap-list",
+        "tap-list--child",
+        "target-list",
+        "dbt-list",
+        "util-list",
+    ] {
+        diffs.extend(differences(&m, &e, plugin, &["--extras"]));
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} items differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}

@@ -4,12 +4,13 @@
 //! SETTING…`, `config reset PLUGIN` (`project::edit::config` decides where values go).
 
 use super::Call;
+use super::config_list::ListView;
 use crate::project::edit::config::{self as cfg, Place, SettingName, Store};
-use crate::project::model::{PluginType, SettingDef};
-use crate::project::{REDACTED, ResolvedPlugin, SettingSource};
+use crate::project::model::PluginType;
+use crate::project::{REDACTED, ResolvedPlugin};
 use anyhow::bail;
 use clap::{Args, ValueEnum};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::process::ExitCode;
 
 /// Flags of `eltr config`.
@@ -122,6 +123,10 @@ pub fn run(call: &Call<'_>, args: ConfigArgs) -> anyhow::Result<ExitCode> {
     let plugin = ctx.plugin(plugin_type, name)?;
     match action {
         "list" => {
+            let root_file = ctx.project.root_file.file_name().map_or_else(
+                || "meltano.yml".to_string(),
+                |f| f.to_string_lossy().into_owned(),
+            );
             let view = ListView {
                 all: args.all,
                 filter: args
@@ -130,8 +135,10 @@ pub fn run(call: &Call<'_>, args: ConfigArgs) -> anyhow::Result<ExitCode> {
                     .map(|f| f.trim().to_string())
                     .filter(|f| !f.is_empty()),
                 show_secrets: args.show_secrets,
+                extras: args.extras,
+                root_file,
             };
-            let text = render_list(&plugin, &view);
+            let text = super::config_list::render(&plugin, &view);
             match view.show_secrets {
                 true => call.print_raw(&text)?,
                 false => call.print_raw(&mask_list(&text, &ctx.masker))?,
@@ -396,192 +403,6 @@ fn dotenv_lines(
         out.push_str(&format!("{var}='{quoted}'\n"));
     }
     out
-}
-
-/// The `config list` text, laid out as Meltano's: the required settings (with the
-/// alternative groups when there are several), then configured, optional (with `--all` or a
-/// filter), and custom settings, each group sorted by name, then the documentation link.
-fn render_list(p: &ResolvedPlugin, view: &ListView) -> String {
-    let groups = &p.settings_group_validation;
-    let mut out = String::new();
-    match groups.as_slice() {
-        [] => {}
-        [only] => out.push_str(&format!("Required settings: {}\n\n", sorted_names(only))),
-        many => {
-            out.push_str("Setting groups (one of the following combinations is required):\n");
-            for (i, g) in many.iter().enumerate() {
-                out.push_str(&format!("  Group {}: {}\n", i + 1, sorted_names(g)));
-            }
-            out.push('\n');
-        }
-    }
-    let mut required = Vec::new();
-    let mut configured = Vec::new();
-    let mut optional = Vec::new();
-    let mut custom = Vec::new();
-    for s in &p.settings {
-        let resolved = p.config.get(&s.name);
-        let line = (
-            s.name.clone(),
-            setting_line(p, &s.name, resolved, Some(s), view),
-        );
-        if groups.iter().any(|g| g.contains(&s.name)) {
-            required.push(line);
-        } else if resolved.is_some_and(|r| r.source != SettingSource::Default) {
-            configured.push(line);
-        } else {
-            optional.push(line);
-        }
-    }
-    for (name, r) in p.config.iter().filter(|(_, r)| !r.declared) {
-        custom.push((name.clone(), setting_line(p, name, Some(r), None, view)));
-    }
-    let mut hidden = 0;
-    if view.filter.is_none() && !view.all {
-        hidden = optional.len();
-        optional.clear();
-    }
-    let mut sections = Vec::new();
-    for (header, mut lines) in [
-        ("Required:", required),
-        ("Configured:", configured),
-        ("Optional:", optional),
-        ("Custom, possibly unsupported by the plugin:", custom),
-    ] {
-        if let Some(needle) = view.filter.as_ref().map(|f| f.to_lowercase()) {
-            lines.retain(|(name, _)| name.to_lowercase().contains(&needle));
-        }
-        if !lines.is_empty() {
-            lines.sort_by(|a, b| a.0.cmp(&b.0));
-            let body: String = lines.into_iter().map(|(_, l)| l).collect();
-            sections.push(format!("{header}\n{body}"));
-        }
-    }
-    out.push_str(&sections.join("\n"));
-    if let Some(needle) = view.filter.as_ref().filter(|_| sections.is_empty()) {
-        out.push_str(&format!("No settings match {}.\n", py_repr(&json!(needle))));
-    }
-    if hidden > 0 {
-        if !sections.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(&format!(
-            "Optional settings with default values: {hidden} hidden. Use --all to show all.\n"
-        ));
-    }
-    if let Some(docs) = &p.docs {
-        out.push_str(&format!(
-            "\nTo learn more about {} '{}' and its settings, visit {docs}\n",
-            p.plugin_type.singular(),
-            p.name
-        ));
-    }
-    out
-}
-
-/// What `config list` shows.
-struct ListView {
-    all: bool,
-    /// Text a setting name must contain, compared without case.
-    filter: Option<String>,
-    show_secrets: bool,
-}
-
-fn sorted_names(names: &[String]) -> String {
-    let mut names = names.to_vec();
-    names.sort();
-    names.join(", ")
-}
-
-fn setting_line(
-    p: &ResolvedPlugin,
-    name: &str,
-    resolved: Option<&crate::project::ResolvedSetting>,
-    decl: Option<&SettingDef>,
-    view: &ListView,
-) -> String {
-    let env_vars = crate::project::settings::setting_env_names(&p.name, &p.namespace, name, decl);
-    let groups = &p.settings_group_validation;
-    let mut line = name.to_string();
-    let in_groups: Vec<String> = (1..=groups.len())
-        .filter(|i| groups[i - 1].iter().any(|n| n == name))
-        .map(|i| i.to_string())
-        .collect();
-    // With one group the `Required:` header says it already.
-    if groups.len() > 1 && !in_groups.is_empty() {
-        if in_groups.len() == groups.len() {
-            line.push_str(" (required)");
-        } else {
-            let plural = if in_groups.len() > 1 { "s" } else { "" };
-            line.push_str(&format!(
-                " (required by group{plural} {})",
-                in_groups.join(", ")
-            ));
-        }
-    }
-    line.push_str(&format!(" [env: {}]", env_vars.join(", ")));
-    let default = decl.and_then(|d| d.value.as_ref()).filter(|d| !d.is_null());
-    match resolved {
-        Some(r) if r.source != SettingSource::Default => {
-            if let Some(d) = default {
-                line.push_str(&format!(" (default: {})", py_repr(d)));
-            }
-            // Meltano shows a sensitive value's mask, or the value itself when there is
-            // nothing to hide (an empty text), never its repr.
-            let value = match r.sensitive && !view.show_secrets {
-                true if r.masked_when_printed() => "(redacted)".to_string(),
-                true if !r.value.is_null() => crate::vocab::pyjson::python_str(&r.value),
-                _ => py_repr(&r.value),
-            };
-            let origin = match r.source {
-                SettingSource::Env => {
-                    format!("from the {} variable in the environment", r.env_var)
-                }
-                SettingSource::Dotenv => format!("from the {} variable in `.env`", r.env_var),
-                SettingSource::Environment => "from the active environment".to_string(),
-                SettingSource::Project => format!("from `{}`", relative(p)),
-                SettingSource::Inherited => format!(
-                    "inherited from '{}'",
-                    p.inherit_from.as_deref().unwrap_or("?")
-                ),
-                SettingSource::Default => unreachable!("matched above"),
-            };
-            // The raw text of a secret may be the secret itself: it is never shown.
-            let raw = match (&r.raw, r.sensitive && !view.show_secrets) {
-                (Some(raw), false) => format!(": {}", py_repr(raw)),
-                _ => String::new(),
-            };
-            line.push_str(&format!(" current value: {value} ({origin}{raw})\n"));
-        }
-        // A default written with variables shows them too (`$MELTANO_PROJECT_ROOT/dags`).
-        Some(r) => match r.raw.as_ref().filter(|raw| **raw != r.value) {
-            Some(raw) => line.push_str(&format!(
-                " current value: {} (default: {})\n",
-                py_repr(&r.value),
-                py_repr(raw)
-            )),
-            None => line.push_str(&format!(
-                " current value: {} (default)\n",
-                py_repr(&r.value)
-            )),
-        },
-        None => line.push_str(" current value: None (default)\n"),
-    }
-    let text = |key: &str| decl.and_then(|d| d.other.get(key)).and_then(Value::as_str);
-    if let Some(description) = text("description") {
-        match text("label") {
-            Some(label) => line.push_str(&format!("\t{label}: {description}\n")),
-            None => line.push_str(&format!("\t{description}\n")),
-        }
-    }
-    line
-}
-
-fn relative(p: &ResolvedPlugin) -> String {
-    p.source
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// Python's repr of a JSON value, as Meltano prints setting values.

@@ -6,6 +6,7 @@ pub mod compile;
 pub mod complete_names;
 pub mod completions;
 pub mod config;
+pub mod config_list;
 pub mod config_test;
 pub mod el;
 pub mod environment;

@@ -4,7 +4,7 @@
 
 use super::error::{ProjectError, Result};
 use super::model::{Object, PluginDef};
-use super::resolved::{Extras, ResolvedPlugin};
+use super::resolved::{ExtraOrigin, Extras, ResolvedPlugin, SettingSource};
 use super::settings::{deep_merge, extra_env_var};
 use super::vars::VarOrigin;
 use super::{Context, EnvEntry, EnvMap, EnvOrigin};
@@ -28,9 +28,16 @@ impl Context {
     ) -> Result<Extras> {
         let [locked, def, overlay] = layers;
         let def = def.expect("a plugin's own definition is always a layer");
-        let mut extras = parent.map(|p| p.extras.clone()).unwrap_or_default();
-        for layer in locked.into_iter().chain([def]).chain(overlay) {
+        let mut extras = parent.map(|p| inherited(&p.extras)).unwrap_or_default();
+        let sourced = [
+            (locked, SettingSource::Default),
+            (Some(def), SettingSource::Project),
+            (overlay, SettingSource::Environment),
+        ];
+        for (layer, source) in sourced {
+            let Some(layer) = layer else { continue };
             self.apply_definition(&mut extras, layer, &def.name, env)?;
+            note_origins(&mut extras, layer, source);
         }
         let vars = ExtraVars {
             stems: [def.name.as_str(), namespace],
@@ -78,6 +85,167 @@ impl Context {
     }
 }
 
+/// The parent's extras as a child sees them: the parent's values, each now `Inherited`
+/// unless it was only a default.
+fn inherited(parent: &Extras) -> Extras {
+    let mut extras = parent.clone();
+    // A leaf only the parent's environment overlay writes is that environment's "orphan"
+    // setting of the parent: Meltano does not hand it down.
+    let orphans: Vec<String> = extras
+        .origins
+        .iter()
+        .filter(|(k, o)| o.source == SettingSource::Environment && k.contains('.'))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for leaf in orphans {
+        extras.origins.shift_remove(&leaf);
+        let (extra, path) = leaf.split_once('.').expect("a leaf has a dot");
+        let slot = match extra {
+            "metadata" => extras.metadata.as_mut(),
+            "schema" => extras.schema.as_mut(),
+            other => extras.custom.get_mut(other),
+        };
+        if let Some(object) = slot {
+            remove_leaf(object, path);
+        }
+    }
+    // An object a parent's variable replaced reaches the child as the leaves its definitions
+    // write (Meltano assembles an inherited object from the child's leaf settings).
+    for extra in ["metadata", "schema"] {
+        if extras
+            .origins
+            .get(extra)
+            .is_none_or(|o| o.env_var.is_none())
+        {
+            continue;
+        }
+        let prefix = format!("{extra}.");
+        let mut object = Object::new();
+        for (key, origin) in &extras.origins {
+            if let Some(path) = key.strip_prefix(&prefix) {
+                super::settings::nest_into(&mut object, path, origin.raw.clone());
+            }
+        }
+        if !object.is_empty() {
+            let slot = match extra {
+                "metadata" => &mut extras.metadata,
+                _ => &mut extras.schema,
+            };
+            *slot = Some(Value::Object(object));
+        }
+    }
+    for origin in extras.origins.values_mut() {
+        // A variable's text is the value itself, never text "as written" to show.
+        if origin.env_var.take().is_some() {
+            origin.raw = Value::Null;
+        }
+        if origin.source != SettingSource::Default {
+            origin.source = SettingSource::Inherited;
+        }
+    }
+    extras
+}
+
+/// Removes the leaf at the dotted `path` of `object`, and the objects it leaves empty.
+fn remove_leaf(object: &mut Value, path: &str) {
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
+    match path.split_once('.') {
+        None => {
+            map.shift_remove(path);
+        }
+        Some((head, rest)) => {
+            if let Some(inner) = map.get_mut(head) {
+                remove_leaf(inner, rest);
+                if inner.as_object().is_some_and(|m| m.is_empty()) {
+                    map.shift_remove(head);
+                }
+            }
+        }
+    }
+}
+
+/// Records which extras `layer` writes, and the leaves of those holding an object, with the
+/// value as written: `config list` shows where each came from, and a leaf no lockfile knows
+/// is a custom extra (Meltano defines one for each key it finds under an extra).
+fn note_origins(x: &mut Extras, layer: &PluginDef, source: SettingSource) {
+    let locked = source == SettingSource::Default;
+    for (key, raw) in written_extras(layer) {
+        let mut keys = vec![(key.clone(), raw.clone())];
+        if let Value::Object(inner) = &raw {
+            keys.extend(
+                super::settings::flatten(inner)
+                    .into_iter()
+                    .map(|(path, leaf)| (format!("{key}.{path}"), leaf)),
+            );
+        }
+        for (key, raw) in keys {
+            let locked_raw = match locked {
+                true => Some(raw.clone()),
+                false => x.origins.get(&key).and_then(|o| o.locked.clone()),
+            };
+            x.origins.insert(
+                key,
+                ExtraOrigin {
+                    source,
+                    raw,
+                    env_var: None,
+                    locked: locked_raw,
+                },
+            );
+        }
+    }
+}
+
+/// The extras a definition writes, by name, as written.
+fn written_extras(layer: &PluginDef) -> Vec<(String, Value)> {
+    let text = |v: &Option<String>| v.clone().map(Value::String);
+    let mut out: Vec<(&str, Option<Value>)> = vec![
+        (
+            "select",
+            layer.select.as_ref().map(|v| serde_json::json!(v)),
+        ),
+        (
+            "select_filter",
+            layer.select_filter.as_ref().map(|v| serde_json::json!(v)),
+        ),
+        ("metadata", layer.metadata.clone().map(Value::Object)),
+        ("schema", layer.schema.clone().map(Value::Object)),
+        ("catalog", text(&layer.catalog)),
+        ("state", text(&layer.state)),
+        (
+            "use_cached_catalog",
+            layer.use_cached_catalog.map(Value::Bool),
+        ),
+        ("load_schema", text(&layer.load_schema)),
+        ("dialect", text(&layer.dialect)),
+        ("target_schema", text(&layer.target_schema)),
+        ("log_parser", text(&layer.log_parser)),
+        (
+            "mappings",
+            layer.mappings.as_ref().map(|v| serde_json::json!(v)),
+        ),
+        ("mapping_name", text(&layer.mapping_name)),
+    ];
+    // Meltano marks the plugin it makes of a mapping with an extra of its own.
+    if layer.mapping_name.is_some() {
+        out.push(("mapping", Some(Value::Bool(true))));
+    }
+    let mut written: Vec<(String, Value)> = out
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect();
+    written.extend(
+        layer
+            .other
+            .iter()
+            .filter(|(k, _)| !super::resolved::NOT_EXTRAS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    written
+}
+
 fn replace<T: Clone>(slot: &mut Option<T>, layer: &Option<T>) {
     if let Some(v) = layer {
         *slot = Some(v.clone());
@@ -103,17 +271,51 @@ struct ExtraVars<'a> {
 
 impl ExtraVars<'_> {
     fn apply(&self, x: &mut Extras) -> Result<()> {
+        self.apply_values(x)?;
+        for extra in [
+            "select",
+            "select_filter",
+            "metadata",
+            "schema",
+            "catalog",
+            "state",
+            "load_schema",
+            "dialect",
+            "log_parser",
+            "target_schema",
+            "use_cached_catalog",
+        ] {
+            if let Some((var, entry)) = self.find(extra) {
+                let source = match entry.origin {
+                    EnvOrigin::Var(VarOrigin::DotEnv) => SettingSource::Dotenv,
+                    _ => SettingSource::Env,
+                };
+                let locked = x.origins.get(extra).and_then(|o| o.locked.clone());
+                let origin = ExtraOrigin {
+                    source,
+                    raw: Value::String(entry.value.clone()),
+                    env_var: Some(var),
+                    locked,
+                };
+                x.origins.insert(extra.to_string(), origin);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_values(&self, x: &mut Extras) -> Result<()> {
         if let Some(v) = self.string_list("select")? {
             x.select = Some(v);
         }
         if let Some(v) = self.string_list("select_filter")? {
             x.select_filter = Some(v);
         }
+        // An object in a variable replaces the written one whole, as in Meltano.
         if let Some(v) = self.object("metadata")? {
-            merge_object(&mut x.metadata, v.as_object());
+            x.metadata = Some(v);
         }
         if let Some(v) = self.object("schema")? {
-            merge_object(&mut x.schema, v.as_object());
+            x.schema = Some(v);
         }
         for (extra, slot) in [
             ("catalog", &mut x.catalog),

@@ -41,6 +41,8 @@ struct Candidate {
     source: SettingSource,
     /// The value as written, when expansion changed it.
     raw: Option<Value>,
+    /// The variable that set it, for the variables layer.
+    env_var: Option<String>,
 }
 
 /// A layer: the values it offers, by setting name.
@@ -76,7 +78,9 @@ impl Context {
         layers.push(variables_layer(l, &keys));
         let mut winners: IndexMap<String, Candidate> = IndexMap::new();
         for layer in layers {
-            for (key, candidate) in layer {
+            // A key written as null (`email: null`) is not set: the layers below it decide,
+            // as in Meltano, which reads a null as "not here".
+            for (key, candidate) in layer.into_iter().filter(|(_, c)| !written_null(c)) {
                 winners.insert(key, candidate);
             }
         }
@@ -104,13 +108,14 @@ impl Context {
         for s in l.settings {
             let Some(v) = &s.value else { continue };
             let context = format!("default of setting '{}' of '{}'", s.name, l.plugin);
-            if let Some(expanded) = self.expand_value(v, l.env, &context)? {
-                let raw = (&expanded != v).then(|| v.clone());
-                out.push((
-                    s.name.clone(),
-                    candidate(expanded, SettingSource::Default, raw),
-                ));
-            }
+            // A default whose variables are all unset is null, shown with its text.
+            let expanded = self.expand_value(v, l.env, &context)?;
+            let raw = (expanded.as_ref() != Some(v)).then(|| v.clone());
+            let value = expanded.unwrap_or(Value::Null);
+            out.push((
+                s.name.clone(),
+                candidate(value, SettingSource::Default, raw),
+            ));
         }
         Ok(out)
     }
@@ -166,8 +171,23 @@ fn with_aliases(flat: Vec<(String, Value)>, settings: &[SettingDef]) -> Vec<(Str
     out
 }
 
+/// A value a file writes as null, not one whose variables expanded to nothing.
+fn written_null(c: &Candidate) -> bool {
+    c.value.is_null()
+        && c.raw.is_none()
+        && matches!(
+            c.source,
+            SettingSource::Project | SettingSource::Environment
+        )
+}
+
 fn candidate(value: Value, source: SettingSource, raw: Option<Value>) -> Candidate {
-    Candidate { value, source, raw }
+    Candidate {
+        value,
+        source,
+        raw,
+        env_var: None,
+    }
 }
 
 /// An `object` setting that only has its default (or nothing) takes the keys written under
@@ -226,30 +246,63 @@ fn inherited_layer(l: &ConfigLayers<'_>) -> Layer {
                 SettingSource::Default => SettingSource::Default,
                 _ => SettingSource::Inherited,
             };
-            (k.clone(), candidate(s.value.clone(), source, s.raw.clone()))
+            // The parent's own value, before post-processing made it text: the child
+            // post-processes it again.
+            let value = s.unprocessed.clone().unwrap_or_else(|| s.value.clone());
+            (k.clone(), candidate(value, source, s.raw.clone()))
         })
         .collect()
 }
 
-/// The variable of each setting, first name found (the setting's own `env:`, then
-/// `<PLUGIN>_<SETTING>`, then `<NAMESPACE>_<SETTING>`), cast to the setting's kind.
+/// The variable of each setting, first name found (`<PLUGIN>_<SETTING>`, then
+/// `<NAMESPACE>_<SETTING>`, the same for each alias, then the setting's `env_aliases` on a
+/// plugin that inherits from none, as Meltano reads them), cast to the setting's kind.
 fn variables_layer(l: &ConfigLayers<'_>, keys: &[String]) -> Layer {
     let mut out = Layer::new();
     for key in keys {
         let decl = l.settings.iter().find(|s| &s.name == key);
-        let names = setting_env_names(l.plugin, l.namespace, key, decl);
-        let Some(entry) = names.iter().find_map(|n| l.env.get(n)) else {
+        let mut names = setting_env_names(l.plugin, l.namespace, key, decl);
+        if l.parent.is_none() {
+            names.extend(env_aliases(decl));
+        }
+        let found = names.iter().find_map(|n| {
+            let var = n.strip_prefix('!').unwrap_or(n);
+            l.env.get(var).map(|e| (n, var, e))
+        });
+        let Some((name, var, entry)) = found else {
             continue;
         };
         let source = match entry.origin {
             EnvOrigin::Var(VarOrigin::DotEnv) => SettingSource::Dotenv,
             _ => SettingSource::Env,
         };
+        // A `!VAR` alias sets the opposite of the variable's truth, as Python's text.
+        let text = match name.starts_with('!') {
+            true => {
+                let truthy =
+                    ["true", "1", "yes", "on"].contains(&entry.value.to_lowercase().as_str());
+                if truthy { "False" } else { "True" }.to_string()
+            }
+            false => entry.value.clone(),
+        };
         let kind = decl.and_then(|d| d.kind.as_deref());
-        let value = parse_env_value(kind, &entry.value);
-        out.push((key.clone(), candidate(value, source, None)));
+        let value = parse_env_value(kind, &text);
+        let mut c = candidate(value, source, None);
+        c.env_var = Some(var.to_string());
+        out.push((key.clone(), c));
     }
     out
+}
+
+/// A declared setting's `env_aliases` (`!VAR` for a negated one).
+pub fn env_aliases(decl: Option<&SettingDef>) -> Vec<String> {
+    decl.and_then(|d| d.other.get("env_aliases"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(String::from)
+        .collect()
 }
 
 /// Declared settings in declaration order, then every other key in the order the layers
@@ -273,15 +326,15 @@ fn finish(l: &ConfigLayers<'_>, key: &str, winner: Candidate) -> ResolvedSetting
     let stringify = decl.is_some_and(|d| {
         d.other.get("value_post_processor") == Some(&Value::String("stringify".into()))
     });
-    let value = match winner.value {
-        v @ (Value::String(_) | Value::Null) => v,
-        other if stringify => Value::String(env_text(&other)),
-        other => other,
+    let (value, unprocessed) = match winner.value {
+        v @ (Value::String(_) | Value::Null) => (v, None),
+        other if stringify => (Value::String(env_text(&other)), Some(other)),
+        other => (other, None),
     };
     ResolvedSetting {
         value,
         source: winner.source,
-        env_var: env_names[0].clone(),
+        env_var: winner.env_var.unwrap_or_else(|| env_names[0].clone()),
         sensitive: decl.is_some_and(|d| {
             d.sensitive || matches!(d.kind.as_deref(), Some("password" | "oauth"))
         }) || looks_secret(key),
@@ -289,5 +342,6 @@ fn finish(l: &ConfigLayers<'_>, key: &str, winner: Candidate) -> ResolvedSetting
         kind,
         raw: winner.raw,
         orphan: false,
+        unprocessed,
     }
 }

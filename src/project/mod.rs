@@ -11,6 +11,7 @@ pub mod definition;
 pub mod edit;
 pub mod error;
 pub mod expand;
+pub mod extra_settings;
 pub mod extras;
 pub mod hub;
 pub mod include;

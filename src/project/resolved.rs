@@ -78,6 +78,9 @@ pub struct ResolvedSetting {
     /// An undeclared key only the active environment's overlay sets: plugins inheriting
     /// from this one do not get it (Meltano's environment "orphan" settings).
     pub orphan: bool,
+    /// The value before `value_post_processor: stringify` made it text, when it did
+    /// (`config list` shows the setting's own value, Meltano's `False` for `'false'`).
+    pub unprocessed: Option<Value>,
 }
 
 impl ResolvedSetting {
@@ -143,6 +146,23 @@ pub struct Extras {
     /// written, the highest definition's value winning.
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub custom: IndexMap<String, Value>,
+    /// Where each extra written anywhere got its value, by name (`select`) and, for an extra
+    /// holding an object, by each leaf's dotted name (`metadata.orders.replication-key`).
+    #[serde(skip)]
+    pub origins: IndexMap<String, ExtraOrigin>,
+}
+
+/// Where an extra's value was written (`config list` shows it beside the value).
+#[derive(Debug, Clone)]
+pub struct ExtraOrigin {
+    pub source: SettingSource,
+    /// The value as written, before `$VAR` expansion.
+    pub raw: Value,
+    /// The variable that set it (`TAP_X__SELECT`), when one did.
+    pub env_var: Option<String>,
+    /// The lockfile's value, when the lockfile writes this extra: Meltano then takes it as
+    /// the extra's default, and never calls the extra custom.
+    pub locked: Option<Value>,
 }
 
 /// Keys of a plugin definition that are attributes, not extras (Meltano's `Variant`,
@@ -327,23 +347,36 @@ impl ResolvedPlugin {
     /// without the leading underscore: what `config print --extras` shows and what the
     /// plugin process receives as `<PREFIX>__<EXTRA>` variables. The extras of the plugin's
     /// class come first (`SingerTap.EXTRA_SETTINGS`…), then the other extras its
-    /// definitions carry, then, for each extra holding an object, its leaves by dotted
-    /// name (`metadata.orders.replication-key`), which Meltano lists as extras of their own.
+    /// definitions carry (those holding an object by their leaves only), then, for each extra
+    /// holding an object, its leaves by dotted name (`metadata.orders.replication-key`), which
+    /// Meltano lists as extras of their own.
     pub fn extras_with_defaults(&self) -> Vec<(String, Value)> {
         let mut out = self.class_extras();
+        let mut custom = Vec::new();
         for (key, value) in &self.extras.custom {
             if !out.iter().any(|(k, _)| k == key) {
-                out.push((key.clone(), self.expand_deep(value)));
+                custom.push((key.clone(), self.expand_extra(value)));
             }
         }
         let mut leaves = Vec::new();
-        for (key, value) in &out {
+        for (key, value) in out.iter().chain(&custom) {
             if let Value::Object(inner) = value {
                 for (path, leaf) in super::settings::flatten(inner) {
                     leaves.push((format!("{key}.{path}"), leaf));
                 }
             }
         }
+        // A leaf a definition writes stays an extra of its own even when a variable replaced
+        // the object holding it (Meltano defines a setting per leaf written).
+        for (key, origin) in &self.extras.origins {
+            if key.contains('.') && !leaves.iter().any(|(k, _)| k == key) {
+                leaves.push((key.clone(), self.expand_extra(&origin.raw)));
+            }
+        }
+        // An extra the class does not declare is known by its leaves only when it holds an
+        // object (Meltano defines a setting per leaf of what a definition writes).
+        custom.retain(|(_, value)| value.as_object().is_none_or(|o| o.is_empty()));
+        out.extend(custom);
         out.extend(leaves);
         out
     }
@@ -351,13 +384,22 @@ impl ResolvedPlugin {
     /// The extras Meltano's class for this plugin declares, each with its value or default.
     fn class_extras(&self) -> Vec<(String, Value)> {
         let x = &self.extras;
-        let text = |v: &Option<String>, default: &str| {
-            Value::String(v.clone().unwrap_or_else(|| default.to_string()))
+        // Text written with variables that all turned out unset is null, not empty
+        // (Meltano's rule for expanded values): `load_schema: $UNSET` exports nothing.
+        let emptied = |key: &str| {
+            x.origins
+                .get(key)
+                .is_some_and(|o| o.raw.as_str().is_some_and(|r| r.contains('$')))
+        };
+        let text = |key: &str, v: &Option<String>, default: &str| match v {
+            Some(s) if s.is_empty() && emptied(key) => Value::Null,
+            Some(s) => Value::String(s.clone()),
+            None => Value::String(default.to_string()),
         };
         let custom = |key: &str, default: Value| {
             x.custom
                 .get(key)
-                .map(|v| self.expand_deep(v))
+                .map(|v| self.expand_extra(v))
                 .unwrap_or(default)
         };
         // `_log_parser` is an extra of Singer plugins only (`SingerPlugin.EXTRA_SETTINGS`);
@@ -368,7 +410,10 @@ impl ResolvedPlugin {
         );
         let mut out: Vec<(&str, Value)> = Vec::new();
         if singer || x.log_parser.is_some() {
-            out.push(("log_parser", text(&x.log_parser, DEFAULT_LOG_PARSER)));
+            out.push((
+                "log_parser",
+                text("log_parser", &x.log_parser, DEFAULT_LOG_PARSER),
+            ));
         }
         match self.plugin_type {
             PluginType::Extractors => out.extend([
@@ -377,7 +422,10 @@ impl ResolvedPlugin {
                     x.catalog.clone().map_or(Value::Null, Value::String),
                 ),
                 ("state", x.state.clone().map_or(Value::Null, Value::String)),
-                ("load_schema", text(&x.load_schema, &self.namespace)),
+                (
+                    "load_schema",
+                    text("load_schema", &x.load_schema, &self.namespace),
+                ),
                 (
                     "select",
                     serde_json::json!(x.select.clone().unwrap_or_else(|| vec!["*.*".into()])),
@@ -397,7 +445,7 @@ impl ResolvedPlugin {
                 ),
             ]),
             PluginType::Loaders => {
-                out.push(("dialect", text(&x.dialect, &self.namespace)));
+                out.push(("dialect", text("dialect", &x.dialect, &self.namespace)));
                 // Text whose every variable is unset is null (Meltano's rule for expanded
                 // values), as when `$TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA` has no value.
                 if let Some(raw) = &x.target_schema {
@@ -443,6 +491,17 @@ impl ResolvedPlugin {
     /// plugin classes by the definition's name: Airflow, Superset).
     fn is_a(&self, base: &str) -> bool {
         self.name.as_str() == base || self.inherit_from.as_deref() == Some(base)
+    }
+
+    /// An extra written in a definition, expanded; text whose variables are all unset is null,
+    /// as Meltano makes it.
+    fn expand_extra(&self, value: &Value) -> Value {
+        match (value, self.expand_deep(value)) {
+            (Value::String(raw), Value::String(text)) if text.is_empty() && !raw.is_empty() => {
+                Value::Null
+            }
+            (_, expanded) => expanded,
+        }
     }
 
     /// `value` with `$VAR`s expanded in every text inside it, as Meltano expands extras

@@ -137,7 +137,7 @@ pub fn looks_secret(setting: &str) -> bool {
 }
 
 /// The variables that override a setting, in the order they are consulted:
-/// `<PLUGIN_NAME>_<SETTING>`, then `<NAMESPACE>_<SETTING>`, then the same for each alias. The
+/// `<PLUGIN_NAME>_<SETTING>`, then `<NAMESPACE>_<SETTING>`, then the same two for each alias. The
 /// setting's own `env:` name is one Meltano writes, never reads (`env_vars(for_writing=
 /// False)`): a `DBT_PROFILES_DIR` in the environment does not change the setting. An inheriting
 /// child has a namespace of its own, so it never reads its parent's variables: those reach it
@@ -155,7 +155,12 @@ pub fn setting_env_names(
         names.push(ns);
     }
     for alias in decl.map(|d| d.aliases.as_slice()).unwrap_or_default() {
-        names.push(setting_env_var(name, alias));
+        for stem in [name, namespace] {
+            let var = setting_env_var(stem, alias);
+            if !names.contains(&var) {
+                names.push(var);
+            }
+        }
     }
     names
 }
