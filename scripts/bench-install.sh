@@ -71,6 +71,7 @@
 #   RUNS_NOOP     timed no-op runs per tool (default 5)
 #   ELTR_INSTALL_ARGS / MELTANO_INSTALL_ARGS  extra words for each install
 #                 command, e.g. ELTR_INSTALL_ARGS="--parallelism 2" (default none)
+#   PINNED_ROW=0  skip the "pinned" row (eltr with the pin files of `eltr lock`, empty caches)
 #   KEEP_WORKDIR=1  keep the scratch folder (projects, logs); its path is printed
 #
 # Times swing with the network, the disk and other work on the machine (a
@@ -373,7 +374,7 @@ done
 declare -A TIMES=()
 # one_run STATE TOOL ROUND: venvs deleted, caches per STATE; records the time
 one_run() {
-    local state="$1" tool="$2" i="$3" uv_cache eltr_cache ms logf
+    local state="$1" tool="$2" i="$3" row="${4:-$1}" uv_cache eltr_cache ms logf
     remove_venvs "$tool"
     sync
     if [[ "$state" == warm ]]; then
@@ -383,7 +384,7 @@ one_run() {
         uv_cache="$(mktemp -d "$WORK/uv-cache.XXXXXX")"
         eltr_cache="$(mktemp -d "$WORK/eltr-cache.XXXXXX")"
     fi
-    logf="$WORK/logs/$tool-$state-$i.log"
+    logf="$WORK/logs/$tool-$row-$i.log"
     ms="$(timed_install "$tool" "$logf" UV_CACHE_DIR="$uv_cache" ELTR_CACHE_DIR="$eltr_cache")"
     verify "$tool" "$logf"
     if [[ "$tool-$state" == eltr-warm ]] \
@@ -391,8 +392,8 @@ one_run() {
         log "note: warm eltr install $i did not use remembered pins"
     fi
     [[ "$state" == empty ]] && rm -rf "$uv_cache" "$eltr_cache"
-    TIMES[$tool-$state]+="$ms "
-    log "round $i/$ROUNDS $state $tool install: $ms ms"
+    TIMES[$tool-$row]+="$ms "
+    log "round $i/$ROUNDS $row $tool install: $ms ms"
 }
 for ((i = 1; i <= ROUNDS; i++)); do
     order=("${TOOLS[@]}")
@@ -423,6 +424,21 @@ done
     || die "a no-op eltr install rewrote $fp: it was not a no-op"
 grep -q "up to date" "$WORK/logs/eltr-noop-1.log" \
     || die "no-op eltr install did not report 'up to date' (log: $WORK/logs/eltr-noop-1.log)"
+
+# --------------------------------------------------------------------------
+# 7b. Pinned (eltr only): the project carries the pin files `eltr lock` writes, and the
+#     caches are empty: a fresh runner of a team that commits its pins. Meltano cannot
+#     read pin files; its row compares with Meltano's empty runs above.
+# --------------------------------------------------------------------------
+if [[ "${PINNED_ROW:-1}" == 1 ]]; then
+    (cd "$ELTR_PROJECT" && env PATH="$ELTR_PATH" UV_CACHE_DIR="$WARM_UV" ELTR_CACHE_DIR="$WARM_ELTR" \
+        "$ELTR" lock) >"$WORK/logs/eltr-lock.log" 2>&1 || die "eltr lock failed (log: $WORK/logs/eltr-lock.log)"
+    for ((i = 1; i <= ROUNDS; i++)); do
+        one_run empty eltr "$i" pinned
+        grep -q -- "pylock" "$ELTR_PROJECT"/.eltr/logs/install/*.log \
+            || die "a pinned eltr install did not read its pin files"
+    done
+fi
 LOAD_AFTER="$(loadavg)"
 
 # --------------------------------------------------------------------------
@@ -448,19 +464,24 @@ else
     echo "parallelism: each tool's default"
 fi
 echo "warm = uv cache (and eltr's user cache) filled; empty = new empty caches; noop = all installed"
+echo "pinned = empty caches, the project holds the pin files of 'eltr lock' (eltr only; vs Meltano's empty runs)"
 echo
 printf '%-7s %5s %11s %11s %13s  %-18s %s\n' \
     state runs "eltr ms" "meltano ms" "eltr/meltano" target verdict
 printf '%-7s %5s %11s %11s %13s  %-18s %s\n' \
     ------- ----- ----------- ----------- ------------- ------------------ -------
 # shellcheck disable=SC2086  # the run lists are space-separated on purpose
-for state in warm empty noop; do
+ROWS=(warm empty noop)
+[[ -n "${TIMES[eltr-pinned]:-}" ]] && ROWS+=(pinned)
+for state in "${ROWS[@]}"; do
     e="$(median ${TIMES[eltr-$state]})"
     m="skipped"; r="n/a"; target="-"; verdict="-"
     runs="$ROUNDS"
     [[ "$state" == noop ]] && runs="$RUNS_NOOP"
+    meltano_row="$state"
+    [[ "$state" == pinned ]] && meltano_row=empty
     if [[ -n "$MELTANO_BIN" ]]; then
-        m="$(median ${TIMES[meltano-$state]})"
+        m="$(median ${TIMES[meltano-$meltano_row]})"
         r="$(ratio "$e" "$m")"
     fi
     case "$state" in
@@ -488,7 +509,8 @@ if [[ -n "$MELTANO_BIN" ]]; then
 fi
 echo "all runs (ms):"
 for tool in "${TOOLS[@]}"; do
-    for state in warm empty noop; do
-        printf '  %-8s %-6s %s\n' "$tool" "$state:" "${TIMES[$tool-$state]}"
+    for state in "${ROWS[@]}"; do
+        [[ -n "${TIMES[$tool-$state]:-}" ]] || continue
+        printf '  %-8s %-7s %s\n' "$tool" "$state:" "${TIMES[$tool-$state]}"
     done
 done

@@ -22,11 +22,14 @@ Usage: pypi-cache-headers.py PORT_FILE   (binds 127.0.0.1 on a free port, writes
 "<port>\\n" to PORT_FILE when it listens, serves until killed)
 """
 
+import functools
+import http.client
 import http.server
+import socket
 import socketserver
 import sys
-import urllib.error
-import urllib.request
+import threading
+import urllib.parse
 
 INDEX = "https://pypi.org"
 FILES = "https://files.pythonhosted.org"
@@ -36,6 +39,35 @@ FILE_CACHE = "max-age=365000000, immutable, public"
 FORWARDED = ("Accept", "Range", "User-Agent")
 # Response headers worth passing back besides the body's length.
 RETURNED = ("Content-Type", "Content-Range", "Accept-Ranges")
+
+# Two hosts, looked up once: many lookups at once fail on some resolvers, and uv, which this
+# server stands in front of, does not look a host up per request either.
+_lookup = functools.lru_cache(maxsize=None)(socket.getaddrinfo)
+socket.getaddrinfo = lambda *a, **k: _lookup(*a, **k)
+
+# One kept-alive connection per thread and host, as uv keeps its connections to PyPI: a TLS
+# handshake per request would slow every install through this server.
+_connections = threading.local()
+
+
+def fetch(method, url, headers):
+    """(status, headers, body) of one request, on this thread's connection to the host."""
+    parts = urllib.parse.urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    for attempt in range(2):
+        pool = _connections.__dict__.setdefault("pool", {})
+        conn = pool.get(parts.netloc)
+        if conn is None:
+            conn = pool[parts.netloc] = http.client.HTTPSConnection(parts.netloc, timeout=120)
+        try:
+            conn.request(method, path, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.headers, response.read()
+        except (http.client.HTTPException, OSError):
+            conn.close()
+            pool.pop(parts.netloc, None)
+            if attempt:
+                raise
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -56,12 +88,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         headers = {k: self.headers[k] for k in FORWARDED if self.headers.get(k)}
-        request = urllib.request.Request(upstream, headers=headers, method=self.command)
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                status, got, body = response.status, response.headers, response.read()
-        except urllib.error.HTTPError as e:
-            status, got, body = e.code, e.headers, e.read()
+        status, got, body = fetch(self.command, upstream, headers)
         if status == 200 and self.path.startswith("/simple/"):
             own = f"http://{self.headers.get('Host')}/files/"
             body = body.replace(FILES.encode() + b"/", own.encode())
