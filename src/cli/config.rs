@@ -8,6 +8,7 @@ use super::config_list::ListView;
 use crate::project::edit::config::{self as cfg, Place, SettingName, Store};
 use crate::project::model::PluginType;
 use crate::project::{REDACTED, ResolvedPlugin};
+use crate::vocab::pyjson::python_repr;
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 use serde_json::{Map, Value};
@@ -267,7 +268,7 @@ impl EditTarget<'_> {
         self.editor.commit()?;
         let value = match out.sensitive {
             true => REDACTED.to_string(),
-            false => py_repr(&out.value),
+            false => python_repr(&out.value),
         };
         if !out.known {
             tracing::warn!("unknown setting '{}'", setting.name);
@@ -403,9 +404,4 @@ fn dotenv_lines(
         out.push_str(&format!("{var}='{quoted}'\n"));
     }
     out
-}
-
-/// Python's repr of a JSON value, as Meltano prints setting values.
-pub fn py_repr(v: &Value) -> String {
-    crate::vocab::pyjson::python_repr(v)
 }

@@ -48,7 +48,7 @@ pub fn render(p: &ResolvedPlugin, view: &ListView) -> String {
     let texts = b.sections(view.extras);
     out.push_str(&texts.join("\n"));
     if let Some(needle) = view.filter.as_ref().filter(|_| texts.is_empty()) {
-        let shown = super::config::py_repr(&json!(needle));
+        let shown = crate::vocab::pyjson::python_repr(&json!(needle));
         out.push_str(&format!("No settings match {shown}.\n"));
     }
     if hidden > 0 {
@@ -224,7 +224,7 @@ fn value_tail(label: &str, value: &str, raw: Option<&Value>) -> String {
     match raw {
         Some(raw) => format!(
             " current value: {value} ({label}: {})\n",
-            super::config::py_repr(raw)
+            crate::vocab::pyjson::python_repr(raw)
         ),
         None => format!(" current value: {value} ({label})\n"),
     }
@@ -237,10 +237,13 @@ fn extra_line(p: &ResolvedPlugin, x: &ExtraSetting, view: &ListView) -> String {
         .as_ref()
         .filter(|_| x.source != SettingSource::Default)
     {
-        line.push_str(&format!(" (default: {})", super::config::py_repr(d)));
+        line.push_str(&format!(
+            " (default: {})",
+            crate::vocab::pyjson::python_repr(d)
+        ));
     }
     let label = origin(p, x.source, x.env_var.as_deref().unwrap_or(""), view);
-    let value = super::config::py_repr(&x.value);
+    let value = crate::vocab::pyjson::python_repr(&x.value);
     line.push_str(&value_tail(&label, &value, x.raw.as_ref()));
     line
 }
@@ -280,7 +283,10 @@ fn setting_line(
         return line + " current value: None (default)\n" + &description(decl);
     };
     if let (Some(d), false) = (default, r.source == SettingSource::Default) {
-        line.push_str(&format!(" (default: {})", super::config::py_repr(d)));
+        line.push_str(&format!(
+            " (default: {})",
+            crate::vocab::pyjson::python_repr(d)
+        ));
     }
     // Meltano shows a sensitive value's mask, or the value itself when there is nothing to
     // hide (an empty text), never its repr.
@@ -288,7 +294,7 @@ fn setting_line(
     let value = match r.sensitive && !view.show_secrets {
         true if r.masked_when_printed() => "(redacted)".to_string(),
         true if !shown.is_null() => crate::vocab::pyjson::python_str(shown),
-        _ => super::config::py_repr(shown),
+        _ => crate::vocab::pyjson::python_repr(shown),
     };
     let label = origin(p, r.source, &r.env_var, view);
     // A parent hands a secret down masked, so its text as written is not known to the child

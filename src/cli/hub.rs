@@ -174,7 +174,7 @@ fn summary(
         let verb = if shown == 1 { "matches" } else { "match" };
         out.push_str(&format!(
             " {verb} {}",
-            super::config::py_repr(&Value::String(p.to_string()))
+            crate::vocab::pyjson::python_repr(&Value::String(p.to_string()))
         ));
         if hidden > 0 {
             out.push_str(&format!(

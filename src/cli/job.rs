@@ -3,10 +3,10 @@
 //! block string or a YAML list of them, or of lists of them).
 
 use super::Call;
-use super::config::py_repr;
 use super::output::Format;
 use crate::project::error::did_you_mean;
 use crate::project::model::JobDef;
+use crate::vocab::pyjson::python_repr;
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -79,7 +79,7 @@ pub fn run(call: &Call<'_>, args: JobArgs) -> anyhow::Result<ExitCode> {
         }))?,
         (Format::Text, _) => {
             for j in jobs {
-                call.print_line(&format!("{}: {}", j.name, py_repr(&json!(j.tasks))))?;
+                call.print_line(&format!("{}: {}", j.name, python_repr(&json!(j.tasks))))?;
             }
         }
     }
@@ -116,7 +116,7 @@ fn edit(
             editor.commit()?;
             call.say(&format!(
                 "Added job {name}: {}",
-                py_repr(tasks.as_ref().expect("add has tasks"))
+                python_repr(tasks.as_ref().expect("add has tasks"))
             ));
         }
         "set" => {
@@ -127,7 +127,7 @@ fn edit(
             let tasks = tasks.expect("set has tasks");
             editor.set_named_key("jobs", name, "tasks", tasks.clone())?;
             editor.commit()?;
-            call.say(&format!("Updated job {name}: {}", py_repr(&tasks)));
+            call.say(&format!("Updated job {name}: {}", python_repr(&tasks)));
         }
         _ => {
             editor.remove_named("jobs", name)?;

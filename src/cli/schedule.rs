@@ -3,9 +3,9 @@
 //! edit them with Meltano 4.4's options.
 
 use super::Call;
-use super::config::py_repr;
 use super::output::Format;
 use crate::project::model::ScheduleDef;
+use crate::vocab::pyjson::python_repr;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::process::ExitCode;
@@ -113,7 +113,7 @@ pub fn run(call: &Call<'_>, args: ScheduleArgs) -> anyhow::Result<ExitCode> {
                     s.interval.as_deref().unwrap_or(""),
                     s.name,
                     job["name"].as_str().unwrap_or(""),
-                    py_repr(&job["tasks"])
+                    python_repr(&job["tasks"])
                 ))?;
             }
             for s in &elts {
