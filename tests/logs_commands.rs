@@ -84,3 +84,29 @@ fn logs_list_and_show_each_block_run() {
             .is_dir()
     );
 }
+
+/// `logs` resolves every plugin only to learn its secrets for masking; nothing runs, so a
+/// variable the project leaves unset is not warned about there (a command that resolves a
+/// plugin to use it still warns).
+#[test]
+fn logs_do_not_warn_about_variables_nothing_uses() {
+    let tmp = common::empty_dir();
+    std::fs::write(
+        tmp.path().join("meltano.yml"),
+        "plugins:\n  extractors:\n  - name: tap-quiet\n    namespace: tap_quiet\n    \
+         config:\n      password: ${LOGS_TEST_UNSET_PASSWORD}\n",
+    )
+    .unwrap();
+    let warning = "'LOGS_TEST_UNSET_PASSWORD' is not set";
+    eltr(tmp.path(), ["config", "print", "tap-quiet"], &[])
+        .success()
+        .stderr_has(warning);
+    for args in [
+        vec!["logs", "list"],
+        vec!["logs", "list", "--format", "json"],
+    ] {
+        let listed = eltr(tmp.path(), &args, &[]);
+        listed.success();
+        assert!(!listed.stderr.contains(warning), "{}", listed.stderr);
+    }
+}

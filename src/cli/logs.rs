@@ -49,7 +49,7 @@ pub fn run(call: &Call<'_>, args: LogsArgs) -> anyhow::Result<ExitCode> {
     match args.action {
         LogsAction::Dir => call.print_line(&run_record::logs_dir(root).display().to_string())?,
         LogsAction::List { limit, format } => {
-            learn_secrets(&ctx);
+            ctx.learn_all_secrets();
             let mut records = run_record::all(root);
             records.truncate(limit);
             list(call, &records, limit, format)?;
@@ -59,7 +59,7 @@ pub fn run(call: &Call<'_>, args: LogsArgs) -> anyhow::Result<ExitCode> {
             tail,
             format,
         } => {
-            learn_secrets(&ctx);
+            ctx.learn_all_secrets();
             let Some(record) = run_record::all(root)
                 .into_iter()
                 .find(|r| r.run_id == log_id)
@@ -71,18 +71,6 @@ pub fn run(call: &Call<'_>, args: LogsArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Teaches the masker the secrets of every plugin before a record and its log are printed:
-/// eltr masked the log as it wrote it, but a log written by hand, by another tool or before a
-/// setting was marked sensitive is masked with today's secrets too. A plugin that does not
-/// resolve is skipped (its error is not this command's).
-fn learn_secrets(ctx: &crate::project::Context) {
-    if ctx.all_plugins().is_err() {
-        for (ptype, name) in ctx.project.plugins.keys() {
-            let _ = ctx.plugin(Some(*ptype), name);
-        }
-    }
 }
 
 fn list(

@@ -169,6 +169,8 @@ pub struct Context {
     pub database_uri_override: Option<String>,
     /// Behind locks rather than cells so blocks running side by side can share the context.
     warned: std::sync::Mutex<IndexSet<String>>,
+    /// Set while plugins are resolved only to learn their secrets: no unset-variable warnings.
+    quiet_vars: std::sync::atomic::AtomicBool,
     base_env: std::sync::Mutex<Option<std::sync::Arc<VarMap>>>,
     plugin_base_env: std::sync::Mutex<Option<std::sync::Arc<VarMap>>>,
 }
@@ -299,6 +301,7 @@ impl Context {
             masker,
             database_uri_override,
             warned: std::sync::Mutex::default(),
+            quiet_vars: Default::default(),
             base_env: std::sync::Mutex::default(),
             plugin_base_env: std::sync::Mutex::default(),
         })
@@ -486,6 +489,9 @@ impl Context {
                 context: context.to_string(),
             });
         }
+        if self.quiet_vars.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
         for var in missing {
             let first_time = self
                 .warned
@@ -504,5 +510,19 @@ impl Context {
     /// Every plugin, resolved, in project order.
     pub fn all_plugins(&self) -> Result<Vec<ResolvedPlugin>> {
         self.resolve_all()
+    }
+
+    /// Resolves every plugin only so the masker learns its secrets (before printing text
+    /// eltr did not write itself, such as a log). Nothing runs, so an unset variable is no
+    /// mistake here and is not warned about; a plugin that does not resolve is skipped.
+    pub fn learn_all_secrets(&self) {
+        use std::sync::atomic::Ordering;
+        self.quiet_vars.store(true, Ordering::Relaxed);
+        if self.all_plugins().is_err() {
+            for (ptype, name) in self.project.plugins.keys() {
+                let _ = self.plugin(Some(*ptype), name);
+            }
+        }
+        self.quiet_vars.store(false, Ordering::Relaxed);
     }
 }
