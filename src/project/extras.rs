@@ -272,19 +272,7 @@ struct ExtraVars<'a> {
 impl ExtraVars<'_> {
     fn apply(&self, x: &mut Extras) -> Result<()> {
         self.apply_values(x)?;
-        for extra in [
-            "select",
-            "select_filter",
-            "metadata",
-            "schema",
-            "catalog",
-            "state",
-            "load_schema",
-            "dialect",
-            "log_parser",
-            "target_schema",
-            "use_cached_catalog",
-        ] {
+        for &extra in super::model::EXTRA_KEYS {
             if let Some((var, entry)) = self.find(extra) {
                 let source = match entry.origin {
                     EnvOrigin::Var(VarOrigin::DotEnv) => SettingSource::Dotenv,
