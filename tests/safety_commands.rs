@@ -29,6 +29,43 @@ fn write_script(path: &Path, text: &str) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// `program args` in `dir` as a scheduler starts it: no terminal on any stream, only `PATH`,
+/// `HOME` and the tests' user cache in its environment; stderr captured.
+fn scheduled(program: impl AsRef<std::ffi::OsStr>, args: &[&str], dir: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .env("ELTR_CACHE_DIR", common::test_user_cache())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Starts `cmd`, waits until the plugin it runs has made the file `started`, sends eltr
+/// SIGTERM (as Airflow stops a task) and returns what eltr left when it ended.
+fn sigterm_once(mut cmd: Command, started: &Path, what: &str) -> std::process::Output {
+    let child = cmd.spawn().unwrap();
+    wait_until(Duration::from_secs(60), what, || started.exists());
+    // SAFETY: signalling a child this test started, by its pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    child.wait_with_output().unwrap()
+}
+
+/// Whether the process whose pid a plugin wrote to `pid_file` still runs.
+fn still_running(pid_file: &Path) -> bool {
+    let pid: i32 = fs::read_to_string(pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: signal 0 only asks whether the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
 /// Every file under `dir` whose bytes contain `needle`.
 fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
     files_under(dir)
@@ -163,31 +200,14 @@ fn a_signal_to_eltr_stops_the_container_and_leaves_no_secret_and_no_run_folder()
          touch docker-started\n\
          while [ ! -e docker-release ]; do sleep 0.05; done\n",
     );
-    let mut child = Command::new(common::eltr_bin())
-        .args(["invoke", "--containers", "boxed:serve"])
-        .current_dir(&dir)
-        .env_clear()
-        .env("PATH", &path)
-        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
-        .env("ELTR_CACHE_DIR", common::test_user_cache())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = dir.join("docker-started");
-    wait_until(Duration::from_secs(60), "docker to start", || {
-        started.exists()
-    });
-    // SAFETY: signalling a child this test started, by its pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let _ = child.wait();
-    let docker: i32 = fs::read_to_string(dir.join("docker.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    // SAFETY: signal 0 only asks whether the process exists.
-    let docker_alive = unsafe { libc::kill(docker, 0) } == 0;
+    let mut invoke = scheduled(
+        common::eltr_bin(),
+        &["invoke", "--containers", "boxed:serve"],
+        &dir,
+    );
+    invoke.env("PATH", &path);
+    sigterm_once(invoke, &dir.join("docker-started"), "docker to start");
+    let docker_alive = still_running(&dir.join("docker.pid"));
     let left = files_holding(&dir.join(".eltr"), "tok-123-secret");
     let run_folders = files_under(&dir.join(".eltr/run/boxed"));
     fs::write(dir.join("docker-release"), "").unwrap();
@@ -262,16 +282,8 @@ fn compile_does_not_write_manifests_through_a_link_leading_out_of_the_project() 
 
 /// Runs `eltr args` in `dir`, killing it (and failing) if it has not ended within a minute.
 fn eltr_within_a_minute(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(common::eltr_bin())
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
-        .env("ELTR_CACHE_DIR", common::test_user_cache())
+    let mut child = scheduled(common::eltr_bin(), args, dir)
         .env("ELTR_UV", "/nonexistent/uv")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut status = None;
@@ -447,24 +459,11 @@ fn config_test_stopped_by_a_signal_leaves_no_config_file_behind() {
          config:\n      password: hunter2secret\n",
     )
     .unwrap();
-    let child = Command::new(common::eltr_bin())
-        .args(["config", "test", "tap-x"])
-        .current_dir(&dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
-        .env("ELTR_CACHE_DIR", common::test_user_cache())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = dir.join("started");
-    wait_until(Duration::from_secs(60), "the tap to start", || {
-        started.exists()
-    });
-    // SAFETY: signalling a child this test started, by its pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let out = child.wait_with_output().unwrap();
+    let out = sigterm_once(
+        scheduled(common::eltr_bin(), &["config", "test", "tap-x"], &dir),
+        &dir.join("started"),
+        "the tap to start",
+    );
     let left = files_holding(&dir.join(".eltr"), "hunter2secret");
     fs::write(dir.join("release"), "").unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -472,13 +471,10 @@ fn config_test_stopped_by_a_signal_leaves_no_config_file_behind() {
     assert_eq!(out.status.code(), Some(143), "{stderr}");
     assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
     assert!(!stderr.contains("hunter2secret"), "{stderr}");
-    let tap: i32 = fs::read_to_string(dir.join("tap.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    // SAFETY: signal 0 only asks whether the process exists.
-    assert!(unsafe { libc::kill(tap, 0) } != 0, "the tap outlived eltr");
+    assert!(
+        !still_running(&dir.join("tap.pid")),
+        "the tap outlived eltr"
+    );
 }
 
 /// A Hub on a local port that answers each path in `files` with its body (`{{HUB}}` replaced
@@ -588,15 +584,7 @@ fn airflows_setup_steps_are_read_in_bounded_memory() {
         "ulimit -v 250000; exec {} invoke airflow version",
         common::eltr_bin().display()
     );
-    let out = Command::new("sh")
-        .args(["-c", &script])
-        .current_dir(&dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
-        .env("ELTR_CACHE_DIR", common::test_user_cache())
-        .output()
-        .unwrap();
+    let out = scheduled("sh", &["-c", &script], &dir).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -683,33 +671,13 @@ fn invoke_stopped_by_a_scheduler_stops_the_plugin_and_leaves_no_config_file() {
          sensitive: true\n    config:\n      password: hunter2secret\n",
     )
     .unwrap();
-    let child = Command::new(common::eltr_bin())
-        .args(["invoke", "tap-x"])
-        .current_dir(&dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
-        .env("ELTR_CACHE_DIR", common::test_user_cache())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = dir.join("started");
-    wait_until(Duration::from_secs(60), "the tap to start", || {
-        started.exists()
-    });
-    // SAFETY: signalling a child this test started, by its pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let out = child.wait_with_output().unwrap();
+    let out = sigterm_once(
+        scheduled(common::eltr_bin(), &["invoke", "tap-x"], &dir),
+        &dir.join("started"),
+        "the tap to start",
+    );
     let left = files_holding(&dir.join(".eltr"), "hunter2secret");
-    let tap: i32 = fs::read_to_string(dir.join("tap.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    // SAFETY: signal 0 only asks whether the process exists.
-    let tap_alive = unsafe { libc::kill(tap, 0) } == 0;
+    let tap_alive = still_running(&dir.join("tap.pid"));
     fs::write(dir.join("release"), "").unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(left.is_empty(), "the password is left on disk in {left:?}");
@@ -734,32 +702,12 @@ fn test_stopped_by_a_scheduler_stops_the_running_test_and_starts_no_other() {
          test-b:\n        args: second\n",
     )
     .unwrap();
-    let child = Command::new(common::eltr_bin())
-        .args(["test", "--all"])
-        .current_dir(&dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
-        .env("ELTR_CACHE_DIR", common::test_user_cache())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = dir.join("started");
-    wait_until(Duration::from_secs(60), "the first test to start", || {
-        started.exists()
-    });
-    // SAFETY: signalling a child this test started, by its pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let out = child.wait_with_output().unwrap();
-    let first: i32 = fs::read_to_string(dir.join("first.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    // SAFETY: signal 0 only asks whether the process exists.
-    let first_alive = unsafe { libc::kill(first, 0) } == 0;
+    let out = sigterm_once(
+        scheduled(common::eltr_bin(), &["test", "--all"], &dir),
+        &dir.join("started"),
+        "the first test to start",
+    );
+    let first_alive = still_running(&dir.join("first.pid"));
     fs::write(dir.join("release"), "").unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!first_alive, "the running test outlived eltr");
