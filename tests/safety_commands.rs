@@ -309,9 +309,10 @@ fn eltr_within_a_minute(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
     (status.and_then(|s| s.code()), stderr)
 }
 
-#[test]
-fn a_pin_file_that_is_a_pipe_or_a_device_is_a_clear_error_not_a_hang() {
-    let (_tmp, dir) = project_dir();
+/// A project with extractor `tap-x` (`pip_url: tap-x==1.0`) and the path its pin file has,
+/// its folder made, the file not.
+fn tap_with_pin_file_place() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let (tmp, dir) = project_dir();
     fs::write(
         dir.join("meltano.yml"),
         "version: 1\nplugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    \
@@ -320,6 +321,12 @@ fn a_pin_file_that_is_a_pipe_or_a_device_is_a_clear_error_not_a_hang() {
     .unwrap();
     let pins = dir.join("plugins/extractors/pylock.tap-x.toml");
     fs::create_dir_all(pins.parent().unwrap()).unwrap();
+    (tmp, dir, pins)
+}
+
+#[test]
+fn a_pin_file_that_is_a_pipe_or_a_device_is_a_clear_error_not_a_hang() {
+    let (_tmp, dir, pins) = tap_with_pin_file_place();
     let c = std::ffi::CString::new(pins.to_str().unwrap()).unwrap();
     // SAFETY: a valid NUL-terminated path; mkfifo only reads it.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
@@ -595,15 +602,7 @@ fn airflows_setup_steps_are_read_in_bounded_memory() {
 
 #[test]
 fn a_pin_file_value_cannot_add_a_line_for_pip_or_install_from_outside_the_project() {
-    let (_tmp, dir) = project_dir();
-    fs::write(
-        dir.join("meltano.yml"),
-        "version: 1\nplugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    \
-         pip_url: tap-x==1.0\n",
-    )
-    .unwrap();
-    let pins = dir.join("plugins/extractors/pylock.tap-x.toml");
-    fs::create_dir_all(pins.parent().unwrap()).unwrap();
+    let (_tmp, dir, pins) = tap_with_pin_file_place();
     let hash = "a".repeat(64);
     for (field, package) in [
         (
