@@ -286,24 +286,35 @@ venv_dir() {
     fi
 }
 
-# remove_venvs TOOL: back to "nothing installed" (Meltano keeps its system database)
+# remove_venvs TOOL: back to "nothing installed" (Meltano keeps its system database).
+# Every plugin's venv goes, whatever its type: a venv left behind is a plugin the tool
+# skips as up to date, and its time would go missing from that tool's runs.
 remove_venvs() {
+    local entry type
     if [[ "$1" == eltr ]]; then
         rm -rf "$ELTR_PROJECT/.eltr"
     else
-        rm -rf "$MELTANO_PROJECT/.meltano/extractors" "$MELTANO_PROJECT/.meltano/loaders"
+        for entry in "${PLUGINS[@]}"; do
+            IFS='/' read -r type _ <<<"$entry"
+            rm -rf "${MELTANO_PROJECT:?}/.meltano/$type"
+        done
     fi
 }
 
-# verify TOOL LOG: every plugin's program is there (and, for eltr, its fingerprint)
+# verify TOOL LOG [SINCE]: every plugin's program is there (and, for eltr, its
+# fingerprint); with SINCE (a file touched before the run), every venv was made after it,
+# so no plugin was skipped as already installed
 verify() {
-    local tool="$1" logf="$2" entry exe venv
+    local tool="$1" logf="$2" since="${3:-}" entry exe venv
     for entry in "${PLUGINS[@]}"; do
         IFS='|' read -r _ _ exe <<<"$entry"
         venv="$(venv_dir "$tool" "$entry")"
         if [[ ! -x "$venv/bin/$exe" ]]; then
             tail -n 30 "$logf" >&2 || true
             die "$tool install left no $venv/bin/$exe (log: $logf)"
+        fi
+        if [[ -n "$since" && ! "$venv/pyvenv.cfg" -nt "$since" ]]; then
+            die "$tool install kept the old $venv: a timed run must build every venv (log: $logf)"
         fi
         if [[ "$tool" == eltr && ! -f "$venv/.eltr-fingerprint" ]]; then
             die "eltr install left no fingerprint in $venv (log: $logf)"
@@ -385,8 +396,9 @@ one_run() {
         eltr_cache="$(mktemp -d "$WORK/eltr-cache.XXXXXX")"
     fi
     logf="$WORK/logs/$tool-$row-$i.log"
+    touch "$WORK/run-start"
     ms="$(timed_install "$tool" "$logf" UV_CACHE_DIR="$uv_cache" ELTR_CACHE_DIR="$eltr_cache")"
-    verify "$tool" "$logf"
+    verify "$tool" "$logf" "$WORK/run-start"
     if [[ "$tool-$state" == eltr-warm ]] \
         && ! grep -q -- "--offline --no-deps" "$ELTR_PROJECT"/.eltr/logs/install/*.log; then
         log "note: warm eltr install $i did not use remembered pins"

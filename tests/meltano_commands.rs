@@ -11,6 +11,7 @@ mod support;
 
 use common::{Run, TempProject, eltr};
 use reference::{QUIET, meltano, rooted};
+use std::os::unix::fs::PermissionsExt;
 
 /// The fixture copied twice (plugins pointing at the example Singer programs): one copy for
 /// Meltano, one for eltr.
@@ -223,6 +224,12 @@ fn compile_options_match_meltanos() {
     assert_eq!(ours, theirs);
     assert!(ours.contains("\"TAP_OK_PASSWORD\": \"s3cret-pw-14\""));
     assert!(!p.eltr.path(".meltano/manifests").exists());
+    // A manifest holding secrets is the user's alone, even where one readable by all was.
+    let written = p.eltr.path("out/manifests").join(file);
+    std::fs::set_permissions(&written, std::fs::Permissions::from_mode(0o644)).unwrap();
+    eltr(&p.eltr.dir, args, &QUIET).success();
+    let mode = std::fs::metadata(&written).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "compile --unsafe wrote {written:?}");
 }
 
 #[test]

@@ -786,3 +786,39 @@ fn a_run_log_folder_linked_out_of_the_project_gets_no_log() {
         files_under(&outside)
     );
 }
+
+#[test]
+fn a_state_lock_linked_out_of_the_project_truncates_nothing() {
+    let p = support::project("run-basic");
+    let victim = p.tmp().join("precious.txt");
+    fs::write(&victim, "kept as it was\n").unwrap();
+    let state_dir = p.path(".eltr/state/dev:tap-x-to-target-y");
+    fs::create_dir_all(&state_dir).unwrap();
+    symlink(&victim, state_dir.join("lock")).unwrap();
+    let run = eltr(&p.dir, ["run", "tap-x", "target-y"], &[]);
+    run.clean_error(&["lock"]);
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "kept as it was\n");
+}
+
+#[test]
+fn a_plugin_folder_linked_out_of_the_project_gets_no_venv() {
+    let (tmp, dir) = project_dir();
+    fs::write(
+        dir.join("meltano.yml"),
+        "version: 1\nplugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    \
+         pip_url: tap-x-that-is-never-fetched\n",
+    )
+    .unwrap();
+    let outside = tmp.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::create_dir_all(dir.join(".eltr/extractors")).unwrap();
+    symlink(&outside, dir.join(".eltr/extractors/tap-x")).unwrap();
+    let run = eltr(&dir, ["install"], &[("ELTR_UV", "/nonexistent/uv")]);
+    run.clean_error(&["not inside"]);
+    let made: Vec<_> = fs::read_dir(&outside)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(made.is_empty(), "made outside the project: {made:?}");
+}

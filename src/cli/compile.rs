@@ -96,7 +96,12 @@ pub fn run(call: &Call<'_>, args: CompileArgs) -> anyhow::Result<ExitCode> {
         let env_ctx = project::open(&options, &std::env::current_dir()?)?;
         let data = manifest::build(&env_ctx, !args.show_secrets)?;
         let text = manifest::to_text(&data, args.indent);
-        confine::write_replacing(&owner, &path, text.as_bytes(), false)
+        // With --unsafe the manifest holds secrets: it is the user's alone, like a config file.
+        let written = match args.show_secrets {
+            true => confine::write_private_replacing(&owner, &path, text.as_bytes()),
+            false => confine::write_replacing(&owner, &path, text.as_bytes(), false),
+        };
+        written
             .with_context(|| format!("Unable to write Meltano manifest '{}'", path.display()))?;
         call.print_line(&format!("Compiled {}", path.display()))?;
     }

@@ -39,8 +39,10 @@ pub struct BuildLock {
 
 impl BuildLock {
     /// Waits for the builder of `home` (the folder that holds `venv`), if any, to finish.
+    /// `home` must really be inside `owner`: a plugin folder planted as a link elsewhere is
+    /// refused before anything is built there.
     pub fn acquire(owner: &Path, home: &Path) -> io::Result<BuildLock> {
-        fs::create_dir_all(home)?;
+        confine::create_dir_inside(owner, home).map_err(io::Error::other)?;
         let file = open_lock(home)?;
         loop {
             // SAFETY: `file` is open for the whole call, so its descriptor is valid; flock
@@ -88,11 +90,15 @@ impl BuildLock {
     }
 }
 
+/// The lock file, never opened through a link (one planted there would have eltr create or
+/// lock a file elsewhere).
 fn open_lock(home: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
     OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(home.join(LOCK_FILE))
 }
 

@@ -9,7 +9,7 @@ use crate::vocab::confine;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,14 +115,17 @@ impl Store for LocalStore {
         policy: &LockPolicy,
     ) -> Result<Arc<dyn LockGuard>> {
         let dir = self.dir(id);
-        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        confine::create_dir_inside(&self.base, &dir).map_err(confined(&dir))?;
         let path = dir.join(LOCK_FILE);
         for _attempt in 0..5 {
+            // Never through a link: the body written below would truncate whatever a link
+            // planted here (a cloned project's) points at.
             let file = OpenOptions::new()
                 .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
+                .custom_flags(libc::O_NOFOLLOW)
                 .open(&path)
                 .map_err(io(&path))?;
             if !try_flock(&file) {

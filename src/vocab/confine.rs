@@ -127,7 +127,31 @@ pub fn write_replacing(
     bytes: &[u8],
     durable: bool,
 ) -> Result<(), ConfineError> {
+    replace_with_mode(owner, path, bytes, durable, 0o666)
+}
+
+/// [`write_replacing`] (not durable) of a file that may hold secrets (`compile --unsafe`'s
+/// manifests): readable by the user alone (0600) from the moment it exists, whatever it
+/// replaces and whatever the umask.
+pub fn write_private_replacing(
+    owner: &Path,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(), ConfineError> {
+    replace_with_mode(owner, path, bytes, false, 0o600)
+}
+
+/// The write of [`write_replacing`]; the temporary file is made new with `mode` (less the
+/// umask), never opened through a link or over a file planted under its name.
+fn replace_with_mode(
+    owner: &Path,
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+    mode: u32,
+) -> Result<(), ConfineError> {
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let action = "write";
     let err = |target: &Path| {
         let target = target.to_path_buf();
@@ -159,7 +183,19 @@ pub fn write_replacing(
         .filter(char::is_ascii_digit)
         .collect();
     let tmp = real_dir.join(format!(".{file_name}.{}-{thread}.tmp", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(err(&tmp))?;
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
+    };
+    // A leftover of this pid and thread (a crash) is removed once; a link is never followed.
+    let opened = create().or_else(|e| match e.kind() {
+        io::ErrorKind::AlreadyExists => std::fs::remove_file(&tmp).and_then(|()| create()),
+        _ => Err(e),
+    });
+    let mut f = opened.map_err(err(&tmp))?;
     f.write_all(bytes).map_err(err(&tmp))?;
     if durable {
         f.sync_all().map_err(err(&tmp))?;
