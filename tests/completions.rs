@@ -100,6 +100,26 @@ fn completes_project_names(shell: &str) {
         "--environment: the project's environments"
     );
     assert_eq!(
+        complete(shell, &p, "eltr invoke tap-p"),
+        set(&["tap-postgres", "tap-postgres--orders"]),
+        "invoke: the plugin first"
+    );
+    assert_eq!(
+        complete(shell, &p, "eltr invoke tap-postgres tap-p"),
+        set(&[]),
+        "invoke: the words after the plugin are its own"
+    );
+    assert_eq!(
+        complete(shell, &p, "eltr config tap-postgres se"),
+        set(&["set"]),
+        "config: an action after the plugin"
+    );
+    assert_eq!(
+        complete(shell, &p, "eltr config tap-postgres set tap-p"),
+        set(&[]),
+        "config: a setting after the plugin and the action"
+    );
+    assert_eq!(
         complete(shell, &p, "eltr sched"),
         set(&["schedule"]),
         "subcommands"

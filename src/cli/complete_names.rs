@@ -10,6 +10,7 @@
 
 use crate::project::model::PluginType;
 use crate::project::{self, Project};
+use clap::CommandFactory;
 use clap::builder::StyledStr;
 use clap_complete::{ArgValueCandidates, CompletionCandidate};
 use std::ffi::OsString;
@@ -23,9 +24,12 @@ pub enum Wanted {
     Block,
     /// A plugin, of one type or of any.
     Plugin(Option<PluginType>),
+    /// `invoke`'s first word, a plugin; the words after it are the plugin's own arguments.
+    InvokedPlugin,
     /// A plugin, or a plugin type first (`eltr remove extractor tap-x`).
     PluginOrType,
-    /// `config`'s words: an action or a plugin.
+    /// `config`'s first two words: an action or a plugin (either order); after them come
+    /// setting names and values, which eltr does not guess.
     ConfigWord,
     /// A plugin type (`--plugin-type`).
     Type,
@@ -47,7 +51,7 @@ pub const ARGUMENTS: &[(&[&str], &str, Wanted)] = &[
     (&["elt"], "extractor", Plugin(Some(Extractors))),
     (&["elt"], "loader", Plugin(Some(Loaders))),
     (&["select"], "extractor", Plugin(Some(Extractors))),
-    (&["invoke"], "words", Plugin(None)),
+    (&["invoke"], "words", InvokedPlugin),
     (&["invoke"], "plugin_type", Type),
     (&["config"], "words", ConfigWord),
     (&["config"], "plugin_type", Type),
@@ -78,6 +82,8 @@ const CONFIG_ACTIONS: [&str; 6] = ["print", "list", "set", "unset", "reset", "te
 /// The project a command line points at, loaded on first use.
 #[derive(Debug)]
 pub struct ProjectNames {
+    /// The command line being completed, its last word the one under the cursor.
+    words: Vec<OsString>,
     cwd: Option<PathBuf>,
     project_root: Option<PathBuf>,
     /// Loaded on the first candidate asked for; `Some(None)`: there is no project, or it
@@ -101,6 +107,7 @@ impl ProjectNames {
             None => cwd.map(Path::to_path_buf),
         };
         ProjectNames {
+            words: words.to_vec(),
             cwd,
             project_root: option_value(words, "--project-root").map(dir),
             project: Mutex::new(None),
@@ -119,8 +126,25 @@ impl ProjectNames {
         project::load::load(&root, &root_file).ok()
     }
 
+    /// How many words `sub`'s argument `id` already holds before the word under the cursor;
+    /// `None` when the words before it do not parse yet (`eltr invoke` lacks its plugin).
+    fn given_before_cursor(&self, sub: &str, id: &str) -> Option<usize> {
+        let before = self.words.split_last().map_or(&[][..], |(_, rest)| rest);
+        let matches = crate::cli::Cli::command()
+            .try_get_matches_from(before)
+            .ok()?;
+        let (name, sub_matches) = matches.subcommand()?;
+        (name == sub).then(|| sub_matches.get_raw(id).map_or(0, |v| v.len()))
+    }
+
     /// The candidates for an argument that takes `wanted`.
     pub fn candidates(&self, wanted: Wanted) -> Vec<CompletionCandidate> {
+        let past = |sub, count| self.given_before_cursor(sub, "words") >= Some(count);
+        match wanted {
+            InvokedPlugin if past("invoke", 1) => return Vec::new(),
+            ConfigWord if past("config", 2) => return Vec::new(),
+            _ => {}
+        }
         let types = || {
             PluginType::ALL
                 .iter()
@@ -141,6 +165,7 @@ impl ProjectNames {
                 out.extend(p.jobs.keys().map(|j| named(j, "job")));
             }
             Plugin(t) => out.extend(plugins(p, t)),
+            InvokedPlugin => out.extend(plugins(p, None)),
             PluginOrType | ConfigWord => out.extend(plugins(p, None)),
             Job => out.extend(p.jobs.keys().map(|j| named(j, "job"))),
             Schedule => out.extend(p.schedules.keys().map(|s| named(s, "schedule"))),
@@ -233,7 +258,6 @@ fn attach_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     /// A renamed argument or command would silently stop completing: every entry must name
     /// an argument that exists.
