@@ -452,9 +452,10 @@ fn hub_credentials_are_never_printed() {
 
 /// `config test` stopped by a scheduler or Ctrl-C while the tap runs: the tap is stopped,
 /// and its config file (with the password) goes with the run folder instead of staying behind.
-#[test]
-fn config_test_stopped_by_a_signal_leaves_no_config_file_behind() {
-    let (_tmp, dir) = project_dir();
+/// A project whose tap-x (password `hunter2secret`) writes its pid to `tap.pid`, touches
+/// `started`, and runs until a file `release` appears.
+fn tap_that_waits_with_a_password() -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = project_dir();
     write_script(
         &dir.join("tap.sh"),
         "#!/bin/sh\necho $$ > tap.pid\ntouch started\nwhile [ ! -e release ]; do sleep 0.05; done\n",
@@ -462,10 +463,16 @@ fn config_test_stopped_by_a_signal_leaves_no_config_file_behind() {
     fs::write(
         dir.join("meltano.yml"),
         "version: 1\nplugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    \
-         executable: ./tap.sh\n    settings:\n    - name: password\n      sensitive: true\n    \
-         config:\n      password: hunter2secret\n",
+         executable: ./tap.sh\n    capabilities: [about]\n    settings:\n    - name: password\n      \
+         sensitive: true\n    config:\n      password: hunter2secret\n",
     )
     .unwrap();
+    (tmp, dir)
+}
+
+#[test]
+fn config_test_stopped_by_a_signal_leaves_no_config_file_behind() {
+    let (_tmp, dir) = tap_that_waits_with_a_password();
     let out = sigterm_once(
         scheduled(common::eltr_bin(), &["config", "test", "tap-x"], &dir),
         &dir.join("started"),
@@ -658,18 +665,7 @@ fn a_pin_file_value_cannot_add_a_line_for_pip_or_install_from_outside_the_projec
 /// run folder.
 #[test]
 fn invoke_stopped_by_a_scheduler_stops_the_plugin_and_leaves_no_config_file() {
-    let (_tmp, dir) = project_dir();
-    write_script(
-        &dir.join("tap.sh"),
-        "#!/bin/sh\necho $$ > tap.pid\ntouch started\nwhile [ ! -e release ]; do sleep 0.05; done\n",
-    );
-    fs::write(
-        dir.join("meltano.yml"),
-        "version: 1\nplugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    \
-         executable: ./tap.sh\n    capabilities: [about]\n    settings:\n    - name: password\n      \
-         sensitive: true\n    config:\n      password: hunter2secret\n",
-    )
-    .unwrap();
+    let (_tmp, dir) = tap_that_waits_with_a_password();
     let out = sigterm_once(
         scheduled(common::eltr_bin(), &["invoke", "tap-x"], &dir),
         &dir.join("started"),
