@@ -178,6 +178,25 @@ fn a_container_image_cannot_smuggle_an_option_into_the_docker_command_line() {
     );
 }
 
+#[test]
+fn a_secret_expanded_into_a_volume_never_reaches_the_docker_command_line() {
+    let (_tmp, dir) = container_project(
+        "          image: alpine\n          volumes:\n          - /srv/$BOXED_TOKEN:/data\n",
+    );
+    let (_bin, path) = fake_docker("printf '%s\\n' \"$@\" > docker-argv.txt\nexit 0\n");
+    let run = eltr(
+        &dir,
+        ["invoke", "--containers", "boxed:serve"],
+        &[("PATH", path.as_str())],
+    );
+    run.clean_error(&["volume '/srv/*****:/data'", "sensitive"]);
+    assert!(!run.stderr.contains("tok-123-secret"), "{}", run.stderr);
+    assert!(
+        !dir.join("docker-argv.txt").exists(),
+        "docker was started with the secret on its command line"
+    );
+}
+
 /// A SIGTERM to eltr (a scheduler stopping the task) while the container runs: it is handed
 /// on to the runtime, eltr waits for it, and neither the runtime nor the run folder (with the
 /// plugin's configuration) outlives eltr; the secrets were never in a file or on a command line.
