@@ -127,6 +127,12 @@ impl Store for LocalStore {
                 .truncate(false)
                 .custom_flags(libc::O_NOFOLLOW)
                 .open(&path)
+                .map_err(|e| match e.raw_os_error() {
+                    Some(libc::ELOOP) => std::io::Error::other(
+                        "it is a symbolic link, and eltr never writes a lock through one (remove it)",
+                    ),
+                    _ => e,
+                })
                 .map_err(io(&path))?;
             if !try_flock(&file) {
                 // Held by a live process: the kernel drops the flocks of dead ones.
