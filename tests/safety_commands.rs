@@ -195,6 +195,21 @@ fn a_secret_expanded_into_a_volume_never_reaches_the_docker_command_line() {
         !dir.join("docker-argv.txt").exists(),
         "docker was started with the secret on its command line"
     );
+    // Text written in the spec itself is the user's, even where it reads like a secret.
+    let (_tmp, dir) = container_project(
+        "          image: alpine\n          volumes:\n          - /var/lib/tok-123-secret:/data\n",
+    );
+    eltr(
+        &dir,
+        ["invoke", "--containers", "boxed:serve"],
+        &[("PATH", path.as_str())],
+    )
+    .success();
+    let argv = fs::read_to_string(dir.join("docker-argv.txt")).unwrap();
+    assert!(
+        argv.contains("\n-v\n/var/lib/tok-123-secret:/data\n"),
+        "{argv}"
+    );
 }
 
 /// A SIGTERM to eltr (a scheduler stopping the task) while the container runs: it is handed

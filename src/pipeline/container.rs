@@ -123,12 +123,22 @@ pub fn run(
         .flatten()
     {
         let bind = bind.as_str().unwrap_or_default();
-        let bind = crate::project::expand::expand(bind, &lookup).text;
-        // Unlike the environment, a volume can only go on the command line.
-        if let std::borrow::Cow::Owned(masked) = ctx.masker.mask(&bind) {
+        // Unlike the environment, a volume can only go on the command line: a variable that
+        // brings a secret into it is refused (text written in the spec itself is the user's).
+        let brought_secret = std::cell::Cell::new(false);
+        let checked = |n: &str| {
+            let value = lookup(n);
+            if let Some(v) = &value {
+                let masked = ctx.masker.mask(v);
+                brought_secret.set(brought_secret.get() || masked != v.as_str());
+            }
+            value
+        };
+        let bind = crate::project::expand::expand(bind, &checked).text;
+        if brought_secret.get() {
             return Err(ContainerError::SecretInVolume {
                 command: command.to_string(),
-                volume: masked,
+                volume: ctx.masker.mask(&bind).into_owned(),
             });
         }
         cmd.arg("-v").arg(bind);

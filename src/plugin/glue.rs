@@ -276,7 +276,9 @@ fn failed(prepared: &PreparedPlugin, message: &str) -> PluginError {
 /// A section or option name airflow.cfg keeps as one name: no line break, bracket,
 /// separator or comment sign that would end it and start another entry.
 fn plain_ini_name(name: &str) -> bool {
+    // A leading blank would make the line continue the option above it.
     !name.is_empty()
+        && name == name.trim()
         && name
             .chars()
             .all(|c| !c.is_control() && !matches!(c, '[' | ']' | '=' | ':' | '#' | ';'))
@@ -396,7 +398,7 @@ mod tests {
             "[core]\ndags_folder = /x\n\tsql_alchemy_conn = evil\n\tmore\n\tend\n\n"
         );
         assert!(plain_ini_name("dags_folder"));
-        for name in ["", "a\nb", "a]b", "a=b", "a:b", "a;b", "x\r"] {
+        for name in ["", "a\nb", "a]b", "a=b", "a:b", "a;b", "x\r", " x", "x\t"] {
             assert!(!plain_ini_name(name), "{name:?}");
         }
     }
