@@ -63,3 +63,29 @@ fn compile_matches_meltano_for_custom_parents_labels_and_deprecated_kinds() {
     let utility = &doc["plugins"]["utilities"][0];
     assert_eq!(utility["label"], "A labelled utility");
 }
+
+#[test]
+fn plugin_list_shows_pip_urls_as_written() {
+    let p = fixture(FIXTURE);
+    for format in ["text", "json"] {
+        let args = ["plugin", "list", "--format", format];
+        let m = meltano(&p.dir, &args, &[]);
+        let e = eltr(&p.dir, args, &QUIET);
+        assert_eq!(e.success().stdout, m.success().stdout, "--format {format}");
+    }
+    let rows = eltr(&p.dir, ["plugin", "list", "--format", "json"], &QUIET).json();
+    let urls: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["pip_url"].as_str())
+        .collect();
+    assert!(
+        urls.iter()
+            .any(|u| u.contains("-r $MELTANO_PROJECT_ROOT/apps"))
+    );
+    assert!(
+        urls.iter()
+            .any(|u| u.ends_with("${MELTANO__PYTHON_VERSION}.txt"))
+    );
+}
