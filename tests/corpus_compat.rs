@@ -30,7 +30,7 @@ fn extractor<'a>(doc: &'a Value, name: &str) -> &'a Value {
 }
 
 #[test]
-fn compile_matches_meltano_for_custom_parents_labels_and_deprecated_kinds() {
+fn compile_matches_meltano_for_custom_parents_labels_kinds_and_empty_secrets() {
     let (theirs, ours) = (fixture(FIXTURE), fixture(FIXTURE));
     meltano(&theirs.dir, &["compile"], &[]).success();
     eltr(&ours.dir, ["compile"], &QUIET).success();
@@ -62,6 +62,10 @@ fn compile_matches_meltano_for_custom_parents_labels_and_deprecated_kinds() {
     assert_eq!(written("flagged")["kind"], "string");
     let utility = &doc["plugins"]["utilities"][0];
     assert_eq!(utility["label"], "A labelled utility");
+    // Secrets false to Python are written as they are, not redacted.
+    let env = &extractor(&doc, "tap-app")["env"];
+    assert_eq!(env["TAP_APP_EMPTY_SECRET"], "");
+    assert_eq!(env["TAP_APP_ZERO_SECRET"], "0");
 }
 
 #[test]
