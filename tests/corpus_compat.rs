@@ -93,3 +93,36 @@ fn plugin_list_shows_pip_urls_as_written() {
             .any(|u| u.ends_with("${MELTANO__PYTHON_VERSION}.txt"))
     );
 }
+
+#[test]
+fn config_print_env_matches_meltano_byte_for_byte() {
+    let p = fixture(FIXTURE);
+    for args in [
+        &["config", "print", "tap-app", "--format", "env"][..],
+        &["config", "print", "tap-app--hello", "--format", "env"][..],
+        &[
+            "config",
+            "print",
+            "tap-app--hello",
+            "--extras",
+            "--format",
+            "env",
+        ][..],
+    ] {
+        let m = meltano(&p.dir, args, &[]);
+        let e = eltr(&p.dir, args, &QUIET);
+        assert_eq!(e.success().stdout, m.success().stdout, "{args:?}");
+    }
+    // What both agreed on: the blank line after the last variable, a zero secret shown.
+    let e = eltr(
+        &p.dir,
+        ["config", "print", "tap-app", "--format", "env"],
+        &QUIET,
+    );
+    assert!(e.stdout.ends_with("'\n\n"), "{:?}", e.stdout);
+    assert!(
+        e.stdout.contains("TAP_APP_ZERO_SECRET='0'\n"),
+        "{}",
+        e.stdout
+    );
+}

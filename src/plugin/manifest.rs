@@ -334,15 +334,13 @@ fn plugin_env(plugin: &crate::project::ResolvedPlugin, redact: bool) -> Map<Stri
     // A child's secret inherited as a `$VAR` that is not set still shows as redacted in
     // Meltano's manifest (it hands the child its parent's value as written, which is not
     // empty); the parent's own empty value is dropped.
-    // A secret whose value is empty (`""`, `0`, `false`, `[]`, `{}`: false to Python) is
-    // written as it is: Meltano redacts only values that are true to Python.
+    // A secret whose value is false to Python (`""`, `0`) is written as it is
+    // (`setting_vars` does not flag it sensitive), as Meltano writes it.
     let mut shown = plugin.clone();
     if redact {
         for s in shown.config.values_mut() {
             if s.sensitive && s.value.is_null() && s.source == SettingSource::Inherited {
                 s.value = Value::String(REDACTED.into());
-            } else if s.sensitive && !python_truthy(&s.value) {
-                s.sensitive = false;
             }
         }
     }
@@ -358,18 +356,6 @@ fn plugin_env(plugin: &crate::project::ResolvedPlugin, redact: bool) -> Map<Stri
         out.insert(var, Value::String(value));
     }
     out
-}
-
-/// Whether Python takes the JSON value for true.
-fn python_truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(t) => !t.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
 }
 
 /// Meltano's project settings as the variables they are exported as.
