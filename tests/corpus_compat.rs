@@ -95,7 +95,7 @@ fn plugin_list_shows_pip_urls_as_written() {
 }
 
 #[test]
-fn config_print_env_matches_meltano_byte_for_byte() {
+fn config_print_matches_meltano_byte_for_byte_in_settings_order() {
     let p = fixture(FIXTURE);
     for args in [
         &["config", "print", "tap-app", "--format", "env"][..],
@@ -108,6 +108,8 @@ fn config_print_env_matches_meltano_byte_for_byte() {
             "--format",
             "env",
         ][..],
+        &["config", "print", "util-locked", "--format", "env"][..],
+        &["config", "print", "util-locked"][..],
     ] {
         let m = meltano(&p.dir, args, &[]);
         let e = eltr(&p.dir, args, &QUIET);
@@ -125,4 +127,18 @@ fn config_print_env_matches_meltano_byte_for_byte() {
         "{}",
         e.stdout
     );
+    // The lockfile's settings the project does not declare again come first, then the
+    // project's, in its order.
+    let e = eltr(
+        &p.dir,
+        ["config", "print", "util-locked", "--format", "env"],
+        &QUIET,
+    );
+    let order: Vec<&str> = e
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("UTIL_LOCKED_"))
+        .filter_map(|l| l.split('=').next())
+        .collect();
+    assert_eq!(order, ["PORT", "FOLDER", "PAUSED", "HOME"], "{}", e.stdout);
 }

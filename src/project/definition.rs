@@ -81,8 +81,10 @@ impl<'a> Definition<'a> {
         })
     }
 
-    /// The parent's settings, extended (same name: replaced) by the lockfile's, then the
-    /// project's.
+    /// The parent's settings, extended by the lockfile's, then the project's. A setting
+    /// declared again replaces the earlier one and moves to the end, in the later layer's
+    /// order (Meltano's `ProjectPlugin.all_settings`: the parent's settings that are not
+    /// redeclared, then the plugin's own), which is the order `config print` lists them in.
     pub fn settings(&self) -> Vec<SettingDef> {
         let mut settings: Vec<SettingDef> =
             self.parent.map(|p| p.settings.clone()).unwrap_or_default();
@@ -92,10 +94,8 @@ impl<'a> Definition<'a> {
             .flat_map(|l| l.settings.iter().flatten())
             .chain(self.def.settings.iter().flatten())
         {
-            match settings.iter_mut().find(|e| e.name == s.name) {
-                Some(existing) => *existing = s.clone(),
-                None => settings.push(s.clone()),
-            }
+            settings.retain(|e| e.name != s.name);
+            settings.push(s.clone());
         }
         settings
     }
