@@ -142,3 +142,30 @@ fn config_print_matches_meltano_byte_for_byte_in_settings_order() {
         .collect();
     assert_eq!(order, ["PORT", "FOLDER", "PAUSED", "HOME"], "{}", e.stdout);
 }
+
+#[test]
+fn invoke_print_var_prints_before_the_missing_executable_fails() {
+    let (theirs, ours) = (fixture(FIXTURE), fixture(FIXTURE));
+    let args = [
+        "invoke",
+        "--no-install",
+        "--print-var",
+        "MELTANO_PROJECT_ROOT",
+        "--print-var",
+        "UTIL_LOCKED_PORT",
+        "--print-var",
+        "NOT_SET_ANYWHERE",
+        "util-locked",
+    ];
+    let m = meltano(&theirs.dir, &args, &[]);
+    let e = eltr(&ours.dir, args, &QUIET);
+    m.failure();
+    e.failure()
+        .stderr_has("cannot find the executable 'util_locked'");
+    assert_eq!(rooted(&e.stdout, &ours.dir), rooted(&m.stdout, &theirs.dir));
+    // What both agreed on.
+    assert_eq!(
+        rooted(&e.stdout, &ours.dir),
+        "MELTANO_PROJECT_ROOT=ROOT\nUTIL_LOCKED_PORT=8080\nNOT_SET_ANYWHERE=None\n"
+    );
+}
