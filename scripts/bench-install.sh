@@ -313,7 +313,7 @@ verify() {
             tail -n 30 "$logf" >&2 || true
             die "$tool install left no $venv/bin/$exe (log: $logf)"
         fi
-        if [[ -n "$since" && ! "$venv/pyvenv.cfg" -nt "$since" ]]; then
+        if [[ -n "$since" && "$since" -nt "$venv/pyvenv.cfg" ]]; then
             die "$tool install kept the old $venv: a timed run must build every venv (log: $logf)"
         fi
         if [[ "$tool" == eltr && ! -f "$venv/.eltr-fingerprint" ]]; then

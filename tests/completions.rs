@@ -203,3 +203,45 @@ fn a_project_that_does_not_load_gives_no_candidates_and_no_error() {
         .expect("run eltr");
     assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
 }
+
+/// bash and zsh send the whole line with the index of the word under the cursor (what a
+/// cursor in the middle of the line gives), and bash splits `--opt=value` at `=`.
+#[test]
+fn the_word_under_the_cursor_decides_not_the_last_one() {
+    let p = fixture("seed");
+    let request = |index: &str, words: &[&str]| -> BTreeSet<String> {
+        let out = Command::new(eltr_bin())
+            .arg("--")
+            .args(words)
+            .current_dir(&p.dir)
+            .env("ELTR_COMPLETE", "bash")
+            .env("_CLAP_COMPLETE_INDEX", index)
+            .env("_CLAP_IFS", "\n")
+            .output()
+            .expect("run the completion request");
+        assert!(out.status.success(), "{words:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    let line = ["eltr", "invoke", "tap-p", "--dump=config"];
+    assert_eq!(
+        request("2", &line),
+        set(&["tap-postgres", "tap-postgres--orders"]),
+        "invoke's plugin, with the plugin's arguments after the cursor"
+    );
+    let line = ["eltr", "config", "tap-postgres", "se", "tap-x"];
+    assert_eq!(
+        request("3", &line),
+        set(&["set"]),
+        "config's action mid-line"
+    );
+    let line = ["eltr", "--cwd", "=", ".", "invoke", "tap-postgres", "tap-p"];
+    assert_eq!(
+        request("6", &line),
+        set(&[]),
+        "after --cwd=. (split by bash) the plugin is given"
+    );
+}

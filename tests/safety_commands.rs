@@ -178,6 +178,40 @@ fn a_container_image_cannot_smuggle_an_option_into_the_docker_command_line() {
     );
 }
 
+#[test]
+fn a_secret_expanded_into_a_volume_never_reaches_the_docker_command_line() {
+    let (_tmp, dir) = container_project(
+        "          image: alpine\n          volumes:\n          - /srv/$BOXED_TOKEN:/data\n",
+    );
+    let (_bin, path) = fake_docker("printf '%s\\n' \"$@\" > docker-argv.txt\nexit 0\n");
+    let run = eltr(
+        &dir,
+        ["invoke", "--containers", "boxed:serve"],
+        &[("PATH", path.as_str())],
+    );
+    run.clean_error(&["volume '/srv/*****:/data'", "sensitive"]);
+    assert!(!run.stderr.contains("tok-123-secret"), "{}", run.stderr);
+    assert!(
+        !dir.join("docker-argv.txt").exists(),
+        "docker was started with the secret on its command line"
+    );
+    // Text written in the spec itself is the user's, even where it reads like a secret.
+    let (_tmp, dir) = container_project(
+        "          image: alpine\n          volumes:\n          - /var/lib/tok-123-secret:/data\n",
+    );
+    eltr(
+        &dir,
+        ["invoke", "--containers", "boxed:serve"],
+        &[("PATH", path.as_str())],
+    )
+    .success();
+    let argv = fs::read_to_string(dir.join("docker-argv.txt")).unwrap();
+    assert!(
+        argv.contains("\n-v\n/var/lib/tok-123-secret:/data\n"),
+        "{argv}"
+    );
+}
+
 /// A SIGTERM to eltr (a scheduler stopping the task) while the container runs: it is handed
 /// on to the runtime, eltr waits for it, and neither the runtime nor the run folder (with the
 /// plugin's configuration) outlives eltr; the secrets were never in a file or on a command line.
@@ -324,12 +358,39 @@ fn tap_with_pin_file_place() -> (tempfile::TempDir, PathBuf, PathBuf) {
     (tmp, dir, pins)
 }
 
+/// Makes a named pipe at `path`.
+fn mkfifo(path: &Path) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only reads it.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+#[test]
+fn a_lock_that_is_a_named_pipe_is_a_clear_error_not_a_hang() {
+    let (_tmp, dir, _pins) = tap_with_pin_file_place();
+    mkfifo(&dir.join(".eltr/extractors/tap-x/install.lock"));
+    let (code, stderr) = eltr_within_a_minute(&dir, &["install"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("install.lock is not a regular file"),
+        "{stderr}"
+    );
+
+    let p = support::project("run-basic");
+    mkfifo(&p.path(".eltr/state/dev:tap-x-to-target-y/lock"));
+    let (code, stderr) = eltr_within_a_minute(&p.dir, &["run", "tap-x", "target-y"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("lock: it is not a regular file"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn a_pin_file_that_is_a_pipe_or_a_device_is_a_clear_error_not_a_hang() {
     let (_tmp, dir, pins) = tap_with_pin_file_place();
-    let c = std::ffi::CString::new(pins.to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path; mkfifo only reads it.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    mkfifo(&pins);
     let (code, stderr) = eltr_within_a_minute(&dir, &["install"]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
@@ -792,29 +853,35 @@ fn a_state_lock_linked_out_of_the_project_truncates_nothing() {
     fs::create_dir_all(&state_dir).unwrap();
     symlink(&victim, state_dir.join("lock")).unwrap();
     let run = eltr(&p.dir, ["run", "tap-x", "target-y"], &[]);
-    run.clean_error(&["lock"]);
+    run.clean_error(&["lock: it is a symbolic link"]);
     assert_eq!(fs::read_to_string(&victim).unwrap(), "kept as it was\n");
 }
 
 #[test]
-fn a_plugin_folder_linked_out_of_the_project_gets_no_venv() {
-    let (tmp, dir) = project_dir();
-    fs::write(
-        dir.join("meltano.yml"),
-        "version: 1\nplugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    \
-         pip_url: tap-x-that-is-never-fetched\n",
-    )
-    .unwrap();
-    let outside = tmp.path().join("outside");
-    fs::create_dir_all(&outside).unwrap();
-    fs::create_dir_all(dir.join(".eltr/extractors")).unwrap();
-    symlink(&outside, dir.join(".eltr/extractors/tap-x")).unwrap();
-    let run = eltr(&dir, ["install"], &[("ELTR_UV", "/nonexistent/uv")]);
-    run.clean_error(&["not inside"]);
-    let made: Vec<_> = fs::read_dir(&outside)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert!(made.is_empty(), "made outside the project: {made:?}");
+fn a_plugin_or_install_log_folder_linked_out_of_the_project_gets_nothing() {
+    for linked in [".eltr/extractors/tap-x", ".eltr/logs/install"] {
+        let (tmp, dir) = project_dir();
+        fs::write(
+            dir.join("meltano.yml"),
+            "version: 1\nplugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    \
+             pip_url: tap-x-that-is-never-fetched\n",
+        )
+        .unwrap();
+        let outside = tmp.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        let link = dir.join(linked);
+        fs::create_dir_all(link.parent().unwrap()).unwrap();
+        symlink(&outside, &link).unwrap();
+        let run = eltr(&dir, ["install"], &[("ELTR_UV", "/nonexistent/uv")]);
+        run.clean_error(&["not inside"]);
+        let made: Vec<_> = fs::read_dir(&outside)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(
+            made.is_empty(),
+            "{linked}: made outside the project: {made:?}"
+        );
+    }
 }

@@ -131,7 +131,7 @@ impl ProjectNames {
     fn given_before_cursor(&self, sub: &str, id: &str) -> Option<usize> {
         let before = self.words.split_last().map_or(&[][..], |(_, rest)| rest);
         let matches = crate::cli::Cli::command()
-            .try_get_matches_from(before)
+            .try_get_matches_from(rejoined(before))
             .ok()?;
         let (name, sub_matches) = matches.subcommand()?;
         (name == sub).then(|| sub_matches.get_raw(id).map_or(0, |v| v.len()))
@@ -174,6 +174,24 @@ impl ProjectNames {
         }
         out
     }
+}
+
+/// The words with bash's split of `--opt=value` (three words: `--opt`, `=`, `value`) undone.
+fn rejoined(words: &[OsString]) -> Vec<OsString> {
+    let mut out: Vec<OsString> = Vec::with_capacity(words.len());
+    let mut words = words.iter();
+    while let Some(word) = words.next() {
+        match out.last_mut() {
+            Some(option) if word == "=" && option.to_string_lossy().starts_with("--") => {
+                option.push("=");
+                if let Some(value) = words.next() {
+                    option.push(value);
+                }
+            }
+            _ => out.push(word.clone()),
+        }
+    }
+    out
 }
 
 /// The value of a long option in the words (`--cwd DIR` or `--cwd=DIR`), the last one given.
@@ -276,6 +294,19 @@ mod tests {
                 "no argument '{id}' in {path:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_option_bash_split_at_its_equals_sign_is_one_word_again() {
+        let words: Vec<OsString> = ["eltr", "--cwd", "=", "x", "invoke", "--dump", "=", "config"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let expected: Vec<OsString> = ["eltr", "--cwd=x", "invoke", "--dump=config"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(rejoined(&words), expected);
     }
 
     #[test]

@@ -81,10 +81,16 @@ pub fn answer_request() -> Option<ExitCode> {
     }
     std::panic::set_hook(Box::new(|_| {}));
     let args: Vec<OsString> = std::env::args_os().collect();
-    let words: Vec<OsString> = match args.iter().position(|a| a == "--") {
+    let mut words: Vec<OsString> = match args.iter().position(|a| a == "--") {
         Some(i) => args[i + 1..].to_vec(),
         None => Vec::new(),
     };
+    // bash and zsh send the whole line and the index of the word under the cursor; what
+    // comes after that word is not part of the request.
+    let cursor = std::env::var("_CLAP_COMPLETE_INDEX").ok();
+    if let Some(at) = cursor.and_then(|i| i.parse::<usize>().ok()) {
+        words.truncate(at.saturating_add(1));
+    }
     let cwd = std::env::current_dir().ok();
     let names = Arc::new(ProjectNames::new(&words, cwd.as_deref()));
     let answered =

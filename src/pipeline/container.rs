@@ -32,6 +32,10 @@ pub enum ContainerError {
     )]
     BadImage { command: String, image: String },
     #[error(
+        "command '{command}': the volume '{volume}' of its container_spec holds a sensitive value once its variables are expanded, and the container runtime's command line is visible to every user of this machine (`ps`): mount a path that is no secret"
+    )]
+    SecretInVolume { command: String, volume: String },
+    #[error(
         "running commands in containers needs `docker` or `podman` on PATH, and neither was found"
     )]
     NoRuntime,
@@ -119,8 +123,25 @@ pub fn run(
         .flatten()
     {
         let bind = bind.as_str().unwrap_or_default();
-        cmd.arg("-v")
-            .arg(crate::project::expand::expand(bind, &lookup).text);
+        // Unlike the environment, a volume can only go on the command line: a variable that
+        // brings a secret into it is refused (text written in the spec itself is the user's).
+        let brought_secret = std::cell::Cell::new(false);
+        let checked = |n: &str| {
+            let value = lookup(n);
+            if let Some(v) = &value {
+                let masked = ctx.masker.mask(v);
+                brought_secret.set(brought_secret.get() || masked != v.as_str());
+            }
+            value
+        };
+        let bind = crate::project::expand::expand(bind, &checked).text;
+        if brought_secret.get() {
+            return Err(ContainerError::SecretInVolume {
+                command: command.to_string(),
+                volume: ctx.masker.mask(&bind).into_owned(),
+            });
+        }
+        cmd.arg("-v").arg(bind);
     }
     cmd.arg(image);
     if let Some(words) = spec.get("command").and_then(Value::as_str) {

@@ -112,8 +112,15 @@ impl Build {
         }
         lock.sweep();
         let _ = confine::remove_file(&owner, &log);
-        if let Some(dir) = log.parent() {
-            let _ = std::fs::create_dir_all(dir);
+        // The log's folder must really be inside `.eltr/`: a link planted there would have
+        // the installer's commands written elsewhere.
+        let log_dir = log.parent().unwrap_or(&owner);
+        if let Err(e) = confine::create_dir_inside(&owner, log_dir) {
+            return Err(result(InstallStatus::Failed {
+                command: format!("create {}", log_dir.display()),
+                log: log.clone(),
+                tail: vec![e.to_string()],
+            }));
         }
         // uv builds in a staging folder; pip, whose venvs cannot move, in place.
         let build_dir = match tool {
@@ -324,7 +331,7 @@ impl Build {
     /// Appends a line to the install log (a reason the log's commands do not show).
     fn note(&self, text: &str) {
         use std::io::Write;
-        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&self.log) {
+        if let Ok(mut f) = open_log(&self.log) {
             let _ = writeln!(f, "{text}");
         }
     }
@@ -446,14 +453,20 @@ fn read_pins(root: &Path, plugin: &ResolvedPlugin) -> Result<Option<Pylock>, Str
     Ok(Some(lock))
 }
 
+/// The install log, for appending; never opened through a link.
+fn open_log(log: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(log)
+}
+
 /// Runs one installer step with its output appended to `log`.
 fn run_logged(step: &[String], log: &Path, cwd: &Path) -> bool {
     use std::io::Write;
-    let Ok(mut file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-    else {
+    let Ok(mut file) = open_log(log) else {
         return false;
     };
     let _ = writeln!(file, "$ {}", shell_words::join(step));

@@ -67,8 +67,15 @@ fn airflow(prepared: &mut PreparedPlugin) -> Result<(), PluginError> {
     let mut ini = Ini::parse(&String::from_utf8_lossy(&defaults.stdout));
     for (key, value) in settings(&prepared.plugin) {
         // `section.option`; Meltano cannot place a setting without a section either.
-        if let Some((section, option)) = key.split_once('.') {
-            ini.set(section, &option.to_lowercase(), &py_str(&value));
+        match key.split_once('.') {
+            Some((section, option)) if plain_ini_name(section) && plain_ini_name(option) => {
+                ini.set(section, &option.to_lowercase(), &py_str(&value));
+            }
+            Some(_) => tracing::warn!(
+                "Airflow setting '{}' left out of airflow.cfg: a section or option name holds characters the file cannot keep apart",
+                key.escape_debug()
+            ),
+            None => {}
         }
     }
     write_run_file(prepared, "airflow.cfg", &ini.render())?;
@@ -266,6 +273,17 @@ fn failed(prepared: &PreparedPlugin, message: &str) -> PluginError {
     }
 }
 
+/// A section or option name airflow.cfg keeps as one name: no line break, bracket,
+/// separator or comment sign that would end it and start another entry.
+fn plain_ini_name(name: &str) -> bool {
+    // A leading blank would make the line continue the option above it.
+    !name.is_empty()
+        && name == name.trim()
+        && name
+            .chars()
+            .all(|c| !c.is_control() && !matches!(c, '[' | ']' | '=' | ':' | '#' | ';'))
+}
+
 /// Python's `str()` of a setting value (what `configparser` writes).
 fn py_str(v: &Value) -> String {
     match v {
@@ -339,7 +357,10 @@ impl Ini {
         for (name, options) in &self.sections {
             out.push_str(&format!("[{name}]\n"));
             for (k, v) in options {
-                out.push_str(&format!("{k} = {}\n", v.replace('\n', "\n\t")));
+                // Every line break continues the value: Airflow reads the file with universal
+                // newlines, so a bare `\r` would otherwise start an option of its own.
+                let value = v.replace("\r\n", "\n").replace('\r', "\n");
+                out.push_str(&format!("{k} = {}\n", value.replace('\n', "\n\t")));
             }
             out.push('\n');
         }
@@ -362,6 +383,24 @@ mod tests {
             ini.render(),
             "[core]\ndags_folder = /y\nlong = a\n\tb\n\n[webserver]\nweb_server_port = 8080\n\n"
         );
+    }
+
+    #[test]
+    fn a_line_break_in_a_value_never_starts_an_option_of_its_own() {
+        let mut ini = Ini::parse("[core]\n");
+        ini.set(
+            "core",
+            "dags_folder",
+            "/x\rsql_alchemy_conn = evil\r\nmore\nend",
+        );
+        assert_eq!(
+            ini.render(),
+            "[core]\ndags_folder = /x\n\tsql_alchemy_conn = evil\n\tmore\n\tend\n\n"
+        );
+        assert!(plain_ini_name("dags_folder"));
+        for name in ["", "a\nb", "a]b", "a=b", "a:b", "a;b", "x\r", " x", "x\t"] {
+            assert!(!plain_ini_name(name), "{name:?}");
+        }
     }
 
     #[test]

@@ -64,6 +64,7 @@ impl BuildLock {
 
     /// The lock if nobody builds in `home` right now.
     fn try_acquire(owner: &Path, home: &Path) -> Option<BuildLock> {
+        confine::create_dir_inside(owner, home).ok()?;
         let file = open_lock(home).ok()?;
         // SAFETY: `file` is open for the whole call, so its descriptor is valid.
         let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
@@ -91,15 +92,30 @@ impl BuildLock {
 }
 
 /// The lock file, never opened through a link (one planted there would have eltr create or
-/// lock a file elsewhere).
+/// lock a file elsewhere) and never a named pipe (opening one waits for a reader).
 fn open_lock(home: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(home.join(LOCK_FILE))
+        .map_err(|e| match e.raw_os_error() {
+            // A named pipe without a reader.
+            Some(libc::ENXIO) => io::Error::other(format!(
+                "{} is not a regular file (remove it)",
+                home.join(LOCK_FILE).display()
+            )),
+            _ => e,
+        })?;
+    match file.metadata()?.is_file() {
+        true => Ok(file),
+        false => Err(io::Error::other(format!(
+            "{} is not a regular file (remove it)",
+            home.join(LOCK_FILE).display()
+        ))),
+    }
 }
 
 fn unique(home: &Path, prefix: &str) -> PathBuf {

@@ -64,7 +64,8 @@ impl Store for LocalStore {
 
     fn get(&self, id: &StateId) -> Result<Option<StateDoc>> {
         let path = self.dir(id).join(STATE_FILE);
-        let bytes = match fs::read(&path) {
+        let bytes = match crate::vocab::files::read_capped(&path, crate::vocab::files::DOCUMENT_CAP)
+        {
             Ok(b) => b,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(&path)(e)),
@@ -125,8 +126,21 @@ impl Store for LocalStore {
                 .write(true)
                 .create(true)
                 .truncate(false)
-                .custom_flags(libc::O_NOFOLLOW)
+                // Non-blocking: opening a named pipe planted there returns at once.
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
                 .open(&path)
+                .and_then(|f| match f.metadata()?.is_file() {
+                    true => Ok(f),
+                    false => Err(std::io::Error::other(
+                        "it is not a regular file, and eltr locks only regular files (remove it)",
+                    )),
+                })
+                .map_err(|e| match e.raw_os_error() {
+                    Some(libc::ELOOP) => std::io::Error::other(
+                        "it is a symbolic link, and eltr never writes a lock through one (remove it)",
+                    ),
+                    _ => e,
+                })
                 .map_err(io(&path))?;
             if !try_flock(&file) {
                 // Held by a live process: the kernel drops the flocks of dead ones.
@@ -210,12 +224,18 @@ fn try_flock(file: &File) -> bool {
 
 /// A lock file's body with the holder record beside it (none: a Meltano lock).
 fn read_lock(path: &Path) -> Option<LockInfo> {
-    let body = fs::read(path).ok()?;
+    // Capped reads of regular files only: a named pipe planted there must not hang eltr.
+    let read = |p: &Path| crate::vocab::files::read_capped(p, LOCK_CAP).ok();
+    let body = read(path)?;
     let holder = path
         .parent()
-        .and_then(|d| fs::read_to_string(d.join(HOLDER_SIDECAR)).ok());
+        .and_then(|d| read(&d.join(HOLDER_SIDECAR)))
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
     LockInfo::from_parts(&body, holder.as_deref())
 }
+
+/// The most of a lock file or its holder record read (both are a line of JSON).
+const LOCK_CAP: u64 = 1 << 20;
 
 /// The holder recorded in a lock file. A holder that has just taken the lock may not have
 /// written it yet: read a few times before giving up.
@@ -253,6 +273,9 @@ impl LocalLock {
     ) -> LocalLock {
         let beat_path = path.clone();
         let run_id = info.run_id.clone();
+        // The heartbeat writes through the descriptor eltr locked, never by path again: a
+        // link or a taken-over lock put at the path in between is not written through.
+        let beat_file = file.try_clone();
         let heartbeat = Heartbeat::start(timeout, info, move |info| {
             if fs::metadata(&beat_path).map(|m| m.ino()).ok() != Some(ino) {
                 tracing::warn!("lock {} was taken over by another run", beat_path.display());
@@ -260,12 +283,13 @@ impl LocalLock {
             }
             let body = info.body();
             // Rewritten in place: the lock's identity is its inode.
-            let write = OpenOptions::new()
-                .write(true)
-                .open(&beat_path)
-                .and_then(|mut f| {
-                    f.write_all(&body)
-                        .and_then(|_| f.set_len(body.len() as u64))
+            let write = beat_file
+                .as_ref()
+                .map_err(|e| std::io::Error::new(e.kind(), e.to_string()))
+                .and_then(|f| {
+                    use std::os::unix::fs::FileExt;
+                    f.write_all_at(&body, 0)
+                        .and_then(|()| f.set_len(body.len() as u64))
                 });
             if let Err(e) = write {
                 tracing::warn!("cannot refresh lock heartbeat: {e}");

@@ -141,8 +141,8 @@ pub fn write_private_replacing(
     replace_with_mode(owner, path, bytes, false, 0o600)
 }
 
-/// The write of [`write_replacing`]; the temporary file is made new with `mode` (less the
-/// umask), never opened through a link or over a file planted under its name.
+/// The write of [`write_replacing`]: a new temporary file (see [`new_temp_file`]) renamed
+/// over `path`; removed again when anything fails.
 fn replace_with_mode(
     owner: &Path,
     path: &Path,
@@ -151,7 +151,7 @@ fn replace_with_mode(
     mode: u32,
 ) -> Result<(), ConfineError> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::PermissionsExt;
     let action = "write";
     let err = |target: &Path| {
         let target = target.to_path_buf();
@@ -177,37 +177,66 @@ fn replace_with_mode(
     })?;
     let real_dir = real.parent().unwrap_or(owner);
     let file_name = real.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    // Unique per process and thread: two threads may replace the same file at once.
-    let thread: String = format!("{:?}", std::thread::current().id())
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    let tmp = real_dir.join(format!(".{file_name}.{}-{thread}.tmp", std::process::id()));
-    let create = || {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
+    // A replaced file keeps its permissions (a state file the user made 0600 stays so);
+    // a private write is always `mode`.
+    let keep = match mode {
+        PRIVATE => None,
+        _ => std::fs::symlink_metadata(&real)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| std::fs::Permissions::from_mode(m.permissions().mode() & 0o7777)),
     };
-    // A leftover of this pid and thread (a crash) is removed once; a link is never followed.
-    let opened = create().or_else(|e| match e.kind() {
-        io::ErrorKind::AlreadyExists => std::fs::remove_file(&tmp).and_then(|()| create()),
-        _ => Err(e),
-    });
-    let mut f = opened.map_err(err(&tmp))?;
-    f.write_all(bytes).map_err(err(&tmp))?;
-    if durable {
-        f.sync_all().map_err(err(&tmp))?;
+    let (mut f, tmp) = new_temp_file(real_dir, file_name, mode).map_err(err(real_dir))?;
+    let mut written = f.write_all(bytes);
+    if let (Ok(()), Some(keep)) = (&written, keep) {
+        written = f.set_permissions(keep);
+    }
+    if let (Ok(()), true) = (&written, durable) {
+        written = f.sync_all();
     }
     drop(f);
-    std::fs::rename(&tmp, &real).map_err(err(path))?;
+    let finished = written
+        .map_err(err(&tmp))
+        .and_then(|()| std::fs::rename(&tmp, &real).map_err(err(path)));
+    if let Err(e) = finished {
+        // The half-written copy goes (with `compile --unsafe` it holds secrets).
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     if durable {
         if let Ok(d) = std::fs::File::open(real_dir) {
             let _ = d.sync_all();
         }
     }
     Ok(())
+}
+
+/// The mode of a write only the user may read.
+const PRIVATE: u32 = 0o600;
+
+/// A new temporary file in `dir` for replacing `file_name`: a random name, created with
+/// `O_EXCL` (never through a link, never over another writer's file; two eltrs in containers
+/// sharing the folder may have the same pid) and `mode` less the umask.
+fn new_temp_file(dir: &Path, file_name: &str, mode: u32) -> io::Result<(std::fs::File, PathBuf)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
+    for _ in 0..8 {
+        let tmp = dir.join(format!(
+            ".{file_name}.{}.tmp",
+            uuid::Uuid::new_v4().simple()
+        ));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((f, tmp)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
 }
 
 /// True when `dir` is a folder of the user running eltr that nobody else can write into: what
@@ -626,6 +655,27 @@ mod tests {
                 target.display()
             );
         }
+    }
+
+    #[test]
+    fn a_replaced_file_keeps_its_mode_and_a_failed_write_leaves_no_copy() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tree();
+        let state = t.owner.join("state.json");
+        fs::write(&state, "{}").unwrap();
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o600)).unwrap();
+        write_replacing(&t.owner, &state, b"{\"a\": 1}", true).unwrap();
+        let mode = fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // A folder where the file should be: the write fails, and the secret copy goes.
+        let manifest = t.owner.join("run/x/manifest.json");
+        fs::create_dir_all(&manifest).unwrap();
+        assert!(write_private_replacing(&t.owner, &manifest, b"secret").is_err());
+        let left: Vec<_> = fs::read_dir(t.owner.join("run/x"))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert_eq!(left.len(), 1, "{left:?}");
     }
 
     #[test]
