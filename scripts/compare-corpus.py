@@ -2,12 +2,14 @@
 
 For each project folder given, two copies are made (one per tool, so neither sees the other's
 files), and each command below runs in both: `compile` (its written manifests compared byte
-for byte), `config list` of one plugin of each type, `job list`, `schedule list`,
-`environment list`, `plugin list`, `state list`, `invoke --print-var` / `--dump config` of a
-loader and a utility, and `run --dry-run` of the first job. A command's result is its stdout
+for byte), `config list` and `config print --format env` of one plugin of each type,
+`job list`, `schedule list`, `environment list`, `plugin list`, `state list`,
+`invoke --print-var` / `--dump config` of a loader and a utility, and `run --dry-run` of the
+first job (only whether it succeeds: Meltano logs a dry run, eltr prints its plan). A command's result is its stdout
 (the project's path written as ROOT, Meltano's log lines dropped) and whether it succeeded.
-Prints one line per command: same, differs, only-one-fails or both-fail, with a diff excerpt
-for the last three, then the counts. Exits 1 when anything differs.
+Prints one line per command: same, differs, only-one-fails, both-fail or meltano-needs-hub
+(Meltano asked the Hub, which is out of reach), with a diff excerpt for all but the first,
+then the counts. Exits 1 when a command differs or fails in one tool only.
 
 Run through scripts/compare-corpus.sh, which finds Meltano's Python and eltr.
 """
@@ -33,6 +35,7 @@ QUIET = {
     "MELTANO_HUB_URL": "http://127.0.0.1:9",
     "NO_COLOR": "1",
 }
+VERDICTS = ["same", "differs", "only-one-fails", "both-fail", "meltano-needs-hub"]
 # Documented differences, dropped from Meltano's output before comparing: the state backend
 # Meltano writes into every manifest when the project names none (docs/run-compatibility.md).
 KNOWN = [re.compile(r'^meltano-manifest[^:]*: +"MELTANO_STATE_BACKEND_URI": "systemdb",?$')]
@@ -92,6 +95,8 @@ def commands(root):
     env_args = [f"--environment={env}"] if env else []
     for ptype, name, env_keys in first_of_each_type(docs):
         out.append((f"config list {name}", env_args + ["config", "list", name]))
+        out.append((f"config print env {name}",
+                    env_args + ["config", "print", name, "--format", "env"]))
         if ptype in ("loaders", "utilities"):
             names = ["MELTANO_PROJECT_ROOT", "MELTANO_ENVIRONMENT"] + env_keys[:3]
             argv = ["invoke", "--no-install"]
@@ -108,10 +113,10 @@ def commands(root):
     return [c if len(c) == 3 else c + ([],) for c in out]
 
 
-def normalise(text, root):
+def normalise(text, root, drop_logs=True):
     lines = []
     for line in text.replace(root, "ROOT").splitlines():
-        if LOG_LINE.match(line):
+        if drop_logs and LOG_LINE.match(line):
             continue
         lines.append(TIME.sub("TIME", line.rstrip()))
     return lines
@@ -128,8 +133,10 @@ def run(tool, root, argv, label, keep_stderr):
     out = normalise(proc.stdout, root)
     if label == "compile":
         out += manifests(root)
-    err = [l for l in normalise(proc.stderr, root) if l][-keep_stderr:]
-    return proc.returncode == 0, out, err
+    err = [l for l in normalise(proc.stderr, root, drop_logs=False) if l]
+    # Meltano ends a failure with its traceback: its own error lines say more.
+    said = [l for l in err if "[error" in l or l.startswith(("error", "Error"))]
+    return proc.returncode == 0, out, (said or err)[-keep_stderr:]
 
 
 def manifests(root):
@@ -149,7 +156,7 @@ def copy_project(src, dest):
 
 def compare_project(src, meltano, eltr, excerpt):
     name = os.path.basename(os.path.realpath(src))
-    counts = {"same": 0, "differs": 0, "only-one-fails": 0, "both-fail": 0}
+    counts = dict.fromkeys(VERDICTS, 0)
     with tempfile.TemporaryDirectory(prefix="compare-corpus-") as tmp:
         roots = {}
         for tool in ("meltano", "eltr"):
@@ -165,7 +172,10 @@ def compare_project(src, meltano, eltr, excerpt):
             m_ok, m_out, m_err = run(meltano, roots["meltano"], argv, label, excerpt)
             m_out = [l for l in m_out if not any(k.match(l) for k in KNOWN)]
             e_ok, e_out, e_err = run(eltr, roots["eltr"], argv[:1] + eltr_extra + argv[1:], label, excerpt)
-            if m_ok != e_ok:
+            if not m_ok and any("Meltano Hub" in l for l in m_err):
+                # Meltano needed the Hub for a plugin without a lockfile: not comparable.
+                verdict = "meltano-needs-hub"
+            elif m_ok != e_ok:
                 verdict = "only-one-fails"
             elif not m_ok:
                 verdict = "both-fail"
@@ -179,7 +189,7 @@ def compare_project(src, meltano, eltr, excerpt):
             print(f"{name}: {label}: {verdict}")
             if verdict == "same":
                 continue
-            if verdict in ("only-one-fails", "both-fail"):
+            if verdict in ("only-one-fails", "both-fail", "meltano-needs-hub"):
                 for tool, ok, err in (("meltano", m_ok, m_err), ("eltr", e_ok, e_err)):
                     if not ok:
                         for line in err:
@@ -197,7 +207,7 @@ def main():
     ap.add_argument("--excerpt", type=int, default=12, help="diff and stderr lines shown")
     ap.add_argument("projects", nargs="+")
     args = ap.parse_args()
-    total = {"same": 0, "differs": 0, "only-one-fails": 0, "both-fail": 0}
+    total = dict.fromkeys(VERDICTS, 0)
     for project in args.projects:
         if not os.path.isfile(os.path.join(project, "meltano.yml")):
             print(f"{project}: no meltano.yml here", file=sys.stderr)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Dev tool: runs the same read-only commands (compile, config list, job / schedule /
+# Dev tool: runs the same read-only commands (compile, config list / print, job / schedule /
 # environment / plugin / state list, invoke --print-var / --dump config, run --dry-run) with
 # eltr and Meltano 4.4.1 on Meltano project folders, each tool in its own copy, and prints
-# per project and command: same, differs, only-one-fails or both-fail, with a diff excerpt.
+# per project and command: same, differs, only-one-fails, both-fail or meltano-needs-hub,
+# with a diff excerpt.
 #
 #   scripts/compare-corpus.sh [--excerpt N] PROJECT_DIR...
 #
