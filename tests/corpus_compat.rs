@@ -110,6 +110,7 @@ fn config_print_matches_meltano_byte_for_byte_in_settings_order() {
         ][..],
         &["config", "print", "util-locked", "--format", "env"][..],
         &["config", "print", "util-locked"][..],
+        &["config", "print", "util-labelled", "--format", "env"][..],
     ] {
         let m = meltano(&p.dir, args, &[]);
         let e = eltr(&p.dir, args, &QUIET);
@@ -141,6 +142,19 @@ fn config_print_matches_meltano_byte_for_byte_in_settings_order() {
         .filter_map(|l| l.split('=').next())
         .collect();
     assert_eq!(order, ["PORT", "FOLDER", "PAUSED", "HOME"], "{}", e.stdout);
+    // A setting written twice in one file keeps its first place and its last value.
+    let e = eltr(
+        &p.dir,
+        ["config", "print", "util-labelled", "--format", "env"],
+        &QUIET,
+    );
+    let first = e.stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("UTIL_LABELLED_PROJECT_DIR="),
+        "{}",
+        e.stdout
+    );
+    assert!(first.ends_with("/second'"), "{}", e.stdout);
 }
 
 #[test]
