@@ -403,5 +403,10 @@ fn dotenv_lines(
         let quoted = text.replace('\\', "\\\\").replace('\'', "\\'");
         out.push_str(&format!("{var}='{quoted}'\n"));
     }
+    // Meltano echoes the .env file it wrote, whose last line already ends: one blank line
+    // follows. (With no variable it writes no file and fails; eltr prints nothing.)
+    if !out.is_empty() {
+        out.push('\n');
+    }
     out
 }

@@ -3,8 +3,10 @@
 //! word after the plugin's name is the plugin's: `eltr invoke tap-x --help` asks the tap.
 
 use super::Call;
+use crate::pipeline::RunError;
 use crate::pipeline::command::{CommandSpec, Invocation, invocation_supervisor, ready};
 use crate::pipeline::container::has_spec;
+use crate::plugin::{PluginError, PrepareOptions};
 use crate::project::model::PluginType;
 use crate::vocab::ident::RunId;
 use clap::Args;
@@ -103,12 +105,25 @@ pub fn run(call: &Call<'_>, args: InvokeArgs) -> anyhow::Result<ExitCode> {
         return Ok(exit_code(status));
     }
     let extractor = plugin.plugin_type == PluginType::Extractors;
-    let ready = ready(&ctx, plugin, command.as_deref(), plugin_args, &how)?;
-    for var in &args.print_var {
-        let value = ready.env().iter().rev().find(|(k, _)| k == var);
-        let value = value.map_or("None", |(_, v)| v.as_str());
-        call.print_line(&format!("{var}={value}"))?;
-    }
+    let wanted = (!args.print_var.is_empty()).then(|| plugin.clone());
+    let ready = match ready(&ctx, plugin, command.as_deref(), plugin_args, &how) {
+        Ok(ready) => ready,
+        // Meltano prints the variables before it looks for the executable (an extractor's
+        // discovery needs it first): a plugin not installed yet still shows them.
+        Err(e @ RunError::Plugin(PluginError::NotFound { .. })) => {
+            if let Some(plugin) = wanted.filter(|_| !extractor) {
+                let opts = PrepareOptions {
+                    run_id: how.run_id,
+                    ..PrepareOptions::default()
+                };
+                let env = crate::plugin::prepare::process_env(&ctx, &plugin, &opts);
+                print_vars(call, &args.print_var, &env)?;
+            }
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    print_vars(call, &args.print_var, ready.env())?;
     if args.dump == Some(InvokeDump::Catalog) {
         let catalog = ready
             .args
@@ -123,6 +138,16 @@ pub fn run(call: &Call<'_>, args: InvokeArgs) -> anyhow::Result<ExitCode> {
         return print_dump(call, &pretty, args.show_secrets);
     }
     Ok(exit_code(ready.run(&how.supervisor)?))
+}
+
+/// `--print-var NAME`: `NAME=value` as the plugin sees it, `None` when it is not set.
+fn print_vars(call: &Call<'_>, names: &[String], env: &[(String, String)]) -> anyhow::Result<()> {
+    for var in names {
+        let value = env.iter().rev().find(|(k, _)| k == var);
+        let value = value.map_or("None", |(_, v)| v.as_str());
+        call.print_line(&format!("{var}={value}"))?;
+    }
+    Ok(())
 }
 
 /// The plugin's exit code as eltr's (a signal: 1).

@@ -1,7 +1,7 @@
 //! `eltr plugin list [--format text|json]`: the project's plugins as Meltano 4.4 lists them,
 //! in its type order: type, name, variant, parent, whether the project file carries the
 //! plugin's own definition (`custom`: a `namespace` and no `inherit_from`), and the pip_url in
-//! JSON. Mappings are their mapper's configuration, not plugins, so they are not listed.
+//! JSON, as written (Meltano shows it with its `$VAR`s unexpanded). Mappings are their mapper's configuration, not plugins, so they are not listed.
 //! `update` is always false: Meltano only checks for updates when logged in to Meltano Cloud,
 //! which no longer exists.
 
@@ -57,7 +57,7 @@ pub fn run(call: &Call<'_>, args: PluginArgs) -> anyhow::Result<ExitCode> {
                 variant: resolved.variant.clone().unwrap_or_else(|| "default".into()),
                 custom: inherit_from.is_none() && def.item.namespace.is_some(),
                 inherit_from,
-                pip_url: resolved.pip_url.clone(),
+                pip_url: resolved.pip_url_as_written.clone(),
             });
         }
     }

@@ -6,7 +6,8 @@ use crate::project::settings::env_stem;
 pub use crate::project::settings::env_text;
 use serde_json::Value;
 
-/// `(variable, value, sensitive)` for every setting with a value, in declaration order, as
+/// `(variable, value, hidden)` for every setting with a value (`hidden`: a secret whose value is
+/// true to Python, what Meltano redacts), in declaration order, as
 /// Meltano exports them (`SettingsService.as_env`, `SettingDefinition.env_vars` for writing):
 /// the setting's own `env:` name (dbt's `DBT_PROFILES_DIR`), `<PREFIX>_<SETTING>` for each of
 /// the plugin's prefixes, `MELTANO_<VERB>_<SETTING>`, then its `env_aliases`.
@@ -50,10 +51,12 @@ fn setting_vars_with(
         let mut names: Vec<String> = custom.into_iter().collect();
         names.extend(stems.iter().map(|stem| format!("{stem}_{name}")));
         names.extend(aliases);
+        // Meltano hides a secret only when its value is true to Python (`if value:`).
+        let hidden = setting.sensitive && crate::vocab::truth::python_truthy(&setting.value);
         let mut seen = std::collections::HashSet::new();
         for var in names {
             if seen.insert(var.clone()) {
-                out.push((var, text.clone(), setting.sensitive));
+                out.push((var, text.clone(), hidden));
             }
         }
     }

@@ -251,11 +251,23 @@ fn standalone(
             }
         }
     }
+    // A plugin inheriting from one the project defines has no definition of its own: Meltano
+    // takes its parent's (its `definition` attribute falls back to the parent), which lands on
+    // the parent's entry, so the child's entry keeps only what the project file says.
+    if let Some(parent) = d.inherit_from.as_deref() {
+        if let Some(parent_def) = ctx.project.plugins.get(&(ptype, parent.to_string())) {
+            return standalone(ctx, ptype, parent, parent_def);
+        }
+    }
     let mut out = Map::new();
     out.insert("plugin_type".into(), json!(ptype.key()));
     out.insert("name".into(), json!(name));
     out.insert("namespace".into(), json!(resolved.namespace));
-    out.insert("label".into(), json!(name));
+    let label = d.other.get("label").filter(|l| !l.is_null());
+    out.insert(
+        "label".into(),
+        label.cloned().unwrap_or_else(|| json!(name)),
+    );
     for (key, value) in [
         ("pip_url", d.pip_url.clone()),
         ("python", d.python.clone()),
@@ -279,14 +291,26 @@ fn standalone(
     Ok(Value::Object(out))
 }
 
-/// A setting as Meltano writes a definition back: kind `password` becomes a sensitive
-/// string (Meltano's replacement of that deprecated kind).
+/// A setting as Meltano writes a definition back, with its replacement of the deprecated
+/// kinds: `password` / `oauth` become `sensitive: true`, `hidden` becomes `hidden: true`; the
+/// kind turns into `string` only when the flag was written too, else it stays as written.
 fn canonical_setting(s: &crate::project::model::SettingDef) -> Value {
     let mut v = serde_json::to_value(s).unwrap_or_default();
-    if v.get("kind").and_then(Value::as_str) == Some("password") {
+    let flag = match v.get("kind").and_then(Value::as_str) {
+        Some("password" | "oauth") => "sensitive",
+        Some("hidden") => "hidden",
+        _ => return v,
+    };
+    // Python truthiness of the flag as written (`sensitive` is a bool; `hidden` is kept raw).
+    let set = match v.get(flag) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(t)) => !t.is_empty(),
+        _ => false,
+    };
+    if set {
         v["kind"] = json!("string");
-        v["sensitive"] = json!(true);
     }
+    v[flag] = json!(true);
     v
 }
 
@@ -310,6 +334,8 @@ fn plugin_env(plugin: &crate::project::ResolvedPlugin, redact: bool) -> Map<Stri
     // A child's secret inherited as a `$VAR` that is not set still shows as redacted in
     // Meltano's manifest (it hands the child its parent's value as written, which is not
     // empty); the parent's own empty value is dropped.
+    // A secret whose value is false to Python (`""`, `0`) is written as it is
+    // (`setting_vars` does not flag it sensitive), as Meltano writes it.
     let mut shown = plugin.clone();
     if redact {
         for s in shown.config.values_mut() {

@@ -81,20 +81,26 @@ impl<'a> Definition<'a> {
         })
     }
 
-    /// The parent's settings, extended (same name: replaced) by the lockfile's, then the
-    /// project's.
+    /// The parent's settings, extended by the lockfile's, then the project's. A setting
+    /// declared again replaces the earlier one and moves to the end, in the later layer's
+    /// order (Meltano's `ProjectPlugin.all_settings`: the parent's settings that are not
+    /// redeclared, then the plugin's own), which is the order `config print` lists them in.
+    /// A name written twice within one layer keeps its first place and its last definition.
     pub fn settings(&self) -> Vec<SettingDef> {
         let mut settings: Vec<SettingDef> =
             self.parent.map(|p| p.settings.clone()).unwrap_or_default();
-        for s in self
-            .locked
-            .iter()
-            .flat_map(|l| l.settings.iter().flatten())
-            .chain(self.def.settings.iter().flatten())
-        {
-            match settings.iter_mut().find(|e| e.name == s.name) {
-                Some(existing) => *existing = s.clone(),
-                None => settings.push(s.clone()),
+        let locked = self.locked.iter().flat_map(|l| l.settings.iter().flatten());
+        for layer in [
+            locked.collect::<Vec<_>>(),
+            self.def.settings.iter().flatten().collect(),
+        ] {
+            settings.retain(|e| !layer.iter().any(|s| s.name == e.name));
+            let start = settings.len();
+            for s in layer {
+                match settings[start..].iter_mut().find(|e| e.name == s.name) {
+                    Some(again) => *again = s.clone(),
+                    None => settings.push(s.clone()),
+                }
             }
         }
         settings

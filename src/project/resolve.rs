@@ -233,6 +233,9 @@ impl Context {
             Some(url) => Some(self.expand_str(&url, &env, &sourced.source, "pip_url")?),
             None => None,
         };
+        let pip_url_as_written = layered
+            .own_pip_url()
+            .or_else(|| parent.and_then(|p| p.pip_url_as_written.clone()));
         let python = layered.python(self.project.python.as_ref());
         Ok(ResolvedPlugin {
             plugin_type: ptype,
@@ -247,6 +250,7 @@ impl Context {
             namespace,
             executable,
             pip_url,
+            pip_url_as_written,
             venv_python: match &parent {
                 Some(p) if venv_owner != def.name => p.venv_python.clone(),
                 _ => python.clone(),

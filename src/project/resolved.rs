@@ -246,6 +246,9 @@ pub struct ResolvedPlugin {
     pub env_prefixes: EnvPrefixes,
     pub executable: String,
     pub pip_url: Option<String>,
+    /// `pip_url` as the project or lockfile writes it, `$VAR`s unexpanded: what Meltano's
+    /// `plugin list` shows.
+    pub pip_url_as_written: Option<String>,
     pub python: Option<String>,
     /// The plugin whose virtualenv this one runs from (itself, or the parent it inherits from
     /// when it has no `pip_url` of its own).
