@@ -1216,3 +1216,67 @@ fn venv_backend_chooses_the_installer_as_in_meltano() {
         .failure()
         .stderr_has("MELTANO_VENV_BACKEND: unknown venv backend 'uvv' (did you mean 'uv'?)");
 }
+
+// --- PyPI's caching headers for uv (plugin/uv_config.rs) ---------------------------------
+
+/// The last install log of utility `cow`.
+fn cow_log(root: &Path) -> String {
+    std::fs::read_to_string(root.join(".eltr/logs/install/utility-cow.log")).unwrap()
+}
+
+/// eltr hands uv PyPI's own caching headers in `.eltr/uv-pypi-headers.toml` when uv would
+/// read no configuration of its own; an index the project chose still decides where packages
+/// come from (PyPI is only an explicit index there); and a `uv.toml` of the project's own
+/// leaves uv to it.
+#[test]
+fn uv_gets_pypi_caching_headers_only_where_it_has_no_configuration_of_its_own() {
+    let tmp = project(COW_PROJECT);
+    let root = tmp.path();
+    // No user or system uv configuration, whatever this machine has.
+    let config_home = common::empty_dir();
+    let config_home = config_home.path().display().to_string();
+    let no_config = [
+        ("XDG_CONFIG_HOME", config_home.as_str()),
+        ("XDG_CONFIG_DIRS", config_home.as_str()),
+    ];
+    let headers = root.join(".eltr/uv-pypi-headers.toml");
+    let flag = format!("--config-file {}", headers.display());
+
+    eltr(Installer::Uv, root, &["install"], &no_config).success();
+    let log = cow_log(root);
+    let install = log
+        .lines()
+        .find(|l| l.contains(" pip install "))
+        .unwrap_or_default();
+    assert!(install.contains(&flag), "{log}");
+    let text = std::fs::read_to_string(&headers).unwrap();
+    assert!(text.contains("immutable"), "{text}");
+    assert_cowsay_runs(&venv(root, "utilities", "cow"), "headers");
+
+    // A requirements file that names its own index (empty here): uv looks there, not on
+    // PyPI, so the install fails, as it does without eltr's file.
+    let index = common::empty_dir();
+    std::fs::write(
+        root.join("requirements.txt"),
+        format!(
+            "--index-url file://{}\ncowsay==6.1\n",
+            index.path().display()
+        ),
+    )
+    .unwrap();
+    set_pip_url(root, "-r requirements.txt");
+    let run = eltr(Installer::Uv, root, &["install", "--clean"], &no_config);
+    run.failure().stderr_has("utility cow");
+    let log = cow_log(root);
+    assert!(log.contains(&flag), "{log}");
+    assert!(log.contains("cowsay was not found"), "{log}");
+
+    // The project's own uv.toml: uv reads it, and eltr passes no file of its own.
+    std::fs::write(root.join("uv.toml"), "# the project's uv settings\n").unwrap();
+    set_pip_url(root, "cowsay==6.1");
+    eltr(Installer::Uv, root, &["install", "--clean"], &no_config).success();
+    let log = cow_log(root);
+    assert!(log.contains(" pip install "), "{log}");
+    assert!(!log.contains("--config-file"), "{log}");
+    assert_cowsay_runs(&venv(root, "utilities", "cow"), "own config");
+}

@@ -270,7 +270,9 @@ impl Build {
                 if run_logged(&offline, &self.log, &self.root) {
                     return Ok(());
                 }
-                let online = step(&[]);
+                let config = super::uv_config::args(&self.root);
+                let config: Vec<&str> = config.iter().map(String::as_str).collect();
+                let online = step(&config);
                 run_logged(&online, &self.log, &self.root)
                     .then_some(())
                     .ok_or_else(|| shell_words::join(&online))
@@ -423,7 +425,8 @@ impl Build {
         let head = match &self.tool {
             Installer::Uv(uv) => {
                 let uv = uv.display().to_string();
-                words(&[&uv, "pip", "install", "--python", &python])
+                let head = words(&[&uv, "pip", "install", "--python", &python]);
+                [head, super::uv_config::args(&self.root)].concat()
             }
             Installer::Pip => words(&[
                 &python,

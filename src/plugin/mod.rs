@@ -17,6 +17,7 @@ pub mod resolutions;
 pub mod run_dir;
 pub mod schedule;
 pub mod staging;
+pub mod uv_config;
 pub mod venv;
 
 pub use prepare::{PrepareOptions, PreparedPlugin, prepare};
