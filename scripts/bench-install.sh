@@ -48,7 +48,14 @@
 #   plugin waits for another (see src/plugin/schedule.rs). eltr builds each venv
 #   relocatable in a staging folder and renames it into place; Meltano builds
 #   in place. Pass ELTR_INSTALL_ARGS="--parallelism $(nproc)" to time eltr at
-#   Meltano's width.
+#   Meltano's width. Where uv reads no configuration of its own (here: none),
+#   eltr hands it PyPI's own caching headers (--config-file
+#   .eltr/uv-pypi-headers.toml, see src/plugin/uv_config.rs): on a network that
+#   strips them, uv otherwise builds a source distribution two plugins share
+#   twice. uv stores a response with the headers it was given, and the warm uv
+#   cache is one for both tools, filled by eltr's check run first: Meltano's
+#   warm runs then find those entries fresh too, as on a network that keeps
+#   PyPI's headers (the comparison that is harder for eltr).
 #
 # How to run
 #   scripts/bench-install.sh                      # builds eltr with cargo --release

@@ -270,7 +270,7 @@ impl Build {
                 if run_logged(&offline, &self.log, &self.root) {
                     return Ok(());
                 }
-                let config = super::uv_config::args(&self.root);
+                let config = super::uv_config::args(&self.root, Path::new(&uv));
                 let config: Vec<&str> = config.iter().map(String::as_str).collect();
                 let online = step(&config);
                 run_logged(&online, &self.log, &self.root)
@@ -426,7 +426,7 @@ impl Build {
             Installer::Uv(uv) => {
                 let uv = uv.display().to_string();
                 let head = words(&[&uv, "pip", "install", "--python", &python]);
-                [head, super::uv_config::args(&self.root)].concat()
+                [head, super::uv_config::args(&self.root, Path::new(&uv))].concat()
             }
             Installer::Pip => words(&[
                 &python,

@@ -329,7 +329,7 @@ pub fn compile(uv: &Path, python: &str, pip_url: &str, root: &Path) -> Result<St
             "--python",
             python,
         ])
-        .args(super::uv_config::args(root))
+        .args(super::uv_config::args(root, uv))
         .current_dir(root)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -42,13 +42,29 @@ cache-control = { api = "max-age=600, public", files = "max-age=365000000, immut
 /// The file's name, in the project's `.eltr/` (not `uv.toml`: uv must never find it by itself).
 pub const FILE_NAME: &str = "uv-pypi-headers.toml";
 
-/// The words to add to a `uv pip install` or `uv pip compile` run in the project at `root`:
-/// `--config-file <.eltr/uv-pypi-headers.toml>`, or none when uv has configuration of its own
-/// or the file cannot be written (uv then runs as it would by hand; only speed is lost).
-pub fn args(root: &Path) -> Vec<String> {
+/// The first uv that applies an index's `cache-control` to responses (0.7.21 added the
+/// setting, applied to requests by mistake; 0.8.0 has the fix). An older uv refuses the file
+/// as an unknown field, which would fail every install.
+const FIRST_UV: (u64, u64, u64) = (0, 8, 0);
+
+/// The words to add to a `uv pip install` or `uv pip compile` that `uv` runs in the project at
+/// `root`: `--config-file <.eltr/uv-pypi-headers.toml>`, or none when uv has configuration of
+/// its own, is older than [`FIRST_UV`], or the file cannot be written (uv then runs as it
+/// would by hand; only speed is lost).
+pub fn args(root: &Path, uv: &Path) -> Vec<String> {
     let var = |name: &str| std::env::var_os(name);
     if let Some(reason) = uv_has_configuration(root, &var) {
         tracing::debug!("uv runs without eltr's caching headers: {reason}");
+        return Vec::new();
+    }
+    if !understands_cache_control(uv) {
+        tracing::debug!(
+            "uv runs without eltr's caching headers: {} is older than {}.{}.{} or does not say its version",
+            uv.display(),
+            FIRST_UV.0,
+            FIRST_UV.1,
+            FIRST_UV.2
+        );
         return Vec::new();
     }
     match write(root) {
@@ -58,6 +74,41 @@ pub fn args(root: &Path) -> Vec<String> {
             Vec::new()
         }
     }
+}
+
+/// Whether `uv --version` names [`FIRST_UV`] or later; asked once per uv binary per process
+/// (every plugin of an install asks).
+fn understands_cache_control(uv: &Path) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static ASKED: OnceLock<Mutex<HashMap<PathBuf, bool>>> = OnceLock::new();
+    let asked = ASKED.get_or_init(Default::default);
+    let mut asked = asked.lock().unwrap_or_else(|e| e.into_inner());
+    *asked.entry(uv.to_path_buf()).or_insert_with(|| {
+        let out = std::process::Command::new(uv)
+            .arg("--version")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output();
+        out.ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| version(&String::from_utf8_lossy(&o.stdout)))
+            .is_some_and(|v| v >= FIRST_UV)
+    })
+}
+
+/// The version in `uv --version`'s line (`uv 0.13.9 (…)`), as numbers.
+fn version(line: &str) -> Option<(u64, u64, u64)> {
+    let word = line.strip_prefix("uv ")?.split_whitespace().next()?;
+    let mut parts = word.split('.').map(|p| {
+        let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u64>().ok()
+    });
+    Some((
+        parts.next()??,
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+    ))
 }
 
 /// Writes the file into the project's `.eltr/` unless it already holds exactly that text.
@@ -179,6 +230,18 @@ mod tests {
         let file = write(xdg.join("uv/uv.toml"));
         let found = with(&[("XDG_CONFIG_HOME", &xdg)]).unwrap_or_default();
         assert!(found.contains(&file.display().to_string()), "{found}");
+    }
+
+    #[test]
+    fn only_a_uv_that_applies_cache_control_gets_the_file() {
+        let ok = |line: &str| version(line).is_some_and(|v| v >= FIRST_UV);
+        assert!(ok("uv 0.13.9 (x86_64-unknown-linux-gnu)\n"));
+        assert!(ok("uv 0.8.0"));
+        assert!(ok("uv 1.0.0-rc1 (abc 2027-01-01)"));
+        assert!(!ok("uv 0.7.22 (78d6d1134 2025-07-17)"));
+        assert!(!ok("uv 0.4.30"));
+        assert!(!ok("not uv 1.2.3"));
+        assert!(!ok(""));
     }
 
     #[test]
