@@ -148,7 +148,8 @@ fn uv_has_configuration(root: &Path, var: &dyn Fn(&str) -> Option<OsString>) -> 
     let dirs = set("XDG_CONFIG_DIRS").unwrap_or_else(|| "/etc/xdg".into());
     files.extend(std::env::split_paths(&dirs).map(|d| d.join("uv").join("uv.toml")));
     files.push(PathBuf::from("/etc/uv/uv.toml"));
-    // The project's: the project folder and every folder above it.
+    // The project's: the project folder and every folder above it (uv runs there).
+    let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     for dir in root.ancestors() {
         files.push(dir.join("uv.toml"));
         files.push(dir.join("pyproject.toml"));
