@@ -76,25 +76,19 @@ pub fn args(root: &Path, uv: &Path) -> Vec<String> {
     }
 }
 
-/// Whether `uv --version` names [`FIRST_UV`] or later; asked once per uv binary per process
-/// (every plugin of an install asks).
+/// Whether `uv --version` names [`FIRST_UV`] or later. Asked at each call: a few
+/// milliseconds, against the seconds of the resolution that follows (a warm install from
+/// remembered pins never gets here).
 fn understands_cache_control(uv: &Path) -> bool {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    static ASKED: OnceLock<Mutex<HashMap<PathBuf, bool>>> = OnceLock::new();
-    let asked = ASKED.get_or_init(Default::default);
-    let mut asked = asked.lock().unwrap_or_else(|e| e.into_inner());
-    *asked.entry(uv.to_path_buf()).or_insert_with(|| {
-        let out = std::process::Command::new(uv)
-            .arg("--version")
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output();
-        out.ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| version(&String::from_utf8_lossy(&o.stdout)))
-            .is_some_and(|v| v >= FIRST_UV)
-    })
+    let out = std::process::Command::new(uv)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    out.ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| version(&String::from_utf8_lossy(&o.stdout)))
+        .is_some_and(|v| v >= FIRST_UV)
 }
 
 /// The version in `uv --version`'s line (`uv 0.13.9 (…)`), as numbers.
