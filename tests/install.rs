@@ -1039,12 +1039,14 @@ fn a_pin_file_is_installed_exactly_and_a_changed_pin_file_reinstalls(inst: Insta
     let venv = venv(root, "utilities", "cow");
     assert_eq!(distributions(&venv), ["cowsay==6.0", "idna==3.6"]);
     let log = std::fs::read_to_string(root.join(".eltr/logs/install/utility-cow.log")).unwrap();
+    // uv reads the pin file itself unless eltr gives it PyPI's caching headers (then it gets
+    // the pins as pip does: see `uv_gets_pypi_caching_headers_…` for both cases).
+    let pin_file_itself = log.contains("-r ") && log.contains("pylock.cow.toml");
+    let requirements = log.contains("--require-hashes --no-deps -r");
     match inst {
-        Installer::Uv => assert!(
-            log.contains("-r ") && log.contains("pylock.cow.toml"),
-            "{log}"
-        ),
-        Installer::Pip => assert!(log.contains("--require-hashes --no-deps -r"), "{log}"),
+        Installer::Uv if log.contains("--config-file") => assert!(requirements, "{log}"),
+        Installer::Uv => assert!(pin_file_itself, "{log}"),
+        Installer::Pip => assert!(requirements, "{log}"),
     }
     eltr(inst, root, &["install"], &[])
         .success()
@@ -1271,12 +1273,26 @@ fn uv_gets_pypi_caching_headers_only_where_it_has_no_configuration_of_its_own() 
     assert!(log.contains(&flag), "{log}");
     assert!(log.contains("cowsay was not found"), "{log}");
 
-    // The project's own uv.toml: uv reads it, and eltr passes no file of its own.
+    // A pin file of PyPI's files: uv gets its pins as a hash-checked requirements file,
+    // fetched through the index (whose headers eltr gave), exactly those versions.
+    locked_pins(root, "cowsay==6.1");
+    // (From uv's cache, offline, here: the flag is only on the step that asks the index.)
+    eltr(Installer::Uv, root, &["install", "--clean"], &no_config).success();
+    let log = cow_log(root);
+    assert!(log.contains("--require-hashes --no-deps -r"), "{log}");
+    assert!(!log.contains("pylock.cow.toml"), "{log}");
+    assert_eq!(
+        distributions(&venv(root, "utilities", "cow")),
+        ["cowsay==6.1"]
+    );
+
+    // The project's own uv.toml: uv reads it, and eltr passes no file of its own; uv reads
+    // the pin file itself.
     std::fs::write(root.join("uv.toml"), "# the project's uv settings\n").unwrap();
-    set_pip_url(root, "cowsay==6.1");
     eltr(Installer::Uv, root, &["install", "--clean"], &no_config).success();
     let log = cow_log(root);
     assert!(log.contains(" pip install "), "{log}");
     assert!(!log.contains("--config-file"), "{log}");
+    assert!(log.contains("pylock.cow.toml"), "{log}");
     assert_cowsay_runs(&venv(root, "utilities", "cow"), "own config");
 }

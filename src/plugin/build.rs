@@ -253,36 +253,52 @@ impl Build {
         Ok(())
     }
 
-    /// Installs exactly the pin file's packages. uv reads the file and checks its hashes,
-    /// from its cache alone when it can; pip gets the same pins as a hash-checked
-    /// requirements file. The failed command on error.
+    /// Installs exactly the pin file's packages, hashes checked, from uv's cache alone when it
+    /// can. pip, which cannot read the format, gets the same pins as a hash-checked
+    /// requirements file. So does uv when eltr gives it PyPI's caching headers and every file
+    /// of the pins is PyPI's: uv then fetches them as the index's files, which the headers
+    /// cover, and not by their URLs, which they do not (two plugins sharing a source
+    /// distribution would otherwise both build it, see `uv_config`); should that fail, uv
+    /// installs the pin file itself. The failed command on error.
     fn install_pinned(&self, lock: &Pylock) -> Result<(), String> {
         let file = lock.path.display().to_string();
         match &self.tool {
             Installer::Uv(uv) => {
                 let uv = uv.display().to_string();
                 let python = self.python();
-                let step = |extra: &[&str]| {
-                    let head = [uv.as_str(), "pip", "install", "--python", &python];
-                    words(&[&head[..], extra, &["-r", &file]].concat())
+                let config = super::uv_config::args(&self.root, Path::new(&uv));
+                let config: Vec<&str> = config.iter().map(String::as_str).collect();
+                let pins = match config.is_empty() || !lock.all_from_pypi() {
+                    true => None,
+                    false => self.write_pins(lock).ok(),
                 };
-                let offline = step(&["--offline"]);
+                let step = |extra: &[&str], pins: Option<&str>| {
+                    let head = [uv.as_str(), "pip", "install", "--python", &python];
+                    let input = match pins {
+                        Some(reqs) => ["--require-hashes", "--no-deps", "-r", reqs].to_vec(),
+                        None => ["-r", file.as_str()].to_vec(),
+                    };
+                    words(&[&head[..], extra, &input].concat())
+                };
+                let offline = step(&["--offline"], pins.as_deref());
                 if run_logged(&offline, &self.log, &self.root) {
                     return Ok(());
                 }
-                let config = super::uv_config::args(&self.root, Path::new(&uv));
-                let config: Vec<&str> = config.iter().map(String::as_str).collect();
-                let online = step(&config);
+                let online = step(&config, pins.as_deref());
+                if run_logged(&online, &self.log, &self.root) {
+                    return Ok(());
+                }
+                if pins.is_none() {
+                    return Err(shell_words::join(&online));
+                }
+                self.note("the pins as a requirements file failed; installing the pin file itself");
+                let online = step(&config, None);
                 run_logged(&online, &self.log, &self.root)
                     .then_some(())
                     .ok_or_else(|| shell_words::join(&online))
             }
             Installer::Pip => {
-                let text = lock.requirements().inspect_err(|e| self.note(e))?;
-                let reqs = self.build_dir.join("eltr-pins.txt");
-                std::fs::write(&reqs, text)
-                    .map_err(|e| format!("write {}: {e}", reqs.display()))?;
-                let reqs = reqs.display().to_string();
+                let reqs = self.write_pins(lock).inspect_err(|e| self.note(e))?;
                 let python = self.python();
                 let step = words(&[
                     &python,
@@ -300,6 +316,15 @@ impl Build {
                     .ok_or_else(|| shell_words::join(&step))
             }
         }
+    }
+
+    /// Writes the pin file's pins as a hash-checked requirements file into the build folder;
+    /// its path, or why the pins cannot be one (a package from a VCS or a folder).
+    fn write_pins(&self, lock: &Pylock) -> Result<String, String> {
+        let text = lock.requirements()?;
+        let reqs = self.build_dir.join("eltr-pins.txt");
+        std::fs::write(&reqs, text).map_err(|e| format!("write {}: {e}", reqs.display()))?;
+        Ok(reqs.display().to_string())
     }
 
     /// `uv pip install --offline --no-deps` of remembered pins: from uv's cache or not at all.

@@ -5,9 +5,10 @@
 //!
 //! `eltr lock` writes the file with `uv pip compile --format pylock.toml --universal` (one
 //! file for every platform a team runs on); `eltr install` installs exactly its packages
-//! (uv: `-r pylock.<plugin>.toml`, hashes checked; pip, which cannot read the format: a
-//! requirements file of the same pins with `--require-hashes --no-deps`). The file's
-//! content is part of the venv's fingerprint.
+//! (uv: `-r pylock.<plugin>.toml`, hashes checked; pip, which cannot read the format, and uv
+//! when eltr gives it PyPI's caching headers and every file is PyPI's (see
+//! `build::install_pinned`): a requirements file of the same pins with `--require-hashes
+//! --no-deps`). The file's content is part of the venv's fingerprint.
 
 use crate::project::ResolvedPlugin;
 use crate::project::position::line_col;
@@ -149,6 +150,19 @@ impl Pylock {
             }
         }
         Ok(())
+    }
+
+    /// True when every file of every package is one PyPI serves (`files.pythonhosted.org`):
+    /// a hash-checked requirements file of the pins then names the very files the pin file
+    /// does, fetched through the index.
+    pub fn all_from_pypi(&self) -> bool {
+        self.packages.iter().all(|p| {
+            p.other_source.is_none()
+                && !p.locations.is_empty()
+                && p.locations
+                    .iter()
+                    .all(|l| l.starts_with("https://files.pythonhosted.org/"))
+        })
     }
 
     /// The pins as a pip requirements file (`name==version ; marker --hash=…`), for
