@@ -10,7 +10,7 @@
 //! on its critical path). uv takes per-index `cache-control` from a configuration file only,
 //! so eltr writes one, `.eltr/uv-pypi-headers.toml`, and passes it with `--config-file`.
 //!
-//! Two rules keep that from changing anything but caching:
+//! Three rules keep that from changing anything but caching:
 //! - The file names PyPI as an *explicit* index: `uv pip` never picks packages from an explicit
 //!   index, but matches PyPI's responses to it for their cache headers. An index the user
 //!   chose (`--index-url` in a `pip_url` or its requirements file, `UV_DEFAULT_INDEX`) keeps
@@ -21,6 +21,11 @@
 //!   `uv.toml`, and no `uv.toml` or `pyproject.toml` in the project folder or above it (any
 //!   `pyproject.toml`, with or without a `[tool.uv]` table: eltr does not read it). Otherwise
 //!   the user's configuration is in charge, as it is for uv run by hand.
+//! - Only a uv that applies the setting (0.8.0 or later, `FIRST_UV`) gets the file; an older one would
+//!   refuse it.
+//!
+//! A pin file's packages are fetched by URL, which an index's headers do not reach; see
+//! `build::install_pinned` for how eltr hands uv such pins.
 
 use crate::vocab::confine;
 use std::ffi::OsString;
@@ -30,7 +35,7 @@ use std::path::{Path, PathBuf};
 /// index pages (`api`) and its files (`files`).
 pub const PYPI_HEADERS: &str = r#"# Written by eltr for the uv it runs (install, lock): PyPI's own caching headers, for
 # networks that strip them. PyPI is listed as an explicit index, so no package is taken from
-# it that would not have been anyway. Rewritten by every install; see eltr's
+# it that would not have been anyway. eltr writes it again whenever it differs; see eltr's
 # src/plugin/uv_config.rs.
 [[index]]
 name = "eltr-pypi-headers"
@@ -49,7 +54,7 @@ const FIRST_UV: (u64, u64, u64) = (0, 8, 0);
 
 /// The words to add to a `uv pip install` or `uv pip compile` that `uv` runs in the project at
 /// `root`: `--config-file <.eltr/uv-pypi-headers.toml>`, or none when uv has configuration of
-/// its own, is older than [`FIRST_UV`], or the file cannot be written (uv then runs as it
+/// its own, is older than `FIRST_UV`, or the file cannot be written (uv then runs as it
 /// would by hand; only speed is lost).
 pub fn args(root: &Path, uv: &Path) -> Vec<String> {
     let var = |name: &str| std::env::var_os(name);
