@@ -454,7 +454,7 @@ if [[ "${PINNED_ROW:-1}" == 1 ]]; then
         "$ELTR" lock) >"$WORK/logs/eltr-lock.log" 2>&1 || die "eltr lock failed (log: $WORK/logs/eltr-lock.log)"
     for ((i = 1; i <= ROUNDS; i++)); do
         one_run empty eltr "$i" pinned
-        grep -q -- "pylock" "$ELTR_PROJECT"/.eltr/logs/install/*.log \
+        grep -q -e "pylock" -e "eltr-pins.txt" "$ELTR_PROJECT"/.eltr/logs/install/*.log \
             || die "a pinned eltr install did not read its pin files"
     done
 fi
