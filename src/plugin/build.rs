@@ -263,15 +263,16 @@ impl Build {
     fn install_pinned(&self, lock: &Pylock) -> Result<(), String> {
         let file = lock.path.display().to_string();
         match &self.tool {
-            Installer::Uv(uv) => {
-                let uv = uv.display().to_string();
-                let python = self.python();
-                let config = super::uv_config::args(&self.root, Path::new(&uv));
+            Installer::Uv(uv_path) => {
+                let config = super::uv_config::args(&self.root, uv_path);
                 let config: Vec<&str> = config.iter().map(String::as_str).collect();
-                let pins = match config.is_empty() || !lock.all_from_pypi() {
-                    true => None,
-                    false => self.write_pins(lock).ok(),
+                let pins = if config.is_empty() || !lock.all_from_pypi() {
+                    None
+                } else {
+                    self.write_pins(lock).ok()
                 };
+                let uv = uv_path.display().to_string();
+                let python = self.python();
                 let step = |extra: &[&str], pins: Option<&str>| {
                     let head = [uv.as_str(), "pip", "install", "--python", &python];
                     let input = match pins {
@@ -449,9 +450,15 @@ impl Build {
         let python = self.python();
         let head = match &self.tool {
             Installer::Uv(uv) => {
-                let uv = uv.display().to_string();
-                let head = words(&[&uv, "pip", "install", "--python", &python]);
-                [head, super::uv_config::args(&self.root, Path::new(&uv))].concat()
+                let config = super::uv_config::args(&self.root, uv);
+                let head = words(&[
+                    &uv.display().to_string(),
+                    "pip",
+                    "install",
+                    "--python",
+                    &python,
+                ]);
+                [head, config].concat()
             }
             Installer::Pip => words(&[
                 &python,
